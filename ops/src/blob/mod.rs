@@ -1,0 +1,251 @@
+//! The blob container: header (magic, format version, feature bits, target fingerprint), a section table with
+//! a CRC-32 per section, and the sections (metadata, commands, constants raw and 64-byte aligned, host kernels,
+//! debug map). Parsing checks, in order: header, section bounds, checksums, structural decode with limits.
+//! Semantic verification (addresses, references, waits) is the runtime's verifier, after this.
+mod codec;
+mod error;
+
+pub use codec::MAX_SECTION_BYTES;
+pub use error::BlobError;
+
+use crate::command::{decode_queues, encode_queues};
+use crate::program::{DebugInfo, HostKernel, Meta, Program};
+
+pub const MAGIC: [u8; 8] = *b"ACCELBLB";
+pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 0;
+/// The program calls host kernels (in operator form).
+pub const FEATURE_HOST_OPS: u64 = 1 << 0;
+/// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
+pub const SUPPORTED_FEATURES: u64 = FEATURE_HOST_OPS;
+
+const HEADER_LEN: usize = 48;
+const ENTRY_LEN: usize = 32;
+const ALIGN: usize = 64;
+
+/// Section kinds, in the order they are written. Each appears exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    Meta = 1,
+    Commands = 2,
+    Constants = 3,
+    Kernels = 4,
+    Debug = 5,
+}
+
+impl SectionKind {
+    const ALL: [SectionKind; 5] =
+        [SectionKind::Meta, SectionKind::Commands, SectionKind::Constants, SectionKind::Kernels, SectionKind::Debug];
+    pub fn name(self) -> &'static str {
+        match self {
+            SectionKind::Meta => "meta",
+            SectionKind::Commands => "commands",
+            SectionKind::Constants => "constants",
+            SectionKind::Kernels => "kernels",
+            SectionKind::Debug => "debug",
+        }
+    }
+}
+
+/// Caps applied while parsing untrusted bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobLimits {
+    pub max_blob_bytes: u64,
+}
+
+impl Default for BlobLimits {
+    fn default() -> Self {
+        BlobLimits { max_blob_bytes: 4 << 30 }
+    }
+}
+
+/// Serializes a program. Deterministic: the same program gives the same bytes.
+pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
+    let enc = |kind: SectionKind, r: Result<Vec<u8>, String>| {
+        r.map_err(|why| BlobError::Encode { section: kind.name(), why })
+    };
+    let sections: Vec<(SectionKind, Vec<u8>)> = vec![
+        (SectionKind::Meta, enc(SectionKind::Meta, codec::encode(&program.meta))?),
+        (SectionKind::Commands, encode_queues(&program.queues)),
+        (SectionKind::Constants, program.constants.clone()),
+        (SectionKind::Kernels, enc(SectionKind::Kernels, codec::encode(&program.kernels))?),
+        (SectionKind::Debug, enc(SectionKind::Debug, codec::encode(&program.debug))?),
+    ];
+    let features = if program.kernels.is_empty() { 0 } else { FEATURE_HOST_OPS };
+    let mut out = vec![0u8; HEADER_LEN + ENTRY_LEN * sections.len()];
+    let mut table = Vec::new();
+    for (kind, bytes) in &sections {
+        out.resize(out.len().next_multiple_of(ALIGN), 0);
+        table.push((*kind, out.len() as u64, bytes.len() as u64, crc32fast::hash(bytes)));
+        out.extend_from_slice(bytes);
+    }
+    let total = out.len() as u64;
+    out[0..8].copy_from_slice(&MAGIC);
+    out[8..10].copy_from_slice(&FORMAT_MAJOR.to_le_bytes());
+    out[10..12].copy_from_slice(&FORMAT_MINOR.to_le_bytes());
+    out[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+    out[16..24].copy_from_slice(&features.to_le_bytes());
+    out[24..32].copy_from_slice(&program.meta.target.fingerprint().to_le_bytes());
+    out[32..40].copy_from_slice(&total.to_le_bytes());
+    out[40..44].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    for (i, (kind, offset, len, crc)) in table.into_iter().enumerate() {
+        let e = HEADER_LEN + i * ENTRY_LEN;
+        out[e..e + 4].copy_from_slice(&(kind as u32).to_le_bytes());
+        out[e + 8..e + 16].copy_from_slice(&offset.to_le_bytes());
+        out[e + 16..e + 24].copy_from_slice(&len.to_le_bytes());
+        out[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+    }
+    let crc = header_crc(&out, HEADER_LEN + ENTRY_LEN * sections.len());
+    out[44..48].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// CRC-32 over the header (without its CRC field) and the section table.
+fn header_crc(bytes: &[u8], table_end: usize) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&bytes[0..44]);
+    h.update(&bytes[HEADER_LEN..table_end]);
+    h.finalize()
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// What the header says, readable without decoding the body (for `accelrt info` and mismatch errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub major: u16,
+    pub minor: u16,
+    pub features: u64,
+    pub target_fingerprint: u64,
+}
+
+/// Parses and checks the header and the section table; returns the header and each section's byte range.
+fn parse_layout(bytes: &[u8], limits: &BlobLimits) -> Result<(Header, Vec<(SectionKind, usize, usize)>), BlobError> {
+    if bytes.len() as u64 > limits.max_blob_bytes {
+        return Err(BlobError::TooLarge { len: bytes.len() as u64, max: limits.max_blob_bytes });
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(BlobError::Truncated { offset: bytes.len(), needed: HEADER_LEN });
+    }
+    if bytes[0..8] != MAGIC {
+        return Err(BlobError::BadMagic);
+    }
+    let header = Header {
+        major: u16_at(bytes, 8),
+        minor: u16_at(bytes, 10),
+        features: u64_at(bytes, 16),
+        target_fingerprint: u64_at(bytes, 24),
+    };
+    if header.major != FORMAT_MAJOR || header.minor > FORMAT_MINOR {
+        return Err(BlobError::Version { major: header.major, minor: header.minor });
+    }
+    if u32_at(bytes, 12) as usize != HEADER_LEN {
+        return Err(BlobError::Malformed { offset: 12, why: "unexpected header length".into() });
+    }
+    let unknown = header.features & !SUPPORTED_FEATURES;
+    if unknown != 0 {
+        return Err(BlobError::Features { unknown });
+    }
+    let total = u64_at(bytes, 32);
+    if total != bytes.len() as u64 {
+        return Err(BlobError::Truncated {
+            offset: bytes.len(),
+            needed: total.saturating_sub(bytes.len() as u64) as usize,
+        });
+    }
+    let count = u32_at(bytes, 40) as usize;
+    if count != SectionKind::ALL.len() {
+        return Err(BlobError::Malformed {
+            offset: 40,
+            why: format!("{count} sections, expected {}", SectionKind::ALL.len()),
+        });
+    }
+    let table_end = HEADER_LEN + count * ENTRY_LEN;
+    if bytes.len() < table_end {
+        return Err(BlobError::Truncated { offset: bytes.len(), needed: table_end - bytes.len() });
+    }
+    if header_crc(bytes, table_end) != u32_at(bytes, 44) {
+        return Err(BlobError::Checksum { what: "header", offset: 0 });
+    }
+    let mut sections = Vec::with_capacity(count);
+    // Every byte is covered by a checksum or must be zero, so no single flipped byte goes unnoticed.
+    let mut covered_to = table_end;
+    for (i, want) in SectionKind::ALL.iter().enumerate() {
+        let e = HEADER_LEN + i * ENTRY_LEN;
+        if u32_at(bytes, e) != *want as u32 {
+            return Err(BlobError::Malformed { offset: e, why: format!("section {i} should be {}", want.name()) });
+        }
+        if u32_at(bytes, e + 4) != 0 || u32_at(bytes, e + 28) != 0 {
+            return Err(BlobError::Malformed {
+                offset: e + 4,
+                why: "reserved section-table bytes are not zero".into(),
+            });
+        }
+        let (offset, len) = (u64_at(bytes, e + 8), u64_at(bytes, e + 16));
+        let end = offset.checked_add(len).filter(|&end| offset >= table_end as u64 && end <= bytes.len() as u64);
+        let Some(end) = end else {
+            return Err(BlobError::SectionBounds { section: want.name(), offset, len });
+        };
+        let (start, end) = (offset as usize, end as usize);
+        if start < covered_to {
+            return Err(BlobError::SectionBounds { section: want.name(), offset, len });
+        }
+        if let Some(p) = bytes[covered_to..start].iter().position(|&b| b != 0) {
+            return Err(BlobError::Malformed {
+                offset: covered_to + p,
+                why: "padding between sections is not zero".into(),
+            });
+        }
+        covered_to = end;
+        if crc32fast::hash(&bytes[start..end]) != u32_at(bytes, e + 24) {
+            return Err(BlobError::Checksum { what: want.name(), offset: start });
+        }
+        sections.push((*want, start, end));
+    }
+    if covered_to != bytes.len() {
+        return Err(BlobError::Malformed { offset: covered_to, why: "bytes after the last section".into() });
+    }
+    Ok((header, sections))
+}
+
+/// Reads only the header, checking magic, version, header checksum and features.
+pub fn read_header(bytes: &[u8]) -> Result<Header, BlobError> {
+    parse_layout(bytes, &BlobLimits::default()).map(|(h, _)| h)
+}
+
+/// Parses a blob into a program: header, bounds, checksums, structural decode. Never panics.
+pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
+    let (header, sections) = parse_layout(bytes, limits)?;
+    let body = |k: SectionKind| -> &[u8] {
+        let (_, s, e) = sections[k as usize - 1];
+        &bytes[s..e]
+    };
+    let start = |k: SectionKind| sections[k as usize - 1].1;
+    let dec = |k: SectionKind, why: String| BlobError::Decode { section: k.name(), offset: start(k), why };
+    let meta: Meta = codec::decode(body(SectionKind::Meta)).map_err(|w| dec(SectionKind::Meta, w))?;
+    if meta.target.fingerprint() != header.target_fingerprint {
+        return Err(BlobError::Malformed {
+            offset: 24,
+            why: "target fingerprint does not match the embedded target".into(),
+        });
+    }
+    let queues = decode_queues(body(SectionKind::Commands)).map_err(|e| dec(SectionKind::Commands, e.to_string()))?;
+    let kernels: Vec<HostKernel> =
+        codec::decode(body(SectionKind::Kernels)).map_err(|w| dec(SectionKind::Kernels, w))?;
+    let debug: DebugInfo = codec::decode(body(SectionKind::Debug)).map_err(|w| dec(SectionKind::Debug, w))?;
+    let constants = body(SectionKind::Constants).to_vec();
+    Ok(Program { meta, queues, constants, kernels, debug })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,75 @@
+use super::*;
+use crate::command::{examples, Queue, QueueId, Unit};
+use crate::op::{Op, Unary, UnaryOp};
+use crate::program::{DramTensor, IoDesc};
+use crate::target::Target;
+use crate::tensor::TensorType;
+
+fn sample() -> Program {
+    let ty = TensorType::f32(vec![1, 4]);
+    Program {
+        meta: Meta {
+            target: Target::x1(),
+            compiler_version: "test".into(),
+            target_name: "x1".into(),
+            options: "--precision fp32".into(),
+            inputs: vec![IoDesc { name: "in".into(), ty: ty.clone(), dram: 64 }],
+            outputs: vec![IoDesc { name: "out".into(), ty: ty.clone(), dram: 128 }],
+            dram_bytes: 256,
+            semaphores: 4,
+        },
+        queues: vec![Queue { id: QueueId { tile: 0, unit: Unit::Mac }, commands: examples() }],
+        constants: (0..64).collect(),
+        kernels: vec![HostKernel {
+            op: Op::Unary(Unary { op: UnaryOp::Relu }),
+            inputs: vec![DramTensor { dram: 64, ty: ty.clone() }],
+            output: DramTensor { dram: 128, ty },
+        }],
+        debug: DebugInfo { layers: vec!["/conv/Conv".into()], command_layer: vec![vec![0; examples().len()]] },
+    }
+}
+
+#[test]
+fn round_trip_is_exact_and_deterministic() {
+    let p = sample();
+    let a = encode(&p).unwrap();
+    assert_eq!(a, encode(&p).unwrap());
+    assert_eq!(decode(&a, &BlobLimits::default()).unwrap(), p);
+}
+
+#[test]
+fn constants_are_64_byte_aligned() {
+    let a = encode(&sample()).unwrap();
+    let (_, sections) = parse_layout(&a, &BlobLimits::default()).unwrap();
+    assert!(sections.iter().all(|(_, start, _)| start % 64 == 0));
+}
+
+#[test]
+fn every_single_byte_flip_is_detected() {
+    let a = encode(&sample()).unwrap();
+    for i in 0..a.len() {
+        let mut b = a.clone();
+        b[i] ^= 0x5a;
+        assert!(decode(&b, &BlobLimits::default()).is_err(), "flip at byte {i} went unnoticed");
+    }
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    let a = encode(&sample()).unwrap();
+    for cut in 0..a.len() {
+        assert!(decode(&a[..cut], &BlobLimits::default()).is_err());
+    }
+}
+
+#[test]
+fn typed_errors_for_magic_version_and_features() {
+    let a = encode(&sample()).unwrap();
+    let mut b = a.clone();
+    b[0] = b'X';
+    assert_eq!(decode(&b, &BlobLimits::default()), Err(BlobError::BadMagic));
+    let mut b = a.clone();
+    b[8] = 9;
+    assert!(matches!(decode(&b, &BlobLimits::default()), Err(BlobError::Version { major: 9, .. })));
+    assert!(matches!(decode(&a, &BlobLimits { max_blob_bytes: 10 }), Err(BlobError::TooLarge { .. })));
+}

@@ -1,0 +1,239 @@
+//! What memory each command touches and whether its parameters are consistent: the facts the runtime's
+//! verifier checks before anything runs. All arithmetic is checked; a footprint is a conservative byte range.
+use super::field::{Copy3, SramAddr};
+use super::{elem_bytes, Command};
+use crate::dtype::DType;
+use crate::op::Conv as ConvOp;
+use thiserror::Error;
+
+/// Which memory an access is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// The SRAM of the tile whose queue holds the command.
+    Sram,
+    Dram,
+}
+
+/// A contiguous byte range read or written by a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub space: Space,
+    pub start: u64,
+    pub len: u64,
+    pub write: bool,
+}
+
+impl Access {
+    pub fn end(&self) -> u64 {
+        // Constructed only through `range`, which checked this sum.
+        self.start + self.len
+    }
+}
+
+/// A command whose parameters are inconsistent or whose sizes overflow.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{mnemonic}: {why}")]
+pub struct CheckError {
+    pub mnemonic: &'static str,
+    pub why: String,
+}
+
+fn range(space: Space, start: u64, len: u64, write: bool) -> Option<Access> {
+    start.checked_add(len)?;
+    Some(Access { space, start, len, write })
+}
+
+/// The span covered by a strided copy on one side, from its base.
+fn copy_span(c: &Copy3, stride1: u64, stride2: u64) -> Option<u64> {
+    if c.len == 0 || c.n1 == 0 || c.n2 == 0 {
+        return Some(0);
+    }
+    let last = (c.n1 as u64 - 1).checked_mul(stride1)?.checked_add((c.n2 as u64 - 1).checked_mul(stride2)?)?;
+    last.checked_add(c.len as u64)
+}
+
+fn mul(parts: &[u64]) -> Option<u64> {
+    parts.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
+}
+
+impl Command {
+    /// The bytes this command reads and writes, after checking its parameters for consistency.
+    pub fn footprint(&self) -> Result<Vec<Access>, CheckError> {
+        let fail = |why: String| CheckError { mnemonic: self.mnemonic(), why };
+        let overflow = || fail("sizes overflow".into());
+        let sram = |addr: SramAddr, len: Option<u64>, write: bool| -> Result<Access, CheckError> {
+            if addr.is_none() {
+                return Err(fail("required operand is absent".into()));
+            }
+            range(Space::Sram, addr.0 as u64, len.ok_or_else(overflow)?, write).ok_or_else(overflow)
+        };
+        let mut out = Vec::new();
+        match self {
+            Command::Load { sram: s, dram, copy } | Command::Store { sram: s, dram, copy } => {
+                let is_load = matches!(self, Command::Load { .. });
+                let d_span = copy_span(copy, copy.dram_stride1, copy.dram_stride2).ok_or_else(overflow)?;
+                let s_span =
+                    copy_span(copy, copy.sram_stride1 as u64, copy.sram_stride2 as u64).ok_or_else(overflow)?;
+                if copy.n1 > 1 && (copy.sram_stride1 as u64) < copy.len as u64 {
+                    return Err(fail("sram runs overlap".into()));
+                }
+                out.push(sram(*s, Some(s_span), is_load)?);
+                out.push(range(Space::Dram, dram.0, d_span, !is_load).ok_or_else(overflow)?);
+            }
+            Command::Conv {
+                dtype,
+                input,
+                in_c,
+                in_h,
+                in_w,
+                weights,
+                bias,
+                quant,
+                output,
+                out_c,
+                out_h,
+                out_w,
+                kernel_h,
+                kernel_w,
+                stride_h,
+                stride_w,
+                dilation_h,
+                dilation_w,
+                pad_top,
+                pad_left,
+                pad_bottom,
+                pad_right,
+                groups,
+                act: _,
+            } => {
+                check_compute_dtype(*dtype).map_err(fail)?;
+                let g = *groups as u64;
+                if g == 0 || *in_c as u64 % g != 0 || *out_c as u64 % g != 0 {
+                    return Err(fail(format!("groups {groups} must divide in_c {in_c} and out_c {out_c}")));
+                }
+                if [*kernel_h, *kernel_w, *stride_h, *stride_w, *dilation_h, *dilation_w].contains(&0) {
+                    return Err(fail("kernel, stride and dilation must be >= 1".into()));
+                }
+                let oh = ConvOp::out_dim(
+                    *in_h as usize,
+                    *pad_top as usize,
+                    *pad_bottom as usize,
+                    *kernel_h as usize,
+                    *stride_h as usize,
+                    *dilation_h as usize,
+                );
+                let ow = ConvOp::out_dim(
+                    *in_w as usize,
+                    *pad_left as usize,
+                    *pad_right as usize,
+                    *kernel_w as usize,
+                    *stride_w as usize,
+                    *dilation_w as usize,
+                );
+                if oh.is_none_or(|oh| oh < *out_h as usize) || ow.is_none_or(|ow| ow < *out_w as usize) {
+                    return Err(fail(format!(
+                        "output {out_h}x{out_w} does not fit input {in_h}x{in_w} with this window"
+                    )));
+                }
+                let e = elem_bytes(*dtype);
+                let cg = *in_c as u64 / g;
+                out.push(sram(*input, mul(&[*in_c as u64, *in_h as u64, *in_w as u64, e]), false)?);
+                out.push(sram(*weights, mul(&[*out_c as u64, cg, *kernel_h as u64, *kernel_w as u64, e]), false)?);
+                if !bias.is_none() {
+                    out.push(sram(*bias, mul(&[*out_c as u64, 4]), false)?);
+                }
+                if !quant.is_none() {
+                    out.push(sram(*quant, mul(&[*out_c as u64, 8]), false)?);
+                }
+                out.push(sram(*output, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), true)?);
+            }
+            Command::MatMul { dtype, a, b, bias, quant, output, m, k, n, act: _ } => {
+                check_compute_dtype(*dtype).map_err(fail)?;
+                let (m, k, n, e) = (*m as u64, *k as u64, *n as u64, elem_bytes(*dtype));
+                out.push(sram(*a, mul(&[m, k, e]), false)?);
+                out.push(sram(*b, mul(&[k, n, e]), false)?);
+                if !bias.is_none() {
+                    out.push(sram(*bias, mul(&[n, 4]), false)?);
+                }
+                if !quant.is_none() {
+                    out.push(sram(*quant, mul(&[n, 8]), false)?);
+                }
+                out.push(sram(*output, mul(&[m, n, e]), true)?);
+            }
+            Command::Unary { func, src, dst, len } => {
+                if func.0.is_none() {
+                    return Err(fail("no function".into()));
+                }
+                out.push(sram(*src, mul(&[*len as u64, 4]), false)?);
+                out.push(sram(*dst, mul(&[*len as u64, 4]), true)?);
+            }
+            Command::Binary { op: _, a, b, dst, len, b_period, b_repeat } => {
+                if *b_period == 0 || *b_repeat == 0 {
+                    return Err(fail("b_period and b_repeat must be >= 1".into()));
+                }
+                out.push(sram(*a, mul(&[*len as u64, 4]), false)?);
+                out.push(sram(*b, mul(&[*b_period as u64, 4]), false)?);
+                out.push(sram(*dst, mul(&[*len as u64, 4]), true)?);
+            }
+            Command::Pool {
+                kind: _,
+                src,
+                dst,
+                c,
+                in_h,
+                in_w,
+                out_h,
+                out_w,
+                kernel_h,
+                kernel_w,
+                stride_h,
+                stride_w,
+                pad_top,
+                pad_left,
+                pad_bottom,
+                pad_right,
+            } => {
+                if [*kernel_h, *kernel_w, *stride_h, *stride_w].contains(&0) {
+                    return Err(fail("kernel and stride must be >= 1".into()));
+                }
+                let oh = ConvOp::out_dim(
+                    *in_h as usize,
+                    *pad_top as usize,
+                    *pad_bottom as usize,
+                    *kernel_h as usize,
+                    *stride_h as usize,
+                    1,
+                );
+                let ow = ConvOp::out_dim(
+                    *in_w as usize,
+                    *pad_left as usize,
+                    *pad_right as usize,
+                    *kernel_w as usize,
+                    *stride_w as usize,
+                    1,
+                );
+                if oh.is_none_or(|oh| oh < *out_h as usize) || ow.is_none_or(|ow| ow < *out_w as usize) {
+                    return Err(fail(format!(
+                        "output {out_h}x{out_w} does not fit input {in_h}x{in_w} with this window"
+                    )));
+                }
+                out.push(sram(*src, mul(&[*c as u64, *in_h as u64, *in_w as u64, 4]), false)?);
+                out.push(sram(*dst, mul(&[*c as u64, *out_h as u64, *out_w as u64, 4]), true)?);
+            }
+            Command::Affine { src, dst, params, c, inner } => {
+                out.push(sram(*src, mul(&[*c as u64, *inner as u64, 4]), false)?);
+                out.push(sram(*params, mul(&[*c as u64, 8]), false)?);
+                out.push(sram(*dst, mul(&[*c as u64, *inner as u64, 4]), true)?);
+            }
+            Command::HostCall { .. } | Command::Signal { .. } | Command::Wait { .. } => {}
+        }
+        Ok(out)
+    }
+}
+
+fn check_compute_dtype(d: DType) -> Result<(), String> {
+    match d {
+        DType::F32 | DType::BF16 | DType::I8 => Ok(()),
+        other => Err(format!("the MAC array does not compute in {other}")),
+    }
+}

@@ -1,0 +1,154 @@
+//! The operator set: a closed enum, one file per operator holding its attributes, shape inference and
+//! reference semantics. Reference semantics are plain loops, written to be obviously right: they are the
+//! numerical oracle that the simulator's fast kernels and the host JIT are tested against.
+use crate::error::OpError;
+use crate::tensor::{Tensor, TensorType};
+use serde::{Deserialize, Serialize};
+
+pub mod batchnorm;
+pub mod binary;
+pub mod cast;
+pub mod concat;
+pub mod conv;
+pub mod gather;
+pub mod gemm;
+pub mod lrn;
+pub mod matmul;
+pub mod pad;
+pub mod pool;
+pub mod reduce;
+pub mod reshape;
+pub mod resize;
+pub mod slice;
+pub mod softmax;
+pub mod transpose;
+pub mod unary;
+mod util;
+
+pub use batchnorm::BatchNorm;
+pub use binary::{Binary, BinaryOp};
+pub use cast::Cast;
+pub use concat::Concat;
+pub use conv::Conv;
+pub use gather::Gather;
+pub use gemm::Gemm;
+pub use lrn::Lrn;
+pub use matmul::MatMul;
+pub use pad::Pad;
+pub use pool::{Pool, PoolKind};
+pub use reduce::{Reduce, ReduceKind};
+pub use reshape::Reshape;
+pub use resize::{CoordMode, NearestRounding, Resize, ResizeMode};
+pub use slice::Slice;
+pub use softmax::Softmax;
+pub use transpose::Transpose;
+pub use unary::{Unary, UnaryOp};
+
+/// Every operator accel knows. Adding a variant makes the compiler list every `match` to extend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    Conv(Conv),
+    Gemm(Gemm),
+    MatMul(MatMul),
+    Unary(Unary),
+    Binary(Binary),
+    BatchNorm(BatchNorm),
+    Pool(Pool),
+    Softmax(Softmax),
+    Reshape(Reshape),
+    Transpose(Transpose),
+    Concat(Concat),
+    Slice(Slice),
+    Pad(Pad),
+    Resize(Resize),
+    Reduce(Reduce),
+    Lrn(Lrn),
+    Gather(Gather),
+    Cast(Cast),
+}
+
+impl Op {
+    /// The kebab-case name used in printers, reports and the target's list of tile operators.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Conv(_) => "conv",
+            Op::Gemm(_) => "gemm",
+            Op::MatMul(_) => "matmul",
+            Op::Unary(u) => u.op.name(),
+            Op::Binary(b) => b.op.name(),
+            Op::BatchNorm(_) => "batch-norm",
+            Op::Pool(p) => p.kind.name(),
+            Op::Softmax(_) => "softmax",
+            Op::Reshape(_) => "reshape",
+            Op::Transpose(_) => "transpose",
+            Op::Concat(_) => "concat",
+            Op::Slice(_) => "slice",
+            Op::Pad(_) => "pad",
+            Op::Resize(_) => "resize",
+            Op::Reduce(r) => r.kind.name(),
+            Op::Lrn(_) => "lrn",
+            Op::Gather(_) => "gather",
+            Op::Cast(_) => "cast",
+        }
+    }
+
+    /// The output type for the given input types, or why they are not acceptable.
+    pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
+        match self {
+            Op::Conv(o) => o.infer(inputs),
+            Op::Gemm(o) => o.infer(inputs),
+            Op::MatMul(o) => o.infer(inputs),
+            Op::Unary(o) => o.infer(inputs),
+            Op::Binary(o) => o.infer(inputs),
+            Op::BatchNorm(o) => o.infer(inputs),
+            Op::Pool(o) => o.infer(inputs),
+            Op::Softmax(o) => o.infer(inputs),
+            Op::Reshape(o) => o.infer(inputs),
+            Op::Transpose(o) => o.infer(inputs),
+            Op::Concat(o) => o.infer(inputs),
+            Op::Slice(o) => o.infer(inputs),
+            Op::Pad(o) => o.infer(inputs),
+            Op::Resize(o) => o.infer(inputs),
+            Op::Reduce(o) => o.infer(inputs),
+            Op::Lrn(o) => o.infer(inputs),
+            Op::Gather(o) => o.infer(inputs),
+            Op::Cast(o) => o.infer(inputs),
+        }
+    }
+
+    /// Reference semantics: the output for the given inputs. Types are checked first.
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor, OpError> {
+        let types: Vec<TensorType> = inputs.iter().map(|t| t.ty()).collect();
+        let out = self.infer(&types)?;
+        match self {
+            Op::Conv(o) => o.eval(inputs, &out),
+            Op::Gemm(o) => o.eval(inputs, &out),
+            Op::MatMul(o) => o.eval(inputs, &out),
+            Op::Unary(o) => o.eval(inputs, &out),
+            Op::Binary(o) => o.eval(inputs, &out),
+            Op::BatchNorm(o) => o.eval(inputs, &out),
+            Op::Pool(o) => o.eval(inputs, &out),
+            Op::Softmax(o) => o.eval(inputs, &out),
+            Op::Reshape(o) => o.eval(inputs, &out),
+            Op::Transpose(o) => o.eval(inputs, &out),
+            Op::Concat(o) => o.eval(inputs, &out),
+            Op::Slice(o) => o.eval(inputs, &out),
+            Op::Pad(o) => o.eval(inputs, &out),
+            Op::Resize(o) => o.eval(inputs, &out),
+            Op::Reduce(o) => o.eval(inputs, &out),
+            Op::Lrn(o) => o.eval(inputs, &out),
+            Op::Gather(o) => o.eval(inputs, &out),
+            Op::Cast(o) => o.eval(inputs, &out),
+        }
+    }
+
+    /// Multiply-accumulates of one evaluation (0 for ops without a MAC-array mapping).
+    pub fn macs(&self, inputs: &[TensorType], output: &TensorType) -> u64 {
+        match self {
+            Op::Conv(o) => o.macs(inputs, output),
+            Op::Gemm(o) => o.macs(inputs, output),
+            Op::MatMul(o) => o.macs(inputs, output),
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! 2-D max and average pooling (global pooling is a pool whose window is the whole map).
+use super::conv::Conv;
+use super::util::{arity, f32_input, f32_output, want_dtype};
+use crate::error::OpError;
+use crate::tensor::{Tensor, TensorType};
+use crate::DType;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PoolKind {
+    Max,
+    /// Average; padded positions are excluded from the count unless `count_include_pad`.
+    Avg {
+        count_include_pad: bool,
+    },
+}
+
+impl PoolKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PoolKind::Max => "max-pool",
+            PoolKind::Avg { .. } => "avg-pool",
+        }
+    }
+}
+
+/// Attributes of a 2-D pool on NCHW input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    pub kind: PoolKind,
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    /// Top, left, bottom, right. `ceil_mode` is expressed at import as extra bottom/right padding.
+    pub pads: [usize; 4],
+}
+
+impl Pool {
+    pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
+        arity(inputs.len(), 1, 1)?;
+        want_dtype(inputs, 0, DType::F32)?;
+        let [n, c, h, w] = inputs[0].shape.dims()[..] else {
+            return Err(OpError::shape(0, format!("expected NCHW, got {}", inputs[0].shape)));
+        };
+        if self.kernel.contains(&0) || self.strides.contains(&0) {
+            return Err(OpError::attr("kernel/strides", "must be >= 1"));
+        }
+        if self.pads[0] >= self.kernel[0] || self.pads[1] >= self.kernel[1] {
+            return Err(OpError::attr("pads", format!("{:?} larger than the kernel {:?}", self.pads, self.kernel)));
+        }
+        let oh = Conv::out_dim(h, self.pads[0], self.pads[2], self.kernel[0], self.strides[0], 1);
+        let ow = Conv::out_dim(w, self.pads[1], self.pads[3], self.kernel[1], self.strides[1], 1);
+        match (oh, ow) {
+            (Some(oh), Some(ow)) => Ok(TensorType::f32(vec![n, c, oh, ow])),
+            _ => Err(OpError::shape(0, format!("window {:?} does not fit {}", self.kernel, inputs[0].shape))),
+        }
+    }
+
+    pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
+        let x = f32_input(inputs, 0)?;
+        let [n, c, h, w] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
+        let [_, _, oh, ow] = out.shape.dims()[..] else { return Err(OpError::shape(0, "rank")) };
+        let mut y = Vec::with_capacity(out.shape.numel());
+        for plane in 0..n * c {
+            let xp = &x[plane * h * w..(plane + 1) * h * w];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    y.push(self.window(xp, h, w, oy, ox));
+                }
+            }
+        }
+        f32_output(out, y)
+    }
+
+    /// The pooled value of one output position over one `h x w` plane.
+    pub fn window(&self, plane: &[f32], h: usize, w: usize, oy: usize, ox: usize) -> f32 {
+        let y0 = (oy * self.strides[0]) as isize - self.pads[0] as isize;
+        let x0 = (ox * self.strides[1]) as isize - self.pads[1] as isize;
+        let (mut max, mut sum, mut count) = (f32::NEG_INFINITY, 0f32, 0usize);
+        for ky in 0..self.kernel[0] as isize {
+            for kx in 0..self.kernel[1] as isize {
+                let (iy, ix) = (y0 + ky, x0 + kx);
+                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                    continue;
+                }
+                let v = plane[iy as usize * w + ix as usize];
+                max = max.max(v);
+                sum += v;
+                count += 1;
+            }
+        }
+        match self.kind {
+            PoolKind::Max => max,
+            PoolKind::Avg { count_include_pad: false } => sum / count.max(1) as f32,
+            PoolKind::Avg { count_include_pad: true } => {
+                // ONNX counts the window clipped to the padded input (pads included, overhang past them not).
+                let ylo = y0.max(-(self.pads[0] as isize));
+                let xlo = x0.max(-(self.pads[1] as isize));
+                let yhi = (y0 + self.kernel[0] as isize).min((h + self.pads[2]) as isize);
+                let xhi = (x0 + self.kernel[1] as isize).min((w + self.pads[3]) as isize);
+                sum / ((yhi - ylo) * (xhi - xlo)).max(1) as f32
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Op;
+
+    #[test]
+    fn max_and_avg_2x2() {
+        let x = Tensor::from_f32(vec![1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let p = |kind| Op::Pool(Pool { kind, kernel: [2, 2], strides: [2, 2], pads: [0; 4] });
+        assert_eq!(p(PoolKind::Max).eval(&[&x]).unwrap().as_f32().unwrap(), &[4.0]);
+        let avg = p(PoolKind::Avg { count_include_pad: false });
+        assert_eq!(avg.eval(&[&x]).unwrap().as_f32().unwrap(), &[2.5]);
+    }
+}

@@ -1,0 +1,143 @@
+//! Resize of the two spatial axes of NCHW input: nearest and bilinear, with ONNX coordinate modes.
+use super::util::{arity, f32_input, f32_output, want_dtype};
+use crate::error::OpError;
+use crate::tensor::{Tensor, TensorType};
+use crate::DType;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResizeMode {
+    /// Nearest with the given rounding of the source coordinate.
+    Nearest(NearestRounding),
+    Linear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NearestRounding {
+    RoundPreferFloor,
+    RoundPreferCeil,
+    Floor,
+    Ceil,
+}
+
+/// How an output coordinate maps back to the input (ONNX `coordinate_transformation_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CoordMode {
+    HalfPixel,
+    PytorchHalfPixel,
+    AlignCorners,
+    Asymmetric,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resize {
+    pub mode: ResizeMode,
+    pub coord: CoordMode,
+    /// Output height and width.
+    pub out_hw: [usize; 2],
+    /// Scale factors (output / input) used by the coordinate transform, as ONNX defines it.
+    pub scales: [f32; 2],
+}
+
+impl Resize {
+    pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
+        arity(inputs.len(), 1, 1)?;
+        want_dtype(inputs, 0, DType::F32)?;
+        let [n, c, _, _] = inputs[0].shape.dims()[..] else {
+            return Err(OpError::shape(0, format!("resize supports NCHW, got {}", inputs[0].shape)));
+        };
+        if self.scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            return Err(OpError::attr("scales", format!("{:?} must be finite and > 0", self.scales)));
+        }
+        Ok(TensorType::f32(vec![n, c, self.out_hw[0], self.out_hw[1]]))
+    }
+
+    fn source(&self, out: usize, in_len: usize, out_len: usize, scale: f32) -> f32 {
+        let o = out as f32;
+        match self.coord {
+            CoordMode::HalfPixel => (o + 0.5) / scale - 0.5,
+            CoordMode::PytorchHalfPixel => {
+                if out_len > 1 {
+                    (o + 0.5) / scale - 0.5
+                } else {
+                    0.0
+                }
+            }
+            CoordMode::AlignCorners => {
+                if out_len > 1 {
+                    o * (in_len as f32 - 1.0) / (out_len as f32 - 1.0)
+                } else {
+                    0.0
+                }
+            }
+            CoordMode::Asymmetric => o / scale,
+        }
+    }
+
+    pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
+        let x = f32_input(inputs, 0)?;
+        let [n, c, h, w] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
+        let [oh, ow] = self.out_hw;
+        let mut y = Vec::with_capacity(out.shape.numel());
+        for plane in 0..n * c {
+            let xp = &x[plane * h * w..(plane + 1) * h * w];
+            for oy in 0..oh {
+                let sy = self.source(oy, h, oh, self.scales[0]);
+                for ox in 0..ow {
+                    let sx = self.source(ox, w, ow, self.scales[1]);
+                    y.push(match self.mode {
+                        ResizeMode::Nearest(r) => xp[nearest(sy, r, h) * w + nearest(sx, r, w)],
+                        ResizeMode::Linear => bilinear(xp, h, w, sy, sx),
+                    });
+                }
+            }
+        }
+        f32_output(out, y)
+    }
+}
+
+fn nearest(s: f32, r: NearestRounding, len: usize) -> usize {
+    let i = match r {
+        NearestRounding::RoundPreferFloor => {
+            if s.fract() == 0.5 {
+                s.floor()
+            } else {
+                s.round()
+            }
+        }
+        NearestRounding::RoundPreferCeil => s.round(),
+        NearestRounding::Floor => s.floor(),
+        NearestRounding::Ceil => s.ceil(),
+    };
+    (i.max(0.0) as usize).min(len - 1)
+}
+
+fn bilinear(xp: &[f32], h: usize, w: usize, sy: f32, sx: f32) -> f32 {
+    let sy = sy.clamp(0.0, (h - 1) as f32);
+    let sx = sx.clamp(0.0, (w - 1) as f32);
+    let (y0, x0) = (sy.floor() as usize, sx.floor() as usize);
+    let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
+    let (fy, fx) = (sy - y0 as f32, sx - x0 as f32);
+    let top = xp[y0 * w + x0] * (1.0 - fx) + xp[y0 * w + x1] * fx;
+    let bottom = xp[y1 * w + x0] * (1.0 - fx) + xp[y1 * w + x1] * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Op;
+
+    #[test]
+    fn nearest_2x_repeats_pixels() {
+        let x = Tensor::from_f32(vec![1, 1, 1, 2], vec![1.0, 2.0]).unwrap();
+        let r = Resize {
+            mode: ResizeMode::Nearest(NearestRounding::Floor),
+            coord: CoordMode::Asymmetric,
+            out_hw: [2, 4],
+            scales: [2.0, 2.0],
+        };
+        let y = Op::Resize(r).eval(&[&x]).unwrap();
+        assert_eq!(y.as_f32().unwrap(), &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
+    }
+}
