@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod command;
 pub mod cost;
+pub mod disasm;
 pub mod dtype;
 pub mod error;
 pub mod op;

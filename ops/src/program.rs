@@ -51,6 +51,16 @@ pub struct DebugInfo {
     pub layers: Vec<String>,
     /// Per queue, per command: index into `layers`.
     pub command_layer: Vec<Vec<u32>>,
+    /// Named DRAM regions (constants, activations, inputs, outputs), so printers can name addresses.
+    pub dram_buffers: Vec<NamedRegion>,
+}
+
+/// A named byte range of DRAM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedRegion {
+    pub name: String,
+    pub start: u64,
+    pub len: u64,
 }
 
 /// A whole compiled program.

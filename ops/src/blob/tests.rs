@@ -25,7 +25,11 @@ fn sample() -> Program {
             inputs: vec![DramTensor { dram: 64, ty: ty.clone() }],
             output: DramTensor { dram: 128, ty },
         }],
-        debug: DebugInfo { layers: vec!["/conv/Conv".into()], command_layer: vec![vec![0; examples().len()]] },
+        debug: DebugInfo {
+            layers: vec!["/conv/Conv".into()],
+            command_layer: vec![vec![0; examples().len()]],
+            dram_buffers: vec![],
+        },
     }
 }
 
