@@ -27,6 +27,7 @@ pub fn examples() -> Vec<Command> {
             in_w: 8,
             weights: SramAddr(0x400),
             bias: SramAddr(0x800),
+            residual: SramAddr::NONE,
             quant: SramAddr::NONE,
             output: SramAddr(0x900),
             out_c: 4,

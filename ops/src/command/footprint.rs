@@ -142,6 +142,9 @@ impl Command {
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[*out_c as u64, 4]), false)?);
                 }
+                if !residual.is_none() {
+                    out.push(sram(*residual, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), false)?);
+                }
                 if !quant.is_none() {
                     out.push(sram(*quant, mul(&[*out_c as u64, 8]), false)?);
                 }

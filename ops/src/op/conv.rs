@@ -6,7 +6,8 @@ use crate::tensor::{Tensor, TensorType};
 use crate::DType;
 use serde::{Deserialize, Serialize};
 
-/// Attributes of a 2-D convolution. Inputs: X `[N,C,H,W]`, W `[K,C/group,kh,kw]`, optional B `[K]`.
+/// Attributes of a 2-D convolution. Inputs: X `[N,C,H,W]`, W `[K,C/group,kh,kw]`, optional B `[K]`, and
+/// optionally a residual R of the output's shape (then B is required): `y = act(conv(X, W) + B + R)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conv {
     pub kernel: [usize; 2],
@@ -38,7 +39,7 @@ impl Conv {
     }
 
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
-        arity(inputs.len(), 2, 3)?;
+        arity(inputs.len(), 2, 4)?;
         want_dtype(inputs, 0, DType::F32)?;
         want_dtype(inputs, 1, DType::F32)?;
         if self.group == 0 || self.strides.contains(&0) || self.dilations.contains(&0) || self.kernel.contains(&0) {
@@ -90,6 +91,7 @@ impl Conv {
         let x = f32_input(inputs, 0)?;
         let w = f32_input(inputs, 1)?;
         let bias = if inputs.len() > 2 { Some(f32_input(inputs, 2)?) } else { None };
+        let residual = if inputs.len() > 3 { Some(f32_input(inputs, 3)?) } else { None };
         let [n, c, h, wd] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let [_, k, oh, ow] = out.shape.dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let (cg, kg) = (c / self.group, k / self.group);
@@ -121,7 +123,11 @@ impl Conv {
                                 }
                             }
                         }
-                        y[((b * k + oc) * oh + oy) * ow + ox] = match &self.act {
+                        let at = ((b * k + oc) * oh + oy) * ow + ox;
+                        if let Some(r) = residual {
+                            acc += r[at];
+                        }
+                        y[at] = match &self.act {
                             Some(a) => a.apply(acc),
                             None => acc,
                         };
