@@ -88,6 +88,7 @@ impl Command {
                 in_w,
                 weights,
                 bias,
+                residual,
                 quant,
                 output,
                 out_c,
