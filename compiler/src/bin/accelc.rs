@@ -1,0 +1,172 @@
+//! `accelc`: compiles an ONNX model into an accel blob, prints the stages, or runs the built-in demo.
+use accel_compiler::driver::{compile_graph, CompileOptions, Precision};
+use accel_compiler::import::{import_bytes, import_path, ImportOptions};
+use accel_compiler::{demo, predict};
+use accel_ops::target::Target;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "accelc", version, about = "Compile ONNX models for tile-based inference accelerators")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    compile: CompileArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile the embedded demo model, run it on the simulator, check it against the reference and report.
+    Demo {
+        #[arg(long, default_value = "x1")]
+        target: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// The ONNX model.
+    model: Option<PathBuf>,
+    /// Where to write the blob.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// A built-in target (x1, x16) or a path to a target .toml file.
+    #[arg(long, default_value = "x1")]
+    target: String,
+    /// Pins an input's shape, e.g. `--input-shape input=1,3,224,224` (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shapes: Vec<String>,
+    /// Numeric mode of the tiles.
+    #[arg(long, value_enum, default_value = "fp32")]
+    precision: PrecisionArg,
+    /// Print a stage to stdout: the optimized graph, the schedule, or the disassembled blob.
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
+    /// Print the predicted per-layer performance table.
+    #[arg(long)]
+    report: bool,
+    /// Write the predicted performance as JSON.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Print the graph after the named pass (see ARCHITECTURE.md for the pipeline).
+    #[arg(long, value_name = "PASS")]
+    dump_after: Option<String>,
+    /// Skip the graph passes (fusion), to measure what they buy.
+    #[arg(long)]
+    no_passes: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    Fp32,
+    Bf16,
+    Int8,
+    Auto,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Emit {
+    Graph,
+    Schedule,
+    Disasm,
+}
+
+fn parse_shape(s: &str) -> Result<(String, Vec<usize>)> {
+    let (name, dims) = s.rsplit_once('=').with_context(|| format!("--input-shape `{s}`: expected NAME=D0,D1,..."))?;
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<usize>().with_context(|| format!("--input-shape `{s}`: `{d}` is not a dimension")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((name.to_string(), dims))
+}
+
+fn compile(args: CompileArgs) -> Result<()> {
+    let Some(model) = args.model else { bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)") };
+    let target = Target::resolve(&args.target)?;
+    let precision = match args.precision {
+        PrecisionArg::Fp32 => Precision::Fp32,
+        other => bail!(
+            "--precision {} is not implemented yet: the tiles run fp32 in this version (use --precision fp32)",
+            match other {
+                PrecisionArg::Bf16 => "bf16",
+                PrecisionArg::Int8 => "int8",
+                _ => "auto",
+            }
+        ),
+    };
+    let input_shapes = args.input_shapes.iter().map(|s| parse_shape(s)).collect::<Result<Vec<_>>>()?;
+    let opts = CompileOptions {
+        target,
+        import: ImportOptions { input_shapes, ..Default::default() },
+        precision,
+        no_passes: args.no_passes,
+    };
+    let graph = import_path(&model, &opts.import).with_context(|| format!("cannot import {}", model.display()))?;
+    if let Some(pass) = &args.dump_after {
+        if !accel_compiler::passes::PIPELINE.iter().any(|p| p.name == pass) {
+            let names: Vec<&str> = accel_compiler::passes::PIPELINE.iter().map(|p| p.name).collect();
+            bail!("--dump-after {pass}: no such pass (passes: {})", names.join(", "));
+        }
+    }
+    let dump = args.dump_after.clone();
+    let compiled = compile_graph(graph, &opts, |name, g| {
+        if dump.as_deref() == Some(name) {
+            print!("{g}");
+        }
+    })
+    .with_context(|| format!("cannot compile {}", model.display()))?;
+    match args.emit {
+        Some(Emit::Graph) => print!("{}", compiled.optimized),
+        Some(Emit::Schedule) | Some(Emit::Disasm) => print!("{}", accel_ops::disasm::disassemble(compiled.program())),
+        None => {}
+    }
+    let prediction = predict::predict(compiled.program());
+    if args.report {
+        print!("{}", predict::table(&prediction));
+    }
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, serde_json::to_string_pretty(&prediction)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    match &args.output {
+        Some(out) => std::fs::write(out, &compiled.blob).with_context(|| format!("cannot write {}", out.display()))?,
+        None if args.emit.is_none() && !args.report && args.report_json.is_none() => {
+            bail!("no output given: add `-o model.bin` (or --emit / --report to only print)")
+        }
+        None => {}
+    }
+    if args.output.is_some() {
+        eprintln!(
+            "compiled {} -> {} ({} bytes): {} layers, predicted {:.3} ms/frame on {}",
+            model.display(),
+            args.output.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            compiled.blob.len(),
+            prediction.layers.len(),
+            prediction.latency_ms,
+            opts.target.name
+        );
+    }
+    Ok(())
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Demo { target }) => {
+            let target = Target::resolve(&target)?;
+            let graph = import_bytes(demo::DEMO_MODEL, None, &ImportOptions::default()).context("cannot import the demo model")?;
+            print!("{}", demo::run_demo(graph, target)?);
+            Ok(())
+        }
+        None => compile(cli.compile),
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("accelc: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,89 @@
+//! Graph inputs: their declared type and shape, and the user's `--input-shape NAME=dims` pins. Every dim
+//! must be known (declared or pinned) before anything is sized (BAD-INPUT #4).
+use super::error::ImportError;
+use super::ImportLimits;
+use accel_ops::{Shape, TensorType};
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+use tract_onnx::pb::{type_proto, ValueInfoProto};
+
+/// The static type of graph input `vi`, from its declaration and an optional pin.
+pub(crate) fn input_type(
+    vi: &ValueInfoProto,
+    pin: Option<&[usize]>,
+    limits: &ImportLimits,
+) -> Result<TensorType, ImportError> {
+    let name = vi.name.as_str();
+    let bad = |why: String| ImportError::BadInputShape { input: name.to_string(), why };
+    let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(ImportError::UnsupportedInput { input: name.to_string(), why: "is not a tensor".into() });
+    };
+    if tt.elem_type != DataType::Float as i32 {
+        let got = DataType::try_from(tt.elem_type).map(|d| d.as_str_name()).unwrap_or("UNKNOWN");
+        return Err(ImportError::UnsupportedInput {
+            input: name.to_string(),
+            why: format!("element type {got}: only float32 graph inputs are supported"),
+        });
+    }
+    // Declared dims: Some(size) when static, Err(label) when symbolic or unknown; None when the rank is unknown.
+    let declared: Option<Vec<Result<usize, String>>> = match &tt.shape {
+        None => None,
+        Some(s) => Some(
+            s.dim
+                .iter()
+                .enumerate()
+                .map(|(axis, d)| match &d.value {
+                    Some(Dim::DimValue(v)) if *v >= 1 => usize::try_from(*v).map_err(|_| format!("{v}")),
+                    Some(Dim::DimValue(v)) => Err(format!("{v} (axis {axis})")),
+                    Some(Dim::DimParam(p)) if !p.is_empty() => Err(format!("`{p}` (axis {axis})")),
+                    _ => Err(format!("? (axis {axis})")),
+                })
+                .collect(),
+        ),
+    };
+    let dims = match (pin, declared) {
+        (Some(pin), declared) => {
+            if let Some(&d) = pin.iter().find(|&&d| d == 0) {
+                return Err(bad(format!("pinned dim {d} must be >= 1")));
+            }
+            if let Some(decl) = declared {
+                if decl.len() != pin.len() {
+                    return Err(bad(format!("pin {pin:?} has rank {}, the model declares rank {}", pin.len(), decl.len())));
+                }
+                for (axis, (d, &p)) in decl.iter().zip(pin).enumerate() {
+                    if let Ok(d) = d {
+                        if *d != p {
+                            return Err(bad(format!("pin {pin:?} sets axis {axis} to {p}, the model fixes it at {d}")));
+                        }
+                    }
+                }
+            }
+            pin.to_vec()
+        }
+        (None, None) => {
+            return Err(ImportError::SymbolicDim {
+                input: name.to_string(),
+                dim: "(the rank is unknown)".into(),
+                example: format!("{name}=1,3,224,224"),
+            })
+        }
+        (None, Some(decl)) => {
+            if let Some(Err(dim)) = decl.iter().find(|d| d.is_err()) {
+                let example: Vec<String> =
+                    decl.iter().map(|d| d.as_ref().map_or("1".to_string(), |v| v.to_string())).collect();
+                return Err(ImportError::SymbolicDim {
+                    input: name.to_string(),
+                    dim: dim.clone(),
+                    example: format!("{name}={}", example.join(",")),
+                });
+            }
+            decl.into_iter().flatten().collect()
+        }
+    };
+    let shape = Shape(dims);
+    shape.check(&limits.tensor).map_err(|e| ImportError::Limit {
+        what: format!("input `{name}` of shape {shape}"),
+        why: e.to_string(),
+    })?;
+    Ok(TensorType { dtype: accel_ops::DType::F32, shape })
+}

@@ -1,0 +1,157 @@
+//! Resize (opsets 10, 11, 13, 18) and the older Upsample (7, 9): nearest or linear on the two spatial axes
+//! of NCHW input, with static output sizes computed here from constant scales or sizes.
+use super::Builder;
+use crate::import::attrs::OnnxNode;
+use crate::import::error::ImportError;
+use accel_ops::op::{CoordMode, NearestRounding, Op, Resize, ResizeMode};
+
+type Res = Result<(), ImportError>;
+
+fn mode(n: &OnnxNode<'_>, nearest: NearestRounding) -> Result<ResizeMode, ImportError> {
+    match n.string_or("mode", "nearest")? {
+        "nearest" => Ok(ResizeMode::Nearest(nearest)),
+        "linear" | "bilinear" => Ok(ResizeMode::Linear),
+        other => Err(n.err(format!("resize mode `{other}` is unsupported (nearest and linear only)"))),
+    }
+}
+
+/// Builds the Resize op from per-axis scales or output sizes of the full rank-4 shape.
+fn emit(
+    b: &mut Builder<'_>,
+    n: &OnnxNode<'_>,
+    mode: ResizeMode,
+    coord: CoordMode,
+    scales: Option<Vec<f32>>,
+    sizes: Option<Vec<i64>>,
+) -> Res {
+    let x = b.input(n, 0)?;
+    let dims = b.dims(x).to_vec();
+    if dims.len() != 4 {
+        return Err(n.err(format!("only NCHW (rank 4) input is supported, got rank {}", dims.len())));
+    }
+    let max = b.limits.tensor.max_elements;
+    let (out, scales) = match (scales, sizes) {
+        (Some(s), None) => {
+            if s.len() != 4 {
+                return Err(n.err(format!("scales {s:?} must have 4 values")));
+            }
+            if s.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+                return Err(n.err(format!("scales {s:?} must be finite and > 0")));
+            }
+            // ONNX: output = floor(input * scale), computed in f32 as reference implementations do.
+            let mut out = [0usize; 4];
+            for a in 0..4 {
+                let o = (dims[a] as f32 * s[a]).floor();
+                if o > max as f32 {
+                    return Err(n.err(format!("scales {s:?} give a dim over the element limit")));
+                }
+                out[a] = o as usize;
+            }
+            if coord == CoordMode::AlignCorners && (2..4).any(|a| dims[a] as f32 * s[a] != out[a] as f32) {
+                // ONNX aligns to the unrounded length in * scale; accel_ops::op::Resize to the output length.
+                return Err(n.err(format!(
+                    "align_corners with scales {s:?} giving a fractional output length is unsupported"
+                )));
+            }
+            (out, [s[2], s[3]])
+        }
+        (None, Some(z)) => {
+            if z.len() != 4 {
+                return Err(n.err(format!("sizes {z:?} must have 4 values")));
+            }
+            let mut out = [0usize; 4];
+            for a in 0..4 {
+                out[a] = n.to_usize(z[a], "sizes")?;
+            }
+            let sc = |a: usize| out[a] as f32 / dims[a].max(1) as f32;
+            (out, [sc(2), sc(3)])
+        }
+        _ => return Err(n.err("exactly one of scales and sizes must be given")),
+    };
+    if out[0] != dims[0] || out[1] != dims[1] {
+        return Err(n.err(format!("only the 2 spatial axes of NCHW can be resized: {dims:?} -> {out:?}")));
+    }
+    if out[2] == 0 || out[3] == 0 || dims[2] == 0 || dims[3] == 0 {
+        return Err(n.err(format!("resize {dims:?} -> {out:?} has an empty spatial dim")));
+    }
+    let op = Resize { mode, coord, out_hw: [out[2], out[3]], scales };
+    b.emit_out(n, Op::Resize(op), &[x])?;
+    Ok(())
+}
+
+/// Spreads per-`axes` values over the full rank (opset 18's `axes` attribute).
+fn spread<T: Copy>(n: &OnnxNode<'_>, v: Vec<T>, axes: Option<&[i64]>, fill: &[T]) -> Result<Vec<T>, ImportError> {
+    let Some(axes) = axes else { return Ok(v) };
+    let axes_n: Vec<usize> = axes.iter().map(|&a| n.axis(a, fill.len(), "axes")).collect::<Result<_, _>>()?;
+    if axes_n.len() != v.len() {
+        return Err(n.err(format!("{} values for {} axes", v.len(), axes_n.len())));
+    }
+    let mut out = fill.to_vec();
+    for (a, x) in axes_n.into_iter().zip(v) {
+        out[a] = x;
+    }
+    Ok(out)
+}
+
+pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    let x = b.input(n, 0)?;
+    let dims = b.dims(x).to_vec();
+    if n.opset < 11 {
+        // Opset 10: inputs (X, scales), asymmetric coordinates, nearest picks the floor (as Upsample did).
+        b.arity(n, 2, 2)?;
+        let scales = b.const_floats(n, 1, "scales")?.ok_or_else(|| n.err("input #1 (scales) is required"))?;
+        let m = mode(n, NearestRounding::Floor)?;
+        return emit(b, n, m, CoordMode::Asymmetric, Some(scales), None);
+    }
+    b.arity(n, 1, 4)?;
+    if n.opset >= 18 {
+        if n.int_or("antialias", 0)? != 0 {
+            return Err(n.err("antialias is unsupported"));
+        }
+        let policy = n.string_or("keep_aspect_ratio_policy", "stretch")?;
+        if policy != "stretch" {
+            return Err(n.err(format!("keep_aspect_ratio_policy `{policy}` is unsupported")));
+        }
+    }
+    let coord = match n.string_or("coordinate_transformation_mode", "half_pixel")? {
+        "half_pixel" => CoordMode::HalfPixel,
+        "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
+        "align_corners" => CoordMode::AlignCorners,
+        "asymmetric" => CoordMode::Asymmetric,
+        other => return Err(n.err(format!("coordinate_transformation_mode `{other}` is unsupported"))),
+    };
+    let nearest = match n.string_or("nearest_mode", "round_prefer_floor")? {
+        "round_prefer_floor" => NearestRounding::RoundPreferFloor,
+        "round_prefer_ceil" => NearestRounding::RoundPreferCeil,
+        "floor" => NearestRounding::Floor,
+        "ceil" => NearestRounding::Ceil,
+        other => return Err(n.err(format!("nearest_mode `{other}` is unsupported"))),
+    };
+    let m = mode(n, nearest)?;
+    // `roi` (input 1) only matters for tf_crop_and_resize, which is rejected above. An empty tensor stands
+    // for an omitted scales input.
+    let scales = b.const_floats(n, 2, "scales")?.filter(|s| !s.is_empty());
+    let sizes = b.const_ints(n, 3, "sizes")?.filter(|s| !s.is_empty());
+    let axes = if n.opset >= 18 { n.ints("axes")? } else { None };
+    let ones = vec![1.0f32; dims.len()];
+    let scales = scales.map(|s| spread(n, s, axes, &ones)).transpose()?;
+    let full: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+    let sizes = sizes.map(|s| spread(n, s, axes, &full)).transpose()?;
+    emit(b, n, m, coord, scales, sizes)
+}
+
+pub(super) fn upsample(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    if n.opset >= 10 {
+        return Err(n.err("Upsample is deprecated from opset 10: use Resize"));
+    }
+    let scales = if n.opset >= 9 {
+        b.arity(n, 2, 2)?;
+        b.const_floats(n, 1, "scales")?.ok_or_else(|| n.err("input #1 (scales) is required"))?
+    } else {
+        b.arity(n, 1, 1)?;
+        n.floats("scales")?.ok_or_else(|| n.err("attribute `scales` is required"))?.to_vec()
+    };
+    // Upsample uses asymmetric coordinates; nearest takes the floor of the source coordinate.
+    let m = mode(n, NearestRounding::Floor)?;
+    emit(b, n, m, CoordMode::Asymmetric, Some(scales), None)
+}

@@ -1,0 +1,207 @@
+//! Emission of the command queues: work items (load, compute, store) placed round-robin on the tiles with
+//! double-buffered SRAM, synchronized by monotonic semaphores. Layers run one after another: the first load of
+//! a layer waits until every store of the layer before it is done (a barrier on the `DONE` semaphore), which
+//! also makes DRAM reuse by liveness safe.
+mod flat;
+mod matmul;
+mod window;
+
+use super::error::LowerError;
+use super::tiling::align64;
+use accel_ops::command::{Command, Copy3, DramAddr, Queue, QueueId, SramAddr, Unit};
+use accel_ops::program::{DramTensor, HostKernel};
+use accel_ops::target::Target;
+use std::collections::BTreeMap;
+
+pub use flat::{emit_affine, emit_binary, emit_unary};
+pub use matmul::emit_matmul;
+pub use window::{emit_conv, emit_pool, ConvIo, WindowShape, WindowShapeExt};
+
+/// Semaphore 0 counts completed work items of all layers (the layer barrier).
+const DONE: u16 = 0;
+
+/// One unit of work on one tile: DMA in, one compute command, DMA out. SRAM addresses are relative to the
+/// item's buffer set; the emitter rebases them.
+pub struct WorkItem {
+    pub loads: Vec<(u64, DramAddr, Copy3)>,
+    pub compute: Command,
+    pub stores: Vec<(u64, DramAddr, Copy3)>,
+}
+
+/// Bump allocation inside one SRAM buffer set.
+pub struct SramAlloc {
+    next: u64,
+    cap: u64,
+}
+
+impl SramAlloc {
+    pub fn new(cap: u64) -> Self {
+        SramAlloc { next: 0, cap }
+    }
+    /// Reserves `bytes`; `None` when the set is full.
+    pub fn take(&mut self, bytes: u64) -> Option<u64> {
+        let at = self.next;
+        let end = align64(at.checked_add(bytes)?);
+        if end > self.cap {
+            return None;
+        }
+        self.next = end;
+        Some(at)
+    }
+    /// Whether buffers of these sizes fit together.
+    pub fn fits(cap: u64, sizes: &[u64]) -> bool {
+        let mut a = SramAlloc::new(cap);
+        sizes.iter().all(|&s| a.take(s).is_some())
+    }
+}
+
+/// Builds queues, semaphores and the debug map.
+pub struct Emitter<'a> {
+    pub target: &'a Target,
+    queues: BTreeMap<QueueId, Vec<(Command, u32)>>,
+    signals: Vec<u32>,
+    layer: u32,
+    pub kernels: Vec<HostKernel>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(target: &'a Target) -> Self {
+        let sems = 1 + 3 * target.tiles as usize;
+        Emitter { target, queues: BTreeMap::new(), signals: vec![0; sems], layer: 0, kernels: Vec::new() }
+    }
+
+    pub fn tiles(&self) -> usize {
+        self.target.tiles as usize
+    }
+
+    /// Bytes of one of the two SRAM buffer sets of a tile.
+    pub fn buffer_set_bytes(&self) -> u64 {
+        (self.target.tile.sram_bytes / 2) / 64 * 64
+    }
+
+    pub fn set_layer(&mut self, layer: u32) {
+        self.layer = layer;
+    }
+
+    fn push(&mut self, q: QueueId, c: Command) {
+        self.queues.entry(q).or_default().push((c, self.layer));
+    }
+    fn signal(&mut self, q: QueueId, sem: u16) {
+        self.signals[sem as usize] += 1;
+        self.push(q, Command::Signal { sem });
+    }
+    fn wait(&mut self, q: QueueId, sem: u16, value: u32) {
+        if value > 0 {
+            self.push(q, Command::Wait { sem, value });
+        }
+    }
+
+    /// Emits a tile layer: items round-robin over tiles, double-buffered.
+    pub fn tile_layer(&mut self, layer_name: &str, items: Vec<WorkItem>, unit: Unit) -> Result<(), LowerError> {
+        if items.is_empty() {
+            return Err(LowerError::layer(layer_name, "no work items"));
+        }
+        let tiles = self.tiles();
+        let barrier = self.signals[DONE as usize];
+        let half = self.buffer_set_bytes();
+        let sem = |t: usize, k: usize| (1 + 3 * t + k) as u16;
+        let base: Vec<[u32; 3]> = (0..tiles).map(|t| [0, 1, 2].map(|k| self.signals[sem(t, k) as usize])).collect();
+        let mut count = vec![0u32; tiles];
+        for (idx, item) in items.into_iter().enumerate() {
+            let t = idx % tiles;
+            let j = count[t];
+            count[t] += 1;
+            let buf = (j % 2) as u64 * half;
+            let q = |unit| QueueId { tile: t as u16, unit };
+            if j == 0 {
+                self.wait(q(Unit::DmaIn), DONE, barrier);
+            }
+            if j >= 2 {
+                self.wait(q(Unit::DmaIn), sem(t, 2), base[t][2] + j - 1);
+            }
+            for (s, d, c) in item.loads {
+                self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
+            }
+            self.signal(q(Unit::DmaIn), sem(t, 0));
+            self.wait(q(unit), sem(t, 0), base[t][0] + j + 1);
+            self.push(q(unit), rebase(item.compute, buf as u32));
+            self.signal(q(unit), sem(t, 1));
+            self.wait(q(Unit::DmaOut), sem(t, 1), base[t][1] + j + 1);
+            for (s, d, c) in item.stores {
+                self.push(q(Unit::DmaOut), Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
+            }
+            self.signal(q(Unit::DmaOut), sem(t, 2));
+            self.signal(q(Unit::DmaOut), DONE);
+        }
+        Ok(())
+    }
+
+    /// Emits a host layer: one kernel call after every earlier layer, counted as one completed item.
+    pub fn host_layer(&mut self, kernel: HostKernel) {
+        let q = QueueId { tile: 0, unit: Unit::Host };
+        let barrier = self.signals[DONE as usize];
+        self.wait(q, DONE, barrier);
+        self.push(q, Command::HostCall { kernel: self.kernels.len() as u32 });
+        self.kernels.push(kernel);
+        self.signal(q, DONE);
+    }
+
+    /// The queues and, per queue, the layer of each command.
+    pub fn finish(self) -> (Vec<Queue>, Vec<Vec<u32>>, u32) {
+        let sems = self.signals.len() as u32;
+        let mut queues = Vec::new();
+        let mut layers = Vec::new();
+        for (id, cmds) in self.queues {
+            layers.push(cmds.iter().map(|(_, l)| *l).collect());
+            queues.push(Queue { id, commands: cmds.into_iter().map(|(c, _)| c).collect() });
+        }
+        (queues, layers, sems)
+    }
+}
+
+/// A DRAM tensor for host kernels.
+pub fn dram_tensor(addr: u64, ty: &accel_ops::TensorType) -> DramTensor {
+    DramTensor { dram: addr, ty: ty.clone() }
+}
+
+fn shift(a: SramAddr, by: u32) -> SramAddr {
+    if a.is_none() {
+        a
+    } else {
+        SramAddr(a.0 + by)
+    }
+}
+
+/// Moves a compute command's SRAM operands into buffer set at `by`.
+fn rebase(c: Command, by: u32) -> Command {
+    match c {
+        Command::Conv {
+            dtype, input, in_c, in_h, in_w, weights, bias, residual, quant, output, out_c, out_h, out_w, kernel_h,
+            kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right, groups, act,
+        } => Command::Conv {
+            dtype, input: shift(input, by), in_c, in_h, in_w, weights: shift(weights, by), bias: shift(bias, by),
+            residual: shift(residual, by),
+            quant: shift(quant, by), output: shift(output, by), out_c, out_h, out_w, kernel_h, kernel_w, stride_h,
+            stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right, groups, act,
+        },
+        Command::MatMul { dtype, a, b, bias, quant, output, m, k, n, act } => Command::MatMul {
+            dtype, a: shift(a, by), b: shift(b, by), bias: shift(bias, by), quant: shift(quant, by),
+            output: shift(output, by), m, k, n, act,
+        },
+        Command::Unary { func, src, dst, len } => Command::Unary { func, src: shift(src, by), dst: shift(dst, by), len },
+        Command::Binary { op, a, b, dst, len, b_period, b_repeat } => Command::Binary {
+            op, a: shift(a, by), b: shift(b, by), dst: shift(dst, by), len, b_period, b_repeat,
+        },
+        Command::Pool {
+            kind, src, dst, c, in_h, in_w, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
+            pad_bottom, pad_right,
+        } => Command::Pool {
+            kind, src: shift(src, by), dst: shift(dst, by), c, in_h, in_w, out_h, out_w, kernel_h, kernel_w,
+            stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+        },
+        Command::Affine { src, dst, params, c, inner } => Command::Affine {
+            src: shift(src, by), dst: shift(dst, by), params: shift(params, by), c, inner,
+        },
+        other => other,
+    }
+}

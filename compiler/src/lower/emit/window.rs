@@ -1,0 +1,233 @@
+//! Work items of windowed operators (convolution, pooling): output-row stripes with input halos, times
+//! output-channel chunks, sized to fit one SRAM buffer set.
+use super::{SramAlloc, WorkItem};
+use crate::lower::error::LowerError;
+use crate::lower::tiling::{chunks, RowWindow};
+use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
+use accel_ops::op::{Conv, Pool, UnaryOp};
+use accel_ops::DType;
+
+/// NCHW geometry of one windowed layer.
+pub struct WindowShape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+/// Picks channel-chunk and stripe height: the largest chunk (in whole groups) that fits with at least one row,
+/// then the tallest stripe; stripes shrink so that every tile gets work.
+fn choose(
+    s: &WindowShape,
+    groups: usize,
+    win: &RowWindow,
+    cap: u64,
+    tiles: usize,
+    bytes: impl Fn(usize, usize) -> Vec<u64>,
+) -> Option<(usize, usize)> {
+    let kg = s.k / groups;
+    for gc in (1..=groups).rev().filter(|gc| groups % gc == 0 || *gc == 1) {
+        let kc_candidates: Vec<usize> = if groups == 1 { (1..=s.k).rev().collect() } else { vec![gc * kg] };
+        for kc in kc_candidates {
+            if groups == 1 && kc != s.k && kc % 8 != 0 && kc > 8 {
+                continue;
+            }
+            if !SramAlloc::fits(cap, &bytes(kc, 1)) {
+                continue;
+            }
+            let mut r = 1;
+            while r < s.oh && SramAlloc::fits(cap, &bytes(kc, r + 1)) {
+                r += 1;
+            }
+            let kchunks = s.k.div_ceil(kc);
+            let want = tiles.div_ceil(kchunks * s.n);
+            if want > 1 {
+                r = r.min(s.oh.div_ceil(want)).max(1);
+            }
+            let _ = win;
+            return Some((kc, r));
+        }
+    }
+    None
+}
+
+/// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
+/// added before the activation) and the output.
+pub struct ConvIo {
+    pub x: u64,
+    pub w: u64,
+    pub b: u64,
+    pub residual: Option<u64>,
+    pub y: u64,
+}
+
+/// Convolution items for one layer.
+pub fn emit_conv(
+    layer: &str,
+    s: &WindowShape,
+    conv: &Conv,
+    act: Option<UnaryOp>,
+    io: &ConvIo,
+    cap: u64,
+    tiles: usize,
+) -> Result<Vec<WorkItem>, LowerError> {
+    let (x, wts, bias, y) = (io.x, io.w, io.b, io.y);
+    let g = conv.group;
+    let (cg, kg) = (s.c / g, s.k / g);
+    let [kh, kw] = conv.kernel;
+    let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
+    let in_ch = |kc: usize| if g == 1 { s.c } else { kc / kg * cg };
+    let bytes = |kc: usize, r: usize| {
+        let e = 4u64;
+        let mut v = vec![
+            (in_ch(kc) * win.rows_for(r) * s.w) as u64 * e,
+            (kc * cg * kh * kw) as u64 * e,
+            kc as u64 * 4,
+            (kc * r * s.ow) as u64 * e,
+        ];
+        // The residual block has the output block's shape `[kc, rows, OW]`.
+        if io.residual.is_some() {
+            v.push((kc * r * s.ow) as u64 * e);
+        }
+        v
+    };
+    let (kc, r) = choose(s, g, &win, cap, tiles, bytes)
+        .ok_or_else(|| LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM")))?;
+    let mut items = Vec::new();
+    for b in 0..s.n {
+        for (o0, rows) in chunks(s.oh, r) {
+            let st = win.stripe(o0, rows);
+            for (k0, kn) in chunks(s.k, kc) {
+                let (c0, nc) = if g == 1 { (0, s.c) } else { (k0 / kg * cg, kn / kg * cg) };
+                let mut a = SramAlloc::new(cap);
+                let sizes = bytes(kn, rows);
+                let take = |a: &mut SramAlloc, n: u64| a.take(n).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"));
+                let (si, sw, sb, so) = (take(&mut a, sizes[0])?, take(&mut a, sizes[1])?, take(&mut a, sizes[2])?, take(&mut a, sizes[3])?);
+                let sr = match sizes.get(4) {
+                    Some(&n) => Some(take(&mut a, n)?),
+                    None => None,
+                };
+                let plane = (s.h * s.w * 4) as u64;
+                let in_addr = x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * 4;
+                let in_run = (st.in_rows * s.w * 4) as u32;
+                let wsz = (cg * kh * kw * 4) as u64;
+                let mut loads = vec![
+                    (si, DramAddr(in_addr), Copy3 { len: in_run, n1: nc as u32, dram_stride1: plane, sram_stride1: in_run, n2: 1, dram_stride2: 0, sram_stride2: 0 }),
+                    (sw, DramAddr(wts + k0 as u64 * wsz), Copy3::contiguous((kn as u64 * wsz) as u32)),
+                    (sb, DramAddr(bias + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
+                ];
+                let out_run = (rows * s.ow * 4) as u32;
+                let out_offset = ((b * s.k + k0) * s.oh * s.ow + o0 * s.ow) as u64 * 4;
+                let out_copy = Copy3 { len: out_run, n1: kn as u32, dram_stride1: (s.oh * s.ow * 4) as u64, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 };
+                // The residual block is read exactly where the output block will be written, from its own tensor.
+                if let (Some(sr), Some(r)) = (sr, io.residual) {
+                    loads.push((sr, DramAddr(r + out_offset), out_copy));
+                }
+                let compute = Command::Conv {
+                    dtype: DType::F32,
+                    input: SramAddr(si as u32),
+                    in_c: nc as u32,
+                    in_h: st.in_rows as u32,
+                    in_w: s.w as u32,
+                    weights: SramAddr(sw as u32),
+                    bias: SramAddr(sb as u32),
+                    residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
+                    quant: SramAddr::NONE,
+                    output: SramAddr(so as u32),
+                    out_c: kn as u32,
+                    out_h: rows as u32,
+                    out_w: s.ow as u32,
+                    kernel_h: kh as u16,
+                    kernel_w: kw as u16,
+                    stride_h: conv.strides[0] as u16,
+                    stride_w: conv.strides[1] as u16,
+                    dilation_h: conv.dilations[0] as u16,
+                    dilation_w: conv.dilations[1] as u16,
+                    pad_top: st.pad_top as u16,
+                    pad_left: conv.pads[1] as u16,
+                    pad_bottom: st.pad_bottom as u16,
+                    pad_right: conv.pads[3] as u16,
+                    groups: if g == 1 { 1 } else { (kn / kg) as u32 },
+                    act: Act(act),
+                };
+                let stores = vec![(so, DramAddr(y + out_offset), out_copy)];
+                items.push(WorkItem { loads, compute, stores });
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Pooling items: like a depthwise convolution without weights.
+#[allow(clippy::too_many_arguments)]
+pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, cap: u64, tiles: usize) -> Result<Vec<WorkItem>, LowerError> {
+    let [kh, kw] = pool.kernel;
+    let win = RowWindow { in_h: s.h, kernel: kh, stride: pool.strides[0], dilation: 1, pad_top: pool.pads[0] };
+    let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * 4) as u64, (cc * r * s.ow * 4) as u64];
+    let (cc, r) = choose(s, s.c, &win, cap, tiles, bytes)
+        .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
+    let mut items = Vec::new();
+    for b in 0..s.n {
+        for (o0, rows) in chunks(s.oh, r) {
+            let st = win.stripe(o0, rows);
+            for (c0, nc) in chunks(s.c, cc) {
+                let sizes = bytes(nc, rows);
+                let mut a = SramAlloc::new(cap);
+                let (si, so) = match (a.take(sizes[0]), a.take(sizes[1])) {
+                    (Some(i), Some(o)) => (i, o),
+                    _ => return Err(LowerError::layer(layer, "sram plan overflow")),
+                };
+                let in_run = (st.in_rows * s.w * 4) as u32;
+                let in_addr = x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * 4;
+                let loads = vec![(
+                    si,
+                    DramAddr(in_addr),
+                    Copy3 { len: in_run, n1: nc as u32, dram_stride1: (s.h * s.w * 4) as u64, sram_stride1: in_run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                )];
+                let compute = Command::Pool {
+                    kind: PoolCode(pool.kind),
+                    src: SramAddr(si as u32),
+                    dst: SramAddr(so as u32),
+                    c: nc as u32,
+                    in_h: st.in_rows as u32,
+                    in_w: s.w as u32,
+                    out_h: rows as u32,
+                    out_w: s.ow as u32,
+                    kernel_h: kh as u16,
+                    kernel_w: kw as u16,
+                    stride_h: pool.strides[0] as u16,
+                    stride_w: pool.strides[1] as u16,
+                    pad_top: st.pad_top as u16,
+                    pad_left: pool.pads[1] as u16,
+                    pad_bottom: st.pad_bottom as u16,
+                    pad_right: pool.pads[3] as u16,
+                };
+                let out_run = (rows * s.ow * 4) as u32;
+                let out_addr = y + ((b * s.c + c0) * s.oh * s.ow + o0 * s.ow) as u64 * 4;
+                let stores = vec![(
+                    so,
+                    DramAddr(out_addr),
+                    Copy3 { len: out_run, n1: nc as u32, dram_stride1: (s.oh * s.ow * 4) as u64, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                )];
+                items.push(WorkItem { loads, compute, stores });
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Builds a `WindowShape` from NCHW input and output types.
+pub trait WindowShapeExt {
+    fn of(input: &accel_ops::TensorType, output: &accel_ops::TensorType) -> WindowShape;
+}
+
+impl WindowShapeExt for WindowShape {
+    fn of(input: &accel_ops::TensorType, output: &accel_ops::TensorType) -> WindowShape {
+        let i = input.shape.dims();
+        let o = output.shape.dims();
+        WindowShape { n: i[0], c: i[1], h: i[2], w: i[3], k: o[1], oh: o[2], ow: o[3] }
+    }
+}

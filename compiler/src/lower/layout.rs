@@ -1,0 +1,145 @@
+//! DRAM layout: constants first (64-byte aligned), then activations placed by liveness (first fit), so a
+//! value's memory is reused once its last reader has run. Reshapes alias their input's storage.
+use super::plan::{NodePlan, Operand};
+use super::tiling::align64;
+use crate::ir::{Graph, ValueId};
+use accel_ops::program::NamedRegion;
+use accel_ops::Tensor;
+use std::collections::BTreeMap;
+
+/// Where everything lives in DRAM.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub constants: Vec<u8>,
+    /// Address of each value's storage (constants and activations), by value id.
+    pub value_addr: Vec<Option<u64>>,
+    /// Addresses of the compiler-made constants of each plan, in operand order.
+    pub plan_consts: Vec<Vec<u64>>,
+    pub dram_bytes: u64,
+    /// Peak bytes of activations alive at once.
+    pub activation_peak: u64,
+    pub regions: Vec<NamedRegion>,
+}
+
+struct ConstPool {
+    bytes: Vec<u8>,
+    regions: Vec<NamedRegion>,
+}
+
+impl ConstPool {
+    fn add(&mut self, name: String, t: &Tensor) -> u64 {
+        self.bytes.resize(align64(self.bytes.len() as u64) as usize, 0);
+        let at = self.bytes.len() as u64;
+        let data = t.to_le_bytes();
+        self.regions.push(NamedRegion { name, start: at, len: data.len() as u64 });
+        self.bytes.extend_from_slice(&data);
+        at
+    }
+}
+
+/// The value whose storage `v` shares (following reshape aliases).
+pub fn alias_root(plans: &[NodePlan], g: &Graph, mut v: ValueId) -> ValueId {
+    while let Some(p) = g.value(v).producer {
+        match &plans[p.0 as usize] {
+            NodePlan::Alias { input } => v = *input,
+            _ => break,
+        }
+    }
+    v
+}
+
+fn plan_operands(p: &NodePlan) -> Vec<&Operand> {
+    match p {
+        NodePlan::Conv { weights, bias, .. } => vec![weights, bias],
+        NodePlan::MatMul { b, bias, .. } => vec![b, bias],
+        NodePlan::Binary { b, .. } => vec![b],
+        NodePlan::Affine { params, .. } => vec![params],
+        _ => vec![],
+    }
+}
+
+/// Lays out constants and activations.
+pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
+    let mut pool = ConstPool { bytes: Vec::new(), regions: Vec::new() };
+    let mut value_addr: Vec<Option<u64>> = vec![None; g.values.len()];
+    let mut plan_consts = Vec::with_capacity(plans.len());
+    for (i, p) in plans.iter().enumerate() {
+        let name = &g.nodes[i].name;
+        let mut addrs = Vec::new();
+        for (k, op) in plan_operands(p).into_iter().enumerate() {
+            match op {
+                Operand::Const(t) => addrs.push(pool.add(format!("{name}:const{k}"), t)),
+                Operand::Value(v) => addrs.push(u64::MAX - v.0 as u64),
+            }
+        }
+        plan_consts.push(addrs);
+    }
+    // Graph constants read directly (by host kernels, aliases, or as tile operands).
+    for (i, v) in g.values.iter().enumerate() {
+        if let Some(t) = &v.constant {
+            value_addr[i] = Some(pool.add(v.name.clone(), t));
+        }
+    }
+    let act_base = align64(pool.bytes.len() as u64);
+
+    // Liveness of activation storage roots, in node positions (graph inputs are defined at -1).
+    let end = g.nodes.len() as i64;
+    let mut interval: BTreeMap<ValueId, (i64, i64, u64)> = BTreeMap::new();
+    for &i in &g.inputs {
+        interval.insert(i, (-1, -1, bytes_of(g, i)));
+    }
+    for (i, n) in g.nodes.iter().enumerate() {
+        if !matches!(plans[i], NodePlan::Alias { .. }) {
+            interval.insert(n.output, (i as i64, i as i64, bytes_of(g, n.output)));
+        }
+    }
+    let extend = |v: ValueId, at: i64, interval: &mut BTreeMap<ValueId, (i64, i64, u64)>| {
+        let r = alias_root(plans, g, v);
+        if let Some(e) = interval.get_mut(&r) {
+            e.1 = e.1.max(at);
+        }
+    };
+    for (i, n) in g.nodes.iter().enumerate() {
+        for &v in &n.inputs {
+            extend(v, i as i64, &mut interval);
+        }
+    }
+    for &o in &g.outputs {
+        extend(o, end, &mut interval);
+    }
+    let mut order: Vec<(ValueId, (i64, i64, u64))> = interval.into_iter().collect();
+    order.sort_by_key(|(v, (def, _, _))| (*def, *v));
+    // First fit over live blocks (start, size, last use).
+    let mut live: Vec<(u64, u64, i64)> = Vec::new();
+    let mut peak = 0u64;
+    let mut regions = pool.regions;
+    for (v, (def, last, size)) in order {
+        live.retain(|&(_, _, l)| l >= def);
+        live.sort_unstable();
+        let size = align64(size.max(1));
+        let mut at = 0u64;
+        for &(s, len, _) in &live {
+            if at + size <= s {
+                break;
+            }
+            at = at.max(s + len);
+        }
+        live.push((at, size, last));
+        peak = peak.max(at + size);
+        value_addr[v.0 as usize] = Some(act_base + at);
+        regions.push(NamedRegion { name: g.value(v).name.clone(), start: act_base + at, len: size });
+    }
+    for (i, addr) in value_addr.clone().iter().enumerate() {
+        if addr.is_none() {
+            let root = alias_root(plans, g, ValueId(i as u32));
+            value_addr[i] = value_addr[root.0 as usize];
+        }
+    }
+    regions.sort_by_key(|r| (r.start, r.name.clone()));
+    Layout { constants: pool.bytes, value_addr, plan_consts, dram_bytes: act_base + peak, activation_peak: peak, regions }
+}
+
+fn bytes_of(g: &Graph, v: ValueId) -> u64 {
+    let t = g.ty(v);
+    (t.shape.numel() * t.dtype.size()) as u64
+}

@@ -1,0 +1,217 @@
+//! `accelrt`: runs compiled models on the simulator (`run`), prints their disassembly (`dis`) and facts (`info`).
+//! A thin shell over the library: argument parsing, .npy files and printing. Every failure is one paragraph on
+//! stderr and a non-zero exit, never a panic backtrace.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+use accel_ops::blob::{decode, read_header, BlobLimits};
+use accel_ops::program::{IoDesc, Program};
+use accel_runtime::npy::{read_npy_file, sanitize_name, write_npy_file};
+use accel_runtime::random::random_inputs;
+use accel_runtime::{verify, Session};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "accelrt", version, about = "Run accel blobs on the accelerator simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a model: read inputs from .npy files, write outputs, print latency, MACs, DRAM traffic and energy.
+    Run(RunArgs),
+    /// Print the disassembly of a model's command queues.
+    Dis {
+        /// The compiled model (.bin).
+        model: PathBuf,
+    },
+    /// Print a model's header, target, inputs and outputs, and whether it verifies.
+    Info {
+        /// The compiled model (.bin).
+        model: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The compiled model (.bin).
+    model: PathBuf,
+    /// An input as NAME=FILE.npy (repeat for each input; FILE.npy alone when the model has one input).
+    #[arg(long = "input", short = 'i', value_name = "NAME=FILE.npy")]
+    inputs: Vec<String>,
+    /// Fill every input with deterministic pseudo-random values in [-1, 1] from this seed (demos, benchmarks).
+    #[arg(long, value_name = "SEED", conflicts_with = "inputs")]
+    random_inputs: Option<u64>,
+    /// Write each output to DIR/<output name>.npy.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Print the per-layer table (MACs, busy cycles, DRAM traffic, energy, stalls).
+    #[arg(long)]
+    profile: bool,
+    /// Write the full report as JSON.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Most commands to execute before giving up (default: the program's command count).
+    #[arg(long, value_name = "N")]
+    step_budget: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("accelrt: internal error (a bug, please report it): {info}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run(args) => run(&args),
+        Cmd::Dis { model } => dis(&model),
+        Cmd::Info { model } => info(&model),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("accelrt: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_blob(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))
+}
+
+fn describe(ios: &[IoDesc]) -> String {
+    let v: Vec<String> = ios.iter().map(|io| format!("`{}` {}", io.name, io.ty)).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Resolves `--input` arguments against the model's inputs.
+fn parse_inputs(args: &[String], model_inputs: &[IoDesc]) -> Result<Vec<(String, accel_ops::Tensor)>> {
+    let mut out = Vec::new();
+    for arg in args {
+        let named = arg.split_once('=').filter(|(name, _)| model_inputs.iter().any(|io| io.name == *name));
+        let (name, file) = match (named, model_inputs) {
+            (Some((name, file)), _) => (name.to_string(), file),
+            (None, [only]) => (only.name.clone(), arg.as_str()),
+            (None, _) => bail!(
+                "--input `{arg}` does not name a model input: use NAME=FILE.npy (the model's inputs: {})",
+                describe(model_inputs)
+            ),
+        };
+        let tensor = read_npy_file(Path::new(file)).with_context(|| format!("input `{name}`"))?;
+        out.push((name, tensor));
+    }
+    Ok(out)
+}
+
+fn run(args: &RunArgs) -> Result<()> {
+    let mut session =
+        Session::load_path(&args.model).with_context(|| format!("cannot load model {}", args.model.display()))?;
+    session.set_step_budget(args.step_budget);
+    let model_inputs = session.meta().inputs.clone();
+    let inputs = match args.random_inputs {
+        Some(seed) => random_inputs(&model_inputs, seed).context("cannot build random inputs")?,
+        None => {
+            if args.inputs.is_empty() && !model_inputs.is_empty() {
+                bail!(
+                    "the model needs inputs ({}): give each with --input NAME=FILE.npy, or use --random-inputs SEED \
+                     for deterministic pseudo-random data",
+                    describe(&model_inputs)
+                );
+            }
+            parse_inputs(&args.inputs, &model_inputs)?
+        }
+    };
+    let out = session.run(&inputs).context("run failed")?;
+    let r = &out.report;
+    println!("model       {} (target {}, {} tiles)", args.model.display(), r.target, r.tiles);
+    print!("{}", r.summary());
+    for (name, t) in &out.outputs {
+        println!("output      `{name}` {}", t.ty());
+    }
+    if args.profile {
+        println!();
+        print!("{}", r.layer_table());
+    }
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        for (name, t) in &out.outputs {
+            let path = dir.join(format!("{}.npy", sanitize_name(name)));
+            write_npy_file(&path, t).with_context(|| format!("cannot write output `{name}`"))?;
+            println!("wrote       {}", path.display());
+        }
+    }
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, r.to_json()).with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn load_program(path: &Path) -> Result<Program> {
+    let bytes = read_blob(path)?;
+    decode(&bytes, &BlobLimits::default()).with_context(|| format!("invalid blob {}", path.display()))
+}
+
+fn dis(model: &Path) -> Result<()> {
+    print!("{}", accel_ops::disasm::disassemble(&load_program(model)?));
+    Ok(())
+}
+
+fn info(model: &Path) -> Result<()> {
+    let bytes = read_blob(model)?;
+    let h = read_header(&bytes).with_context(|| format!("invalid blob {}", model.display()))?;
+    let p = decode(&bytes, &BlobLimits::default()).with_context(|| format!("invalid blob {}", model.display()))?;
+    let (m, t) = (&p.meta, &p.meta.target);
+    println!("file        {} ({} bytes)", model.display(), bytes.len());
+    println!(
+        "format      {}.{}, features {:#x}, target fingerprint {:#018x}",
+        h.major, h.minor, h.features, h.target_fingerprint
+    );
+    println!("compiler    {} ({})", m.compiler_version, if m.options.is_empty() { "no options" } else { &m.options });
+    println!(
+        "target      {}: {} tiles at {} GHz; per tile {} int8 / {} bf16 / {} fp32 MACs/cycle, {} KiB SRAM",
+        m.target_name,
+        t.tiles,
+        t.clock_ghz,
+        t.tile.int8_macs_per_cycle,
+        t.tile.bf16_macs_per_cycle,
+        t.tile.fp32_macs_per_cycle,
+        t.tile.sram_bytes / 1024
+    );
+    println!(
+        "dram        {} bytes used ({} of constants), {} GB/s",
+        m.dram_bytes,
+        p.constants.len(),
+        t.dram.bandwidth_gb_per_s
+    );
+    let commands: usize = p.queues.iter().map(|q| q.commands.len()).sum();
+    println!(
+        "program     {} queues, {} commands, {} semaphores, {} host kernels",
+        p.queues.len(),
+        commands,
+        m.semaphores,
+        p.kernels.len()
+    );
+    for io in &m.inputs {
+        println!("input       `{}` {} at d:{:#x}", io.name, io.ty, io.dram);
+    }
+    for io in &m.outputs {
+        println!("output      `{}` {} at d:{:#x}", io.name, io.ty, io.dram);
+    }
+    match verify::check(&p) {
+        Ok(()) => {
+            println!("verifier    ok");
+            Ok(())
+        }
+        Err(e) => {
+            println!("verifier    rejected: {e}");
+            bail!("{} does not verify: {e}", model.display())
+        }
+    }
+}

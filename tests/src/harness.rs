@@ -1,0 +1,66 @@
+//! The one place the cross-crate tests call the APIs: compile with the driver, run on the simulator, run the
+//! same ONNX bytes with tract as an independent reference, and compare with one tolerance rule.
+use accel_compiler::driver::{compile_bytes, CompileOptions, Compiled};
+use accel_compiler::import::ImportOptions;
+use accel_ops::target::Target;
+use accel_ops::Tensor;
+use accel_runtime::Session;
+use rand::{Rng, SeedableRng};
+use tract_onnx::prelude::*;
+
+/// Compiles ONNX bytes for `target` with pinned input shapes.
+pub fn compile(onnx: &[u8], target: &Target, shapes: &[(&str, Vec<usize>)]) -> Compiled {
+    let opts = CompileOptions {
+        target: target.clone(),
+        import: ImportOptions { input_shapes: shapes.iter().map(|(n, d)| (n.to_string(), d.clone())).collect(), ..Default::default() },
+        ..Default::default()
+    };
+    match compile_bytes(onnx, None, &opts) {
+        Ok(c) => c,
+        Err(e) => panic!("compile failed: {e}"),
+    }
+}
+
+/// Loads a blob and runs it once; returns outputs in the blob's output order.
+pub fn run_blob(blob: &[u8], inputs: &[(String, Tensor)]) -> Vec<(String, Tensor)> {
+    let mut s = Session::load(blob).unwrap_or_else(|e| panic!("load failed: {e}"));
+    s.run(inputs).unwrap_or_else(|e| panic!("run failed: {e}")).outputs
+}
+
+/// Deterministic uniform values in [-1, 1).
+pub fn random_tensor(dims: &[usize], seed: u64) -> Tensor {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = dims.iter().product();
+    Tensor::from_f32(dims.to_vec(), (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()).unwrap()
+}
+
+/// Runs the ONNX model with tract (optimized) on f32 inputs; outputs in graph order.
+pub fn tract_run(onnx: &[u8], inputs: &[Tensor]) -> Vec<Vec<f32>> {
+    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).expect("tract loads the model");
+    for (i, t) in inputs.iter().enumerate() {
+        model = model.with_input_fact(i, f32::fact(t.dims()).into()).expect("input fact");
+    }
+    let plan = model.into_optimized().expect("tract optimizes").into_runnable().expect("tract plans");
+    let tv: TVec<TValue> = inputs
+        .iter()
+        .map(|t| tract_ndarray::ArrayD::from_shape_vec(t.dims().to_vec(), t.as_f32().unwrap().to_vec()).unwrap().into_tvalue())
+        .collect();
+    plan.run(tv).expect("tract runs").iter().map(|o| o.to_array_view::<f32>().unwrap().iter().copied().collect()).collect()
+}
+
+/// Asserts `|a - b| <= atol + rtol |b|` elementwise and reports the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    let mut worst = (0usize, 0f32);
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        let excess = (a - b).abs() - (atol + rtol * b.abs());
+        if !(excess <= worst.1) || a.is_nan() != b.is_nan() {
+            worst = (i, if excess.is_nan() { f32::INFINITY } else { excess });
+        }
+    }
+    assert!(worst.1 <= 0.0, "{what}: element {} is {} but the reference says {} (tolerance {atol} + {rtol}|b|)", worst.0, got[worst.0], want[worst.0]);
+}
+
+/// The tolerance of the end-to-end f32 tests.
+pub const ATOL: f32 = 1e-4;
+pub const RTOL: f32 = 1e-3;

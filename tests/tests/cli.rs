@@ -1,0 +1,105 @@
+//! The two binaries as a user runs them: `accelc model.onnx -o model.bin`, `accelrt run`, `accelrt dis`, and
+//! their failures (non-zero exit, one message on stderr, no panic).
+use accel_tests::harness::{assert_close, random_tensor, tract_run, ATOL, RTOL};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin(name: &str) -> PathBuf {
+    // Integration tests live in target/<profile>/deps; the workspace's binaries in target/<profile>.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name)).args(args).output().unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("accel-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_npy(path: &Path, t: &accel_ops::Tensor) {
+    let dims: Vec<u64> = t.dims().iter().map(|&d| d as u64).collect();
+    let mut out = Vec::new();
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(&dims).writer(&mut out).begin_nd().unwrap();
+    w.extend(t.as_f32().unwrap().iter().copied()).unwrap();
+    w.finish().unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<f32>().unwrap()
+}
+
+fn assert_clean_failure(out: &Output, must_mention: &str) {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(must_mention), "stderr does not mention `{must_mention}`: {err}");
+    assert!(!err.contains("panicked"), "panic on stderr: {err}");
+}
+
+#[test]
+fn compile_run_and_disassemble() {
+    let dir = tmp("e2e");
+    let model = dir.join("tiny.onnx");
+    let onnx = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(32, 32, 11).unwrap());
+    std::fs::write(&model, &onnx).unwrap();
+    let blob = dir.join("tiny.bin");
+    let out = run("accelc", &[model.to_str().unwrap(), "-o", blob.to_str().unwrap()]);
+    assert!(out.status.success(), "accelc failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let x = random_tensor(&[1, 3, 32, 32], 5);
+    let xin = dir.join("x.npy");
+    write_npy(&xin, &x);
+    let outdir = dir.join("out");
+    let input_arg = format!("input={}", xin.display());
+    let out = run("accelrt", &["run", blob.to_str().unwrap(), "--input", &input_arg, "--output-dir", outdir.to_str().unwrap()]);
+    assert!(out.status.success(), "accelrt failed: {}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("ms"), "summary: {summary}");
+    let got = read_npy(&outdir.join("output.npy"));
+    let want = tract_run(&onnx, &[x]);
+    assert_close("cli/output", &got, &want[0], ATOL, RTOL);
+
+    let emitted = run("accelc", &[model.to_str().unwrap(), "--emit", "schedule"]);
+    let dis = run("accelrt", &["dis", blob.to_str().unwrap()]);
+    assert!(emitted.status.success() && dis.status.success());
+    assert_eq!(String::from_utf8_lossy(&emitted.stdout), String::from_utf8_lossy(&dis.stdout));
+}
+
+#[test]
+fn missing_and_extra_inputs_are_clear_errors() {
+    let dir = tmp("inputs");
+    let model = dir.join("tiny.onnx");
+    std::fs::write(&model, accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(16, 16, 1).unwrap())).unwrap();
+    let blob = dir.join("tiny.bin");
+    assert!(run("accelc", &[model.to_str().unwrap(), "-o", blob.to_str().unwrap()]).status.success());
+    assert_clean_failure(&run("accelrt", &["run", blob.to_str().unwrap()]), "input");
+    let bad = dir.join("bad.npy");
+    write_npy(&bad, &random_tensor(&[1, 3, 8, 8], 1));
+    let arg = format!("input={}", bad.display());
+    assert_clean_failure(&run("accelrt", &["run", blob.to_str().unwrap(), "--input", &arg]), "input");
+    let arg = format!("nosuch={}", bad.display());
+    assert_clean_failure(&run("accelrt", &["run", blob.to_str().unwrap(), "--input", &arg]), "nosuch");
+}
+
+#[test]
+fn bad_files_fail_cleanly() {
+    let dir = tmp("bad");
+    let junk = dir.join("junk.onnx");
+    std::fs::write(&junk, b"\x0a\xff\xff\xff\xff\x0fnot a model").unwrap();
+    assert_clean_failure(&run("accelc", &[junk.to_str().unwrap(), "-o", dir.join("x.bin").to_str().unwrap()]), "junk.onnx");
+    let junk_blob = dir.join("junk.bin");
+    std::fs::write(&junk_blob, b"ACCELBLB").unwrap();
+    assert_clean_failure(&run("accelrt", &["run", junk_blob.to_str().unwrap()]), "truncated");
+    assert_clean_failure(&run("accelc", &["/nonexistent/model.onnx", "-o", "/tmp/x.bin"]), "model.onnx");
+    let target = dir.join("t.toml");
+    std::fs::write(&target, "name = \"bad\"\n").unwrap();
+    let m = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(16, 16, 1).unwrap());
+    let model = dir.join("m.onnx");
+    std::fs::write(&model, m).unwrap();
+    assert_clean_failure(&run("accelc", &[model.to_str().unwrap(), "--target", target.to_str().unwrap(), "--emit", "graph"]), "target");
+}

@@ -1,0 +1,42 @@
+//! End to end on generated models: ONNX from the model generator -> accelc's driver -> blob -> simulator, with
+//! outputs compared against tract running the same ONNX bytes (f32: |a-b| <= 1e-4 + 1e-3|b|).
+use accel_ops::target::Target;
+use accel_tests::harness::{assert_close, compile, random_tensor, run_blob, tract_run, ATOL, RTOL};
+
+fn check(name: &str, onnx: &[u8], input: &str, dims: &[usize], target: &Target) {
+    let compiled = compile(onnx, target, &[]);
+    let x = random_tensor(dims, 42);
+    let got = run_blob(&compiled.blob, &[(input.to_string(), x.clone())]);
+    let want = tract_run(onnx, &[x]);
+    assert_eq!(got.len(), want.len(), "{name}: output count");
+    for ((out_name, g), w) in got.iter().zip(&want) {
+        assert_close(&format!("{name}/{out_name}"), &g.to_f32_vec(), w, ATOL, RTOL);
+    }
+}
+
+#[test]
+fn resnet50_at_224_matches_tract() {
+    let m = accel_modelgen::zoo::resnet50(224, 224, 1).unwrap();
+    check("resnet50@224", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 224, 224], &Target::x1());
+}
+
+#[test]
+fn mobilenetv2_at_224_matches_tract() {
+    let m = accel_modelgen::zoo::mobilenetv2(224, 224, 2).unwrap();
+    check("mobilenetv2@224", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 224, 224], &Target::x1());
+}
+
+#[test]
+fn tiny_cnn_matches_tract_on_both_presets() {
+    let m = accel_modelgen::zoo::tiny_cnn(40, 56, 3).unwrap();
+    let bytes = accel_modelgen::to_bytes(&m);
+    for t in ["x1", "x16"] {
+        check(&format!("tiny-cnn@{t}"), &bytes, "input", &[1, 3, 40, 56], &Target::preset(t).unwrap());
+    }
+}
+
+#[test]
+fn yolov3_at_96_matches_tract() {
+    let m = accel_modelgen::zoo::yolov3(96, 96, 4).unwrap();
+    check("yolov3@96", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 96, 96], &Target::x1());
+}
