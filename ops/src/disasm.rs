@@ -11,13 +11,23 @@ fn name_dram(regions: &[NamedRegion], addr: u64) -> Option<String> {
     Some(if off == 0 { r.name.clone() } else { format!("{}+{off:#x}", r.name) })
 }
 
-/// One line per command: `  #index mnemonic field=value ... ; layer`.
+/// One line per command: `  #index mnemonic field=value ...`, with a `; layer` line whenever the layer changes.
 pub fn disassemble(p: &Program) -> String {
     let mut out = String::new();
     let m = &p.meta;
-    let _ = writeln!(out, "; accel program for target {} ({} tiles), compiler {}", m.target_name, m.target.tiles, m.compiler_version);
+    let _ = writeln!(
+        out,
+        "; accel program for target {} ({} tiles), compiler {}",
+        m.target_name, m.target.tiles, m.compiler_version
+    );
     let _ = writeln!(out, "; options: {}", m.options);
-    let _ = writeln!(out, "; dram: {} bytes ({} of constants), {} semaphores", m.dram_bytes, p.constants.len(), m.semaphores);
+    let _ = writeln!(
+        out,
+        "; dram: {} bytes ({} of constants), {} semaphores",
+        m.dram_bytes,
+        p.constants.len(),
+        m.semaphores
+    );
     for io in &m.inputs {
         let _ = writeln!(out, "; input  {} {} at d:{:#x}", io.name, io.ty, io.dram);
     }
@@ -37,7 +47,14 @@ pub fn disassemble(p: &Program) -> String {
     }
     for (qi, q) in p.queues.iter().enumerate() {
         let _ = writeln!(out, "{}:", q.id);
+        let mut current_layer = None;
         for (ci, cmd) in q.commands.iter().enumerate() {
+            let layer = p.debug.command_layer.get(qi).and_then(|l| l.get(ci)).copied();
+            if layer != current_layer {
+                current_layer = layer;
+                let name = layer.and_then(|i| p.debug.layers.get(i as usize)).map_or("?", |s| s.as_str());
+                let _ = writeln!(out, "  ; {name}");
+            }
             let _ = write!(out, "  #{ci:<4} {:<12}", cmd.mnemonic());
             for (name, value) in cmd.fields() {
                 let _ = write!(out, " {name}={value}");
@@ -49,10 +66,6 @@ pub fn disassemble(p: &Program) -> String {
             }
             if let Command::HostCall { kernel } = cmd {
                 let _ = write!(out, " [{}]", p.kernels.get(*kernel as usize).map_or("?", |k| k.op.kind()));
-            }
-            let layer = p.debug.command_layer.get(qi).and_then(|l| l.get(ci)).and_then(|&i| p.debug.layers.get(i as usize));
-            if let Some(layer) = layer {
-                let _ = write!(out, " ; {layer}");
             }
             out.push('\n');
         }

@@ -11,6 +11,7 @@ pub mod cost;
 pub mod disasm;
 pub mod dtype;
 pub mod error;
+pub mod kernel;
 pub mod op;
 pub mod program;
 pub mod shape;

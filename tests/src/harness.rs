@@ -12,7 +12,10 @@ use tract_onnx::prelude::*;
 pub fn compile(onnx: &[u8], target: &Target, shapes: &[(&str, Vec<usize>)]) -> Compiled {
     let opts = CompileOptions {
         target: target.clone(),
-        import: ImportOptions { input_shapes: shapes.iter().map(|(n, d)| (n.to_string(), d.clone())).collect(), ..Default::default() },
+        import: ImportOptions {
+            input_shapes: shapes.iter().map(|(n, d)| (n.to_string(), d.clone())).collect(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match compile_bytes(onnx, None, &opts) {
@@ -43,9 +46,17 @@ pub fn tract_run(onnx: &[u8], inputs: &[Tensor]) -> Vec<Vec<f32>> {
     let plan = model.into_optimized().expect("tract optimizes").into_runnable().expect("tract plans");
     let tv: TVec<TValue> = inputs
         .iter()
-        .map(|t| tract_ndarray::ArrayD::from_shape_vec(t.dims().to_vec(), t.as_f32().unwrap().to_vec()).unwrap().into_tvalue())
+        .map(|t| {
+            tract_ndarray::ArrayD::from_shape_vec(t.dims().to_vec(), t.as_f32().unwrap().to_vec())
+                .unwrap()
+                .into_tvalue()
+        })
         .collect();
-    plan.run(tv).expect("tract runs").iter().map(|o| o.to_array_view::<f32>().unwrap().iter().copied().collect()).collect()
+    plan.run(tv)
+        .expect("tract runs")
+        .iter()
+        .map(|o| o.to_plain_array_view::<f32>().unwrap().iter().copied().collect())
+        .collect()
 }
 
 /// Asserts `|a - b| <= atol + rtol |b|` elementwise and reports the worst element.
@@ -58,7 +69,13 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
             worst = (i, if excess.is_nan() { f32::INFINITY } else { excess });
         }
     }
-    assert!(worst.1 <= 0.0, "{what}: element {} is {} but the reference says {} (tolerance {atol} + {rtol}|b|)", worst.0, got[worst.0], want[worst.0]);
+    assert!(
+        worst.1 <= 0.0,
+        "{what}: element {} is {} but the reference says {} (tolerance {atol} + {rtol}|b|)",
+        worst.0,
+        got[worst.0],
+        want[worst.0]
+    );
 }
 
 /// The tolerance of the end-to-end f32 tests.

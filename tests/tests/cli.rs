@@ -21,17 +21,11 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn write_npy(path: &Path, t: &accel_ops::Tensor) {
-    let dims: Vec<u64> = t.dims().iter().map(|&d| d as u64).collect();
-    let mut out = Vec::new();
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(&dims).writer(&mut out).begin_nd().unwrap();
-    w.extend(t.as_f32().unwrap().iter().copied()).unwrap();
-    w.finish().unwrap();
-    std::fs::write(path, out).unwrap();
+    accel_runtime::npy::write_npy_file(path, t).unwrap();
 }
 
 fn read_npy(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap();
-    npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<f32>().unwrap()
+    accel_runtime::npy::read_npy_file(path).unwrap().to_f32_vec()
 }
 
 fn assert_clean_failure(out: &Output, must_mention: &str) {
@@ -56,7 +50,10 @@ fn compile_run_and_disassemble() {
     write_npy(&xin, &x);
     let outdir = dir.join("out");
     let input_arg = format!("input={}", xin.display());
-    let out = run("accelrt", &["run", blob.to_str().unwrap(), "--input", &input_arg, "--output-dir", outdir.to_str().unwrap()]);
+    let out = run(
+        "accelrt",
+        &["run", blob.to_str().unwrap(), "--input", &input_arg, "--output-dir", outdir.to_str().unwrap()],
+    );
     assert!(out.status.success(), "accelrt failed: {}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("ms"), "summary: {summary}");
@@ -91,7 +88,10 @@ fn bad_files_fail_cleanly() {
     let dir = tmp("bad");
     let junk = dir.join("junk.onnx");
     std::fs::write(&junk, b"\x0a\xff\xff\xff\xff\x0fnot a model").unwrap();
-    assert_clean_failure(&run("accelc", &[junk.to_str().unwrap(), "-o", dir.join("x.bin").to_str().unwrap()]), "junk.onnx");
+    assert_clean_failure(
+        &run("accelc", &[junk.to_str().unwrap(), "-o", dir.join("x.bin").to_str().unwrap()]),
+        "junk.onnx",
+    );
     let junk_blob = dir.join("junk.bin");
     std::fs::write(&junk_blob, b"ACCELBLB").unwrap();
     assert_clean_failure(&run("accelrt", &["run", junk_blob.to_str().unwrap()]), "truncated");
@@ -101,5 +101,8 @@ fn bad_files_fail_cleanly() {
     let m = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(16, 16, 1).unwrap());
     let model = dir.join("m.onnx");
     std::fs::write(&model, m).unwrap();
-    assert_clean_failure(&run("accelc", &[model.to_str().unwrap(), "--target", target.to_str().unwrap(), "--emit", "graph"]), "target");
+    assert_clean_failure(
+        &run("accelc", &[model.to_str().unwrap(), "--target", target.to_str().unwrap(), "--emit", "graph"]),
+        "target",
+    );
 }

@@ -38,5 +38,5 @@ fn tiny_cnn_matches_tract_on_both_presets() {
 #[test]
 fn yolov3_at_96_matches_tract() {
     let m = accel_modelgen::zoo::yolov3(96, 96, 4).unwrap();
-    check("yolov3@96", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 96, 96], &Target::x1());
+    check("yolov3@96", &accel_modelgen::to_bytes(&m), "images", &[1, 3, 96, 96], &Target::x1());
 }

@@ -190,13 +190,13 @@ impl Field for Copy3 {
         })
     }
     fn show(&self) -> String {
-        if self.n1 == 1 && self.n2 == 1 {
-            format!("{}B", self.len)
-        } else {
-            format!(
-                "{}x{}x{}B(d:{}/{},s:{}/{})",
-                self.n2, self.n1, self.len, self.dram_stride2, self.dram_stride1, self.sram_stride2, self.sram_stride1
-            )
+        match (self.n1, self.n2) {
+            (1, 1) => format!("{}B", self.len),
+            (n1, 1) => format!("{n1}x{}B(dram+{},sram+{})", self.len, self.dram_stride1, self.sram_stride1),
+            (n1, n2) => format!(
+                "{n2}x{n1}x{}B(dram+{}/+{},sram+{}/+{})",
+                self.len, self.dram_stride2, self.dram_stride1, self.sram_stride2, self.sram_stride1
+            ),
         }
     }
 }

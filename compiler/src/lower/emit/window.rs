@@ -18,40 +18,68 @@ pub struct WindowShape {
     pub ow: usize,
 }
 
-/// Picks channel-chunk and stripe height: the largest chunk (in whole groups) that fits with at least one row,
-/// then the tallest stripe; stripes shrink so that every tile gets work.
-fn choose(
-    s: &WindowShape,
+/// Output-channel chunk sizes to try, largest first: whole groups (dividing the group count), then, for
+/// groups too big for SRAM, pieces of one group (multiples of 8 where possible).
+fn kc_candidates(k: usize, groups: usize) -> Vec<usize> {
+    let kg = k / groups;
+    let mut c: Vec<usize> = (1..=groups).rev().filter(|gc| groups % gc == 0).map(|gc| gc * kg).collect();
+    c.extend((1..kg).rev().filter(|kc| kc % 8 == 0 || *kc < 8));
+    c
+}
+
+/// One chunk of output channels: `[k0, k0+kn)` reading input channels `[c0, c0+nc)`, as a command with
+/// `groups` groups.
+struct ChannelChunk {
+    k0: usize,
+    kn: usize,
+    c0: usize,
+    nc: usize,
     groups: usize,
-    win: &RowWindow,
-    cap: u64,
-    tiles: usize,
-    bytes: impl Fn(usize, usize) -> Vec<u64>,
-) -> Option<(usize, usize)> {
-    let kg = s.k / groups;
-    for gc in (1..=groups).rev().filter(|gc| groups % gc == 0 || *gc == 1) {
-        let kc_candidates: Vec<usize> = if groups == 1 { (1..=s.k).rev().collect() } else { vec![gc * kg] };
-        for kc in kc_candidates {
-            if groups == 1 && kc != s.k && kc % 8 != 0 && kc > 8 {
-                continue;
-            }
-            if !SramAlloc::fits(cap, &bytes(kc, 1)) {
-                continue;
-            }
-            let mut r = 1;
-            while r < s.oh && SramAlloc::fits(cap, &bytes(kc, r + 1)) {
-                r += 1;
-            }
-            let kchunks = s.k.div_ceil(kc);
-            let want = tiles.div_ceil(kchunks * s.n);
-            if want > 1 {
-                r = r.min(s.oh.div_ceil(want)).max(1);
-            }
-            let _ = win;
-            return Some((kc, r));
-        }
+}
+
+fn channel_chunks(s: &WindowShape, groups: usize, kc: usize) -> Vec<ChannelChunk> {
+    let (kg, cg) = (s.k / groups, s.c / groups);
+    if groups == 1 {
+        return chunks(s.k, kc).into_iter().map(|(k0, kn)| ChannelChunk { k0, kn, c0: 0, nc: s.c, groups: 1 }).collect();
     }
-    None
+    if kc >= kg {
+        return chunks(s.k, kc)
+            .into_iter()
+            .map(|(k0, kn)| ChannelChunk { k0, kn, c0: k0 / kg * cg, nc: kn / kg * cg, groups: kn / kg })
+            .collect();
+    }
+    (0..groups)
+        .flat_map(|gi| chunks(kg, kc).into_iter().map(move |(s0, sn)| ChannelChunk { k0: gi * kg + s0, kn: sn, c0: gi * cg, nc: cg, groups: 1 }))
+        .collect()
+}
+
+/// Input channels a chunk of `kc` output channels reads.
+fn in_channels(s: &WindowShape, groups: usize, kc: usize) -> usize {
+    let (kg, cg) = (s.k / groups, s.c / groups);
+    if groups == 1 {
+        s.c
+    } else if kc >= kg {
+        kc / kg * cg
+    } else {
+        cg
+    }
+}
+
+/// Picks channel-chunk and stripe height: the largest chunk that fits with at least one row, then the tallest
+/// stripe; stripes shrink so that every tile gets work.
+fn choose(s: &WindowShape, groups: usize, cap: u64, tiles: usize, bytes: impl Fn(usize, usize) -> Vec<u64>) -> Option<(usize, usize)> {
+    let candidates = if groups == 1 { (1..=s.k).rev().filter(|kc| *kc == s.k || kc % 8 == 0 || *kc < 8).collect() } else { kc_candidates(s.k, groups) };
+    let kc = candidates.into_iter().find(|&kc| SramAlloc::fits(cap, &bytes(kc, 1)))?;
+    let mut r = 1;
+    while r < s.oh && SramAlloc::fits(cap, &bytes(kc, r + 1)) {
+        r += 1;
+    }
+    let nchunks = channel_chunks(s, groups, kc).len();
+    let want = tiles.div_ceil(nchunks * s.n);
+    if want > 1 {
+        r = r.min(s.oh.div_ceil(want)).max(1);
+    }
+    Some((kc, r))
 }
 
 /// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
@@ -76,10 +104,10 @@ pub fn emit_conv(
 ) -> Result<Vec<WorkItem>, LowerError> {
     let (x, wts, bias, y) = (io.x, io.w, io.b, io.y);
     let g = conv.group;
-    let (cg, kg) = (s.c / g, s.k / g);
+    let cg = s.c / g;
     let [kh, kw] = conv.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
-    let in_ch = |kc: usize| if g == 1 { s.c } else { kc / kg * cg };
+    let in_ch = |kc: usize| in_channels(s, g, kc);
     let bytes = |kc: usize, r: usize| {
         let e = 4u64;
         let mut v = vec![
@@ -94,14 +122,14 @@ pub fn emit_conv(
         }
         v
     };
-    let (kc, r) = choose(s, g, &win, cap, tiles, bytes)
+    let (kc, r) = choose(s, g, cap, tiles, bytes)
         .ok_or_else(|| LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
         for (o0, rows) in chunks(s.oh, r) {
             let st = win.stripe(o0, rows);
-            for (k0, kn) in chunks(s.k, kc) {
-                let (c0, nc) = if g == 1 { (0, s.c) } else { (k0 / kg * cg, kn / kg * cg) };
+            for ch in channel_chunks(s, g, kc) {
+                let ChannelChunk { k0, kn, c0, nc, groups } = ch;
                 let mut a = SramAlloc::new(cap);
                 let sizes = bytes(kn, rows);
                 let take = |a: &mut SramAlloc, n: u64| a.take(n).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"));
@@ -150,7 +178,7 @@ pub fn emit_conv(
                     pad_left: conv.pads[1] as u16,
                     pad_bottom: st.pad_bottom as u16,
                     pad_right: conv.pads[3] as u16,
-                    groups: if g == 1 { 1 } else { (kn / kg) as u32 },
+                    groups: groups as u32,
                     act: Act(act),
                 };
                 let stores = vec![(so, DramAddr(y + out_offset), out_copy)];
@@ -167,7 +195,7 @@ pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, cap:
     let [kh, kw] = pool.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: pool.strides[0], dilation: 1, pad_top: pool.pads[0] };
     let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * 4) as u64, (cc * r * s.ow * 4) as u64];
-    let (cc, r) = choose(s, s.c, &win, cap, tiles, bytes)
+    let (cc, r) = choose(s, s.c, cap, tiles, bytes)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {

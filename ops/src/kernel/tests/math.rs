@@ -1,0 +1,108 @@
+//! Accuracy of the IR's math functions against f64 libm, their special values, bf16 rounding against the
+//! `half` crate, and the NaN rules of min/max.
+use super::Rng;
+use crate::kernel::math::{self, ScalarMath};
+use half::bf16;
+
+/// Largest `|got - want| / (|want| + abs_floor)` over a sweep of `[lo, hi]`.
+fn max_error(f: fn(&mut ScalarMath, f32) -> f32, reference: fn(f64) -> f64, lo: f32, hi: f32, abs_floor: f64) -> f64 {
+    let mut worst: f64 = 0.0;
+    for i in 0..=200_000 {
+        let x = lo + (hi - lo) * i as f32 / 200_000.0;
+        let got = f(&mut ScalarMath, x) as f64;
+        let want = reference(x as f64);
+        worst = worst.max((got - want).abs() / (want.abs() + abs_floor));
+    }
+    worst
+}
+
+fn erf64(x: f64) -> f64 {
+    if x.abs() < 2.5 {
+        // Taylor series: terms stay below e^6.25, so f64 cancellation costs nothing visible.
+        let (mut sum, mut term, mut n) = (0.0f64, x, 0.0f64);
+        while term.abs() > 1e-20 && n < 200.0 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -x * x / n;
+        }
+        return 2.0 / std::f64::consts::PI.sqrt() * sum;
+    }
+    // erfc by its continued fraction, evaluated backwards.
+    let z = x.abs();
+    let mut k = z;
+    for n in (1..200).rev() {
+        k = z + (n as f64 / 2.0) / k;
+    }
+    let erfc = (-z * z).exp() / std::f64::consts::PI.sqrt() / k;
+    (1.0 - erfc).copysign(x)
+}
+
+#[test]
+fn functions_are_accurate_over_their_normal_range() {
+    let cases: [(&str, fn(&mut ScalarMath, f32) -> f32, fn(f64) -> f64, f32, f32, f64, f64); 7] = [
+        ("exp", math::exp, f64::exp, -87.0, 88.0, 0.0, 2e-7),
+        ("log", math::log, f64::ln, 1e-30, 1e30, 0.0, 2e-7),
+        ("log near 1", math::log, f64::ln, 0.5, 2.0, 0.0, 2e-7),
+        ("sigmoid", math::sigmoid, |x| 1.0 / (1.0 + (-x).exp()), -80.0, 80.0, 0.0, 2e-7),
+        ("tanh", math::tanh, f64::tanh, -10.0, 10.0, 1e-7, 1e-6),
+        ("erf", math::erf, erf64, -5.5, 5.5, 1e-7, 1e-6),
+        ("erf small", math::erf, erf64, -0.6, 0.6, 0.0, 1e-6),
+    ];
+    for (name, f, reference, lo, hi, floor, bound) in cases {
+        let e = max_error(f, reference, lo, hi, floor);
+        assert!(e < bound, "{name}: max relative error {e:e} over [{lo}, {hi}]");
+    }
+}
+
+#[test]
+fn special_values() {
+    let m = &mut ScalarMath;
+    assert_eq!(math::exp(m, f32::INFINITY), f32::INFINITY);
+    assert_eq!(math::exp(m, f32::NEG_INFINITY), 0.0);
+    assert_eq!(math::exp(m, 89.0), f32::INFINITY);
+    assert!(math::exp(m, 88.37).is_finite());
+    assert_eq!(math::exp(m, -88.0), 0.0, "results below 2^-126 flush to zero");
+    assert_eq!(math::exp(m, 0.0), 1.0);
+    assert!(math::exp(m, f32::NAN).is_nan());
+    assert_eq!(math::log(m, 0.0), f32::NEG_INFINITY);
+    assert_eq!(math::log(m, -0.0), f32::NEG_INFINITY);
+    assert!(math::log(m, -1.0).is_nan());
+    assert_eq!(math::log(m, f32::INFINITY), f32::INFINITY);
+    assert_eq!(math::log(m, 1.0), 0.0);
+    let sub = f32::from_bits(1234);
+    assert!((math::log(m, sub) as f64 - (sub as f64).ln()).abs() < 1e-5);
+    assert_eq!(math::tanh(m, f32::INFINITY), 1.0);
+    assert_eq!(math::tanh(m, f32::NEG_INFINITY), -1.0);
+    assert!(math::tanh(m, -0.0).is_sign_negative());
+    assert_eq!(math::erf(m, f32::INFINITY), 1.0);
+    assert_eq!(math::erf(m, f32::NEG_INFINITY), -1.0);
+    assert_eq!(math::sigmoid(m, -200.0), 0.0);
+    assert_eq!(math::sigmoid(m, 200.0), 1.0);
+    for f in [math::tanh, math::erf, math::sigmoid, math::log] {
+        assert!(f(m, f32::NAN).is_nan());
+    }
+}
+
+#[test]
+fn bf16_rounding_matches_the_half_crate_bit_for_bit() {
+    let mut rng = Rng::new(21);
+    let specials = [0.0f32, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN_POSITIVE];
+    let bits = (0..100_000).map(|_| rng.next_u64() as u32).chain(specials.iter().map(|x| x.to_bits()));
+    // Ties: exactly half-way patterns, odd and even.
+    let ties = [0x3f80_8000u32, 0x3f81_8000, 0xbf80_8000, 0x7f7f_8000, 0x7f80_0001, 0xffc0_0001];
+    for b in bits.chain(ties) {
+        let x = f32::from_bits(b);
+        assert_eq!(math::bf16_bits(x), bf16::from_f32(x).to_bits(), "{b:#x}");
+    }
+}
+
+#[test]
+fn min_max_ignore_a_nan_operand() {
+    let m = &mut ScalarMath;
+    assert_eq!(math::max(m, f32::NAN, 1.0), 1.0);
+    assert_eq!(math::max(m, 1.0, f32::NAN), 1.0);
+    assert_eq!(math::min(m, f32::NAN, -1.0), -1.0);
+    assert!(math::max(m, f32::NAN, f32::NAN).is_nan());
+    assert_eq!(math::max(m, 2.0, 3.0), 3.0);
+    assert_eq!(math::min(m, 2.0, 3.0), 2.0);
+}
