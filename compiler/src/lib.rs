@@ -6,6 +6,7 @@ pub mod import;
 pub mod ir;
 pub mod lower;
 pub mod passes;
+pub mod rewrite;
 pub mod driver;
 pub mod predict;
 pub mod demo;

@@ -5,7 +5,7 @@ use accel_tests::harness::compile;
 
 #[test]
 fn small_conv_network_schedule() {
-    let m = accel_modelgen::zoo::conv_bn_relu_stack(12, 10, 8, 2, 5).unwrap();
+    let m = accel_modelgen::zoo::conv_bn_relu_stack(64, 48, 16, 2, 5).unwrap();
     let compiled = compile(&accel_modelgen::to_bytes(&m), &Target::x1(), &[]);
     let text = accel_ops::disasm::disassemble(compiled.program());
     let from_blob = accel_runtime::Session::load(&compiled.blob).unwrap();

@@ -29,7 +29,10 @@ fn offenders(crate_dir: &str, needle: &str, allowed: &[&str]) -> Vec<String> {
         .into_iter()
         .filter(|f| {
             let rel = f.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
-            !allowed.iter().any(|a| rel.starts_with(a)) && std::fs::read_to_string(f).unwrap().contains(needle)
+            let code = std::fs::read_to_string(f).unwrap();
+            // Comments may name a crate ("no tract here"); only code counts.
+            let uses = code.lines().filter(|l| !l.trim_start().starts_with("//")).any(|l| l.contains(needle));
+            !allowed.iter().any(|a| rel.starts_with(a)) && uses
         })
         .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
         .collect()
@@ -38,8 +41,8 @@ fn offenders(crate_dir: &str, needle: &str, allowed: &[&str]) -> Vec<String> {
 #[test]
 fn tract_only_in_the_import_module() {
     assert_eq!(offenders("compiler", "tract_onnx", &["compiler/src/import/"]), Vec::<String>::new());
-    assert_eq!(offenders("runtime", "tract", &[]), Vec::<String>::new());
-    assert_eq!(offenders("ops", "tract", &[]), Vec::<String>::new());
+    assert_eq!(offenders("runtime", "tract_", &[]), Vec::<String>::new());
+    assert_eq!(offenders("ops", "tract_", &[]), Vec::<String>::new());
 }
 
 #[test]
@@ -51,9 +54,9 @@ fn egg_only_in_the_rewrite_module() {
 
 #[test]
 fn cranelift_only_in_the_host_module() {
-    assert_eq!(offenders("runtime", "cranelift", &["runtime/src/host/"]), Vec::<String>::new());
-    assert_eq!(offenders("compiler", "cranelift", &[]), Vec::<String>::new());
-    assert_eq!(offenders("ops", "cranelift", &[]), Vec::<String>::new());
+    assert_eq!(offenders("runtime", "cranelift_", &["runtime/src/host/"]), Vec::<String>::new());
+    assert_eq!(offenders("compiler", "cranelift_", &[]), Vec::<String>::new());
+    assert_eq!(offenders("ops", "cranelift_", &[]), Vec::<String>::new());
 }
 
 #[test]

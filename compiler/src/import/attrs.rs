@@ -100,9 +100,9 @@ impl<'a> OnnxNode<'a> {
     pub fn string(&self, name: &str) -> Result<Option<&'a str>, ImportError> {
         match self.attr(name, AttributeType::String)? {
             None => Ok(None),
-            Some(a) => std::str::from_utf8(&a.s)
-                .map(Some)
-                .map_err(|_| self.err(format!("attribute `{name}` is not UTF-8"))),
+            Some(a) => {
+                std::str::from_utf8(&a.s).map(Some).map_err(|_| self.err(format!("attribute `{name}` is not UTF-8")))
+            }
         }
     }
 
@@ -113,9 +113,7 @@ impl<'a> OnnxNode<'a> {
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>, ImportError> {
         match self.attr(name, AttributeType::Tensor)? {
             None => Ok(None),
-            Some(a) => {
-                a.t.as_ref().map(Some).ok_or_else(|| self.err(format!("attribute `{name}` has no tensor")))
-            }
+            Some(a) => a.t.as_ref().map(Some).ok_or_else(|| self.err(format!("attribute `{name}` has no tensor"))),
         }
     }
 

@@ -8,12 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use tract_onnx::pb::TensorProto;
 
 /// Reads the `need` bytes of tensor `name` from its external file.
-pub(crate) fn read(
-    t: &TensorProto,
-    name: &str,
-    model_dir: Option<&Path>,
-    need: usize,
-) -> Result<Vec<u8>, ImportError> {
+pub(crate) fn read(t: &TensorProto, name: &str, model_dir: Option<&Path>, need: usize) -> Result<Vec<u8>, ImportError> {
     let err = |why: String| ImportError::external(name, why);
     let (mut location, mut offset, mut length) = (None, None, None);
     for e in &t.external_data {
@@ -30,8 +25,7 @@ pub(crate) fn read(
     }
     let location = location.ok_or_else(|| err("no `location` entry".into()))?;
     let parse = |key: &str, v: Option<&str>| -> Result<Option<u64>, ImportError> {
-        v.map(|s| s.trim().parse::<u64>().map_err(|_| err(format!("`{key}` is not a byte count: {s:?}"))))
-            .transpose()
+        v.map(|s| s.trim().parse::<u64>().map_err(|_| err(format!("`{key}` is not a byte count: {s:?}")))).transpose()
     };
     let offset = parse("offset", offset)?.unwrap_or(0);
     let need64 = need as u64;
@@ -74,7 +68,9 @@ fn resolve(dir: &Path, location: &str) -> Result<(PathBuf, u64), String> {
     }
     let rel = Path::new(location);
     if rel.is_absolute() || rel.has_root() {
-        return Err(format!("location `{location}` is an absolute path; only paths under the model's folder are allowed"));
+        return Err(format!(
+            "location `{location}` is an absolute path; only paths under the model's folder are allowed"
+        ));
     }
     let mut parts = Vec::new();
     for c in rel.components() {
@@ -82,7 +78,9 @@ fn resolve(dir: &Path, location: &str) -> Result<(PathBuf, u64), String> {
             Component::Normal(p) => parts.push(p),
             Component::CurDir => {}
             Component::ParentDir => {
-                return Err(format!("location `{location}` contains `..`; only paths under the model's folder are allowed"))
+                return Err(format!(
+                    "location `{location}` contains `..`; only paths under the model's folder are allowed"
+                ))
             }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(format!("location `{location}` is an absolute path"))
@@ -96,8 +94,7 @@ fn resolve(dir: &Path, location: &str) -> Result<(PathBuf, u64), String> {
     }
     for (i, p) in parts.into_iter().enumerate() {
         path.push(p);
-        let meta =
-            std::fs::symlink_metadata(&path).map_err(|e| format!("cannot stat `{}`: {e}", path.display()))?;
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("cannot stat `{}`: {e}", path.display()))?;
         if meta.file_type().is_symlink() {
             return Err(format!("`{}` is a symlink; external data must not use symlinks", path.display()));
         }

@@ -102,7 +102,7 @@ pub(crate) fn int_binary(op: BinaryOp, a: &Tensor, b: &Tensor, limits: &Limits) 
     ints_to(a.dtype(), shape, out)
 }
 
-/// Elements as f64 for comparisons (exact for f32 and for integers below 2^53; larger ones compare as i64).
+/// Elements in a comparable form: integers as i64, floats as f32, booleans as bool.
 enum Num {
     Int(Vec<i64>),
     Float(Vec<f32>),

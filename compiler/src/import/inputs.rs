@@ -26,21 +26,19 @@ pub(crate) fn input_type(
         });
     }
     // Declared dims: Some(size) when static, Err(label) when symbolic or unknown; None when the rank is unknown.
-    let declared: Option<Vec<Result<usize, String>>> = match &tt.shape {
-        None => None,
-        Some(s) => Some(
-            s.dim
-                .iter()
-                .enumerate()
-                .map(|(axis, d)| match &d.value {
-                    Some(Dim::DimValue(v)) if *v >= 1 => usize::try_from(*v).map_err(|_| format!("{v}")),
-                    Some(Dim::DimValue(v)) => Err(format!("{v} (axis {axis})")),
-                    Some(Dim::DimParam(p)) if !p.is_empty() => Err(format!("`{p}` (axis {axis})")),
-                    _ => Err(format!("? (axis {axis})")),
-                })
-                .collect(),
-        ),
-    };
+    // Non-positive dim values count as unknown: some exporters write 0 or -1 for dynamic dims.
+    let declared: Option<Vec<Result<usize, String>>> = tt.shape.as_ref().map(|s| {
+        s.dim
+            .iter()
+            .enumerate()
+            .map(|(axis, d)| match &d.value {
+                Some(Dim::DimValue(v)) if *v >= 1 => usize::try_from(*v).map_err(|_| format!("{v}")),
+                Some(Dim::DimValue(v)) => Err(format!("{v} (axis {axis})")),
+                Some(Dim::DimParam(p)) if !p.is_empty() => Err(format!("`{p}` (axis {axis})")),
+                _ => Err(format!("? (axis {axis})")),
+            })
+            .collect()
+    });
     let dims = match (pin, declared) {
         (Some(pin), declared) => {
             if let Some(&d) = pin.iter().find(|&&d| d == 0) {
@@ -48,7 +46,11 @@ pub(crate) fn input_type(
             }
             if let Some(decl) = declared {
                 if decl.len() != pin.len() {
-                    return Err(bad(format!("pin {pin:?} has rank {}, the model declares rank {}", pin.len(), decl.len())));
+                    return Err(bad(format!(
+                        "pin {pin:?} has rank {}, the model declares rank {}",
+                        pin.len(),
+                        decl.len()
+                    )));
                 }
                 for (axis, (d, &p)) in decl.iter().zip(pin).enumerate() {
                     if let Ok(d) = d {
@@ -81,9 +83,8 @@ pub(crate) fn input_type(
         }
     };
     let shape = Shape(dims);
-    shape.check(&limits.tensor).map_err(|e| ImportError::Limit {
-        what: format!("input `{name}` of shape {shape}"),
-        why: e.to_string(),
-    })?;
+    shape
+        .check(&limits.tensor)
+        .map_err(|e| ImportError::Limit { what: format!("input `{name}` of shape {shape}"), why: e.to_string() })?;
     Ok(TensorType { dtype: accel_ops::DType::F32, shape })
 }

@@ -99,7 +99,10 @@ pub(crate) fn tensor_from_proto(
         + t.string_data.len()
         - typed_len;
     if other_fields != 0 {
-        return Err(ImportError::tensor(name, format!("payload is in a field that does not match {}", dt.as_str_name())));
+        return Err(ImportError::tensor(
+            name,
+            format!("payload is in a field that does not match {}", dt.as_str_name()),
+        ));
     }
     let external = match t.data_location {
         None => false,
@@ -166,15 +169,9 @@ fn from_typed(dt: DataType, t: &TensorProto, name: &str) -> Result<Data, ImportE
         DataType::Int8 => Data::I8(conv(i32s, name, dt)?),
         DataType::Uint8 => Data::U8(conv(i32s, name, dt)?),
         DataType::Bool => Data::Bool(i32s.iter().map(|&x| x != 0).collect()),
-        DataType::Float16 => Data::F32(
-            conv::<i32, u16>(i32s, name, dt)?.into_iter().map(f16_to_f32).collect(),
-        ),
-        DataType::Bfloat16 => Data::F32(
-            conv::<i32, u16>(i32s, name, dt)?.into_iter().map(bf16_to_f32).collect(),
-        ),
-        DataType::Uint32 => {
-            Data::I64(conv::<u64, u32>(&t.uint64_data, name, dt)?.into_iter().map(i64::from).collect())
-        }
+        DataType::Float16 => Data::F32(conv::<i32, u16>(i32s, name, dt)?.into_iter().map(f16_to_f32).collect()),
+        DataType::Bfloat16 => Data::F32(conv::<i32, u16>(i32s, name, dt)?.into_iter().map(bf16_to_f32).collect()),
+        DataType::Uint32 => Data::I64(conv::<u64, u32>(&t.uint64_data, name, dt)?.into_iter().map(i64::from).collect()),
         DataType::Uint64 => Data::I64(conv(&t.uint64_data, name, dt)?),
         other => return Err(ImportError::tensor(name, format!("data type {} is not supported", other.as_str_name()))),
     })
@@ -206,7 +203,11 @@ fn from_raw(dt: DataType, b: &[u8], name: &str) -> Result<Data, ImportError> {
         DataType::Uint32 => Data::I64(chunks(b, |a| i64::from(u32::from_le_bytes(a)))),
         DataType::Uint64 => {
             let v = chunks(b, u64::from_le_bytes);
-            Data::I64(v.into_iter().map(|x| i64::try_from(x).map_err(|_| out_of_range(name, x, dt))).collect::<Result<_, _>>()?)
+            Data::I64(
+                v.into_iter()
+                    .map(|x| i64::try_from(x).map_err(|_| out_of_range(name, x, dt)))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         other => return Err(ImportError::tensor(name, format!("data type {} is not supported", other.as_str_name()))),
     })

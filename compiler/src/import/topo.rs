@@ -74,11 +74,7 @@ pub(crate) fn sort(nodes: &[NodeProto], outer: &HashSet<&str>) -> Result<Vec<usi
             return Err(ImportError::Cycle { node: node_label(&nodes[at], at) });
         }
         seen[at] = true;
-        let prev = nodes[at]
-            .input
-            .iter()
-            .filter_map(|s| producer.get(s.as_str()).copied())
-            .find(|&p| indegree[p] > 0);
+        let prev = nodes[at].input.iter().filter_map(|s| producer.get(s.as_str()).copied()).find(|&p| indegree[p] > 0);
         match prev {
             Some(p) => at = p,
             None => return Err(ImportError::Cycle { node: node_label(&nodes[at], at) }),

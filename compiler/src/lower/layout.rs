@@ -58,6 +58,26 @@ fn plan_operands(p: &NodePlan) -> Vec<&Operand> {
     }
 }
 
+/// The graph values a plan reads from DRAM as they are.
+fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
+    match p {
+        NodePlan::Conv { input, residual, .. } => [Some(*input), *residual].into_iter().flatten().collect(),
+        NodePlan::Alias { input }
+        | NodePlan::Unary { input, .. }
+        | NodePlan::Pool { input, .. }
+        | NodePlan::Affine { input, .. } => vec![*input],
+        NodePlan::MatMul { a, .. } => vec![*a],
+        NodePlan::Binary { a, b, .. } => {
+            let mut v = vec![*a];
+            if let Operand::Value(b) = b {
+                v.push(*b);
+            }
+            v
+        }
+        NodePlan::Host { inputs, .. } => inputs.clone(),
+    }
+}
+
 /// Lays out constants and activations.
 pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
     let mut pool = ConstPool { bytes: Vec::new(), regions: Vec::new() };
@@ -74,10 +94,15 @@ pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
         }
         plan_consts.push(addrs);
     }
-    // Graph constants read directly (by host kernels, aliases, or as tile operands).
-    for (i, v) in g.values.iter().enumerate() {
-        if let Some(t) = &v.constant {
-            value_addr[i] = Some(pool.add(v.name.clone(), t));
+    // Graph constants read directly from DRAM (by host kernels, through aliases, or as outputs); constants that
+    // only feed tile operators were copied into their prepared form above.
+    let mut read_directly: Vec<ValueId> = plans.iter().flat_map(value_inputs).collect();
+    read_directly.extend(g.outputs.iter().copied());
+    let mut placed = std::collections::BTreeSet::new();
+    for v in read_directly {
+        let root = alias_root(plans, g, v);
+        if let (Some(t), true) = (&g.value(root).constant, placed.insert(root)) {
+            value_addr[root.0 as usize] = Some(pool.add(g.value(root).name.clone(), t));
         }
     }
     let act_base = align64(pool.bytes.len() as u64);

@@ -39,6 +39,14 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
     let mut em = Emitter::new(target);
     let cap = em.buffer_set_bytes();
     let tiles = em.tiles();
+    let budget = |ops_per_cycle: u32| emit::Budget {
+        cap,
+        tiles,
+        dram_bytes_per_cycle: target.dram_bytes_per_cycle(),
+        ops_per_cycle: ops_per_cycle as f64,
+    };
+    let mac_budget = budget(target.tile.fp32_macs_per_cycle);
+    let vector_budget = budget(target.tile.vector_lanes);
     let addr = |v: crate::ir::ValueId| lay.value_addr[v.0 as usize].unwrap_or(0);
     let mut layers = Vec::new();
     for (i, (node, p)) in g.nodes.iter().zip(&plans).enumerate() {
@@ -65,7 +73,7 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
                 let (wv, bv) = (operand_value(weights), operand_value(bias));
                 let io = emit::ConvIo { x: addr(*input), w: konst(0, wv), b: konst(1, bv), residual: residual.map(addr), y };
-                let items = emit::emit_conv(name, &s, conv, *act, &io, cap, tiles)?;
+                let items = emit::emit_conv(name, &s, conv, *act, &io, &mac_budget)?;
                 em.tile_layer(name, items, Unit::Mac)?;
             }
             NodePlan::MatMul { a, b, bias, m, k, n, act } => {
@@ -84,7 +92,7 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             }
             NodePlan::Pool { input, pool } => {
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
-                let items = emit::emit_pool(name, &s, pool, addr(*input), y, cap, tiles)?;
+                let items = emit::emit_pool(name, &s, pool, addr(*input), y, &vector_budget)?;
                 em.tile_layer(name, items, Unit::Vector)?;
             }
             NodePlan::Affine { input, params, c, inner } => {

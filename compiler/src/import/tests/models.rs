@@ -60,3 +60,9 @@ fn light_squeezenet_matches_tract() {
 fn light_resnet50_matches_tract() {
     matches_tract("light_resnet50");
 }
+
+#[test]
+fn light_shufflenet_matches_tract() {
+    // Channel shuffle: 5-D Reshape -> Transpose -> Reshape.
+    matches_tract("light_shufflenet");
+}

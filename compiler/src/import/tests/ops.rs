@@ -12,7 +12,12 @@ fn conv_model(attrs: Vec<tract_onnx::pb::AttributeProto>, x: &[i64], w: &[i64], 
 #[test]
 fn conv_explicit_pads_strides_dilations() {
     check(&conv_model(
-        vec![ais("kernel_shape", &[3, 3]), ais("pads", &[1, 0, 2, 1]), ais("strides", &[2, 1]), ais("dilations", &[1, 2])],
+        vec![
+            ais("kernel_shape", &[3, 3]),
+            ais("pads", &[1, 0, 2, 1]),
+            ais("strides", &[2, 1]),
+            ais("dilations", &[1, 2]),
+        ],
         &[1, 3, 9, 8],
         &[4, 3, 3, 3],
         true,
@@ -65,7 +70,12 @@ fn average_pool_variants() {
     for include in [0, 1] {
         check(&pool_model(
             "AveragePool",
-            vec![ais("kernel_shape", &[3, 3]), ais("strides", &[2, 2]), ais("pads", &[1, 1, 1, 1]), ai("count_include_pad", include)],
+            vec![
+                ais("kernel_shape", &[3, 3]),
+                ais("strides", &[2, 2]),
+                ais("pads", &[1, 1, 1, 1]),
+                ai("count_include_pad", include),
+            ],
             &[1, 2, 7, 8],
         ));
         // ceil_mode with count_include_pad: the overhang past the pads is not counted.
@@ -82,7 +92,12 @@ fn average_pool_variants() {
         ));
         check(&pool_model(
             "AveragePool",
-            vec![ais("kernel_shape", &[2, 2]), ais("strides", &[2, 2]), ai("ceil_mode", 1), ai("count_include_pad", include)],
+            vec![
+                ais("kernel_shape", &[2, 2]),
+                ais("strides", &[2, 2]),
+                ai("ceil_mode", 1),
+                ai("count_include_pad", include),
+            ],
             &[1, 1, 5, 5],
         ));
     }
@@ -121,7 +136,12 @@ fn gemm_and_matmul() {
             .input("a", &a)
             .weight("b", &b, 1)
             .weight("c", &[4], 2)
-            .node("Gemm", &["a", "b", "c"], &["y"], vec![ai("transA", ta), ai("transB", tb), af("alpha", 0.5), af("beta", 2.0)])
+            .node(
+                "Gemm",
+                &["a", "b", "c"],
+                &["y"],
+                vec![ai("transA", ta), ai("transB", tb), af("alpha", 0.5), af("beta", 2.0)],
+            )
             .output("y");
         check(&m);
     }
@@ -167,7 +187,8 @@ fn unary_activations() {
 
 #[test]
 fn clip_as_attributes_and_inputs() {
-    let m = M::new(9).input("x", &[2, 8]).node("Clip", &["x"], &["y"], vec![af("min", 0.0), af("max", 6.0)]).output("y");
+    let m =
+        M::new(9).input("x", &[2, 8]).node("Clip", &["x"], &["y"], vec![af("min", 0.0), af("max", 6.0)]).output("y");
     check_range(&m, 1, -8.0, 8.0);
     let m = M::new(9).input("x", &[2, 8]).node("Clip", &["x"], &["y"], vec![af("max", 0.5)]).output("y");
     check(&m);
@@ -194,10 +215,20 @@ fn binary_broadcasting_and_variadic() {
     m = m.node("Max", &["a", "b", "c"], &["mx"], vec![]).output("mx");
     m = m.node("Sum", &["a"], &["s1"], vec![]).output("s1");
     check_range(&m, 2, 0.5, 2.0);
-    let m = M::new(13).input("a", &[2, 3]).init_f32("e", &[], &[2.0]).node("Pow", &["a", "e"], &["y"], vec![]).output("y");
+    let m =
+        M::new(13).input("a", &[2, 3]).init_f32("e", &[], &[2.0]).node("Pow", &["a", "e"], &["y"], vec![]).output("y");
     check(&m);
+    // An integer exponent with a float base (opset 12+).
+    let m = M::new(13).input("a", &[2, 3]).init_i64("e", &[1], &[3]).node("Pow", &["a", "e"], &["y"], vec![]);
+    check(&m.output("y"));
     let m = M::new(13).input("a", &[3, 4]).input("b", &[4]).node("PRelu", &["a", "b"], &["y"], vec![]).output("y");
-    check(&M::new(9).input("x", &[1, 3, 2, 2]).weight("s", &[3, 1, 1], 1).node("PRelu", &["x", "s"], &["y"], vec![]).output("y"));
+    check(
+        &M::new(9)
+            .input("x", &[1, 3, 2, 2])
+            .weight("s", &[3, 1, 1], 1)
+            .node("PRelu", &["x", "s"], &["y"], vec![])
+            .output("y"),
+    );
     check(&m);
 }
 
@@ -206,7 +237,10 @@ fn softmax_across_opsets() {
     for opset in [9, 13] {
         for axis in [1, -1, 2] {
             for op in ["Softmax", "LogSoftmax"] {
-                let m = M::new(opset).input("x", &[2, 3, 4, 5]).node(op, &["x"], &["y"], vec![ai("axis", axis)]).output("y");
+                let m = M::new(opset)
+                    .input("x", &[2, 3, 4, 5])
+                    .node(op, &["x"], &["y"], vec![ai("axis", axis)])
+                    .output("y");
                 check_range(&m, 9, -5.0, 5.0);
             }
         }
@@ -220,15 +254,30 @@ fn softmax_across_opsets() {
 fn reductions_across_opsets() {
     for op in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"] {
         for keep in [0, 1] {
-            let m = M::new(11).input("x", &[2, 3, 4]).node(op, &["x"], &["y"], vec![ais("axes", &[-1, 0]), ai("keepdims", keep)]);
+            let m = M::new(11).input("x", &[2, 3, 4]).node(
+                op,
+                &["x"],
+                &["y"],
+                vec![ais("axes", &[-1, 0]), ai("keepdims", keep)],
+            );
             check_range(&m.output("y"), 3, 0.5, 1.5);
         }
         let m = M::new(11).input("x", &[2, 3, 4]).node(op, &["x"], &["y"], vec![]).output("y");
         check_range(&m, 3, 0.5, 1.5);
     }
-    let m = M::new(13).input("x", &[2, 3, 4]).init_i64("axes", &[1], &[1]).node("ReduceSum", &["x", "axes"], &["y"], vec![]);
+    let m = M::new(13).input("x", &[2, 3, 4]).init_i64("axes", &[1], &[1]).node(
+        "ReduceSum",
+        &["x", "axes"],
+        &["y"],
+        vec![],
+    );
     check(&m.output("y"));
-    let m = M::new(18).input("x", &[2, 3, 4]).init_i64("axes", &[2], &[0, 2]).node("ReduceMean", &["x", "axes"], &["y"], vec![ai("keepdims", 0)]);
+    let m = M::new(18).input("x", &[2, 3, 4]).init_i64("axes", &[2], &[0, 2]).node(
+        "ReduceMean",
+        &["x", "axes"],
+        &["y"],
+        vec![ai("keepdims", 0)],
+    );
     check(&m.output("y"));
 }
 
@@ -353,8 +402,16 @@ fn pad_across_opsets() {
 fn resize_modes() {
     let cases: Vec<Vec<tract_onnx::pb::AttributeProto>> = vec![
         vec![astr("mode", "nearest")],
-        vec![astr("mode", "nearest"), astr("coordinate_transformation_mode", "asymmetric"), astr("nearest_mode", "floor")],
-        vec![astr("mode", "nearest"), astr("coordinate_transformation_mode", "align_corners"), astr("nearest_mode", "round_prefer_ceil")],
+        vec![
+            astr("mode", "nearest"),
+            astr("coordinate_transformation_mode", "asymmetric"),
+            astr("nearest_mode", "floor"),
+        ],
+        vec![
+            astr("mode", "nearest"),
+            astr("coordinate_transformation_mode", "align_corners"),
+            astr("nearest_mode", "round_prefer_ceil"),
+        ],
         vec![astr("mode", "nearest"), astr("nearest_mode", "ceil")],
         vec![astr("mode", "linear")],
         vec![astr("mode", "linear"), astr("coordinate_transformation_mode", "align_corners")],
@@ -413,7 +470,12 @@ fn upsample_matches_hand_values() {
     let out = run_accel(&g, &[(vec![1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0])]);
     assert_eq!(out[0].0, vec![1, 1, 4, 3]);
     assert_eq!(out[0].1, vec![1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0]);
-    let m = M::new(7).input("x", &[1, 1, 2, 2]).node("Upsample", &["x"], &["y"], vec![afs("scales", &[1.0, 1.0, 2.0, 2.0]), astr("mode", "linear")]);
+    let m = M::new(7).input("x", &[1, 1, 2, 2]).node(
+        "Upsample",
+        &["x"],
+        &["y"],
+        vec![afs("scales", &[1.0, 1.0, 2.0, 2.0]), astr("mode", "linear")],
+    );
     let g = import(&m.output("y").bytes()).unwrap();
     let out = run_accel(&g, &[(vec![1, 1, 2, 2], vec![0.0, 2.0, 4.0, 6.0])]);
     assert_eq!(out[0].1[..4], [0.0, 1.0, 2.0, 2.0]);
@@ -424,14 +486,29 @@ fn constants_weights_and_aliases() {
     // Weights as Constant nodes, ConstantOfShape, an initializer that is also a graph input, Identity and
     // Dropout aliases (including one that is a graph output).
     let mut m = M::new(13).input("x", &[1, 3]);
-    m.graph.input.push(super::builder::value_info("bias", tract_onnx::pb::tensor_proto::DataType::Float, Some(&[Some(3)])));
+    m.graph.input.push(super::builder::value_info(
+        "bias",
+        tract_onnx::pb::tensor_proto::DataType::Float,
+        Some(&[Some(3)]),
+    ));
     let m = m
         .init_f32("bias", &[3], &[0.5, -0.5, 1.0])
-        .node("Constant", &[], &["w"], vec![super::builder::at("value", super::builder::tf32("", &[3, 2], &rand_f32(1, 6, -1.0, 1.0)))])
+        .node(
+            "Constant",
+            &[],
+            &["w"],
+            vec![super::builder::at("value", super::builder::tf32("", &[3, 2], &rand_f32(1, 6, -1.0, 1.0)))],
+        )
         .init_i64("cshape", &[1], &[2])
-        .node("ConstantOfShape", &["cshape"], &["c"], vec![super::builder::at("value", super::builder::tf32("", &[1], &[0.25]))])
+        .node(
+            "ConstantOfShape",
+            &["cshape"],
+            &["c"],
+            vec![super::builder::at("value", super::builder::tf32("", &[1], &[0.25]))],
+        )
         .node("Add", &["x", "bias"], &["xb"], vec![])
-        .node("Dropout", &["xb"], &["xd"], vec![af("ratio", 0.3)])
+        .init(super::builder::ti64("train", &[], &[0]))
+        .node("Dropout", &["xb", "", "train"], &["xd"], vec![])
         .node("MatMul", &["xd", "w"], &["mm"], vec![])
         .node("Add", &["mm", "c"], &["y"], vec![])
         .node("Identity", &["y"], &["out"], vec![])
@@ -462,4 +539,7 @@ fn node_order_in_the_file_does_not_matter() {
     let g = check(&m);
     assert_eq!(g.nodes.iter().map(|n| n.op.kind()).collect::<Vec<_>>(), ["conv", "relu", "avg-pool", "reshape"]);
     assert!(matches!(g.nodes[0].op, Op::Conv(_)));
+    // IR nodes keep the ONNX node names, values the ONNX value names.
+    assert_eq!(g.nodes[0].name, "/Conv_0/Conv");
+    assert_eq!(g.value(g.nodes[0].output).name, "c");
 }

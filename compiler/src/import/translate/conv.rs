@@ -44,7 +44,11 @@ fn resolve_pads(
                     .and_then(|s| out.saturating_sub(1).checked_mul(strides[a])?.checked_add(s))
                     .ok_or_else(|| n.err("window size overflows"))?;
                 let total = span.saturating_sub(input[a]);
-                let (lo, hi) = if auto_pad == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) };
+                let (lo, hi) = if auto_pad == "SAME_UPPER" {
+                    (total / 2, total - total / 2)
+                } else {
+                    (total - total / 2, total / 2)
+                };
                 pads[a] = lo;
                 pads[a + 2] = hi;
             }
@@ -71,7 +75,9 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let hw = spatial(b, n, x)?;
     let kernel = match (kernel_attr(n)?, b.dims(w)) {
         (Some(k), _) => k,
-        (None, &[_, _, kh, kw]) => [n.to_positive(kh as i64, "kernel height")?, n.to_positive(kw as i64, "kernel width")?],
+        (None, &[_, _, kh, kw]) => {
+            [n.to_positive(kh as i64, "kernel height")?, n.to_positive(kw as i64, "kernel width")?]
+        }
         (None, d) => return Err(n.err(format!("weights must be OIHW, got rank {}", d.len()))),
     };
     let strides = n.spatial2("strides")?;
@@ -108,11 +114,16 @@ fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Res {
             let Some(room) = padded.checked_sub(kernel[a]) else {
                 return Err(n.err(format!("kernel {kernel:?} does not fit the padded input")));
             };
-            let mut out = room.div_ceil(strides[a]) + 1;
-            if (out - 1) * strides[a] >= hw[a] + pads[a] {
-                out -= 1;
+            let overflow = || n.err("pooling window arithmetic overflows");
+            // Number of windows after the first: ceil(room / stride), less one if that last window
+            // would start past the input and its leading padding.
+            let mut steps = room.div_ceil(strides[a]);
+            let start = |k: usize| k.checked_mul(strides[a]).ok_or_else(overflow);
+            if steps > 0 && start(steps)? >= hw[a] + pads[a] {
+                steps -= 1;
             }
-            extra[a] = ((out - 1) * strides[a] + kernel[a]).saturating_sub(padded);
+            let end = start(steps)?.checked_add(kernel[a]).ok_or_else(overflow)?;
+            extra[a] = end.saturating_sub(padded);
         }
     }
     let kind = if max { PoolKind::Max } else { PoolKind::Avg { count_include_pad } };
@@ -126,11 +137,17 @@ fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Res {
             let name = b.helper_name(n, "pad")?;
             x = b.emit(n, Op::Pad(pad), &[x], &name)?;
         }
-        let op = Pool { kind: PoolKind::Avg { count_include_pad: false }, kernel, strides, pads: [0, 0, extra[0], extra[1]] };
+        let op = Pool {
+            kind: PoolKind::Avg { count_include_pad: false },
+            kernel,
+            strides,
+            pads: [0, 0, extra[0], extra[1]],
+        };
         let v = b.emit(n, Op::Pool(op), &[x], &out_name)?;
         return b.define(n, 0, v);
     }
-    let pads = [pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1]];
+    let grow = |p: usize, e: usize| p.checked_add(e).ok_or_else(|| n.err("padding overflows"));
+    let pads = [pads[0], pads[1], grow(pads[2], extra[0])?, grow(pads[3], extra[1])?];
     b.emit_out(n, Op::Pool(Pool { kind, kernel, strides, pads }), &[x])?;
     Ok(())
 }

@@ -28,9 +28,9 @@ pub(crate) fn reshape_dims(input: &[usize], spec: &[i64], allowzero: bool) -> Re
                 }
                 1
             }
-            0 if !allowzero => {
-                *input.get(i).ok_or_else(|| format!("shape {spec:?} copies dim {i}, but the input has rank {}", input.len()))?
-            }
+            0 if !allowzero => *input
+                .get(i)
+                .ok_or_else(|| format!("shape {spec:?} copies dim {i}, but the input has rank {}", input.len()))?,
             s if s < 0 => return Err(format!("shape {spec:?} has a negative dim {s}")),
             s => usize::try_from(s).map_err(|_| format!("dim {s} is too large"))?,
         };
@@ -172,11 +172,14 @@ pub(super) fn slice(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let x = b.input(n, 0)?;
     let (starts, ends, axes, steps) = if n.opset < 10 {
         b.arity(n, 1, 1)?;
-        let req = |name: &str| n.ints(name)?.map(<[i64]>::to_vec).ok_or_else(|| n.err(format!("attribute `{name}` is required")));
+        let req = |name: &str| {
+            n.ints(name)?.map(<[i64]>::to_vec).ok_or_else(|| n.err(format!("attribute `{name}` is required")))
+        };
         (req("starts")?, req("ends")?, n.ints("axes")?.map(<[i64]>::to_vec), None)
     } else {
         b.arity(n, 3, 5)?;
-        let req = |i, what: &str| b.const_ints(n, i, what)?.ok_or_else(|| n.err(format!("input #{i} ({what}) is required")));
+        let req =
+            |i, what: &str| b.const_ints(n, i, what)?.ok_or_else(|| n.err(format!("input #{i} ({what}) is required")));
         (req(1, "starts")?, req(2, "ends")?, b.const_ints(n, 3, "axes")?, b.const_ints(n, 4, "steps")?)
     };
     let dims = b.dims(x).to_vec();
@@ -187,7 +190,9 @@ pub(super) fn slice(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     };
     let steps = steps.unwrap_or_else(|| vec![1; k]);
     if ends.len() != k || axes.len() != k || steps.len() != k {
-        return Err(n.err(format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length")));
+        return Err(
+            n.err(format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"))
+        );
     }
     // Validates and rejects repeated axes (the order stays the given one).
     n.axes(&axes, dims.len(), "axes")?;
@@ -241,12 +246,14 @@ pub(super) fn split(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
                     return Err(n.err(format!("num_outputs {k} does not match {outputs} outputs")));
                 }
             }
-            if d % outputs == 0 {
+            if d.checked_rem(outputs) == Some(0) {
                 vec![d / outputs; outputs]
             } else if n.opset >= 18 {
                 // The last chunk is smaller.
                 let chunk = d.div_ceil(outputs);
-                let rest = d.checked_sub(chunk * (outputs - 1)).ok_or_else(|| n.err(format!("cannot split {d} into {outputs} chunks")))?;
+                let rest = d
+                    .checked_sub(chunk * (outputs - 1))
+                    .ok_or_else(|| n.err(format!("cannot split {d} into {outputs} chunks")))?;
                 let mut v = vec![chunk; outputs - 1];
                 v.push(rest);
                 v

@@ -52,10 +52,9 @@ pub(super) fn unary(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         "Softplus" => UnaryOp::Softplus,
         "HardSwish" => UnaryOp::HardSwish,
         "LeakyRelu" => UnaryOp::LeakyRelu { alpha: n.finite_float_or("alpha", 0.01)? },
-        "HardSigmoid" => UnaryOp::HardSigmoid {
-            alpha: n.finite_float_or("alpha", 0.2)?,
-            beta: n.finite_float_or("beta", 0.5)?,
-        },
+        "HardSigmoid" => {
+            UnaryOp::HardSigmoid { alpha: n.finite_float_or("alpha", 0.2)?, beta: n.finite_float_or("beta", 0.5)? }
+        }
         "Elu" => UnaryOp::Elu { alpha: n.finite_float_or("alpha", 1.0)? },
         other => return Err(n.err(format!("`{other}` is not a unary operator"))),
     };

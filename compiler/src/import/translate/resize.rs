@@ -49,9 +49,9 @@ fn emit(
             }
             if coord == CoordMode::AlignCorners && (2..4).any(|a| dims[a] as f32 * s[a] != out[a] as f32) {
                 // ONNX aligns to the unrounded length in * scale; accel_ops::op::Resize to the output length.
-                return Err(n.err(format!(
-                    "align_corners with scales {s:?} giving a fractional output length is unsupported"
-                )));
+                return Err(
+                    n.err(format!("align_corners with scales {s:?} giving a fractional output length is unsupported"))
+                );
             }
             (out, [s[2], s[3]])
         }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 pub use flat::{emit_affine, emit_binary, emit_unary};
 pub use matmul::emit_matmul;
-pub use window::{emit_conv, emit_pool, ConvIo, WindowShape, WindowShapeExt};
+pub use window::{emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
 
 /// Semaphore 0 counts completed work items of all layers (the layer barrier).
 const DONE: u16 = 0;

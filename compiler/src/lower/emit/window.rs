@@ -65,21 +65,65 @@ fn in_channels(s: &WindowShape, groups: usize, kc: usize) -> usize {
     }
 }
 
-/// Picks channel-chunk and stripe height: the largest chunk that fits with at least one row, then the tallest
-/// stripe; stripes shrink so that every tile gets work.
-fn choose(s: &WindowShape, groups: usize, cap: u64, tiles: usize, bytes: impl Fn(usize, usize) -> Vec<u64>) -> Option<(usize, usize)> {
-    let candidates = if groups == 1 { (1..=s.k).rev().filter(|kc| *kc == s.k || kc % 8 == 0 || *kc < 8).collect() } else { kc_candidates(s.k, groups) };
-    let kc = candidates.into_iter().find(|&kc| SramAlloc::fits(cap, &bytes(kc, 1)))?;
-    let mut r = 1;
-    while r < s.oh && SramAlloc::fits(cap, &bytes(kc, r + 1)) {
-        r += 1;
+/// What a tiling choice has to work with: one SRAM buffer set, the tiles, and the rates that turn DRAM bytes
+/// and MACs into cycles.
+pub struct Budget {
+    pub cap: u64,
+    pub tiles: usize,
+    pub dram_bytes_per_cycle: f64,
+    /// Per tile, of the unit that runs the operator.
+    pub ops_per_cycle: f64,
+}
+
+/// Picks the channel chunk and stripe height with the least estimated time: the larger of DRAM time (weights
+/// are reloaded once per stripe, inputs once per channel chunk) and compute time over the busy tiles.
+fn choose(
+    s: &WindowShape,
+    groups: usize,
+    b: &Budget,
+    ops_total: f64,
+    bytes: impl Fn(usize, usize) -> Vec<u64>,
+    traffic: impl Fn(usize, usize) -> f64,
+) -> Option<(usize, usize)> {
+    let candidates: Vec<usize> = if groups == 1 {
+        (1..=s.k).rev().filter(|kc| *kc == s.k || kc % 8 == 0 || *kc < 8).collect()
+    } else {
+        kc_candidates(s.k, groups)
+    };
+    let mut best: Option<(f64, f64, usize, usize)> = None;
+    for kc in candidates {
+        if !SramAlloc::fits(b.cap, &bytes(kc, 1)) {
+            continue;
+        }
+        // Fitting is monotone in the stripe height: binary search the tallest stripe.
+        let (mut lo, mut hi) = (1, s.oh);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if SramAlloc::fits(b.cap, &bytes(kc, mid)) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let nchunks = channel_chunks(s, groups, kc).len();
+        let mut heights: Vec<usize> = (1..=b.tiles).map(|m| s.oh.div_ceil(m)).filter(|&r| r <= lo).collect();
+        heights.push(lo);
+        for r in heights {
+            let items = nchunks * s.oh.div_ceil(r) * s.n;
+            let per_tile = items.div_ceil(b.tiles) as f64;
+            let t_ops = per_tile * ops_total / items as f64 / b.ops_per_cycle;
+            let bytes_moved = traffic(kc, r);
+            let t = t_ops.max(bytes_moved / b.dram_bytes_per_cycle);
+            let better = match best {
+                None => true,
+                Some((bt, bb, _, _)) => t < bt * 0.999 || (t <= bt * 1.001 && bytes_moved < bb),
+            };
+            if better {
+                best = Some((t, bytes_moved, kc, r));
+            }
+        }
     }
-    let nchunks = channel_chunks(s, groups, kc).len();
-    let want = tiles.div_ceil(nchunks * s.n);
-    if want > 1 {
-        r = r.min(s.oh.div_ceil(want)).max(1);
-    }
-    Some((kc, r))
+    best.map(|(_, _, kc, r)| (kc, r))
 }
 
 /// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
@@ -99,9 +143,9 @@ pub fn emit_conv(
     conv: &Conv,
     act: Option<UnaryOp>,
     io: &ConvIo,
-    cap: u64,
-    tiles: usize,
+    budget: &Budget,
 ) -> Result<Vec<WorkItem>, LowerError> {
+    let cap = budget.cap;
     let (x, wts, bias, y) = (io.x, io.w, io.b, io.y);
     let g = conv.group;
     let cg = s.c / g;
@@ -122,7 +166,14 @@ pub fn emit_conv(
         }
         v
     };
-    let (kc, r) = choose(s, g, cap, tiles, bytes)
+    let macs = (s.n * s.k * s.oh * s.ow * cg * kh * kw) as f64;
+    let w_total = (s.k * cg * kh * kw * 4) as f64;
+    let traffic = |kc: usize, r: usize| {
+        let stripes = s.oh.div_ceil(r) as f64;
+        let chunks = channel_chunks(s, g, kc).len() as f64;
+        s.n as f64 * (stripes * w_total + chunks * stripes * (in_ch(kc) * win.rows_for(r) * s.w * 4) as f64)
+    };
+    let (kc, r) = choose(s, g, budget, macs, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
@@ -191,11 +242,16 @@ pub fn emit_conv(
 
 /// Pooling items: like a depthwise convolution without weights.
 #[allow(clippy::too_many_arguments)]
-pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, cap: u64, tiles: usize) -> Result<Vec<WorkItem>, LowerError> {
+pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budget: &Budget) -> Result<Vec<WorkItem>, LowerError> {
+    let cap = budget.cap;
     let [kh, kw] = pool.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: pool.strides[0], dilation: 1, pad_top: pool.pads[0] };
     let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * 4) as u64, (cc * r * s.ow * 4) as u64];
-    let (cc, r) = choose(s, s.c, cap, tiles, bytes)
+    let ops = (s.n * s.c * s.oh * s.ow * kh * kw) as f64;
+    let traffic = |cc: usize, r: usize| {
+        (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64
+    };
+    let (cc, r) = choose(s, s.c, budget, ops, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
