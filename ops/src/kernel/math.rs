@@ -5,7 +5,7 @@
 //!
 //! Accuracy against libm (checked in `tests`): `exp`, `log`, `sigmoid` within 2e-7 relative, `tanh` and `erf`
 //! within 1e-6 relative (plus 1e-7 absolute near zero crossings) over the normal range. `exp` flushes results
-//! below 2^-126 (x < -87.3365) to zero instead of returning subnormals.
+//! below about 2^-126 (x < -87.68) to zero instead of returning subnormals.
 use super::CmpFn;
 
 /// The primitive operations the math functions are built from. `F` is an f32 (or a vector of them), `I` an
@@ -69,15 +69,23 @@ pub fn min<M: FloatOps>(m: &mut M, a: M::F, b: M::F) -> M::F {
 }
 
 /// `e^x` (Cephes expf: range reduction by ln 2 in two parts, degree-6 polynomial, exponent by bit assembly).
+/// Rounding to the nearest integer uses the 1.5 * 2^23 trick, which also yields the integer in the low bits.
 pub fn exp<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     const HI: f32 = 88.376_26;
-    const LO: f32 = -87.336_54;
+    // Below -87.68, n = -127 and the assembled scale is +0: the result flushes to zero.
+    const LO: f32 = -88.0;
+    const MAGIC: f32 = 12_582_912.0;
     let (hi, lo) = (m.fconst(HI), m.fconst(LO));
-    let xc = max(m, x, lo);
-    let xc = min(m, xc, hi);
+    // NaN passes the clamps (comparisons are false) and is restored at the end.
+    let below = m.fcmp(CmpFn::Lt, x, lo);
+    let xc = m.fselect(below, lo, x);
+    let above = m.fcmp(CmpFn::Gt, xc, hi);
+    let xc = m.fselect(above, hi, xc);
     let log2e = m.fconst(std::f32::consts::LOG2_E);
     let t = m.fmul(xc, log2e);
-    let n = m.round_even(t);
+    let magic = m.fconst(MAGIC);
+    let shifted = m.fadd(t, magic);
+    let n = m.fsub(shifted, magic);
     let c1 = m.fconst(0.693_359_4);
     let c2 = m.fconst(-2.121_944_4e-4);
     let a = m.fmul(n, c1);
@@ -90,17 +98,16 @@ pub fn exp<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let y = m.fadd(pz, r);
     let one = m.fconst(1.0);
     let y = m.fadd(y, one);
-    let ni = m.to_int(n);
-    let bias = m.iconst(127);
-    let e = m.iadd(ni, bias);
+    // n + 127 = bits(shifted) - bits(MAGIC) + 127.
+    let sb = m.to_bits(shifted);
+    let bias = m.iconst(127 - MAGIC.to_bits() as i32);
+    let e = m.iadd(sb, bias);
     let e = m.ishl(e, 23);
     let scale = m.from_bits(e);
     let y = m.fmul(y, scale);
-    let (inf, zero) = (m.fconst(f32::INFINITY), m.fconst(0.0));
+    let inf = m.fconst(f32::INFINITY);
     let over = m.fcmp(CmpFn::Gt, x, hi);
     let y = m.fselect(over, inf, y);
-    let under = m.fcmp(CmpFn::Lt, x, lo);
-    let y = m.fselect(under, zero, y);
     let nan = m.is_nan(x);
     m.fselect(nan, x, y)
 }

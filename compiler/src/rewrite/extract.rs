@@ -1,0 +1,221 @@
+//! Extraction: choose one e-node per e-class so that the graph reachable from the outputs is cheapest, where
+//! a node shared by several consumers is paid once (DAG cost, not tree cost). This is the greedy-DAG
+//! extractor (as in extraction-gym's `greedy-dag`): each class keeps the set of classes its best choice
+//! needs, with their costs; a node's cost is its own plus the union of its children's sets; a worklist
+//! re-examines the parents of a class whose choice improved, until nothing improves. A node whose set would
+//! contain its own class is a cycle and is skipped. Constant classes are free (they are folded at compile
+//! time) and are chosen apart: the node with the fewest folding steps.
+use super::analysis::{EGraph, Facts};
+use super::cost::CostModel;
+use super::lang::ENode;
+use egg::Id;
+use std::collections::VecDeque;
+
+/// One chosen node per class, by canonical class id.
+pub struct Extracted {
+    choice: Vec<Option<ENode>>,
+    own_cost: Vec<f64>,
+}
+
+impl Extracted {
+    /// The chosen node of a class (children canonical).
+    pub fn node(&self, id: Id) -> Option<&ENode> {
+        self.choice.get(usize::from(id)).and_then(|n| n.as_ref())
+    }
+
+    /// The cost model's cycles for the chosen graph reachable from `roots`, each class counted once.
+    pub fn dag_cost(&self, roots: &[Id]) -> f64 {
+        let mut seen = vec![false; self.choice.len()];
+        let mut stack: Vec<Id> = roots.to_vec();
+        let mut total = 0.0;
+        while let Some(id) = stack.pop() {
+            let i = usize::from(id);
+            if i >= seen.len() || seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            total += self.own_cost[i];
+            if let Some(n) = &self.choice[i] {
+                stack.extend(egg::Language::children(n).iter().copied());
+            }
+        }
+        total
+    }
+}
+
+/// A class's current best: the chosen node (index into the class's nodes), and the sorted set of
+/// (class, own cost) it needs, itself included.
+struct Best {
+    node: usize,
+    total: f64,
+    set: Vec<(u32, f64)>,
+}
+
+/// Merges sorted sets, keeping the first cost of a class.
+fn union(sets: &[&[(u32, f64)]]) -> Vec<(u32, f64)> {
+    let mut out: Vec<(u32, f64)> = match sets.first() {
+        Some(s) => s.to_vec(),
+        None => return Vec::new(),
+    };
+    for s in &sets[1..] {
+        let mut merged = Vec::with_capacity(out.len() + s.len());
+        let (mut i, mut j) = (0, 0);
+        while i < out.len() && j < s.len() {
+            match out[i].0.cmp(&s[j].0) {
+                std::cmp::Ordering::Less => {
+                    merged.push(out[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    merged.push(s[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    merged.push(out[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&out[i..]);
+        merged.extend_from_slice(&s[j..]);
+        out = merged;
+    }
+    out
+}
+
+/// Chooses a node for every class that has a finite, acyclic choice.
+pub fn extract(eg: &EGraph, model: &CostModel) -> Extracted {
+    let mut ids: Vec<Id> = eg.classes().map(|c| c.id).collect();
+    ids.sort();
+    let size = ids.iter().map(|&i| usize::from(i) + 1).max().unwrap_or(0);
+    let konst: Vec<bool> = {
+        let mut k = vec![false; size];
+        for &i in &ids {
+            k[usize::from(i)] = eg[i].data.konst.is_const();
+        }
+        k
+    };
+    // Nodes of each class with canonical children and their own cost.
+    let mut nodes: Vec<Vec<(ENode, f64)>> = vec![Vec::new(); size];
+    let mut parents: Vec<Vec<u32>> = vec![Vec::new(); size];
+    for &id in &ids {
+        let class = &eg[id];
+        for n in &class.nodes {
+            let mut n = n.clone();
+            egg::Language::update_children(&mut n, |c| eg.find(c));
+            let cost = match &n {
+                ENode::Op { op, place, args } => {
+                    let facts: Vec<&Facts> = args.iter().map(|&a| &eg[a].data).collect();
+                    model.op_cost(op.op(), *place, &facts, &class.data)
+                }
+                _ => 0.0,
+            };
+            for &c in egg::Language::children(&n) {
+                parents[usize::from(c)].push(usize::from(id) as u32);
+            }
+            nodes[usize::from(id)].push((n, cost));
+        }
+    }
+    for p in &mut parents {
+        p.sort_unstable();
+        p.dedup();
+    }
+    let const_choice = choose_constants(&ids, &nodes, &konst);
+    let mut best: Vec<Option<Best>> = (0..size).map(|_| None).collect();
+    let mut queue: VecDeque<u32> = ids.iter().map(|&i| usize::from(i) as u32).collect();
+    let mut queued = vec![false; size];
+    for &i in &queue {
+        queued[i as usize] = true;
+    }
+    while let Some(c) = queue.pop_front() {
+        let c = c as usize;
+        queued[c] = false;
+        if konst[c] {
+            continue;
+        }
+        let mut improved = false;
+        for (ni, (n, cost)) in nodes[c].iter().enumerate() {
+            let children = egg::Language::children(n);
+            let mut sets: Vec<&[(u32, f64)]> = Vec::with_capacity(children.len());
+            let mut ready = true;
+            for &ch in children {
+                let ch = usize::from(ch);
+                if konst[ch] {
+                    ready &= const_choice[ch].is_some();
+                } else {
+                    match &best[ch] {
+                        Some(b) => sets.push(&b.set),
+                        None => ready = false,
+                    }
+                }
+            }
+            if !ready {
+                continue;
+            }
+            let mut set = union(&sets);
+            if set.binary_search_by_key(&(c as u32), |e| e.0).is_ok() {
+                continue;
+            }
+            let total = set.iter().map(|e| e.1).sum::<f64>() + cost;
+            let better = match &best[c] {
+                None => true,
+                Some(b) => total < b.total - 1e-9 * b.total.abs().max(1.0),
+            };
+            if better {
+                let at = set.partition_point(|e| e.0 < c as u32);
+                set.insert(at, (c as u32, *cost));
+                best[c] = Some(Best { node: ni, total, set });
+                improved = true;
+            }
+        }
+        if improved {
+            for &p in &parents[c] {
+                if !queued[p as usize] {
+                    queued[p as usize] = true;
+                    queue.push_back(p);
+                }
+            }
+        }
+    }
+    let mut choice: Vec<Option<ENode>> = vec![None; size];
+    let mut own_cost = vec![0.0; size];
+    for i in 0..size {
+        let pick = if konst[i] { const_choice[i] } else { best[i].as_ref().map(|b| b.node) };
+        if let Some(ni) = pick {
+            choice[i] = Some(nodes[i][ni].0.clone());
+            own_cost[i] = if konst[i] { 0.0 } else { nodes[i][ni].1 };
+        }
+    }
+    Extracted { choice, own_cost }
+}
+
+/// For constant classes: the node with the fewest folding steps below it (leaves first), which is acyclic.
+fn choose_constants(ids: &[Id], nodes: &[Vec<(ENode, f64)>], konst: &[bool]) -> Vec<Option<usize>> {
+    let size = nodes.len();
+    let mut depth: Vec<Option<(usize, usize)>> = vec![None; size];
+    let const_ids: Vec<usize> = ids.iter().map(|&i| usize::from(i)).filter(|&i| konst[i]).collect();
+    // Bellman-Ford style: at most one more class settles per round.
+    for _ in 0..=const_ids.len() {
+        let mut changed = false;
+        for &c in &const_ids {
+            for (ni, (n, _)) in nodes[c].iter().enumerate() {
+                let children = egg::Language::children(n);
+                let d: Option<usize> = children
+                    .iter()
+                    .map(|&ch| depth[usize::from(ch)].filter(|_| konst[usize::from(ch)]).map(|(d, _)| d))
+                    .try_fold(0usize, |acc, d| d.map(|d| acc.max(d + 1)));
+                if let Some(d) = d {
+                    if depth[c].is_none_or(|(old, _)| d < old) {
+                        depth[c] = Some((d, ni));
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth.into_iter().map(|d| d.map(|(_, ni)| ni)).collect()
+}
