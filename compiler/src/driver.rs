@@ -10,12 +10,8 @@ use accel_ops::target::Target;
 use std::path::Path;
 use thiserror::Error;
 
-/// The numeric mode of the tiles. Only FP32 exists so far; it stays available for good as the exact path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    #[default]
-    Fp32,
-}
+pub use crate::precision::Precision;
+use crate::precision::{self, Calibration, PrecisionError, PrecisionOptions, PrecisionReport};
 
 /// Everything that decides the output: the same options give a byte-identical blob.
 #[derive(Debug, Clone)]
@@ -25,11 +21,28 @@ pub struct CompileOptions {
     pub precision: Precision,
     /// Skip the graph pass pipeline (to measure what the passes buy).
     pub no_passes: bool,
+    /// Skip depth-first layer fusion and weight-stationary layers (to measure what they buy).
+    pub no_fusion: bool,
+    /// Sample inputs for int8 calibration (`--calibrate`), and how ranges are taken from them.
+    pub calibration: Option<Calibration>,
+    /// `--precision auto`: the least output SQNR in dB an int8 layer must keep (30 when unset).
+    pub accuracy_budget_db: Option<f64>,
+    /// Measure each reduced-precision layer's error against f32 (the per-layer precision report).
+    pub measure_precision: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { target: Target::x1(), import: ImportOptions::default(), precision: Precision::Fp32, no_passes: false }
+        CompileOptions {
+            target: Target::x1(),
+            import: ImportOptions::default(),
+            precision: Precision::Fp32,
+            no_passes: false,
+            no_fusion: false,
+            calibration: None,
+            accuracy_budget_db: None,
+            measure_precision: false,
+        }
     }
 }
 
@@ -43,12 +56,18 @@ pub enum CompileError {
     Lower(#[from] LowerError),
     #[error("blob: {0}")]
     Blob(#[from] BlobError),
+    #[error(transparent)]
+    Precision(#[from] PrecisionError),
 }
 
 /// A compiled model and the intermediate forms the printers show.
 pub struct Compiled {
     pub imported: Graph,
+    /// The graph that was lowered: after the passes and the precision rewrite (its reference evaluation is
+    /// what the blob computes).
     pub optimized: Graph,
+    /// Per layer, the precision chosen and (when measured) its error.
+    pub precision: PrecisionReport,
     pub lowered: Lowered,
     pub blob: Vec<u8>,
 }
@@ -74,15 +93,26 @@ pub fn compile_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &CompileOptio
 /// Compiles an imported graph; `after_pass` sees the graph after each named pass (for `--dump-after`).
 pub fn compile_graph(g: Graph, opts: &CompileOptions, after_pass: impl FnMut(&str, &Graph)) -> Result<Compiled, CompileError> {
     let optimized = if opts.no_passes { g.clone() } else { passes::run_pipeline(&g, after_pass)? };
+    let popts = PrecisionOptions {
+        precision: opts.precision,
+        calibration: opts.calibration.clone(),
+        accuracy_budget_db: opts.accuracy_budget_db,
+        measure: opts.measure_precision,
+    };
+    let applied = precision::apply(&optimized, &opts.target, &popts)?;
+    let (optimized, report) = (applied.graph, applied.report);
+    let calibrated = match (&opts.calibration, opts.precision) {
+        (Some(c), Precision::Int8 | Precision::Auto) => format!(" --calibrate ({} samples, {:?})", c.samples.len(), c.method),
+        _ => String::new(),
+    };
     let summary = format!(
-        "--target {} --precision {}{}",
+        "--target {} --precision {}{}{}",
         opts.target.name,
-        match opts.precision {
-            Precision::Fp32 => "fp32",
-        },
+        opts.precision.name(),
+        calibrated,
         if opts.no_passes { " --no-passes" } else { "" }
-    );
-    let lowered = lower::lower(&optimized, &opts.target, &LowerOptions { summary })?;
+    ) + if opts.no_fusion { " --no-fusion" } else { "" };
+    let lowered = lower::lower(&optimized, &opts.target, &LowerOptions { summary, fuse_layers: !opts.no_fusion })?;
     let blob = blob::encode(&lowered.program)?;
-    Ok(Compiled { imported: g, optimized, lowered, blob })
+    Ok(Compiled { imported: g, optimized, precision: report, lowered, blob })
 }

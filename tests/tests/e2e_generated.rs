@@ -40,3 +40,22 @@ fn yolov3_at_96_matches_tract() {
     let m = accel_modelgen::zoo::yolov3(96, 96, 4).unwrap();
     check("yolov3@96", &accel_modelgen::to_bytes(&m), "images", &[1, 3, 96, 96], &Target::x1());
 }
+
+/// Depth-first fused chains (layers joined by ` > ` in the debug map) compute what unfused layers compute.
+#[test]
+fn fused_chains_match_unfused_layers() {
+    use accel_compiler::driver::{compile_bytes, CompileOptions};
+    let onnx = accel_modelgen::to_bytes(&accel_modelgen::zoo::yolov3(64, 64, 8).unwrap());
+    let x = random_tensor(&[1, 3, 64, 64], 3);
+    let mut outs = Vec::new();
+    for no_fusion in [false, true] {
+        let opts = CompileOptions { no_fusion, ..Default::default() };
+        let c = compile_bytes(&onnx, None, &opts).unwrap();
+        let chains = c.program().debug.layers.iter().filter(|l| l.contains(" > ")).count();
+        assert_eq!(chains > 0, !no_fusion, "fused chains: {chains}");
+        outs.push(run_blob(&c.blob, &[("images".to_string(), x.clone())]));
+    }
+    for ((_, a), (_, b)) in outs[0].iter().zip(&outs[1]) {
+        assert_close("fused vs unfused", &a.to_f32_vec(), &b.to_f32_vec(), ATOL, RTOL);
+    }
+}

@@ -1,5 +1,6 @@
 //! `accelc`: compiles an ONNX model into an accel blob, prints the stages, or runs the built-in demo.
 use accel_compiler::driver::{compile_graph, CompileOptions, Precision};
+use accel_compiler::precision::{self, Calibration, CalibrationMethod};
 use accel_compiler::import::{import_bytes, import_path, ImportOptions};
 use accel_compiler::{demo, predict};
 use accel_ops::target::Target;
@@ -39,9 +40,21 @@ struct CompileArgs {
     /// Pins an input's shape, e.g. `--input-shape input=1,3,224,224` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shapes: Vec<String>,
-    /// Numeric mode of the tiles.
-    #[arg(long, value_enum, default_value = "fp32")]
-    precision: PrecisionArg,
+    /// Numeric mode of the tiles' MAC layers: fp32 (exact), bf16 (no data needed), int8 or auto (int8 where
+    /// the accuracy budget allows, else bf16), both needing --calibrate. Default: auto with --calibrate, else
+    /// fp32.
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
+    /// Calibration inputs for int8: a directory of .npy files, a pattern such as `cal/*.npy`, or one file
+    /// (the model input's shape, or a stack of them with one more leading dimension).
+    #[arg(long, value_name = "DIR_OR_GLOB")]
+    calibrate: Option<String>,
+    /// How activation ranges are taken from the calibration data.
+    #[arg(long, value_enum, default_value = "minmax")]
+    calibration_method: CalibrationArg,
+    /// With --precision auto: the least output SQNR (dB) against fp32 an int8 layer must keep (default 30).
+    #[arg(long, value_name = "DB")]
+    accuracy_budget: Option<f64>,
     /// Print a stage to stdout: the optimized graph, the schedule, or the disassembled blob.
     #[arg(long, value_enum)]
     emit: Option<Emit>,
@@ -57,6 +70,17 @@ struct CompileArgs {
     /// Skip the graph passes (fusion), to measure what they buy.
     #[arg(long)]
     no_passes: bool,
+    /// Skip depth-first layer fusion and weight-stationary layers, to measure what they buy.
+    #[arg(long)]
+    no_fusion: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CalibrationArg {
+    /// The smallest and largest value seen.
+    Minmax,
+    /// The 0.01th and 99.99th percentiles (clips rare outliers).
+    Percentile,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,25 +110,36 @@ fn parse_shape(s: &str) -> Result<(String, Vec<usize>)> {
 fn compile(args: CompileArgs) -> Result<()> {
     let Some(model) = args.model else { bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)") };
     let target = Target::resolve(&args.target)?;
-    let precision = match args.precision {
-        PrecisionArg::Fp32 => Precision::Fp32,
-        other => bail!(
-            "--precision {} is not implemented yet: the tiles run fp32 in this version (use --precision fp32)",
-            match other {
-                PrecisionArg::Bf16 => "bf16",
-                PrecisionArg::Int8 => "int8",
-                _ => "auto",
-            }
-        ),
+    let precision = match (args.precision, &args.calibrate) {
+        (Some(PrecisionArg::Fp32), _) | (None, None) => Precision::Fp32,
+        (Some(PrecisionArg::Bf16), _) => Precision::Bf16,
+        (Some(PrecisionArg::Int8), _) => Precision::Int8,
+        (Some(PrecisionArg::Auto), _) | (None, Some(_)) => Precision::Auto,
     };
     let input_shapes = args.input_shapes.iter().map(|s| parse_shape(s)).collect::<Result<Vec<_>>>()?;
-    let opts = CompileOptions {
+    let mut opts = CompileOptions {
         target,
         import: ImportOptions { input_shapes, ..Default::default() },
         precision,
         no_passes: args.no_passes,
+        no_fusion: args.no_fusion,
+        calibration: None,
+        accuracy_budget_db: args.accuracy_budget,
+        measure_precision: args.report && precision != Precision::Fp32,
     };
+    // A spinner on stderr naming the stage, once the compile has taken a second (terminals only).
+    let bar = accel_runtime::progress::Bar::start("importing", None, None);
     let graph = import_path(&model, &opts.import).with_context(|| format!("cannot import {}", model.display()))?;
+    if let Some(spec) = &args.calibrate {
+        bar.set_message("reading calibration data");
+        let files = precision::find_files(spec)?;
+        let samples = precision::load_samples(&graph, &files)?;
+        let method = match args.calibration_method {
+            CalibrationArg::Minmax => CalibrationMethod::MinMax,
+            CalibrationArg::Percentile => CalibrationMethod::Percentile(99.99),
+        };
+        opts.calibration = Some(Calibration { samples, method });
+    }
     if let Some(pass) = &args.dump_after {
         if !accel_compiler::passes::PIPELINE.iter().any(|p| p.name == pass) {
             let names: Vec<&str> = accel_compiler::passes::PIPELINE.iter().map(|p| p.name).collect();
@@ -113,22 +148,28 @@ fn compile(args: CompileArgs) -> Result<()> {
     }
     let dump = args.dump_after.clone();
     let compiled = compile_graph(graph, &opts, |name, g| {
+        bar.set_message(&format!("compiling: after {name}"));
         if dump.as_deref() == Some(name) {
             print!("{g}");
         }
     })
     .with_context(|| format!("cannot compile {}", model.display()))?;
+    bar.set_message("predicting");
+    let prediction = predict::predict(compiled.program());
+    drop(bar);
     match args.emit {
         Some(Emit::Graph) => print!("{}", compiled.optimized),
         Some(Emit::Schedule) | Some(Emit::Disasm) => print!("{}", accel_ops::disasm::disassemble(compiled.program())),
         None => {}
     }
-    let prediction = predict::predict(compiled.program());
     if args.report {
         print!("{}", predict::table(&prediction));
+        if precision != Precision::Fp32 {
+            print!("{}", compiled.precision);
+        }
     }
     if let Some(path) = &args.report_json {
-        std::fs::write(path, serde_json::to_string_pretty(&prediction)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, predict::to_json(&prediction)).with_context(|| format!("cannot write {}", path.display()))?;
     }
     match &args.output {
         Some(out) => std::fs::write(out, &compiled.blob).with_context(|| format!("cannot write {}", out.display()))?,

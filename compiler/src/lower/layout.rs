@@ -50,8 +50,10 @@ pub fn alias_root(plans: &[NodePlan], g: &Graph, mut v: ValueId) -> ValueId {
 
 fn plan_operands(p: &NodePlan) -> Vec<&Operand> {
     match p {
-        NodePlan::Conv { weights, bias, .. } => vec![weights, bias],
-        NodePlan::MatMul { b, bias, .. } => vec![b, bias],
+        NodePlan::Conv { weights, bias, quant, .. } | NodePlan::MatMul { b: weights, bias, quant, .. } => {
+            [Some(weights), Some(bias), quant.as_ref()].into_iter().flatten().collect()
+        }
+        NodePlan::Convert { params, .. } => params.iter().collect(),
         NodePlan::Binary { b, .. } => vec![b],
         NodePlan::Affine { params, .. } => vec![params],
         _ => vec![],
@@ -65,7 +67,8 @@ fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
         NodePlan::Alias { input }
         | NodePlan::Unary { input, .. }
         | NodePlan::Pool { input, .. }
-        | NodePlan::Affine { input, .. } => vec![*input],
+        | NodePlan::Affine { input, .. }
+        | NodePlan::Convert { input, .. } => vec![*input],
         NodePlan::MatMul { a, .. } => vec![*a],
         NodePlan::Binary { a, b, .. } => {
             let mut v = vec![*a];

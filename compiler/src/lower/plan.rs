@@ -25,10 +25,22 @@ pub struct Broadcast {
 pub enum NodePlan {
     /// Shares its input's DRAM storage (reshapes).
     Alias { input: ValueId },
-    /// `residual` (a value of the output's shape) is added before the activation.
-    Conv { input: ValueId, conv: Conv, weights: Operand, bias: Operand, residual: Option<ValueId>, act: Option<UnaryOp> },
-    /// `out[M,N] = act(a[M,K] b[K,N] + bias[N])` with a constant `b`.
-    MatMul { a: ValueId, b: Operand, bias: Operand, m: usize, k: usize, n: usize, act: Option<UnaryOp> },
+    /// `residual` (a value of the output's shape) is added before the activation. The compute dtype is the
+    /// output's (f32, bf16 or i8, see `accel_ops::numerics`); i8 has its `quant` operand.
+    Conv {
+        input: ValueId,
+        conv: Conv,
+        weights: Operand,
+        bias: Operand,
+        residual: Option<ValueId>,
+        act: Option<UnaryOp>,
+        quant: Option<Operand>,
+    },
+    /// `out[M,N] = act(a[M,K] b[K,N] + bias[N])` with a constant `b`; dtype and `quant` as for `Conv`.
+    MatMul { a: ValueId, b: Operand, bias: Operand, m: usize, k: usize, n: usize, act: Option<UnaryOp>, quant: Option<Operand> },
+    /// An element conversion on the vector unit (`vec.convert`): f32 <-> bf16, or int8 (de)quantization with
+    /// `params` (scale and zero point, `numerics::ConvertParams`).
+    Convert { input: ValueId, from: DType, to: DType, params: Option<Operand> },
     Unary { input: ValueId, op: UnaryOp },
     Binary { a: ValueId, b: Operand, op: BinaryOp, bcast: Broadcast },
     Pool { input: ValueId, pool: Pool },
@@ -63,6 +75,27 @@ fn all_f32(g: &Graph, n: &Node) -> bool {
     n.inputs.iter().chain([&n.output]).all(|&v| g.ty(v).dtype == DType::F32)
 }
 
+/// A MAC node in bf16 or i8 (its types were checked by `accel_ops::numerics`).
+fn reduced_mac(g: &Graph, n: &Node) -> bool {
+    matches!(n.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && matches!(g.ty(n.output).dtype, DType::BF16 | DType::I8)
+}
+
+/// Conversions between the tiles' formats run on the vector unit of every target: they exist because the
+/// compiler chose a precision, not because the model asked for an operator.
+fn plan_convert(g: &Graph, n: &Node) -> Option<NodePlan> {
+    let (input, from, to) = (n.inputs[0], g.ty(n.inputs[0]).dtype, g.ty(n.output).dtype);
+    let needs = accel_ops::numerics::convert::supported(from, to)?;
+    let params = match &n.op {
+        Op::Cast(_) if !needs => None,
+        Op::Quant(q) if needs => {
+            let p = q.params();
+            Some(Operand::Const(Tensor::from_i32(vec![2], vec![p.scale.to_bits() as i32, p.zero]).ok()?))
+        }
+        _ => return None,
+    };
+    Some(NodePlan::Convert { input, from, to, params })
+}
+
 fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerError> {
     if let Op::Reshape(_) = n.op {
         return Ok(NodePlan::Alias { input: n.inputs[0] });
@@ -71,7 +104,13 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
     if n.placement == Placement::Host {
         return Ok(host(n));
     }
-    if !target.tile_supports(n.op.kind()) || !all_f32(g, n) || g.ty(n.output).shape.numel() == 0 {
+    if g.ty(n.output).shape.numel() == 0 {
+        return Ok(host(n));
+    }
+    if matches!(n.op, Op::Cast(_) | Op::Quant(_)) && g.constant(n.inputs[0]).is_none() {
+        return Ok(plan_convert(g, n).unwrap_or_else(|| host(n)));
+    }
+    if !target.tile_supports(n.op.kind()) || !(all_f32(g, n) || reduced_mac(g, n)) {
         return Ok(host(n));
     }
     let plan = match &n.op {
@@ -99,14 +138,47 @@ fn plan_conv(g: &Graph, n: &Node, c: &Conv) -> Option<NodePlan> {
     };
     let mut conv = c.clone();
     let act = conv.act.take();
-    let residual = n.inputs.get(3).copied();
-    Some(NodePlan::Conv { input: x, conv, weights: operand(g, n.inputs[1]), bias, residual, act })
+    // INT8 convolutions read [X, W, B, Q, R?] (`accel_ops::numerics::int8`), the others [X, W, B?, R?].
+    let (quant, residual) = if g.ty(n.output).dtype == DType::I8 {
+        (Some(operand(g, n.inputs[3])), n.inputs.get(4).copied())
+    } else {
+        (None, n.inputs.get(3).copied())
+    };
+    Some(NodePlan::Conv { input: x, conv, weights: operand(g, n.inputs[1]), bias, residual, act, quant })
+}
+
+/// A bf16 or i8 Gemm (alpha = beta = 1 and no transA, checked by its type): `b` transposes to `[K, N]` in its
+/// own dtype; the bias is C (f32 `[N]`-broadcast, or i32 `[N]` for i8).
+fn plan_reduced_gemm(g: &Graph, n: &Node, gm: &accel_ops::op::Gemm) -> Option<NodePlan> {
+    let b = g.constant(n.inputs[1])?;
+    let [r, c] = b.dims()[..] else { return None };
+    let (k, nn) = if gm.trans_b { (c, r) } else { (r, c) };
+    let kn = if gm.trans_b { b.gather_flat(accel_ops::Shape::new(vec![k, nn]), (0..k * nn).map(|i| (i % nn) * k + i / nn)).ok()? } else { b.clone() };
+    let i8 = g.ty(n.output).dtype == DType::I8;
+    let bias = match n.inputs.get(2) {
+        Some(&cv) if i8 => operand(g, cv),
+        Some(&cv) => {
+            let v = g.constant(cv)?.as_f32().ok()?;
+            match g.ty(cv).shape.dims() {
+                [x] | [1, x] if *x == nn => Operand::Const(Tensor::from_f32(vec![nn], v.to_vec()).ok()?),
+                [] | [1] | [1, 1] => Operand::Const(Tensor::from_f32(vec![nn], vec![v[0]; nn]).ok()?),
+                _ => return None,
+            }
+        }
+        None => Operand::Const(Tensor::from_f32(vec![nn], vec![0.0; nn]).ok()?),
+    };
+    let quant = if i8 { Some(operand(g, *n.inputs.get(3)?)) } else { None };
+    let m = g.ty(n.inputs[0]).shape.dims()[0];
+    Some(NodePlan::MatMul { a: n.inputs[0], b: Operand::Const(kn), bias, m, k, n: nn, act: gm.act, quant })
 }
 
 /// Gemm on the MAC array: `b` must be constant; alpha folds into `b`, beta into a `[N]` bias.
 fn plan_gemm(g: &Graph, n: &Node, gm: &accel_ops::op::Gemm) -> Option<NodePlan> {
     if gm.trans_a {
         return None;
+    }
+    if g.ty(n.output).dtype != DType::F32 {
+        return plan_reduced_gemm(g, n, gm);
     }
     let b = g.constant(n.inputs[1])?.as_f32().ok()?;
     let bd = g.ty(n.inputs[1]).shape.dims().to_vec();
@@ -140,6 +212,7 @@ fn plan_gemm(g: &Graph, n: &Node, gm: &accel_ops::op::Gemm) -> Option<NodePlan> 
         k,
         n: nn,
         act: gm.act,
+        quant: None,
     })
 }
 
@@ -152,15 +225,13 @@ fn plan_matmul(g: &Graph, n: &Node) -> Option<NodePlan> {
         return None;
     }
     let m = ad[..ad.len() - 1].iter().product();
-    Some(NodePlan::MatMul {
-        a: n.inputs[0],
-        b: Operand::Const(b.clone()),
-        bias: Operand::Const(Tensor::from_f32(vec![nn], vec![0.0; nn]).ok()?),
-        m,
-        k,
-        n: nn,
-        act: None,
-    })
+    // An i8 MatMul reads [A, B, C, Q] (`accel_ops::numerics::int8`).
+    let (bias, quant) = if g.ty(n.output).dtype == DType::I8 {
+        (operand(g, *n.inputs.get(2)?), Some(operand(g, *n.inputs.get(3)?)))
+    } else {
+        (Operand::Const(Tensor::from_f32(vec![nn], vec![0.0; nn]).ok()?), None)
+    };
+    Some(NodePlan::MatMul { a: n.inputs[0], b: Operand::Const(b.clone()), bias, m, k, n: nn, act: None, quant })
 }
 
 /// Finds how `b` (right-aligned against `out`) repeats: its non-1 dims must be one contiguous run equal to

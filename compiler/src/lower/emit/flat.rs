@@ -25,7 +25,7 @@ pub fn emit_unary(op: UnaryOp, len: usize, x: u64, y: u64, cap: u64, tiles: usiz
             let (s, d) = (a.take(n as u64 * 4).unwrap_or(0), a.take(n as u64 * 4).unwrap_or(0));
             WorkItem {
                 loads: vec![(s, DramAddr(x + i0 as u64 * 4), contiguous(n * 4))],
-                compute: Command::Unary { func: Act(Some(op)), src: SramAddr(s as u32), dst: SramAddr(d as u32), len: n as u32 },
+                compute: vec![Command::Unary { func: Act(Some(op)), src: SramAddr(s as u32), dst: SramAddr(d as u32), len: n as u32 }],
                 stores: vec![(d, DramAddr(y + i0 as u64 * 4), contiguous(n * 4))],
             }
         })
@@ -94,7 +94,7 @@ pub fn emit_binary(
                     (sa, DramAddr(a + pc.i0 as u64 * 4), contiguous(pc.len * 4)),
                     (sb, DramAddr(b + pc.b0 as u64 * 4), contiguous(pc.period * 4)),
                 ],
-                compute: Command::Binary {
+                compute: vec![Command::Binary {
                     op: BinCode(op),
                     a: SramAddr(sa as u32),
                     b: SramAddr(sb as u32),
@@ -102,7 +102,7 @@ pub fn emit_binary(
                     len: pc.len as u32,
                     b_period: pc.period as u32,
                     b_repeat: pc.repeat as u32,
-                },
+                }],
                 stores: vec![(sd, DramAddr(y + pc.i0 as u64 * 4), contiguous(pc.len * 4))],
             }
         })
@@ -130,13 +130,13 @@ pub fn emit_affine(len: usize, c: usize, inner: usize, x: u64, params: u64, y: u
                         Copy3 { len: run, n1: 2, dram_stride1: c as u64 * 4, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
                     ),
                 ],
-                compute: Command::Affine {
+                compute: vec![Command::Affine {
                     src: SramAddr(sx as u32),
                     dst: SramAddr(sd as u32),
                     params: SramAddr(sp as u32),
                     c: pc.period as u32,
                     inner: pc.repeat as u32,
-                },
+                }],
                 stores: vec![(sd, DramAddr(y + pc.i0 as u64 * 4), contiguous(pc.len * 4))],
             }
         })

@@ -5,6 +5,7 @@ use crate::lower::error::LowerError;
 use crate::lower::tiling::chunks;
 use accel_ops::command::{Act, Command, Copy3, DramAddr, SramAddr};
 use accel_ops::op::UnaryOp;
+use accel_ops::numerics::QuantParams;
 use accel_ops::DType;
 
 #[allow(clippy::too_many_arguments)]
@@ -18,8 +19,19 @@ pub fn emit_matmul(
     y: u64,
     cap: u64,
     tiles: usize,
+    dtype: DType,
+    quant: Option<u64>,
 ) -> Result<Vec<WorkItem>, LowerError> {
-    let bytes = |mc: usize, nc: usize| vec![(mc * k * 4) as u64, (k * nc * 4) as u64, nc as u64 * 4, (mc * nc * 4) as u64];
+    // `a`, `b` and the output are `dtype`; the bias is 4 bytes per column (f32, or i32 for i8); i8 also loads
+    // its `quant` operand (`numerics::QuantParams`) for the block's columns.
+    let e = dtype.size();
+    let bytes = |mc: usize, nc: usize| {
+        let mut v = vec![(mc * k * e) as u64, (k * nc * e) as u64, nc as u64 * 4, (mc * nc * e) as u64];
+        if quant.is_some() {
+            v.push(QuantParams::bytes(nc as u64).unwrap_or(u64::MAX));
+        }
+        v
+    };
     // Widest column block that fits with one row, then as many rows as fit.
     let mut nc = n;
     while nc > 1 && !SramAlloc::fits(cap, &bytes(1, nc)) {
@@ -50,22 +62,25 @@ pub fn emit_matmul(
             for s in sizes {
                 addr.push(al.take(s).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"))?);
             }
-            let run = (nn * 4) as u32;
-            let loads = vec![
-                (addr[0], DramAddr(a + (m0 * k * 4) as u64), Copy3::contiguous((mn * k * 4) as u32)),
+            let run = (nn * e) as u32;
+            let mut loads = vec![
+                (addr[0], DramAddr(a + (m0 * k * e) as u64), Copy3::contiguous((mn * k * e) as u32)),
                 (
                     addr[1],
-                    DramAddr(b + (n0 * 4) as u64),
-                    Copy3 { len: run, n1: k as u32, dram_stride1: (n * 4) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                    DramAddr(b + (n0 * e) as u64),
+                    Copy3 { len: run, n1: k as u32, dram_stride1: (n * e) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
                 ),
-                (addr[2], DramAddr(bias + (n0 * 4) as u64), Copy3::contiguous(run)),
+                (addr[2], DramAddr(bias + (n0 * 4) as u64), Copy3::contiguous(nn as u32 * 4)),
             ];
+            if let Some(q) = quant {
+                loads.extend(super::window::quant_loads(q, addr[4], n0, nn));
+            }
             let compute = Command::MatMul {
-                dtype: DType::F32,
+                dtype,
                 a: SramAddr(addr[0] as u32),
                 b: SramAddr(addr[1] as u32),
                 bias: SramAddr(addr[2] as u32),
-                quant: SramAddr::NONE,
+                quant: if quant.is_some() { SramAddr(addr[4] as u32) } else { SramAddr::NONE },
                 output: SramAddr(addr[3] as u32),
                 m: mn as u32,
                 k: k as u32,
@@ -74,10 +89,10 @@ pub fn emit_matmul(
             };
             let stores = vec![(
                 addr[3],
-                DramAddr(y + ((m0 * n + n0) * 4) as u64),
-                Copy3 { len: run, n1: mn as u32, dram_stride1: (n * 4) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                DramAddr(y + ((m0 * n + n0) * e) as u64),
+                Copy3 { len: run, n1: mn as u32, dram_stride1: (n * e) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
             )];
-            items.push(WorkItem { loads, compute, stores });
+            items.push(WorkItem { loads, compute: vec![compute], stores });
         }
     }
     Ok(items)

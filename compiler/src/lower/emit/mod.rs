@@ -2,6 +2,8 @@
 //! double-buffered SRAM, synchronized by monotonic semaphores. Layers run one after another: the first load of
 //! a layer waits until every store of the layer before it is done (a barrier on the `DONE` semaphore), which
 //! also makes DRAM reuse by liveness safe.
+mod chain;
+mod convert;
 mod flat;
 mod matmul;
 mod window;
@@ -13,19 +15,34 @@ use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
 use std::collections::BTreeMap;
 
+pub use chain::{emit_chain, plan_chain, ChainLayer, ChainPlan};
+pub use convert::emit_convert;
 pub use flat::{emit_affine, emit_binary, emit_unary};
 pub use matmul::emit_matmul;
-pub use window::{emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
+pub use window::{conv_estimate, emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
 
 /// Semaphore 0 counts completed work items of all layers (the layer barrier).
 const DONE: u16 = 0;
 
-/// One unit of work on one tile: DMA in, one compute command, DMA out. SRAM addresses are relative to the
-/// item's buffer set; the emitter rebases them.
+/// One unit of work on one tile: DMA in, compute commands (run in order on one unit), DMA out. SRAM addresses
+/// are relative to the item's buffer set, or `RESIDENT + offset` into the layer's resident region; the
+/// emitter rebases both.
 pub struct WorkItem {
     pub loads: Vec<(u64, DramAddr, Copy3)>,
-    pub compute: Command,
+    pub compute: Vec<Command>,
     pub stores: Vec<(u64, DramAddr, Copy3)>,
+}
+
+/// Marks an SRAM address in a work item as an offset into the resident region (weights loaded once per tile
+/// and kept for the whole layer). Targets have at most 1 GiB of SRAM per tile, so the bit is free.
+pub const RESIDENT: u32 = 1 << 31;
+
+/// Operands loaded once per tile before a layer's items and kept in SRAM: weight-stationary layers and fused
+/// chains. Offsets are relative to the resident region.
+#[derive(Default)]
+pub struct Resident {
+    pub loads: Vec<(u64, DramAddr, Copy3)>,
+    pub bytes: u64,
 }
 
 /// Bump allocation inside one SRAM buffer set.
@@ -76,7 +93,7 @@ impl<'a> Emitter<'a> {
 
     /// Bytes of one of the two SRAM buffer sets of a tile.
     pub fn buffer_set_bytes(&self) -> u64 {
-        (self.target.tile.sram_bytes / 2) / 64 * 64
+        set_bytes(self.target.tile.sram_bytes, 0)
     }
 
     pub fn set_layer(&mut self, layer: u32) {
@@ -98,12 +115,22 @@ impl<'a> Emitter<'a> {
 
     /// Emits a tile layer: items round-robin over tiles, double-buffered.
     pub fn tile_layer(&mut self, layer_name: &str, items: Vec<WorkItem>, unit: Unit) -> Result<(), LowerError> {
+        self.tile_layer_resident(layer_name, Resident::default(), items, unit)
+    }
+
+    /// Emits a tile layer whose `resident` operands each participating tile loads once, before its first item.
+    /// SRAM: buffer set 0, buffer set 1, then the resident region.
+    pub fn tile_layer_resident(&mut self, layer_name: &str, resident: Resident, items: Vec<WorkItem>, unit: Unit) -> Result<(), LowerError> {
         if items.is_empty() {
             return Err(LowerError::layer(layer_name, "no work items"));
         }
         let tiles = self.tiles();
         let barrier = self.signals[DONE as usize];
-        let half = self.buffer_set_bytes();
+        let half = set_bytes(self.target.tile.sram_bytes, resident.bytes);
+        let resident_base = 2 * half;
+        if resident_base + resident.bytes > self.target.tile.sram_bytes {
+            return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
+        }
         let sem = |t: usize, k: usize| (1 + 3 * t + k) as u16;
         let base: Vec<[u32; 3]> = (0..tiles).map(|t| [0, 1, 2].map(|k| self.signals[sem(t, k) as usize])).collect();
         let mut count = vec![0u32; tiles];
@@ -115,6 +142,9 @@ impl<'a> Emitter<'a> {
             let q = |unit| QueueId { tile: t as u16, unit };
             if j == 0 {
                 self.wait(q(Unit::DmaIn), DONE, barrier);
+                for (s, d, c) in &resident.loads {
+                    self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
+                }
             }
             if j >= 2 {
                 self.wait(q(Unit::DmaIn), sem(t, 2), base[t][2] + j - 1);
@@ -124,7 +154,9 @@ impl<'a> Emitter<'a> {
             }
             self.signal(q(Unit::DmaIn), sem(t, 0));
             self.wait(q(unit), sem(t, 0), base[t][0] + j + 1);
-            self.push(q(unit), rebase(item.compute, buf as u32));
+            for c in item.compute {
+                self.push(q(unit), rebase(c, buf as u32, resident_base as u32));
+            }
             self.signal(q(unit), sem(t, 1));
             self.wait(q(Unit::DmaOut), sem(t, 1), base[t][1] + j + 1);
             for (s, d, c) in item.stores {
@@ -164,16 +196,25 @@ pub fn dram_tensor(addr: u64, ty: &accel_ops::TensorType) -> DramTensor {
     DramTensor { dram: addr, ty: ty.clone() }
 }
 
-fn shift(a: SramAddr, by: u32) -> SramAddr {
+/// Bytes of each of the two buffer sets when `resident` bytes are reserved.
+pub fn set_bytes(sram: u64, resident: u64) -> u64 {
+    (sram.saturating_sub(resident.next_multiple_of(64)) / 2) / 64 * 64
+}
+
+/// Rebases one operand: buffer-set addresses by `by`, resident ones onto the resident region.
+fn shift(a: SramAddr, by: u32, resident_base: u32) -> SramAddr {
     if a.is_none() {
         a
+    } else if a.0 >= RESIDENT {
+        SramAddr(a.0 - RESIDENT + resident_base)
     } else {
         SramAddr(a.0 + by)
     }
 }
 
-/// Moves a compute command's SRAM operands into buffer set at `by`.
-fn rebase(c: Command, by: u32) -> Command {
+/// Moves a compute command's SRAM operands into the buffer set at `by` and the resident region.
+fn rebase(c: Command, by: u32, rb: u32) -> Command {
+    let shift = |a: SramAddr, by: u32| shift(a, by, rb);
     match c {
         Command::Conv {
             dtype, input, in_c, in_h, in_w, weights, bias, residual, quant, output, out_c, out_h, out_w, kernel_h,
@@ -201,6 +242,9 @@ fn rebase(c: Command, by: u32) -> Command {
         },
         Command::Affine { src, dst, params, c, inner } => Command::Affine {
             src: shift(src, by), dst: shift(dst, by), params: shift(params, by), c, inner,
+        },
+        Command::Convert { from, to, src, dst, params, len } => Command::Convert {
+            from, to, src: shift(src, by), dst: shift(dst, by), params: shift(params, by), len,
         },
         other => other,
     }

@@ -5,6 +5,8 @@ use crate::lower::error::LowerError;
 use crate::lower::tiling::{chunks, RowWindow};
 use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
 use accel_ops::op::{Conv, Pool, UnaryOp};
+use accel_ops::numerics::requant::HEADER_WORDS;
+use accel_ops::numerics::QuantParams;
 use accel_ops::DType;
 
 /// NCHW geometry of one windowed layer.
@@ -84,7 +86,7 @@ fn choose(
     ops_total: f64,
     bytes: impl Fn(usize, usize) -> Vec<u64>,
     traffic: impl Fn(usize, usize) -> f64,
-) -> Option<(usize, usize)> {
+) -> Option<(usize, usize, f64)> {
     let candidates: Vec<usize> = if groups == 1 {
         (1..=s.k).rev().filter(|kc| *kc == s.k || kc % 8 == 0 || *kc < 8).collect()
     } else {
@@ -123,17 +125,55 @@ fn choose(
             }
         }
     }
-    best.map(|(_, _, kc, r)| (kc, r))
+    best.map(|(t, _, kc, r)| (kc, r, t))
 }
 
 /// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
-/// added before the activation) and the output.
+/// added before the activation) and the output; the element type of input, weights, residual and output (bias
+/// elements are 4 bytes: f32, or i32 for i8), and for i8 the `quant` operand (`numerics::QuantParams`).
 pub struct ConvIo {
     pub x: u64,
     pub w: u64,
     pub b: u64,
     pub residual: Option<u64>,
     pub y: u64,
+    pub dtype: DType,
+    pub quant: Option<u64>,
+}
+
+/// Loads of the `quant` operand for output channels `k0..k0+kn` into SRAM at `at`: the header, then the
+/// channels' (multiplier, shift) pairs right after it.
+pub fn quant_loads(quant: u64, at: u64, k0: usize, kn: usize) -> Vec<(u64, DramAddr, Copy3)> {
+    let header = (HEADER_WORDS * 4) as u64;
+    vec![
+        (at, DramAddr(quant), Copy3::contiguous(header as u32)),
+        (at + header, DramAddr(quant + header + k0 as u64 * 8), Copy3::contiguous(kn as u32 * 8)),
+    ]
+}
+
+/// Estimated cycles of a convolution with streamed weights (the best tiling), for fusion decisions.
+pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f64> {
+    let g = conv.group;
+    let cg = s.c / g;
+    let [kh, kw] = conv.kernel;
+    let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
+    let bytes = |kc: usize, r: usize| {
+        vec![
+            (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as u64,
+            (kc * cg * kh * kw * 4) as u64,
+            kc as u64 * 4,
+            (kc * r * s.ow * 4) as u64,
+        ]
+    };
+    let macs = (s.n * s.k * s.oh * s.ow * cg * kh * kw) as f64;
+    let w_total = (s.k * cg * kh * kw * 4) as f64;
+    let out_total = (s.n * s.k * s.oh * s.ow * 4) as f64;
+    let traffic = |kc: usize, r: usize| {
+        let stripes = s.oh.div_ceil(r) as f64;
+        let chunks = channel_chunks(s, g, kc).len() as f64;
+        out_total + s.n as f64 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as f64)
+    };
+    choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t)| t)
 }
 
 /// Convolution items for one layer.
@@ -152,8 +192,8 @@ pub fn emit_conv(
     let [kh, kw] = conv.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
     let in_ch = |kc: usize| in_channels(s, g, kc);
+    let e = io.dtype.size() as u64;
     let bytes = |kc: usize, r: usize| {
-        let e = 4u64;
         let mut v = vec![
             (in_ch(kc) * win.rows_for(r) * s.w) as u64 * e,
             (kc * cg * kh * kw) as u64 * e,
@@ -164,16 +204,19 @@ pub fn emit_conv(
         if io.residual.is_some() {
             v.push((kc * r * s.ow) as u64 * e);
         }
+        if io.quant.is_some() {
+            v.push(QuantParams::bytes(kc as u64).unwrap_or(u64::MAX));
+        }
         v
     };
     let macs = (s.n * s.k * s.oh * s.ow * cg * kh * kw) as f64;
-    let w_total = (s.k * cg * kh * kw * 4) as f64;
+    let w_total = (s.k * cg * kh * kw) as f64 * e as f64;
     let traffic = |kc: usize, r: usize| {
         let stripes = s.oh.div_ceil(r) as f64;
         let chunks = channel_chunks(s, g, kc).len() as f64;
-        s.n as f64 * (stripes * w_total + chunks * stripes * (in_ch(kc) * win.rows_for(r) * s.w * 4) as f64)
+        s.n as f64 * (stripes * w_total + chunks * stripes * (in_ch(kc) * win.rows_for(r) * s.w) as f64 * e as f64)
     };
-    let (kc, r) = choose(s, g, budget, macs, bytes, traffic)
+    let (kc, r, _) = choose(s, g, budget, macs, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
@@ -185,28 +228,35 @@ pub fn emit_conv(
                 let sizes = bytes(kn, rows);
                 let take = |a: &mut SramAlloc, n: u64| a.take(n).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"));
                 let (si, sw, sb, so) = (take(&mut a, sizes[0])?, take(&mut a, sizes[1])?, take(&mut a, sizes[2])?, take(&mut a, sizes[3])?);
-                let sr = match sizes.get(4) {
-                    Some(&n) => Some(take(&mut a, n)?),
+                let sr = match io.residual {
+                    Some(_) => Some(take(&mut a, sizes[4])?),
                     None => None,
                 };
-                let plane = (s.h * s.w * 4) as u64;
-                let in_addr = x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * 4;
-                let in_run = (st.in_rows * s.w * 4) as u32;
-                let wsz = (cg * kh * kw * 4) as u64;
+                let sq = match io.quant {
+                    Some(_) => Some(take(&mut a, sizes[sizes.len() - 1])?),
+                    None => None,
+                };
+                let plane = (s.h * s.w) as u64 * e;
+                let in_addr = x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * e;
+                let in_run = (st.in_rows * s.w) as u32 * e as u32;
+                let wsz = (cg * kh * kw) as u64 * e;
                 let mut loads = vec![
                     (si, DramAddr(in_addr), Copy3 { len: in_run, n1: nc as u32, dram_stride1: plane, sram_stride1: in_run, n2: 1, dram_stride2: 0, sram_stride2: 0 }),
                     (sw, DramAddr(wts + k0 as u64 * wsz), Copy3::contiguous((kn as u64 * wsz) as u32)),
                     (sb, DramAddr(bias + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
                 ];
-                let out_run = (rows * s.ow * 4) as u32;
-                let out_offset = ((b * s.k + k0) * s.oh * s.ow + o0 * s.ow) as u64 * 4;
-                let out_copy = Copy3 { len: out_run, n1: kn as u32, dram_stride1: (s.oh * s.ow * 4) as u64, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 };
+                let out_run = (rows * s.ow) as u32 * e as u32;
+                let out_offset = ((b * s.k + k0) * s.oh * s.ow + o0 * s.ow) as u64 * e;
+                let out_copy = Copy3 { len: out_run, n1: kn as u32, dram_stride1: (s.oh * s.ow) as u64 * e, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 };
                 // The residual block is read exactly where the output block will be written, from its own tensor.
                 if let (Some(sr), Some(r)) = (sr, io.residual) {
                     loads.push((sr, DramAddr(r + out_offset), out_copy));
                 }
+                if let (Some(sq), Some(q)) = (sq, io.quant) {
+                    loads.extend(quant_loads(q, sq, k0, kn));
+                }
                 let compute = Command::Conv {
-                    dtype: DType::F32,
+                    dtype: io.dtype,
                     input: SramAddr(si as u32),
                     in_c: nc as u32,
                     in_h: st.in_rows as u32,
@@ -214,7 +264,7 @@ pub fn emit_conv(
                     weights: SramAddr(sw as u32),
                     bias: SramAddr(sb as u32),
                     residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
-                    quant: SramAddr::NONE,
+                    quant: sq.map_or(SramAddr::NONE, |q| SramAddr(q as u32)),
                     output: SramAddr(so as u32),
                     out_c: kn as u32,
                     out_h: rows as u32,
@@ -233,7 +283,7 @@ pub fn emit_conv(
                     act: Act(act),
                 };
                 let stores = vec![(so, DramAddr(y + out_offset), out_copy)];
-                items.push(WorkItem { loads, compute, stores });
+                items.push(WorkItem { loads, compute: vec![compute], stores });
             }
         }
     }
@@ -251,7 +301,7 @@ pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budg
     let traffic = |cc: usize, r: usize| {
         (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64
     };
-    let (cc, r) = choose(s, s.c, budget, ops, bytes, traffic)
+    let (cc, r, _) = choose(s, s.c, budget, ops, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
@@ -296,7 +346,7 @@ pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budg
                     DramAddr(out_addr),
                     Copy3 { len: out_run, n1: nc as u32, dram_stride1: (s.oh * s.ow * 4) as u64, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
                 )];
-                items.push(WorkItem { loads, compute, stores });
+                items.push(WorkItem { loads, compute: vec![compute], stores });
             }
         }
     }
