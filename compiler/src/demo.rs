@@ -53,7 +53,7 @@ pub fn run_demo(graph: Graph, target: Target) -> Result<String, DemoError> {
     let _ = writeln!(
         out,
         "predicted by the compiler: {:.4} ms ({} cycles); simulated: {:.4} ms ({} cycles)",
-        prediction.latency_ms, prediction.cycles, run.report.latency_ms, run.report.latency_cycles
+        prediction.latency_ms, prediction.latency_cycles, run.report.latency_ms, run.report.latency_cycles
     );
     for ((name, got), want) in run.outputs.iter().zip(&reference) {
         let (g, w) = (got.to_f32_vec(), want.to_f32_vec());

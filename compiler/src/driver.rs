@@ -69,6 +69,8 @@ pub struct Compiled {
     /// Per layer, the precision chosen and (when measured) its error.
     pub precision: PrecisionReport,
     pub lowered: Lowered,
+    /// What each e-graph pass did (stop reason, fusions, placement), for `--report` and `--emit graph`.
+    pub rewrite_reports: Vec<(&'static str, crate::rewrite::RewriteReport)>,
     pub blob: Vec<u8>,
 }
 
@@ -92,7 +94,13 @@ pub fn compile_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &CompileOptio
 
 /// Compiles an imported graph; `after_pass` sees the graph after each named pass (for `--dump-after`).
 pub fn compile_graph(g: Graph, opts: &CompileOptions, after_pass: impl FnMut(&str, &Graph)) -> Result<Compiled, CompileError> {
-    let optimized = if opts.no_passes { g.clone() } else { passes::run_pipeline(&g, after_pass)? };
+    let (optimized, rewrite_reports) = if opts.no_passes {
+        (g.clone(), Vec::new())
+    } else {
+        let ctx = passes::PassContext { target: opts.target.clone(), ..Default::default() };
+        let out = passes::run_pipeline_with(&g, &ctx, after_pass)?;
+        (out.graph, out.reports)
+    };
     let popts = PrecisionOptions {
         precision: opts.precision,
         calibration: opts.calibration.clone(),
@@ -114,5 +122,5 @@ pub fn compile_graph(g: Graph, opts: &CompileOptions, after_pass: impl FnMut(&st
     ) + if opts.no_fusion { " --no-fusion" } else { "" };
     let lowered = lower::lower(&optimized, &opts.target, &LowerOptions { summary, fuse_layers: !opts.no_fusion })?;
     let blob = blob::encode(&lowered.program)?;
-    Ok(Compiled { imported: g, optimized, precision: report, lowered, blob })
+    Ok(Compiled { imported: g, optimized, precision: report, lowered, rewrite_reports, blob })
 }

@@ -10,3 +10,4 @@ pub mod rewrite;
 pub mod driver;
 pub mod predict;
 pub mod demo;
+pub mod precision;

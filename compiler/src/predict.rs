@@ -1,127 +1,233 @@
-//! The compiler's performance prediction: the per-command cost function summed along the schedule. Layers run
-//! one after another; inside a layer the units of all tiles run concurrently, and all DMA shares the one DRAM
-//! channel, so a layer takes the longer of its busiest unit and its DRAM time.
+//! The compiler's performance prediction: the per-command cost function (`accel_ops::cost`, the one the simulator
+//! charges) summed along the schedule, into the same `Report` the simulator fills.
+//!
+//! The model follows the schedule the emitter builds (`lower::emit`): layers run one after another behind the
+//! `DONE` barrier; a tile layer's work items go round-robin to the tiles, so item `j` of every tile forms round
+//! `j`, and the tiles move through the rounds nearly in step. Per round and tile, three phases, one per unit,
+//! each its commands' isolated costs (`accel_ops::cost`, sync commands included):
+//! - **load**: the tiles' loads of a round interleave on the one DRAM channel: together they hold it for the sum
+//!   of their transfer times, plus one DMA's issue, DRAM latency and hop latencies; the tiles finish in tile
+//!   order, each one last-DMA transfer after the one before; and no tile finishes before its own DMAs back to
+//!   back (each waits for its data to land);
+//! - **compute**: each tile's MAC (or vector) commands, on its own;
+//! - **store**: each tile stores when its compute is done; the stores take the channel in that order.
+//!
+//! The phases form the schedule's double-buffered pipeline: load `j` after load `j - 1` and after store `j - 2`
+//! (its buffer set is free), compute `j` after load `j` and compute `j - 1`, store `j` after compute `j` and
+//! store `j - 1`; load and store phases take the channel in the order they become ready. A host layer (or a
+//! layer of another shape) costs its longest queue. What only the simulator sees, the command-by-command
+//! arbitration of the channel and the links, is the difference between the two reports.
 use accel_ops::command::{Command, Unit};
-use accel_ops::cost::{command_cost, mac_rate};
+use accel_ops::cost::{DmaTiming, ProgramCosts};
 use accel_ops::program::Program;
-use accel_ops::DType;
-use serde::Serialize;
-use std::collections::BTreeMap;
+use accel_ops::report::{command_layer, static_rows, Report, Source};
 
-/// One layer's predicted cost.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LayerPrediction {
-    pub layer: String,
-    pub placement: &'static str,
-    pub macs: u64,
-    pub cycles: u64,
-    /// MACs over what the layer's cycles allow at peak on all tiles (0..1).
-    pub mac_utilization: f64,
-    pub dram_read: u64,
-    pub dram_written: u64,
-    pub energy_uj: f64,
+/// The predicted performance of `p`, in the simulator's report shape.
+pub fn predict(p: &Program) -> Report {
+    let model = Model::new(p);
+    let mut rows = static_rows(p);
+    let mut at = 0u64;
+    for (l, row) in rows.iter_mut().enumerate() {
+        if row.commands == 0 {
+            continue;
+        }
+        row.cycles = model.layer_cycles(l);
+        row.start_cycle = at;
+        at += row.cycles;
+        row.end_cycle = at;
+    }
+    Report::finish(p, Source::Predicted, rows, at)
 }
 
-/// The whole model's predicted cost.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Prediction {
-    pub latency_ms: f64,
-    pub frames_per_s: f64,
-    pub cycles: u64,
-    pub macs: u64,
-    pub mac_utilization: f64,
-    pub dram_bytes: u64,
-    pub energy_mj: f64,
-    /// Host kernels are estimated from the target's host description (marked as an estimate in reports).
-    pub host_ms_estimate: f64,
-    pub layers: Vec<LayerPrediction>,
+/// One unit's part of one work item.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phase {
+    /// Cycles on the unit with nothing else running (sync commands included).
+    alone: u64,
+    /// Cycles the DRAM channel is held.
+    channel: u64,
+    /// Issue, DRAM latency and hop latencies of one of its DMAs.
+    fixed: u64,
+    /// Cycles the channel is held by its last DMA.
+    last: u64,
 }
 
-pub fn predict(p: &Program) -> Prediction {
-    let t = &p.meta.target;
-    let mut layers: Vec<LayerPrediction> =
-        p.debug.layers.iter().map(|l| LayerPrediction { layer: l.clone(), placement: "tile", ..Default::default() }).collect();
-    // Busy cycles per (layer, queue), DMA cycles per layer, and MAC-array cycles at peak rate per layer.
-    let mut busy: BTreeMap<(u32, usize), u64> = BTreeMap::new();
-    let mut dma: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut at_peak = vec![0f64; layers.len()];
-    let mut host_cycles = 0u64;
-    for (qi, q) in p.queues.iter().enumerate() {
+struct Model<'a> {
+    p: &'a Program,
+    costs: ProgramCosts<'a>,
+    /// Per semaphore: whether the queues of one tile alone signal it (the tiles' pipeline semaphores, not the
+    /// barrier).
+    private: Vec<bool>,
+}
+
+impl<'a> Model<'a> {
+    fn new(p: &'a Program) -> Model<'a> {
+        let sems = p.meta.semaphores as usize;
+        // The tile whose queues signal each semaphore; `None` once the host or a second tile signals it.
+        let mut owner: Vec<Option<Option<u16>>> = vec![None; sems];
+        for q in &p.queues {
+            for cmd in &q.commands {
+                let Command::Signal { sem } = cmd else { continue };
+                let Some(o) = owner.get_mut(*sem as usize) else { continue };
+                let tile = (q.id.unit != Unit::Host).then_some(q.id.tile);
+                *o = match *o {
+                    None => Some(tile),
+                    Some(t) if t == tile => Some(t),
+                    Some(_) => Some(None),
+                };
+            }
+        }
+        let private = owner.iter().map(|o| matches!(o, Some(Some(_)))).collect();
+        Model { p, costs: ProgramCosts::new(p), private }
+    }
+
+    /// Splits queue `qi`'s commands of layer `l` into work items: an item ends at a signal on a private
+    /// semaphore; trailing sync commands (the barrier's signal) join the last item.
+    fn items(&self, qi: usize, l: usize) -> Vec<Phase> {
+        let Some(q) = self.p.queues.get(qi) else { return Vec::new() };
+        let t = self.costs.target();
+        let mut items = vec![Phase::default()];
         for (ci, cmd) in q.commands.iter().enumerate() {
-            let Some(&l) = p.debug.command_layer.get(qi).and_then(|v| v.get(ci)) else { continue };
-            let Some(row) = layers.get_mut(l as usize) else { continue };
-            if matches!(cmd, Command::Signal { .. } | Command::Wait { .. }) {
+            if command_layer(self.p, qi, ci) != l {
                 continue;
             }
-            let mut c = command_cost(cmd, t);
-            if let Command::HostCall { kernel } = cmd {
-                row.placement = "host";
-                c.cycles = p.kernels.get(*kernel as usize).map_or(0, |k| host_estimate_cycles(k, t));
-                host_cycles += c.cycles;
+            let Some(cur) = items.last_mut() else { continue };
+            let cost = self.costs.of(q.id.tile, cmd);
+            cur.alone += cost.cycles;
+            if let Command::Load { copy, .. } | Command::Store { copy, .. } = cmd {
+                let d = DmaTiming::new(t, copy.bytes().unwrap_or(0), self.costs.hops(q.id.tile));
+                cur.channel += d.dram_xfer;
+                cur.fixed = cur.fixed.max(d.isolated() - d.dram_xfer);
+                cur.last = d.dram_xfer;
             }
-            row.macs += c.macs;
-            row.dram_read += c.dram_read;
-            row.dram_written += c.dram_written;
-            row.energy_uj += c.energy_pj * 1e-6;
-            *busy.entry((l, qi)).or_default() += c.cycles;
-            if matches!(q.id.unit, Unit::DmaIn | Unit::DmaOut) {
-                *dma.entry(l).or_default() += c.cycles;
+            if let Command::Signal { sem } = cmd {
+                if self.private.get(*sem as usize).copied().unwrap_or(false) {
+                    items.push(Phase::default());
+                }
             }
-            let dtype = match cmd {
-                Command::Conv { dtype, .. } | Command::MatMul { dtype, .. } => *dtype,
-                _ => DType::F32,
-            };
-            at_peak[l as usize] += c.macs as f64 / mac_rate(t, dtype) as f64;
         }
+        // What follows the last private signal (the barrier's signal) belongs to the last item.
+        if items.len() > 1 {
+            if let Some(tail) = items.pop() {
+                if let Some(last) = items.last_mut() {
+                    last.alone += tail.alone;
+                    last.channel += tail.channel;
+                }
+            }
+        }
+        items
     }
-    for ((l, _), b) in &busy {
-        let row = &mut layers[*l as usize];
-        row.cycles = row.cycles.max(*b);
+
+    /// The predicted cycles of layer `l`.
+    fn layer_cycles(&self, l: usize) -> u64 {
+        // Per tile: its load, compute and store items.
+        let mut tiles: std::collections::BTreeMap<u16, [Vec<Phase>; 3]> = Default::default();
+        let mut other: Vec<u64> = Vec::new();
+        for (qi, q) in self.p.queues.iter().enumerate() {
+            let items = self.items(qi, l);
+            if items.iter().all(|i| i.alone == 0) {
+                continue;
+            }
+            let slot = match q.id.unit {
+                Unit::DmaIn => 0,
+                Unit::Mac | Unit::Vector => 1,
+                Unit::DmaOut => 2,
+                Unit::Host => {
+                    other.push(items.iter().map(|i| i.alone).sum());
+                    continue;
+                }
+            };
+            let parts = tiles.entry(q.id.tile).or_default();
+            if let Some(p) = parts.get_mut(slot) {
+                if !p.is_empty() {
+                    // Two compute queues on one tile: not the emitter's shape; sum them.
+                    other.push(items.iter().map(|i| i.alone).sum());
+                    continue;
+                }
+                *p = items;
+            }
+        }
+        let pipelined = if tiles.is_empty() { 0 } else { self.rounds(&tiles) };
+        other.into_iter().fold(pipelined, u64::max)
     }
-    for (l, d) in &dma {
-        let row = &mut layers[*l as usize];
-        row.cycles = row.cycles.max(*d);
-    }
-    let tiles = t.tiles as f64;
-    for (row, peak) in layers.iter_mut().zip(&at_peak) {
-        row.mac_utilization = if row.cycles > 0 { peak / (row.cycles as f64 * tiles) } else { 0.0 };
-    }
-    let cycles: u64 = layers.iter().map(|l| l.cycles).sum();
-    let latency_ms = t.cycles_to_ms(cycles);
-    Prediction {
-        latency_ms,
-        frames_per_s: if latency_ms > 0.0 { 1000.0 / latency_ms } else { 0.0 },
-        cycles,
-        macs: layers.iter().map(|l| l.macs).sum(),
-        mac_utilization: if cycles > 0 { at_peak.iter().sum::<f64>() / (cycles as f64 * tiles) } else { 0.0 },
-        dram_bytes: layers.iter().map(|l| l.dram_read + l.dram_written).sum(),
-        energy_mj: layers.iter().map(|l| l.energy_uj).sum::<f64>() * 1e-3,
-        host_ms_estimate: t.cycles_to_ms(host_cycles),
-        layers,
+
+    /// The double-buffered pipeline of rounds (see the module comment).
+    fn rounds(&self, tiles: &std::collections::BTreeMap<u16, [Vec<Phase>; 3]>) -> u64 {
+        let parts: Vec<&[Vec<Phase>; 3]> = tiles.values().collect();
+        let n = parts.iter().flat_map(|p| p.iter().map(|v| v.len())).max().unwrap_or(0);
+        let at = |t: usize, k: usize, j: usize| -> Option<Phase> { parts.get(t)?.get(k)?.get(j).copied() };
+        let get = |v: &[u64], j: usize| v.get(j).copied().unwrap_or(0);
+        // Per tile, per round: when its load, compute and store phases end.
+        let tiles_n = parts.len();
+        let (mut ld, mut c, mut st) = (vec![Vec::new(); tiles_n], vec![Vec::new(); tiles_n], vec![Vec::new(); tiles_n]);
+        let round_end = |v: &[Vec<u64>], j: usize| v.iter().map(|x| get(x, j)).max().unwrap_or(0);
+        let mut channel_free = 0u64;
+        let (mut jl, mut js) = (0usize, 0usize);
+        while jl < n || js < n {
+            let ld_ready = round_end(&ld, jl.wrapping_sub(1)).max(round_end(&st, jl.wrapping_sub(2)));
+            // The store phase is ready when its first tile's compute is done.
+            let st_ready = (0..tiles_n)
+                .filter(|&t| at(t, 2, js).is_some())
+                .map(|t| get(&c[t], js).max(get(&st[t], js.wrapping_sub(1))))
+                .min()
+                .unwrap_or(0);
+            let can_load = jl < n && (jl < 2 || js + 2 > jl);
+            let load = can_load && (js >= jl || ld_ready <= st_ready);
+            if load {
+                // The tiles' loads interleave on the channel and end in tile order, each one its last DMA
+                // after the one before.
+                let (mut channel, mut fixed, mut alone) = (0u64, 0u64, 0u64);
+                for t in 0..tiles_n {
+                    if let Some(p) = at(t, 0, jl) {
+                        channel += p.channel;
+                        fixed = fixed.max(p.fixed);
+                        alone = alone.max(p.alone);
+                    }
+                }
+                let start = ld_ready.max(channel_free);
+                channel_free = start + channel;
+                let mut end = (start + channel + fixed).max(ld_ready + alone);
+                for t in (0..tiles_n).rev() {
+                    let p = at(t, 0, jl).unwrap_or_default();
+                    let mine = end.max(ld_ready + p.alone);
+                    if let (Some(l), Some(cv)) = (ld.get_mut(t), c.get_mut(t)) {
+                        l.push(mine);
+                        let compute = at(t, 1, jl).map_or(0, |p| p.alone);
+                        let prev = get(cv, jl.wrapping_sub(1));
+                        cv.push(prev.max(mine) + compute);
+                    }
+                    end = end.saturating_sub(p.last);
+                }
+                jl += 1;
+            } else {
+                // Each tile stores when its compute is done; the stores take the channel in that order.
+                let mut order: Vec<(u64, usize)> =
+                    (0..tiles_n).map(|t| (get(&c[t], js).max(get(&st[t], js.wrapping_sub(1))), t)).collect();
+                order.sort_unstable();
+                for (ready, t) in order {
+                    let p = at(t, 2, js).unwrap_or_default();
+                    let start = ready.max(channel_free);
+                    if p.channel > 0 {
+                        channel_free = start + p.channel;
+                    }
+                    let end = (start + p.channel + p.fixed).max(ready + p.alone);
+                    if let Some(sv) = st.get_mut(t) {
+                        sv.push(end);
+                    }
+                }
+                js += 1;
+            }
+        }
+        round_end(&st, n.wrapping_sub(1)).max(round_end(&c, n.wrapping_sub(1)))
     }
 }
 
-/// Host kernel time estimate in device cycles: transfer over the host link plus arithmetic at the host's rate.
-pub fn host_estimate_cycles(k: &accel_ops::program::HostKernel, t: &accel_ops::target::Target) -> u64 {
-    let bytes: u64 = k.inputs.iter().chain([&k.output]).map(|d| (d.ty.shape.numel() * d.ty.dtype.size()) as u64).sum();
-    let seconds = bytes as f64 / (t.host.link_gb_per_s * 1e9) + k.output.ty.shape.numel() as f64 / (t.host.gflops * 1e9);
-    (seconds * t.clock_ghz * 1e9).ceil() as u64
+/// The prediction as JSON (the shape of `accelrt run --report-json`).
+pub fn to_json(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// A fixed-width text table of the prediction.
-pub fn table(p: &Prediction) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(s, "{:<48} {:<5} {:>12} {:>12} {:>6} {:>12} {:>12} {:>10}", "layer", "where", "MACs", "cycles", "util", "DRAM read", "DRAM write", "energy uJ");
-    for l in &p.layers {
-        let util = l.mac_utilization;
-        let name: String = if l.layer.chars().count() > 48 { format!("...{}", &l.layer[l.layer.len().saturating_sub(45)..]) } else { l.layer.clone() };
-        let _ = writeln!(s, "{:<48} {:<5} {:>12} {:>12} {:>5.1}% {:>12} {:>12} {:>10.1}", name, l.placement, l.macs, l.cycles, util * 100.0, l.dram_read, l.dram_written, l.energy_uj);
-    }
-    let _ = writeln!(
-        s,
-        "total: {:.3} ms ({} cycles), {:.1} frames/s, {} MACs, MAC utilization {:.1}%, DRAM {} bytes, {:.3} mJ/frame, host {:.3} ms (estimate)",
-        p.latency_ms, p.cycles, p.frames_per_s, p.macs, p.mac_utilization * 100.0, p.dram_bytes, p.energy_mj, p.host_ms_estimate
-    );
-    s
+/// The per-layer table and the totals, as `accelrt run --profile` prints them.
+pub fn table(r: &Report) -> String {
+    format!("{}\n{}", r.layer_table(), r.summary())
 }

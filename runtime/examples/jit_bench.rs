@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release -p accel-runtime --example jit_bench [-- --quick]`.
 #[path = "../src/host/mod.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod host;
 
 use accel_ops::kernel::{from_op, fuse_elementwise, verify, BufId, Kernel};

@@ -1,5 +1,6 @@
 //! `.npy` files in and out, via npyz: C-order arrays of f32, i64, i32, i8, u8 and bool (bf16 tensors are written
 //! as f32). Headers are untrusted: the shape is checked against policy caps and the payload length exactly.
+#![deny(clippy::indexing_slicing)]
 use accel_ops::shape::Limits;
 use accel_ops::tensor::Data;
 use accel_ops::{DType, Shape, Tensor, TensorType};
@@ -110,6 +111,7 @@ pub fn sanitize_name(name: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

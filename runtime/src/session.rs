@@ -1,10 +1,14 @@
 //! A loaded model: decode and verify once, allocate the simulated memories once, then run many times with
-//! checked inputs. Each run re-copies the constants, writes the inputs, executes and reads the outputs back.
+//! checked inputs, re-verifying and re-allocating nothing. The constants reach DRAM on the first functional run
+//! and are copied again only if the program can overwrite them (a store, a host kernel or an input reaching into
+//! their range; decided once at load). Each run writes the inputs, executes and reads the outputs back.
+//! `run_timing_only` skips all of that data work: it reports the same cycles from the commands alone.
 use crate::error::RuntimeError;
 use crate::report::RunReport;
 use crate::sim::{self, ExecOptions, Machine, Trace};
 use crate::verify::{verify, VerifiedProgram};
 use accel_ops::blob::{decode, BlobLimits};
+use accel_ops::command::{Command, Space};
 use accel_ops::program::{Meta, Program};
 use accel_ops::Tensor;
 use std::path::Path;
@@ -23,6 +27,10 @@ pub struct Session {
     machine: Machine,
     options: ExecOptions,
     last_trace: Option<Trace>,
+    /// Whether DRAM holds the constants now.
+    constants_loaded: bool,
+    /// Whether a run can overwrite the constants in DRAM (then every functional run copies them again).
+    constants_clobbered: bool,
 }
 
 impl Session {
@@ -47,7 +55,15 @@ impl Session {
     pub fn from_program(program: Program) -> Result<Session, RuntimeError> {
         let program = verify(program)?;
         let machine = Machine::new(&program)?;
-        Ok(Session { program, machine, options: ExecOptions::default(), last_trace: None })
+        let constants_clobbered = may_overwrite_constants(program.program());
+        Ok(Session {
+            program,
+            machine,
+            options: ExecOptions::default(),
+            last_trace: None,
+            constants_loaded: false,
+            constants_clobbered,
+        })
     }
 
     pub fn program(&self) -> &Program {
@@ -65,6 +81,17 @@ impl Session {
     /// Sets the most commands one run may execute (`None`: the program's command count).
     pub fn set_step_budget(&mut self, budget: Option<u64>) {
         self.options.step_budget = budget;
+    }
+
+    /// Counts executed commands into `progress` during runs (for a progress bar on another thread).
+    pub fn set_progress(&mut self, progress: Option<sim::Progress>) {
+        self.options.progress = progress;
+    }
+
+    /// With several rayon threads, whether the tiles' command streams run in parallel batches (the default) or
+    /// one command at a time with only the kernels parallel inside. The results are the same.
+    pub fn set_parallel_tiles(&mut self, on: bool) {
+        self.machine.work.serial_tiles = !on;
     }
 
     /// The per-command timeline of the last successful run.
@@ -96,9 +123,16 @@ impl Session {
                 return Err(RuntimeError::UnknownInput { name: name.clone(), expected: expected() });
             }
         }
-        self.machine
-            .load_constants(&p.constants)
-            .map_err(|why| RuntimeError::Output { name: "(constants)".into(), why })?;
+        if !self.constants_loaded || self.constants_clobbered {
+            // Marked first: a failure half way leaves DRAM unknown, and the next run copies again.
+            self.constants_loaded = false;
+            self.machine
+                .load_constants(&p.constants)
+                .map_err(|why| RuntimeError::Output { name: "(constants)".into(), why })?;
+            self.constants_loaded = true;
+        }
+        // Loads of constants may be skipped when SRAM still holds them, only if nothing can change them.
+        self.machine.work.immutable_end = if self.constants_clobbered { 0 } else { p.constants.len() as u64 };
         for io in &p.meta.inputs {
             let Some((_, tensor)) = inputs.iter().find(|(n, _)| n == &io.name) else {
                 return Err(RuntimeError::MissingInput { name: io.name.clone(), expected: expected() });
@@ -122,7 +156,8 @@ impl Session {
             })?;
             dst.copy_from_slice(&bytes);
         }
-        let trace = sim::run(&self.program, &mut self.machine, &self.options)?;
+        let opts = ExecOptions { functional: true, ..self.options };
+        let trace = sim::run(&self.program, &mut self.machine, &opts)?;
         let mut outputs = Vec::with_capacity(p.meta.outputs.len());
         for io in &p.meta.outputs {
             let fail = |why: String| RuntimeError::Output { name: io.name.clone(), why };
@@ -139,4 +174,32 @@ impl Session {
         self.last_trace = Some(trace);
         Ok(RunOutput { outputs, report })
     }
+
+    /// Runs the timing model only: the same cycles, DRAM traffic and energy as `run` (they never depend on the
+    /// data), without inputs, constants, kernels or host calls; memories are left as they were.
+    pub fn run_timing_only(&mut self) -> Result<RunReport, RuntimeError> {
+        let opts = ExecOptions { functional: false, ..self.options };
+        let trace = sim::run(&self.program, &mut self.machine, &opts)?;
+        let report = RunReport::build(self.program.program(), &trace);
+        self.last_trace = Some(trace);
+        Ok(report)
+    }
+}
+
+/// Whether anything a run writes to DRAM can land in the constants' range `[0, constants.len())`.
+fn may_overwrite_constants(p: &Program) -> bool {
+    let end = p.constants.len() as u64;
+    if end == 0 {
+        return false;
+    }
+    let inputs = p.meta.inputs.iter().map(|io| (io.dram, io.ty.checked_bytes().map_or(u64::MAX, |b| b as u64)));
+    let kernels = p.kernels.iter().map(|k| (k.output.dram, k.output.ty.checked_bytes().map_or(u64::MAX, |b| b as u64)));
+    if inputs.chain(kernels).any(|(at, len)| len > 0 && at < end) {
+        return true;
+    }
+    p.queues.iter().flat_map(|q| &q.commands).any(|c| {
+        matches!(c, Command::Store { .. })
+            && c.footprint()
+                .map_or(true, |fp| fp.iter().any(|a| a.space == Space::Dram && a.write && a.len > 0 && a.start < end))
+    })
 }

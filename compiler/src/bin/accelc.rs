@@ -158,11 +158,21 @@ fn compile(args: CompileArgs) -> Result<()> {
     let prediction = predict::predict(compiled.program());
     drop(bar);
     match args.emit {
-        Some(Emit::Graph) => print!("{}", compiled.optimized),
+        Some(Emit::Graph) => {
+            print!("{}", compiled.optimized);
+            for (pass, r) in &compiled.rewrite_reports {
+                println!("\n; pass {pass}:");
+                print!("{r}");
+            }
+        }
         Some(Emit::Schedule) | Some(Emit::Disasm) => print!("{}", accel_ops::disasm::disassemble(compiled.program())),
         None => {}
     }
     if args.report {
+        for (pass, r) in &compiled.rewrite_reports {
+            println!("; pass {pass}:");
+            print!("{r}");
+        }
         print!("{}", predict::table(&prediction));
         if precision != Precision::Fp32 {
             print!("{}", compiled.precision);

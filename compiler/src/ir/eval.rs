@@ -1,10 +1,15 @@
 //! Reference interpretation of a whole graph with the ops reference semantics: the oracle that compiled
 //! programs are compared with, and the engine of constant folding.
-use super::graph::{Graph, IrError};
+use super::graph::{Graph, IrError, ValueId};
 use accel_ops::Tensor;
 
 /// Evaluates the graph on `inputs` (in graph input order) and returns the outputs in graph output order.
 pub fn evaluate(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, IrError> {
+    evaluate_observed(g, inputs, |_, _| {})
+}
+
+/// As `evaluate`, showing every node's output to `observe` as it is computed (calibration, precision reports).
+pub fn evaluate_observed(g: &Graph, inputs: &[Tensor], mut observe: impl FnMut(ValueId, &Tensor)) -> Result<Vec<Tensor>, IrError> {
     if inputs.len() != g.inputs.len() {
         return Err(IrError::Invalid { node: "<graph>".into(), why: format!("{} inputs given, graph has {}", inputs.len(), g.inputs.len()) });
     }
@@ -28,6 +33,7 @@ pub fn evaluate(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, IrError> {
             .map(|v| vals[v.0 as usize].as_ref().ok_or_else(|| IrError::Invalid { node: n.name.clone(), why: "input not computed".into() }))
             .collect::<Result<_, _>>()?;
         let out = n.op.eval(&args).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
+        observe(n.output, &out);
         vals[n.output.0 as usize] = Some(out);
         for v in &n.inputs {
             let r = &mut remaining[v.0 as usize];

@@ -233,15 +233,7 @@ impl fmt::Display for Graph {
                     }
                 })
                 .collect();
-            let act = match &n.op {
-                Op::Conv(c) => c.act,
-                Op::Gemm(g) => g.act,
-                _ => None,
-            };
-            let kind = match act {
-                Some(a) => format!("{}.{}", n.op.kind(), act_text(&a)),
-                None => n.op.kind().to_string(),
-            };
+            let kind = op_text(&n.op);
             let at = match (&n.op, n.placement) {
                 (Op::Reshape(_), p) if p != Placement::Host => "alias",
                 (_, p) => p.name(),
@@ -253,6 +245,20 @@ impl fmt::Display for Graph {
             writeln!(f, "output {} {}", self.value(o).name, self.ty(o))?;
         }
         Ok(())
+    }
+}
+
+/// An operator as the printer names it: its kind, and a fused activation with its parameters after a dot
+/// (`conv.clip[0,6]`).
+pub fn op_text(op: &Op) -> String {
+    let act = match op {
+        Op::Conv(c) => c.act,
+        Op::Gemm(g) => g.act,
+        _ => None,
+    };
+    match act {
+        Some(a) => format!("{}.{}", op.kind(), act_text(&a)),
+        None => op.kind().to_string(),
     }
 }
 

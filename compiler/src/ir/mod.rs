@@ -3,5 +3,5 @@
 mod eval;
 mod graph;
 
-pub use eval::evaluate;
-pub use graph::{Graph, IrError, Node, NodeId, Placement, Value, ValueId};
+pub use eval::{evaluate, evaluate_observed};
+pub use graph::{op_text, Graph, IrError, Node, NodeId, Placement, Value, ValueId};

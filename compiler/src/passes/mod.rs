@@ -50,7 +50,11 @@ pub struct PipelineOutput {
 }
 
 /// Runs every pass with `ctx`, verifying after each; `after` is called with each pass's name and result.
-pub fn run_pipeline_with(g: &Graph, ctx: &PassContext, mut after: impl FnMut(&str, &Graph)) -> Result<PipelineOutput, IrError> {
+pub fn run_pipeline_with(
+    g: &Graph,
+    ctx: &PassContext,
+    mut after: impl FnMut(&str, &Graph),
+) -> Result<PipelineOutput, IrError> {
     let mut g = g.clone();
     let mut reports = Vec::new();
     for p in PIPELINE {

@@ -57,7 +57,10 @@ fn value_class(
         return Ok(id);
     }
     let val = g.values.get(v.0 as usize).ok_or(RewriteError::NoChoice)?;
-    let t = val.constant.as_ref().ok_or_else(|| RewriteError::Analysis(format!("value `{}` used before defined", val.name)))?;
+    let t = val
+        .constant
+        .as_ref()
+        .ok_or_else(|| RewriteError::Analysis(format!("value `{}` used before defined", val.name)))?;
     let index = eg.analysis.consts.len() as u32;
     eg.analysis.consts.push(const_facts(t));
     const_values.push(v);

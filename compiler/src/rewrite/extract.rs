@@ -4,7 +4,8 @@
 //! needs, with their costs; a node's cost is its own plus the union of its children's sets; a worklist
 //! re-examines the parents of a class whose choice improved, until nothing improves. A node whose set would
 //! contain its own class is a cycle and is skipped. Constant classes are free (they are folded at compile
-//! time) and are chosen apart: the node with the fewest folding steps.
+//! time) and are chosen apart: the node with the fewest folding steps. Greedy-DAG judges each class alone;
+//! a local search on the whole graph's DAG cost then fixes what that misses (see `Extracted::improve`).
 use super::analysis::{EGraph, Facts};
 use super::cost::CostModel;
 use super::lang::ENode;
@@ -13,35 +14,115 @@ use std::collections::VecDeque;
 
 /// One chosen node per class, by canonical class id.
 pub struct Extracted {
-    choice: Vec<Option<ENode>>,
-    own_cost: Vec<f64>,
+    /// Each class's nodes (children canonical) with their own cost.
+    nodes: Vec<Vec<(ENode, f64)>>,
+    chosen: Vec<Option<usize>>,
+    konst: Vec<bool>,
 }
 
 impl Extracted {
     /// The chosen node of a class (children canonical).
     pub fn node(&self, id: Id) -> Option<&ENode> {
-        self.choice.get(usize::from(id)).and_then(|n| n.as_ref())
+        let i = usize::from(id);
+        let k = (*self.chosen.get(i)?)?;
+        self.nodes.get(i).and_then(|n| n.get(k)).map(|(n, _)| n)
     }
 
-    /// The cost model's cycles for the chosen graph reachable from `roots`, each class counted once.
-    pub fn dag_cost(&self, roots: &[Id]) -> f64 {
-        let mut seen = vec![false; self.choice.len()];
-        let mut stack: Vec<Id> = roots.to_vec();
+    fn own_cost(&self, i: usize) -> f64 {
+        match self.chosen[i] {
+            Some(k) if !self.konst[i] => self.nodes[i][k].1,
+            _ => 0.0,
+        }
+    }
+
+    /// The cost model's cycles for the chosen graph reachable from `roots`, each class counted once; `None`
+    /// if the choice is cyclic or incomplete.
+    pub fn dag_cost(&self, roots: &[Id]) -> Option<f64> {
+        // Iterative DFS with colours: 1 = on the stack, 2 = done.
+        let mut colour = vec![0u8; self.chosen.len()];
         let mut total = 0.0;
-        while let Some(id) = stack.pop() {
-            let i = usize::from(id);
+        let mut stack: Vec<(usize, bool)> = roots.iter().map(|&r| (usize::from(r), false)).collect();
+        while let Some((i, leaving)) = stack.pop() {
+            if leaving {
+                colour[i] = 2;
+                continue;
+            }
+            match colour.get(i)? {
+                2 => continue,
+                1 => return None,
+                _ => {}
+            }
+            colour[i] = 1;
+            total += self.own_cost(i);
+            stack.push((i, true));
+            let node = self.node(Id::from(i))?;
+            for &c in egg::Language::children(node) {
+                match colour.get(usize::from(c))? {
+                    1 => return None,
+                    2 => {}
+                    _ => stack.push((usize::from(c), false)),
+                }
+            }
+        }
+        Some(total)
+    }
+
+    /// The classes reachable from `roots` under the current choice.
+    fn reachable(&self, roots: &[Id]) -> Vec<usize> {
+        let mut seen = vec![false; self.chosen.len()];
+        let mut stack: Vec<usize> = roots.iter().map(|&r| usize::from(r)).collect();
+        let mut out = Vec::new();
+        while let Some(i) = stack.pop() {
             if i >= seen.len() || seen[i] {
                 continue;
             }
             seen[i] = true;
-            total += self.own_cost[i];
-            if let Some(n) = &self.choice[i] {
-                stack.extend(egg::Language::children(n).iter().copied());
+            out.push(i);
+            if let Some(n) = self.node(Id::from(i)) {
+                stack.extend(egg::Language::children(n).iter().map(|&c| usize::from(c)));
             }
         }
-        total
+        out.sort_unstable();
+        out
+    }
+
+    /// Local search on the whole graph's DAG cost: greedy-DAG judges each class alone and so cannot see that
+    /// a node another output needs anyway is free to reuse (a convolution read both by a batch norm and by
+    /// the graph output). Try every alternative of every reachable class; keep a change that lowers the
+    /// total; repeat while something improves (bounded).
+    fn improve(&mut self, roots: &[Id]) {
+        let Some(mut best) = self.dag_cost(roots) else { return };
+        for _ in 0..MAX_IMPROVE_ROUNDS {
+            let mut improved = false;
+            for c in self.reachable(roots) {
+                if self.konst[c] || self.nodes[c].len() < 2 {
+                    continue;
+                }
+                let current = self.chosen[c];
+                for k in 0..self.nodes[c].len() {
+                    if Some(k) == current || self.nodes[c][k].1 >= super::cost::INFEASIBLE {
+                        continue;
+                    }
+                    let keep = self.chosen[c];
+                    self.chosen[c] = Some(k);
+                    match self.dag_cost(roots) {
+                        Some(t) if t < best - 1e-9 * best.abs().max(1.0) => {
+                            best = t;
+                            improved = true;
+                        }
+                        _ => self.chosen[c] = keep,
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
     }
 }
+
+/// Rounds of `Extracted::improve` at most.
+const MAX_IMPROVE_ROUNDS: usize = 4;
 
 /// A class's current best: the chosen node (index into the class's nodes), and the sorted set of
 /// (class, own cost) it needs, itself included.
@@ -84,8 +165,9 @@ fn union(sets: &[&[(u32, f64)]]) -> Vec<(u32, f64)> {
     out
 }
 
-/// Chooses a node for every class that has a finite, acyclic choice.
-pub fn extract(eg: &EGraph, model: &CostModel) -> Extracted {
+/// Chooses a node for every class that has a finite, acyclic choice, then improves the choice for the graph
+/// reachable from `roots`.
+pub fn extract(eg: &EGraph, model: &CostModel, roots: &[Id]) -> Extracted {
     let mut ids: Vec<Id> = eg.classes().map(|c| c.id).collect();
     ids.sort();
     let size = ids.iter().map(|&i| usize::from(i) + 1).max().unwrap_or(0);
@@ -178,16 +260,11 @@ pub fn extract(eg: &EGraph, model: &CostModel) -> Extracted {
             }
         }
     }
-    let mut choice: Vec<Option<ENode>> = vec![None; size];
-    let mut own_cost = vec![0.0; size];
-    for i in 0..size {
-        let pick = if konst[i] { const_choice[i] } else { best[i].as_ref().map(|b| b.node) };
-        if let Some(ni) = pick {
-            choice[i] = Some(nodes[i][ni].0.clone());
-            own_cost[i] = if konst[i] { 0.0 } else { nodes[i][ni].1 };
-        }
-    }
-    Extracted { choice, own_cost }
+    let chosen = (0..size).map(|i| if konst[i] { const_choice[i] } else { best[i].as_ref().map(|b| b.node) }).collect();
+    let mut ex = Extracted { nodes, chosen, konst };
+    let roots: Vec<Id> = roots.iter().map(|&r| eg.find(r)).collect();
+    ex.improve(&roots);
+    ex
 }
 
 /// For constant classes: the node with the fewest folding steps below it (leaves first), which is acyclic.

@@ -1,8 +1,8 @@
 //! The e-graph language: one e-node per IR operator (the `Op` with its typed attributes, compared and hashed
 //! through a canonical key in which floats are bits), graph inputs, constants from a side table, and splat
 //! constants made by rules. Every operator node says where it runs; tensor data never enters the e-graph.
-use accel_ops::op::{Op, PoolKind, ReduceKind, ResizeMode, UnaryOp};
 use accel_ops::op::{CoordMode, NearestRounding};
+use accel_ops::op::{Op, PoolKind, ReduceKind, ResizeMode, UnaryOp};
 use egg::{Id, Language};
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
@@ -67,8 +67,15 @@ pub enum ENode {
     Const(u32),
     /// A constant tensor of `shape` whose every element is the f32 with these bits (made by rules: zero bias,
     /// epsilon, scalars).
-    Splat { bits: u32, shape: Box<[usize]> },
-    Op { op: OpKey, place: Place, args: Vec<Id> },
+    Splat {
+        bits: u32,
+        shape: Box<[usize]>,
+    },
+    Op {
+        op: OpKey,
+        place: Place,
+        args: Vec<Id>,
+    },
 }
 
 /// What `egg` uses to skip nodes that cannot match: the leaf kind or the operator kind.
@@ -263,6 +270,7 @@ fn key_of(op: &Op) -> Vec<u64> {
             list(&mut k, g.index_shape.dims());
         }
         Op::Cast(c) => k.extend([17, c.to.code() as u64]),
+        Op::Quant(q) => k.extend([18, f(q.scale), q.zero_point as u32 as u64, q.to.code() as u64]),
     }
     k
 }

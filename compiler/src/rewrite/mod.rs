@@ -7,6 +7,7 @@ mod analysis;
 mod build;
 mod cost;
 mod extract;
+mod groups;
 mod lang;
 mod readback;
 mod report;
@@ -15,6 +16,7 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
+pub use groups::Group;
 pub use report::{Fusion, RewriteReport, StopReason};
 
 use crate::ir::{Graph, IrError, Placement};
@@ -61,7 +63,8 @@ pub enum RewriteError {
 pub fn optimize(g: &Graph, target: &Target, opts: &RewriteOptions) -> Result<(Graph, RewriteReport), RewriteError> {
     let start = Instant::now();
     let (eg, origin) = build::build(g, target)?;
-    let enabled = |name: &str| !opts.disabled.iter().any(|d| d == name || (d.ends_with('/') && name.starts_with(d.as_str())));
+    let enabled =
+        |name: &str| !opts.disabled.iter().any(|d| d == name || (d.ends_with('/') && name.starts_with(d.as_str())));
     let mut rewrites = Vec::new();
     for r in rules::all() {
         let r = r.map_err(RewriteError::Rule)?;
@@ -81,7 +84,8 @@ pub fn optimize(g: &Graph, target: &Target, opts: &RewriteOptions) -> Result<(Gr
         return Err(RewriteError::Analysis(why.clone()));
     }
     let model = cost::CostModel::new(target);
-    let ex = extract::extract(&runner.egraph, &model);
+    let ex = extract::extract(&runner.egraph, &model, &output_classes(&runner.egraph, &origin));
+    let egraph_elapsed = start.elapsed();
     let (out, covered) = readback::readback(&runner.egraph, &ex, &origin)?;
     out.verify()?;
     let mut applied: std::collections::BTreeMap<String, usize> = Default::default();
@@ -106,7 +110,9 @@ pub fn optimize(g: &Graph, target: &Target, opts: &RewriteOptions) -> Result<(Gr
         cost_before,
         cost_after: dag_cost_of_outputs(&ex, &runner.egraph, &origin),
         fusions: covered.iter().map(|c| Fusion::of(&out, c.node, &c.originals)).collect(),
+        groups: groups::layer_norms(&out),
         rules_applied: applied.into_iter().collect(),
+        egraph_elapsed,
         elapsed: start.elapsed(),
     };
     Ok((out, report))
@@ -116,15 +122,15 @@ fn is_alias(n: &crate::ir::Node) -> bool {
     matches!(n.op, accel_ops::op::Op::Reshape(_))
 }
 
+/// The classes of the graph outputs that are computed (not inputs or constants).
+fn output_classes(eg: &analysis::EGraph, origin: &readback::Origin) -> Vec<egg::Id> {
+    let g = origin.graph;
+    g.outputs.iter().filter_map(|&o| g.value(o).producer.map(|p| eg.find(origin.node_class[p.0 as usize]))).collect()
+}
+
 /// The extracted graph's cost: the classes reachable from the graph outputs.
 fn dag_cost_of_outputs(ex: &extract::Extracted, eg: &analysis::EGraph, origin: &readback::Origin) -> f64 {
-    let g = origin.graph;
-    let roots: Vec<egg::Id> = g
-        .outputs
-        .iter()
-        .filter_map(|&o| g.value(o).producer.map(|p| eg.find(origin.node_class[p.0 as usize])))
-        .collect();
-    ex.dag_cost(&roots)
+    ex.dag_cost(&output_classes(eg, origin)).unwrap_or(f64::NAN)
 }
 
 /// Where the cost model would run each node of the unoptimized graph (the cheaper of tile and host), and the

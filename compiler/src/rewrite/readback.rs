@@ -48,44 +48,7 @@ pub fn readback(eg: &EGraph, ex: &Extracted, origin: &Origin) -> Result<(Graph, 
         stack.extend(chosen(id)?.children().iter().copied());
     }
     needed.retain(|&id| matches!(ex.node(id), Some(ENode::Op { .. })));
-    // Originals owning each needed class: mapped directly, or absorbed into the first kept consumer.
-    let consumers = g.consumers();
-    let mut owner: Vec<Option<Id>> = vec![None; g.nodes.len()];
-    for i in (0..g.nodes.len()).rev() {
-        let c = find(origin.node_class[i]);
-        owner[i] = if needed.contains(&c) {
-            Some(c)
-        } else {
-            consumers[g.nodes[i].output.0 as usize].iter().find_map(|n| owner[n.0 as usize])
-        };
-    }
-    let mut covers: HashMap<Id, Vec<usize>> = HashMap::new();
-    for (i, o) in owner.iter().enumerate() {
-        if let Some(c) = o {
-            covers.entry(*c).or_default().push(i);
-        }
-    }
-    // A reshape around a rule-made operator (MatMul + Add -> Reshape(Gemm(Reshape))) is only an alias: the
-    // ONNX names of the operators it stands for belong to the operator inside (ONNX reshapes stay).
-    let mut moved: BTreeSet<Id> = BTreeSet::new();
-    for &c in &needed {
-        let Some(ENode::Op { op, args, .. }) = ex.node(c) else { continue };
-        let inner = find(args[0]);
-        let inner_is_op = matches!(ex.node(inner), Some(ENode::Op { op, .. }) if !matches!(op.op(), Op::Reshape(_)));
-        if !matches!(op.op(), Op::Reshape(_)) || !inner_is_op || !needed.contains(&inner) || covers.contains_key(&inner) {
-            continue;
-        }
-        let Some(mine) = covers.remove(&c) else { continue };
-        let stays = |&i: &usize| matches!(g.nodes[i].op, Op::Reshape(_)) && find(origin.node_class[i]) == c;
-        let (keep, give): (Vec<usize>, Vec<usize>) = mine.into_iter().partition(stays);
-        if !keep.is_empty() {
-            covers.insert(c, keep);
-        }
-        if !give.is_empty() {
-            covers.insert(inner, give);
-            moved.insert(inner);
-        }
-    }
+    let (covers, moved) = ownership(eg, ex, origin, &needed);
     let order = emit_order(eg, ex, &needed, &covers)?;
 
     let mut out = Graph::default();
@@ -100,7 +63,8 @@ pub fn readback(eg: &EGraph, ex: &Extracted, origin: &Origin) -> Result<(Graph, 
     let mut fused = Vec::new();
     for &c in &order {
         let Some(ENode::Op { op, place, args }) = ex.node(c) else { return Err(RewriteError::NoChoice) };
-        let originals: Vec<String> = covers.get(&c).map_or(Vec::new(), |v| v.iter().map(|&i| g.nodes[i].name.clone()).collect());
+        let originals: Vec<String> =
+            covers.get(&c).map_or(Vec::new(), |v| v.iter().map(|&i| g.nodes[i].name.clone()).collect());
         let name = if originals.is_empty() {
             format!("{}:{}", rule_made_name(g, eg, ex, c, &covers, &order, &moved), op.op().kind())
         } else {
@@ -128,11 +92,14 @@ pub fn readback(eg: &EGraph, ex: &Extracted, origin: &Origin) -> Result<(Graph, 
         let out_name = output_name(g, origin, c, eg).unwrap_or_else(|| format!("{name}:out"));
         let v = out.add_node(name.clone(), op.op().clone(), ins, out_name)?;
         let id = NodeId(out.nodes.len() as u32 - 1);
-        out.set_placement(id, match (op.op(), place) {
-            (Op::Reshape(_), _) => Placement::Auto,
-            (_, Place::Host) => Placement::Host,
-            _ => Placement::Tile,
-        });
+        out.set_placement(
+            id,
+            match (op.op(), place) {
+                (Op::Reshape(_), _) => Placement::Auto,
+                (_, Place::Host) => Placement::Host,
+                _ => Placement::Tile,
+            },
+        );
         if originals.len() > 1 {
             fused.push(Covered { node: id, originals });
         }
@@ -159,6 +126,59 @@ pub fn readback(eg: &EGraph, ex: &Extracted, origin: &Origin) -> Result<(Graph, 
     Ok((out, fused))
 }
 
+/// Which original nodes each emitted class covers (by index into `g.nodes`): the nodes that map to it, and
+/// those whose class was not kept and whose result flows into it (their first kept consumer). Also the
+/// operators that received the names of the reshape around them (see below).
+fn ownership(
+    eg: &EGraph,
+    ex: &Extracted,
+    origin: &Origin,
+    needed: &BTreeSet<Id>,
+) -> (HashMap<Id, Vec<usize>>, BTreeSet<Id>) {
+    let g = origin.graph;
+    let find = |id: Id| eg.find(id);
+    // Originals owning each needed class: mapped directly, or absorbed into the first kept consumer.
+    let consumers = g.consumers();
+    let mut owner: Vec<Option<Id>> = vec![None; g.nodes.len()];
+    for i in (0..g.nodes.len()).rev() {
+        let c = find(origin.node_class[i]);
+        owner[i] = if needed.contains(&c) {
+            Some(c)
+        } else {
+            consumers[g.nodes[i].output.0 as usize].iter().find_map(|n| owner[n.0 as usize])
+        };
+    }
+    let mut covers: HashMap<Id, Vec<usize>> = HashMap::new();
+    for (i, o) in owner.iter().enumerate() {
+        if let Some(c) = o {
+            covers.entry(*c).or_default().push(i);
+        }
+    }
+    // A reshape around a rule-made operator (MatMul + Add -> Reshape(Gemm(Reshape))) is only an alias: the
+    // ONNX names of the operators it stands for belong to the operator inside (ONNX reshapes stay).
+    let mut moved: BTreeSet<Id> = BTreeSet::new();
+    for &c in needed {
+        let Some(ENode::Op { op, args, .. }) = ex.node(c) else { continue };
+        let inner = find(args[0]);
+        let inner_is_op = matches!(ex.node(inner), Some(ENode::Op { op, .. }) if !matches!(op.op(), Op::Reshape(_)));
+        if !matches!(op.op(), Op::Reshape(_)) || !inner_is_op || !needed.contains(&inner) || covers.contains_key(&inner)
+        {
+            continue;
+        }
+        let Some(mine) = covers.remove(&c) else { continue };
+        let stays = |&i: &usize| matches!(g.nodes[i].op, Op::Reshape(_)) && find(origin.node_class[i]) == c;
+        let (keep, give): (Vec<usize>, Vec<usize>) = mine.into_iter().partition(stays);
+        if !keep.is_empty() {
+            covers.insert(c, keep);
+        }
+        if !give.is_empty() {
+            covers.insert(inner, give);
+            moved.insert(inner);
+        }
+    }
+    (covers, moved)
+}
+
 /// The class of a graph value, or `None` for a graph constant.
 fn class_of_value(g: &Graph, origin: &Origin, v: ValueId) -> Option<Id> {
     if let Some(p) = g.value(v).producer {
@@ -167,14 +187,14 @@ fn class_of_value(g: &Graph, origin: &Origin, v: ValueId) -> Option<Id> {
     g.inputs.iter().position(|&i| i == v).and_then(|k| origin.input_class.get(k).copied())
 }
 
-/// The output value name: a graph output's name if one maps here, else the value name of the last original
+/// The output value name: a graph output's name if one maps here, else the value name of the first original
 /// node whose class this is.
 fn output_name(g: &Graph, origin: &Origin, c: Id, eg: &EGraph) -> Option<String> {
     let of = |v: ValueId| g.value(v).producer.is_some_and(|p| eg.find(origin.node_class[p.0 as usize]) == c);
     if let Some(&o) = g.outputs.iter().find(|&&o| of(o)) {
         return Some(g.value(o).name.clone());
     }
-    g.nodes.iter().rev().find(|n| of(n.output)).map(|n| g.value(n.output).name.clone())
+    g.nodes.iter().find(|n| of(n.output)).map(|n| g.value(n.output).name.clone())
 }
 
 /// Name of a node no ONNX node maps to (made by a rule, e.g. a reshape around a Gemm): after the operator
@@ -188,7 +208,8 @@ fn rule_made_name(
     order: &[Id],
     moved: &BTreeSet<Id>,
 ) -> String {
-    let joined = |d: Id| covers.get(&d).map(|v| v.iter().map(|&i| g.nodes[i].name.as_str()).collect::<Vec<_>>().join("+"));
+    let joined =
+        |d: Id| covers.get(&d).map(|v| v.iter().map(|&i| g.nodes[i].name.as_str()).collect::<Vec<_>>().join("+"));
     let children: Vec<Id> = ex.node(c).map_or(Vec::new(), |n| n.children().iter().map(|&a| eg.find(a)).collect());
     let uses = |o: Id| ex.node(o).is_some_and(|n| n.children().iter().any(|&a| eg.find(a) == c));
     children
@@ -216,7 +237,8 @@ fn emit_order(
         d
     };
     // Rank: the first original node covered; rule-made classes inherit the smallest rank of their consumers.
-    let mut rank: HashMap<Id, usize> = needed.iter().map(|&c| (c, covers.get(&c).map_or(usize::MAX, |v| v[0]))).collect();
+    let mut rank: HashMap<Id, usize> =
+        needed.iter().map(|&c| (c, covers.get(&c).map_or(usize::MAX, |v| v[0]))).collect();
     for _ in 0..needed.len() {
         let mut changed = false;
         for &c in needed {
@@ -239,7 +261,8 @@ fn emit_order(
             users.entry(d).or_default().push(c);
         }
     }
-    let mut ready: BTreeSet<(usize, Id)> = waiting.iter().filter(|(_, &n)| n == 0).map(|(&c, _)| (rank[&c], c)).collect();
+    let mut ready: BTreeSet<(usize, Id)> =
+        waiting.iter().filter(|(_, &n)| n == 0).map(|(&c, _)| (rank[&c], c)).collect();
     let mut order = Vec::with_capacity(needed.len());
     while let Some(first) = ready.pop_first() {
         order.push(first.1);
@@ -268,7 +291,13 @@ fn leaf_value(ex: &Extracted, c: Id, origin: &Origin) -> Option<ValueId> {
 
 /// The tensor of constant class `c`, owned: a copy of a graph constant, or the folded tensor moved out of
 /// `memo` (weights are large; each folded constant is usually read once).
-fn take_folded(eg: &EGraph, ex: &Extracted, c: Id, memo: &mut HashMap<Id, Tensor>, origin: &Origin) -> Result<Tensor, RewriteError> {
+fn take_folded(
+    eg: &EGraph,
+    ex: &Extracted,
+    c: Id,
+    memo: &mut HashMap<Id, Tensor>,
+    origin: &Origin,
+) -> Result<Tensor, RewriteError> {
     let c = eg.find(c);
     if let Some(v) = leaf_value(ex, c, origin) {
         return origin.graph.constant(v).cloned().ok_or(RewriteError::NoChoice);
@@ -278,7 +307,13 @@ fn take_folded(eg: &EGraph, ex: &Extracted, c: Id, memo: &mut HashMap<Id, Tensor
 }
 
 /// The tensor of a constant class if known: a graph constant, or one folded into `memo`.
-fn lookup<'a>(eg: &EGraph, ex: &Extracted, c: Id, memo: &'a HashMap<Id, Tensor>, origin: &'a Origin) -> Option<&'a Tensor> {
+fn lookup<'a>(
+    eg: &EGraph,
+    ex: &Extracted,
+    c: Id,
+    memo: &'a HashMap<Id, Tensor>,
+    origin: &'a Origin,
+) -> Option<&'a Tensor> {
     let c = eg.find(c);
     match leaf_value(ex, c, origin) {
         Some(v) => origin.graph.constant(v),
@@ -287,21 +322,31 @@ fn lookup<'a>(eg: &EGraph, ex: &Extracted, c: Id, memo: &'a HashMap<Id, Tensor>,
 }
 
 /// Folds constant class `c` (and what it needs) into `memo`: a splat, or an operator over folded operands.
-fn fold(eg: &EGraph, ex: &Extracted, c: Id, memo: &mut HashMap<Id, Tensor>, origin: &Origin) -> Result<(), RewriteError> {
+fn fold(
+    eg: &EGraph,
+    ex: &Extracted,
+    c: Id,
+    memo: &mut HashMap<Id, Tensor>,
+    origin: &Origin,
+) -> Result<(), RewriteError> {
     let c = eg.find(c);
     if lookup(eg, ex, c, memo, origin).is_some() {
         return Ok(());
     }
     let t = match ex.node(c).ok_or(RewriteError::NoChoice)? {
         ENode::Const(_) | ENode::Input(_) => return Err(RewriteError::NoChoice),
-        ENode::Splat { bits, shape } => Tensor::from_f32(shape.to_vec(), vec![f32::from_bits(*bits); shape.iter().product()])
-            .map_err(|e| RewriteError::Fold { op: "splat", why: e.to_string() })?,
+        ENode::Splat { bits, shape } => {
+            Tensor::from_f32(shape.to_vec(), vec![f32::from_bits(*bits); shape.iter().product()])
+                .map_err(|e| RewriteError::Fold { op: "splat", why: e.to_string() })?
+        }
         ENode::Op { op, args, .. } => {
             for &a in args {
                 fold(eg, ex, a, memo, origin)?;
             }
-            let refs: Vec<&Tensor> =
-                args.iter().map(|&a| lookup(eg, ex, a, memo, origin).ok_or(RewriteError::NoChoice)).collect::<Result<_, _>>()?;
+            let refs: Vec<&Tensor> = args
+                .iter()
+                .map(|&a| lookup(eg, ex, a, memo, origin).ok_or(RewriteError::NoChoice))
+                .collect::<Result<_, _>>()?;
             let op = op.op();
             let fast = match op {
                 Op::Binary(b) => fast_binary(b, &refs),
@@ -326,6 +371,7 @@ fn fast_binary(b: &Binary, args: &[&Tensor]) -> Option<Tensor> {
     if yv.len() != pattern.period || pattern.repeat == 0 {
         return None;
     }
-    let out: Vec<f32> = xv.iter().enumerate().map(|(i, &a)| b.op.apply(a, yv[(i / pattern.repeat) % pattern.period])).collect();
+    let out: Vec<f32> =
+        xv.iter().enumerate().map(|(i, &a)| b.op.apply(a, yv[(i / pattern.repeat) % pattern.period])).collect();
     Tensor::from_f32(x.dims().to_vec(), out).ok()
 }

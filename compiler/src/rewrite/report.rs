@@ -56,15 +56,7 @@ pub struct Fusion {
 impl Fusion {
     pub(super) fn of(g: &Graph, node: NodeId, originals: &[String]) -> Fusion {
         let n = g.node(node);
-        let act = match &n.op {
-            accel_ops::op::Op::Conv(c) => c.act,
-            accel_ops::op::Op::Gemm(g) => g.act,
-            _ => None,
-        };
-        let op = match act {
-            Some(a) => format!("{}.{}", n.op.kind(), a.name()),
-            None => n.op.kind().to_string(),
-        };
+        let op = crate::ir::op_text(&n.op);
         let residual = matches!(n.op, accel_ops::op::Op::Conv(_)) && n.inputs.len() == 4;
         Fusion { name: n.name.clone(), op, residual, placement: n.placement, originals: originals.to_vec() }
     }
@@ -90,9 +82,13 @@ pub struct RewriteReport {
     pub cost_before: f64,
     pub cost_after: f64,
     pub fusions: Vec<Fusion>,
+    /// Recognized layers that stay several operators (LayerNorm).
+    pub groups: Vec<super::Group>,
     /// How often each rule added something, by name.
     pub rules_applied: Vec<(String, usize)>,
-    /// Wall-clock time of the whole call (not part of the text form).
+    /// Wall-clock time of building, running and extracting the e-graph (not part of the text form).
+    pub egraph_elapsed: Duration,
+    /// Wall-clock time of the whole call, with readback and constant folding (not part of the text form).
     pub elapsed: Duration,
 }
 
@@ -120,6 +116,9 @@ impl fmt::Display for RewriteReport {
         for x in &self.fusions {
             let res = if x.residual { " +residual" } else { "" };
             writeln!(f, "fused {}{res} @{}: {}", x.op, x.placement.name(), x.originals.join(" + "))?;
+        }
+        for g in &self.groups {
+            writeln!(f, "group {} ({} on tiles, {} on host): {}", g.kind, g.on_tiles, g.on_host, g.nodes.join(" + "))?;
         }
         Ok(())
     }

@@ -2,6 +2,9 @@
 //! a CRC-32 per section, and the sections (metadata, commands, constants raw and 64-byte aligned, host kernels,
 //! debug map). Parsing checks, in order: header, section bounds, checksums, structural decode with limits.
 //! Semantic verification (addresses, references, waits) is the runtime's verifier, after this.
+//!
+//! Decode is total (ARCHITECTURE.md): no indexing or slicing that can panic, every offset read with `get`.
+#![deny(clippy::indexing_slicing)]
 mod codec;
 mod error;
 
@@ -80,44 +83,57 @@ pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
         out.extend_from_slice(bytes);
     }
     let total = out.len() as u64;
-    out[0..8].copy_from_slice(&MAGIC);
-    out[8..10].copy_from_slice(&FORMAT_MAJOR.to_le_bytes());
-    out[10..12].copy_from_slice(&FORMAT_MINOR.to_le_bytes());
-    out[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-    out[16..24].copy_from_slice(&features.to_le_bytes());
-    out[24..32].copy_from_slice(&program.meta.target.fingerprint().to_le_bytes());
-    out[32..40].copy_from_slice(&total.to_le_bytes());
-    out[40..44].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    put(&mut out, 0, &MAGIC);
+    put(&mut out, 8, &FORMAT_MAJOR.to_le_bytes());
+    put(&mut out, 10, &FORMAT_MINOR.to_le_bytes());
+    put(&mut out, 12, &(HEADER_LEN as u32).to_le_bytes());
+    put(&mut out, 16, &features.to_le_bytes());
+    put(&mut out, 24, &program.meta.target.fingerprint().to_le_bytes());
+    put(&mut out, 32, &total.to_le_bytes());
+    put(&mut out, 40, &(sections.len() as u32).to_le_bytes());
     for (i, (kind, offset, len, crc)) in table.into_iter().enumerate() {
         let e = HEADER_LEN + i * ENTRY_LEN;
-        out[e..e + 4].copy_from_slice(&(kind as u32).to_le_bytes());
-        out[e + 8..e + 16].copy_from_slice(&offset.to_le_bytes());
-        out[e + 16..e + 24].copy_from_slice(&len.to_le_bytes());
-        out[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+        put(&mut out, e, &(kind as u32).to_le_bytes());
+        put(&mut out, e + 8, &offset.to_le_bytes());
+        put(&mut out, e + 16, &len.to_le_bytes());
+        put(&mut out, e + 24, &crc.to_le_bytes());
     }
     let crc = header_crc(&out, HEADER_LEN + ENTRY_LEN * sections.len());
-    out[44..48].copy_from_slice(&crc.to_le_bytes());
+    put(&mut out, 44, &crc.to_le_bytes());
     Ok(out)
 }
 
-/// CRC-32 over the header (without its CRC field) and the section table.
+/// Writes `bytes` at `at` of the header being encoded (always inside it: `encode` sized it first).
+fn put(out: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+/// CRC-32 over the header (without its CRC field) and the section table. Callers checked that both exist;
+/// a missing part hashes as empty, which then fails the comparison.
 fn header_crc(bytes: &[u8], table_end: usize) -> u32 {
     let mut h = crc32fast::Hasher::new();
-    h.update(&bytes[0..44]);
-    h.update(&bytes[HEADER_LEN..table_end]);
+    h.update(bytes.get(0..44).unwrap_or_default());
+    h.update(bytes.get(HEADER_LEN..table_end).unwrap_or_default());
     h.finalize()
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+/// `N` bytes at `at`, or a truncation error.
+fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], BlobError> {
+    at.checked_add(N)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| s.try_into().ok())
+        .ok_or(BlobError::Truncated { offset: b.len(), needed: at.saturating_add(N).saturating_sub(b.len()) })
 }
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn u16_at(b: &[u8], at: usize) -> Result<u16, BlobError> {
+    field(b, at).map(u16::from_le_bytes)
 }
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
+fn u32_at(b: &[u8], at: usize) -> Result<u32, BlobError> {
+    field(b, at).map(u32::from_le_bytes)
+}
+fn u64_at(b: &[u8], at: usize) -> Result<u64, BlobError> {
+    field(b, at).map(u64::from_le_bytes)
 }
 
 /// What the header says, readable without decoding the body (for `accelrt info` and mismatch errors).
@@ -130,40 +146,43 @@ pub struct Header {
 }
 
 /// Parses and checks the header and the section table; returns the header and each section's byte range.
-fn parse_layout(bytes: &[u8], limits: &BlobLimits) -> Result<(Header, Vec<(SectionKind, usize, usize)>), BlobError> {
+/// Each section's kind and byte range.
+type SectionRanges = Vec<(SectionKind, usize, usize)>;
+
+fn parse_layout(bytes: &[u8], limits: &BlobLimits) -> Result<(Header, SectionRanges), BlobError> {
     if bytes.len() as u64 > limits.max_blob_bytes {
         return Err(BlobError::TooLarge { len: bytes.len() as u64, max: limits.max_blob_bytes });
     }
     if bytes.len() < HEADER_LEN {
         return Err(BlobError::Truncated { offset: bytes.len(), needed: HEADER_LEN });
     }
-    if bytes[0..8] != MAGIC {
+    if bytes.get(0..8) != Some(&MAGIC[..]) {
         return Err(BlobError::BadMagic);
     }
     let header = Header {
-        major: u16_at(bytes, 8),
-        minor: u16_at(bytes, 10),
-        features: u64_at(bytes, 16),
-        target_fingerprint: u64_at(bytes, 24),
+        major: u16_at(bytes, 8)?,
+        minor: u16_at(bytes, 10)?,
+        features: u64_at(bytes, 16)?,
+        target_fingerprint: u64_at(bytes, 24)?,
     };
     if header.major != FORMAT_MAJOR || header.minor > FORMAT_MINOR {
         return Err(BlobError::Version { major: header.major, minor: header.minor });
     }
-    if u32_at(bytes, 12) as usize != HEADER_LEN {
+    if u32_at(bytes, 12)? as usize != HEADER_LEN {
         return Err(BlobError::Malformed { offset: 12, why: "unexpected header length".into() });
     }
     let unknown = header.features & !SUPPORTED_FEATURES;
     if unknown != 0 {
         return Err(BlobError::Features { unknown });
     }
-    let total = u64_at(bytes, 32);
+    let total = u64_at(bytes, 32)?;
     if total != bytes.len() as u64 {
         return Err(BlobError::Truncated {
             offset: bytes.len(),
             needed: total.saturating_sub(bytes.len() as u64) as usize,
         });
     }
-    let count = u32_at(bytes, 40) as usize;
+    let count = u32_at(bytes, 40)? as usize;
     if count != SectionKind::ALL.len() {
         return Err(BlobError::Malformed {
             offset: 40,
@@ -174,7 +193,7 @@ fn parse_layout(bytes: &[u8], limits: &BlobLimits) -> Result<(Header, Vec<(Secti
     if bytes.len() < table_end {
         return Err(BlobError::Truncated { offset: bytes.len(), needed: table_end - bytes.len() });
     }
-    if header_crc(bytes, table_end) != u32_at(bytes, 44) {
+    if header_crc(bytes, table_end) != u32_at(bytes, 44)? {
         return Err(BlobError::Checksum { what: "header", offset: 0 });
     }
     let mut sections = Vec::with_capacity(count);
@@ -182,32 +201,32 @@ fn parse_layout(bytes: &[u8], limits: &BlobLimits) -> Result<(Header, Vec<(Secti
     let mut covered_to = table_end;
     for (i, want) in SectionKind::ALL.iter().enumerate() {
         let e = HEADER_LEN + i * ENTRY_LEN;
-        if u32_at(bytes, e) != *want as u32 {
+        if u32_at(bytes, e)? != *want as u32 {
             return Err(BlobError::Malformed { offset: e, why: format!("section {i} should be {}", want.name()) });
         }
-        if u32_at(bytes, e + 4) != 0 || u32_at(bytes, e + 28) != 0 {
+        if u32_at(bytes, e + 4)? != 0 || u32_at(bytes, e + 28)? != 0 {
             return Err(BlobError::Malformed {
                 offset: e + 4,
                 why: "reserved section-table bytes are not zero".into(),
             });
         }
-        let (offset, len) = (u64_at(bytes, e + 8), u64_at(bytes, e + 16));
+        let (offset, len) = (u64_at(bytes, e + 8)?, u64_at(bytes, e + 16)?);
         let end = offset.checked_add(len).filter(|&end| offset >= table_end as u64 && end <= bytes.len() as u64);
         let Some(end) = end else {
             return Err(BlobError::SectionBounds { section: want.name(), offset, len });
         };
         let (start, end) = (offset as usize, end as usize);
-        if start < covered_to {
+        let (Some(padding), Some(body)) = (bytes.get(covered_to..start), bytes.get(start..end)) else {
             return Err(BlobError::SectionBounds { section: want.name(), offset, len });
-        }
-        if let Some(p) = bytes[covered_to..start].iter().position(|&b| b != 0) {
+        };
+        if let Some(p) = padding.iter().position(|&b| b != 0) {
             return Err(BlobError::Malformed {
                 offset: covered_to + p,
                 why: "padding between sections is not zero".into(),
             });
         }
         covered_to = end;
-        if crc32fast::hash(&bytes[start..end]) != u32_at(bytes, e + 24) {
+        if crc32fast::hash(body) != u32_at(bytes, e + 24)? {
             return Err(BlobError::Checksum { what: want.name(), offset: start });
         }
         sections.push((*want, start, end));
@@ -226,11 +245,13 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, BlobError> {
 /// Parses a blob into a program: header, bounds, checksums, structural decode. Never panics.
 pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
     let (header, sections) = parse_layout(bytes, limits)?;
+    // `parse_layout` returned one in-bounds range per kind, in kind order: the lookups cannot miss.
+    let range = |k: SectionKind| sections.get(k as usize - 1).map_or((0, 0), |&(_, s, e)| (s, e));
     let body = |k: SectionKind| -> &[u8] {
-        let (_, s, e) = sections[k as usize - 1];
-        &bytes[s..e]
+        let (s, e) = range(k);
+        bytes.get(s..e).unwrap_or_default()
     };
-    let start = |k: SectionKind| sections[k as usize - 1].1;
+    let start = |k: SectionKind| range(k).0;
     let dec = |k: SectionKind, why: String| BlobError::Decode { section: k.name(), offset: start(k), why };
     let meta: Meta = codec::decode(body(SectionKind::Meta)).map_err(|w| dec(SectionKind::Meta, w))?;
     if meta.target.fingerprint() != header.target_fingerprint {
@@ -248,4 +269,5 @@ pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

@@ -28,14 +28,13 @@ impl<'a> Reader<'a> {
         self.pos
     }
     pub fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        // `pos` only advances to the end of a successful `take`, so it never passes the end.
+        self.bytes.len().saturating_sub(self.pos)
     }
     pub fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let end = self.pos.checked_add(N).filter(|&e| e <= self.bytes.len());
-        match end {
-            Some(end) => {
-                let mut out = [0u8; N];
-                out.copy_from_slice(&self.bytes[self.pos..end]);
+        let chunk = self.pos.checked_add(N).and_then(|end| Some((end, self.bytes.get(self.pos..end)?)));
+        match chunk.and_then(|(end, s)| Some((end, <[u8; N]>::try_from(s).ok()?))) {
+            Some((end, out)) => {
                 self.pos = end;
                 Ok(out)
             }
@@ -43,7 +42,7 @@ impl<'a> Reader<'a> {
         }
     }
     pub fn invalid(&self, what: &'static str, value: u64, width: usize) -> DecodeError {
-        DecodeError::InvalidValue { offset: self.pos - width, what, value }
+        DecodeError::InvalidValue { offset: self.pos.saturating_sub(width), what, value }
     }
 }
 

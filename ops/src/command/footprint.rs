@@ -3,6 +3,8 @@
 use super::field::{Copy3, SramAddr};
 use super::{elem_bytes, Command};
 use crate::dtype::DType;
+use crate::numerics::convert::{self, ConvertParams};
+use crate::numerics::QuantParams;
 use crate::op::Conv as ConvOp;
 use thiserror::Error;
 
@@ -25,8 +27,9 @@ pub struct Access {
 
 impl Access {
     pub fn end(&self) -> u64 {
-        // Constructed only through `range`, which checked this sum.
-        self.start + self.len
+        // `footprint` builds accesses only through `range`, which checked this sum; the fields are public,
+        // so a hand-built one saturates (an end of `u64::MAX` is outside every memory) instead of wrapping.
+        self.start.saturating_add(self.len)
     }
 }
 
@@ -105,7 +108,7 @@ impl Command {
                 pad_bottom,
                 pad_right,
                 groups,
-                act: _,
+                act,
             } => {
                 check_compute_dtype(*dtype).map_err(fail)?;
                 let g = *groups as u64;
@@ -146,12 +149,13 @@ impl Command {
                 if !residual.is_none() {
                     out.push(sram(*residual, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), false)?);
                 }
+                check_quant(*dtype, *quant, act).map_err(fail)?;
                 if !quant.is_none() {
-                    out.push(sram(*quant, mul(&[*out_c as u64, 8]), false)?);
+                    out.push(sram(*quant, QuantParams::bytes(*out_c as u64), false)?);
                 }
                 out.push(sram(*output, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), true)?);
             }
-            Command::MatMul { dtype, a, b, bias, quant, output, m, k, n, act: _ } => {
+            Command::MatMul { dtype, a, b, bias, quant, output, m, k, n, act } => {
                 check_compute_dtype(*dtype).map_err(fail)?;
                 let (m, k, n, e) = (*m as u64, *k as u64, *n as u64, elem_bytes(*dtype));
                 out.push(sram(*a, mul(&[m, k, e]), false)?);
@@ -159,8 +163,9 @@ impl Command {
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[n, 4]), false)?);
                 }
+                check_quant(*dtype, *quant, act).map_err(fail)?;
                 if !quant.is_none() {
-                    out.push(sram(*quant, mul(&[n, 8]), false)?);
+                    out.push(sram(*quant, QuantParams::bytes(n), false)?);
                 }
                 out.push(sram(*output, mul(&[m, n, e]), true)?);
             }
@@ -229,9 +234,31 @@ impl Command {
                 out.push(sram(*params, mul(&[*c as u64, 8]), false)?);
                 out.push(sram(*dst, mul(&[*c as u64, *inner as u64, 4]), true)?);
             }
+            Command::Convert { from, to, src, dst, params, len } => {
+                let needs = convert::supported(*from, *to).ok_or_else(|| fail(format!("no conversion from {from} to {to}")))?;
+                if needs == params.is_none() {
+                    return Err(fail(format!("{from} -> {to} {} a scale and zero point", if needs { "needs" } else { "takes no" })));
+                }
+                out.push(sram(*src, mul(&[*len as u64, elem_bytes(*from)]), false)?);
+                if needs {
+                    out.push(sram(*params, Some(ConvertParams::BYTES), false)?);
+                }
+                out.push(sram(*dst, mul(&[*len as u64, elem_bytes(*to)]), true)?);
+            }
             Command::HostCall { .. } | Command::Signal { .. } | Command::Wait { .. } => {}
         }
         Ok(out)
+    }
+}
+
+/// INT8 compute takes a `quant` operand and no activation (its clamp carries Relu/Clip); float takes neither
+/// `quant` nor an integer clamp.
+fn check_quant(d: DType, quant: SramAddr, act: &super::Act) -> Result<(), String> {
+    match (d == DType::I8, quant.is_none()) {
+        (true, true) => Err("i8 compute needs a quant operand".into()),
+        (true, false) if act.0.is_some() => Err("i8 compute takes no activation (the quant clamp is the activation)".into()),
+        (false, false) => Err(format!("{d} compute takes no quant operand")),
+        _ => Ok(()),
     }
 }
 

@@ -2,6 +2,9 @@
 //! the decoder and the disassembler. Opcode numbers are the file format: explicit and append-only.
 //! Memory footprints and parameter checks (the verifier's input) live in `footprint`; cycle and energy
 //! costs in `crate::cost`.
+//!
+//! Decoding and footprints see untrusted bytes: no indexing or slicing that can panic (checked below).
+#![deny(clippy::indexing_slicing)]
 mod examples;
 mod field;
 mod footprint;
@@ -85,6 +88,10 @@ commands! {
     /// `[out_c, out_h, out_w]`; bias `[out_c]` f32 (i32 for INT8); an optional `residual` block of the output's
     /// shape is added before the activation; `quant` holds requantization parameters for INT8 (absent for
     /// float). Padding applies to this block only: interior stripes carry halo rows instead.
+    /// `dtype` is the element type of input, weights, residual and output (f32, bf16 or i8); the arithmetic of
+    /// each is defined in `crate::numerics`. For i8, `quant` is `numerics::QuantParams` (a 32-byte header of
+    /// zero points, output clamp and residual requantization, then an i32 multiplier and shift per output
+    /// channel) and `act` is absent (the clamp carries Relu/Clip).
     0x03 "mac.conv" Conv on Mac {
         dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32,
         weights: SramAddr, bias: SramAddr, residual: SramAddr, quant: SramAddr, output: SramAddr,
@@ -92,7 +99,8 @@ commands! {
         kernel_h: u16, kernel_w: u16, stride_h: u16, stride_w: u16, dilation_h: u16, dilation_w: u16,
         pad_top: u16, pad_left: u16, pad_bottom: u16, pad_right: u16, groups: u32, act: Act,
     }
-    /// `out[m,n] = act(a[m,k] * b[k,n] + bias[n])`, all row-major in SRAM.
+    /// `out[m,n] = act(a[m,k] * b[k,n] + bias[n])`, all row-major in SRAM; `dtype`, bias and `quant` as for
+    /// `mac.conv`.
     0x04 "mac.matmul" MatMul on Mac {
         dtype: DType, a: SramAddr, b: SramAddr, bias: SramAddr, quant: SramAddr, output: SramAddr,
         m: u32, k: u32, n: u32, act: Act,
@@ -111,6 +119,9 @@ commands! {
     }
     /// Per-channel `dst = src * scale[c] + shift[c]` over `[c, inner]`; `params` holds scale then shift.
     0x08 "vec.affine" Affine on Vector { src: SramAddr, dst: SramAddr, params: SramAddr, c: u32, inner: u32 }
+    /// `dst[i] = convert(src[i])` for `len` elements from `from` to `to` (`crate::numerics::convert`): f32 <->
+    /// bf16, and f32/bf16 <-> i8 with `params` = scale (f32) then zero point (i32); `params` is absent otherwise.
+    0x09 "vec.convert" Convert on Vector { from: DType, to: DType, src: SramAddr, dst: SramAddr, params: SramAddr, len: u32 }
     /// Runs host kernel `kernel` (an index into the blob's kernel table) on DRAM buffers.
     0x10 "host.call" HostCall on Host { kernel: u32 }
     /// Increments semaphore `sem` once this queue's earlier commands are done.
@@ -125,4 +136,5 @@ pub fn elem_bytes(dtype: DType) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

@@ -41,7 +41,7 @@ impl Elementwise {
         let mut got: Vec<(ValueId, i64)> = f.terms.clone();
         got.retain(|(v, _)| {
             let i = self.loops.iter().position(|&l| l == v.index());
-            !i.is_some_and(|i| self.extents[i] <= 1)
+            i.is_none_or(|i| self.extents[i] > 1)
         });
         f.offset == 0 && got == want
     }

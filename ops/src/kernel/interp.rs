@@ -150,7 +150,7 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
             Inst::Load { buf, index } => {
                 let (slot, dtype, off) = elem(*buf, idx(*index)?)?;
                 let src: &[u8] = match slot {
-                    Slot::Arg(a) => &args[a],
+                    Slot::Arg(a) => args[a],
                     Slot::Const(c) => match &k.buffers[c].kind {
                         BufKind::Const(d) => d,
                         _ => return Err(internal(at, "bad constant")),
@@ -162,7 +162,7 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
                 let (slot, dtype, off) = elem(*buf, idx(*index)?)?;
                 let x = get(*value)?;
                 let Slot::Arg(a) = slot else { return Err(internal(at, "store to a constant")) };
-                encode(dtype, x, &mut args[a], off).ok_or_else(|| internal(at, "store outside its buffer"))?;
+                encode(dtype, x, args[a], off).ok_or_else(|| internal(at, "store outside its buffer"))?;
                 Val::B(false)
             }
             Inst::Copy { dst, dst_index, src, src_index } => {
@@ -171,7 +171,7 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
                 let size = dtype.size();
                 let mut tmp = [0u8; 8];
                 let src_bytes: &[u8] = match sslot {
-                    Slot::Arg(a) => &args[a],
+                    Slot::Arg(a) => args[a],
                     Slot::Const(c) => match &k.buffers[c].kind {
                         BufKind::Const(d) => d,
                         _ => return Err(internal(at, "bad constant")),

@@ -30,7 +30,7 @@ pub trait FloatOps {
     fn fselect(&mut self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
     fn iselect(&mut self, m: Self::M, a: Self::I, b: Self::I) -> Self::I;
     fn to_bits(&mut self, a: Self::F) -> Self::I;
-    fn from_bits(&mut self, a: Self::I) -> Self::F;
+    fn bits_to_float(&mut self, a: Self::I) -> Self::F;
     /// Truncating, saturating conversion (NaN gives 0).
     fn to_int(&mut self, a: Self::F) -> Self::I;
     fn to_float(&mut self, a: Self::I) -> Self::F;
@@ -93,7 +93,7 @@ pub fn exp<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let b = m.fmul(n, c2);
     let r = m.fsub(r, b);
     let z = m.fmul(r, r);
-    let p = horner(m, r, &[1.987_569_1e-4, 1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1]);
+    let p = horner(m, r, &[1.987_569_1e-4, 1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5]);
     let pz = m.fmul(p, z);
     let y = m.fadd(pz, r);
     let one = m.fconst(1.0);
@@ -103,7 +103,7 @@ pub fn exp<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let bias = m.iconst(127 - MAGIC.to_bits() as i32);
     let e = m.iadd(sb, bias);
     let e = m.ishl(e, 23);
-    let scale = m.from_bits(e);
+    let scale = m.bits_to_float(e);
     let y = m.fmul(y, scale);
     let inf = m.fconst(f32::INFINITY);
     let over = m.fcmp(CmpFn::Gt, x, hi);
@@ -133,7 +133,7 @@ pub fn log<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let mant = m.iand(bits, mant_mask);
     let half_exp = m.iconst(0x3f00_0000);
     let mant = m.ior(mant, half_exp);
-    let mx = m.from_bits(mant);
+    let mx = m.bits_to_float(mant);
     let sqrthf = m.fconst(std::f32::consts::FRAC_1_SQRT_2);
     let lt = m.fcmp(CmpFn::Lt, mx, sqrthf);
     let (minus_one, zero_i) = (m.iconst(-1), m.iconst(0));
@@ -156,7 +156,7 @@ pub fn log<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
             -1.666_805_8e-1,
             2.000_071_4e-1,
             -2.499_999_4e-1,
-            3.333_333_1e-1,
+            3.333_333e-1,
         ],
     );
     let pf = m.fmul(p, f);
@@ -200,7 +200,7 @@ pub fn tanh<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let nbig = m.fneg(big);
     let big = m.fselect(negative, nbig, big);
     let x2 = m.fmul(x, x);
-    let p = horner(m, x2, &[-5.704_988_7e-3, 2.063_908_9e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328_2e-1]);
+    let p = horner(m, x2, &[-5.704_988_7e-3, 2.063_909e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328e-1]);
     let p = m.fmul(p, x2);
     let p = m.fmul(p, x);
     let small = m.fadd(p, x);
@@ -220,7 +220,15 @@ pub fn erf<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let taylor = horner(
         m,
         x2,
-        &[1.205_533_3e-4, -8.548_327e-4, 5.223_977_6e-3, -2.686_617e-2, 1.128_379_2e-1, -3.761_263_9e-1, 1.128_379_2],
+        &[
+            1.205_533_3e-4,
+            -8.548_327e-4,
+            5.223_977_6e-3,
+            -2.686_617e-2,
+            1.128_379_2e-1,
+            -3.761_263_9e-1,
+            std::f32::consts::FRAC_2_SQRT_PI,
+        ],
     );
     let small = m.fmul(x, taylor);
     let one = m.fconst(1.0);
@@ -235,7 +243,7 @@ pub fn erf<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
             0.170_872_77,
             -0.822_152_23,
             1.488_515_9,
-            -1.135_203_9,
+            -1.135_204,
             0.278_868_07,
             -0.186_288_06,
             0.096_784_18,
@@ -286,7 +294,7 @@ pub fn round_bf16<M: FloatOps>(m: &mut M, x: M::F) -> M::F {
     let quieted = m.ior(kept, quiet);
     let nan = m.is_nan(x);
     let out = m.iselect(nan, quieted, rounded);
-    m.from_bits(out)
+    m.bits_to_float(out)
 }
 
 /// `FloatOps` on plain `f32`: what the interpreter computes with.
@@ -353,7 +361,7 @@ impl FloatOps for ScalarMath {
     fn to_bits(&mut self, a: f32) -> i32 {
         a.to_bits() as i32
     }
-    fn from_bits(&mut self, a: i32) -> f32 {
+    fn bits_to_float(&mut self, a: i32) -> f32 {
         f32::from_bits(a as u32)
     }
     fn to_int(&mut self, a: f32) -> i32 {

@@ -28,7 +28,7 @@ pub use build::Builder;
 pub use fuse::{fuse_elementwise, Fused};
 pub use interp::{combine, interpret, pow, reduce_identity, reduce_step};
 pub use lower::from_op;
-pub use verify::{verify, verify_with, VerifiedKernel, VerifyLimits};
+pub use verify::{verify, verify_with, Range, VerifiedKernel, VerifyLimits};
 
 /// Index of an instruction in `Kernel::insts`; names the value that instruction yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -16,7 +16,8 @@ pub struct VerifyLimits {
     /// Loop/reduction nesting depth.
     pub max_depth: usize,
     pub max_extent: u64,
-    /// The product of the trip counts of every loop nest.
+    /// Loop iterations of the whole kernel: for every loop, its trip count times those of the loops around it,
+    /// summed over all loops.
     pub max_iterations: u64,
     pub max_buffer_bytes: u64,
 }
@@ -110,6 +111,7 @@ pub fn verify_with(kernel: Kernel, limits: &VerifyLimits) -> Result<VerifiedKern
     let mut scope = vec![usize::MAX; n];
     let mut open = vec![false; n];
     let mut stack: Vec<Frame> = Vec::new();
+    let mut total = 0u64;
 
     for (at, inst) in kernel.insts.iter().enumerate() {
         let current = stack.last().map_or(usize::MAX, |f| f.opener);
@@ -165,10 +167,11 @@ pub fn verify_with(kernel: Kernel, limits: &VerifyLimits) -> Result<VerifiedKern
                     return Err(fail(at, format!("trip count {extent} over the limit of {}", limits.max_extent)));
                 }
                 let parent = stack.last().map_or(1, |f| f.iterations);
+                // Iterations of this loop counting its enclosing loops, and of all loops so far together.
+                let too_many = || fail(at, format!("loop nests run more than {} iterations", limits.max_iterations));
                 let iterations =
-                    parent.checked_mul(*extent).filter(|&i| i <= limits.max_iterations).ok_or_else(|| {
-                        fail(at, format!("loop nest runs more than {} iterations", limits.max_iterations))
-                    })?;
+                    parent.checked_mul(*extent).filter(|&i| i <= limits.max_iterations).ok_or_else(too_many)?;
+                total = total.checked_add(iterations).filter(|&t| t <= limits.max_iterations).ok_or_else(too_many)?;
                 if let Some(f) = stack.last() {
                     innermost[f.opener] = false;
                 }

@@ -16,6 +16,7 @@ pub mod lrn;
 pub mod matmul;
 pub mod pad;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
 pub mod reshape;
 pub mod resize;
@@ -23,7 +24,7 @@ pub mod slice;
 pub mod softmax;
 pub mod transpose;
 pub mod unary;
-mod util;
+pub(crate) mod util;
 
 pub use batchnorm::BatchNorm;
 pub use binary::{Binary, BinaryOp};
@@ -36,6 +37,7 @@ pub use lrn::Lrn;
 pub use matmul::MatMul;
 pub use pad::Pad;
 pub use pool::{Pool, PoolKind};
+pub use quant::Quant;
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::Reshape;
 pub use resize::{CoordMode, NearestRounding, Resize, ResizeMode};
@@ -65,6 +67,8 @@ pub enum Op {
     Lrn(Lrn),
     Gather(Gather),
     Cast(Cast),
+    /// Quantize to / dequantize from int8 (per tensor): the boundaries of INT8 regions.
+    Quant(Quant),
 }
 
 impl Op {
@@ -89,11 +93,16 @@ impl Op {
             Op::Lrn(_) => "lrn",
             Op::Gather(_) => "gather",
             Op::Cast(_) => "cast",
+            Op::Quant(q) => q.name(),
         }
     }
 
     /// The output type for the given input types, or why they are not acceptable.
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
+        // Conv/Gemm/MatMul on BF16 or INT8 operands follow `crate::numerics`.
+        if let Some(r) = crate::numerics::infer(self, inputs) {
+            return r;
+        }
         match self {
             Op::Conv(o) => o.infer(inputs),
             Op::Gemm(o) => o.infer(inputs),
@@ -113,6 +122,7 @@ impl Op {
             Op::Lrn(o) => o.infer(inputs),
             Op::Gather(o) => o.infer(inputs),
             Op::Cast(o) => o.infer(inputs),
+            Op::Quant(o) => o.infer(inputs),
         }
     }
 
@@ -120,6 +130,9 @@ impl Op {
     pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor, OpError> {
         let types: Vec<TensorType> = inputs.iter().map(|t| t.ty()).collect();
         let out = self.infer(&types)?;
+        if let Some(r) = crate::numerics::eval(self, inputs, &out) {
+            return r;
+        }
         match self {
             Op::Conv(o) => o.eval(inputs, &out),
             Op::Gemm(o) => o.eval(inputs, &out),
@@ -139,6 +152,7 @@ impl Op {
             Op::Lrn(o) => o.eval(inputs, &out),
             Op::Gather(o) => o.eval(inputs, &out),
             Op::Cast(o) => o.eval(inputs, &out),
+            Op::Quant(o) => o.eval(inputs, &out),
         }
     }
 

@@ -21,13 +21,13 @@ impl Slice {
         if self.starts.len() != r || self.lens.len() != r || self.steps.len() != r {
             return Err(OpError::attr("starts/ends", format!("need one entry per axis of {}", inputs[0].shape)));
         }
-        for a in 0..r {
+        for (a, &dim) in dims.iter().enumerate() {
             let last = if self.lens[a] == 0 {
                 Some(self.starts[a])
             } else {
                 (self.lens[a] - 1).checked_mul(self.steps[a]).and_then(|x| x.checked_add(self.starts[a]))
             };
-            if self.steps[a] == 0 || last.is_none_or(|l| l >= dims[a] && self.lens[a] > 0) {
+            if self.steps[a] == 0 || last.is_none_or(|l| l >= dim && self.lens[a] > 0) {
                 return Err(OpError::attr(
                     "starts/ends",
                     format!("axis {a} slice out of bounds of {}", inputs[0].shape),

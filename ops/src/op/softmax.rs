@@ -1,7 +1,6 @@
 //! Softmax over one axis (opset 13 semantics; older opsets are rewritten to this form at import).
 use super::util::{arity, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
-use crate::shape::normalize_axis;
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,13 @@ impl Softmax {
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
         arity(inputs.len(), 1, 1)?;
         want_dtype(inputs, 0, DType::F32)?;
-        normalize_axis(self.axis as i64, inputs[0].shape.rank())?;
+        // `axis` is stored normalized (the importer ran `normalize_axis`), so it is checked as it is: casting
+        // it to i64 for `normalize_axis` turned a hostile `usize::MAX` into -1, an accepted axis. A scalar has
+        // the one axis 0, as `normalize_axis` has it.
+        let rank = inputs[0].shape.rank();
+        if self.axis >= rank.max(1) {
+            return Err(OpError::attr("axis", format!("{} is out of range for rank {rank}", self.axis)));
+        }
         Ok(inputs[0].clone())
     }
 
@@ -25,8 +30,9 @@ impl Softmax {
         let x = f32_input(inputs, 0)?;
         let dims = inputs[0].dims();
         let len = dims.get(self.axis).copied().unwrap_or(1);
-        let inner: usize = dims[self.axis + 1..].iter().product();
-        let outer: usize = dims[..self.axis].iter().product();
+        // `get`: a scalar (rank 0, axis 0) has no dims on either side.
+        let inner: usize = dims.get(self.axis.saturating_add(1)..).unwrap_or_default().iter().product();
+        let outer: usize = dims.get(..self.axis).unwrap_or_default().iter().product();
         let mut y = vec![0f32; x.len()];
         for o in 0..outer {
             for i in 0..inner {

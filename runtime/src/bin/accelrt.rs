@@ -12,6 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "accelrt/perf.rs"]
+mod perf;
+
 #[derive(Parser)]
 #[command(name = "accelrt", version, about = "Run accel blobs on the accelerator simulator")]
 struct Cli {
@@ -48,15 +51,15 @@ struct RunArgs {
     /// Write each output to DIR/<output name>.npy.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// Print the per-layer table (MACs, busy cycles, DRAM traffic, energy, stalls).
-    #[arg(long)]
-    profile: bool,
-    /// Write the full report as JSON.
-    #[arg(long, value_name = "FILE")]
-    report_json: Option<PathBuf>,
+    #[command(flatten)]
+    perf: perf::PerfArgs,
     /// Most commands to execute before giving up (default: the program's command count).
     #[arg(long, value_name = "N")]
     step_budget: Option<u64>,
+    /// Run the timing model only: the same cycles, traffic and energy, without computing any data (no inputs,
+    /// no outputs); for large models and design-space sweeps.
+    #[arg(long, conflicts_with_all = ["inputs", "random_inputs", "output_dir"])]
+    timing_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,6 +117,12 @@ fn run(args: &RunArgs) -> Result<()> {
     let mut session =
         Session::load_path(&args.model).with_context(|| format!("cannot load model {}", args.model.display()))?;
     session.set_step_budget(args.step_budget);
+    if args.timing_only {
+        let r = perf::simulate(&mut session, |s| s.run_timing_only()).context("run failed")?;
+        println!("model       {} (target {}, {} tiles; timing only)", args.model.display(), r.target, r.tiles);
+        print!("{}", r.summary());
+        return perf::finish(&args.perf, &session, &r);
+    }
     let model_inputs = session.meta().inputs.clone();
     let inputs = match args.random_inputs {
         Some(seed) => random_inputs(&model_inputs, seed).context("cannot build random inputs")?,
@@ -128,16 +137,12 @@ fn run(args: &RunArgs) -> Result<()> {
             parse_inputs(&args.inputs, &model_inputs)?
         }
     };
-    let out = session.run(&inputs).context("run failed")?;
+    let out = perf::simulate(&mut session, |s| s.run(&inputs)).context("run failed")?;
     let r = &out.report;
     println!("model       {} (target {}, {} tiles)", args.model.display(), r.target, r.tiles);
     print!("{}", r.summary());
     for (name, t) in &out.outputs {
         println!("output      `{name}` {}", t.ty());
-    }
-    if args.profile {
-        println!();
-        print!("{}", r.layer_table());
     }
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
@@ -147,10 +152,7 @@ fn run(args: &RunArgs) -> Result<()> {
             println!("wrote       {}", path.display());
         }
     }
-    if let Some(path) = &args.report_json {
-        std::fs::write(path, r.to_json()).with_context(|| format!("cannot write report {}", path.display()))?;
-    }
-    Ok(())
+    perf::finish(&args.perf, &session, r)
 }
 
 fn load_program(path: &Path) -> Result<Program> {

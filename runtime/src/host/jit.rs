@@ -101,7 +101,14 @@ impl JitKernel {
         let mut ctx = cranelift_codegen::Context::new();
         ctx.func.signature = codegen::kernel_signature(isa.pointer_type(), isa.default_call_conv());
         let mut fctx = FunctionBuilderContext::new();
-        codegen::translate(vk, &mut ctx.func, &mut fctx, isa.pointer_type(), isa.default_call_conv(), isa.frontend_config())?;
+        codegen::translate(
+            vk,
+            &mut ctx.func,
+            &mut fctx,
+            isa.pointer_type(),
+            isa.default_call_conv(),
+            isa.frontend_config(),
+        )?;
         ctx.set_disasm(true);
         let mut ctrl = cranelift_codegen::control::ControlPlane::default();
         let code = ctx.compile(&*isa, &mut ctrl).map_err(|e| HostError::Codegen(format!("{:?}", e.inner)))?;

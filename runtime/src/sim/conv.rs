@@ -1,11 +1,17 @@
-//! `mac.conv` in f32 on already-loaded slices: im2col + sgemm per group and column chunk (in parallel), and a
-//! direct loop for depthwise-like convolutions. Semantics are exactly `accel_ops::op::Conv` on one block:
-//! padding top/left shifts the window, positions outside the block read zero, the first `out_h x out_w` outputs
-//! are produced; bias, then the optional residual block (output-shaped), then the fused activation are applied.
-use super::gemm::{gemm, MatMut, MatRef};
-use super::matmul::{apply_act, par_threshold};
+//! `mac.conv` in f32 on already-loaded slices. Depthwise-like convolutions (one input channel per output
+//! channel) run a direct kernel, row by row so an output row stays in L1 across the taps; the others the packed
+//! GEMM (`packed`) with B produced straight into its panels: the input planes themselves for 1x1 stride 1 (no
+//! im2col), an im2col block by block otherwise (per-thread scratch), written straight into the output. Large
+//! ones split their output channels over rayon. Semantics are exactly `accel_ops::op::Conv` on one block: padding top/left shifts the window,
+//! positions outside the block read zero, the first `out_h x out_w` outputs are produced; bias, then the
+//! optional residual block (output-shaped), then the fused activation. The direct path sums in the reference's
+//! order (bit-identical); the GEMM paths within f32 rounding.
+use super::gemm::{dispatch, Simd, F_NR};
+use super::packed::{gemm_packed, AView, FillB, RowMajorB};
+use super::vector::{epilogue, par_threshold};
 use accel_ops::op::UnaryOp;
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// The geometry of one `mac.conv` block, in elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +30,15 @@ pub struct ConvGeom {
     pub groups: usize,
 }
 
-/// Floats of im2col scratch one task may use (16 MiB); a single column may exceed it (bounded by SRAM).
-const COL_BUDGET: usize = 1 << 22;
+/// Below this many MACs a convolution runs on the calling thread.
+const PAR_MACS: usize = 1 << 23;
 
 fn prod(xs: &[usize]) -> Option<usize> {
     xs.iter().try_fold(1usize, |a, &b| a.checked_mul(b))
 }
 
 /// The outputs `o` in `lo..hi` whose input coordinate `o * stride + off - pad` lies in `0..size`.
+#[inline]
 pub(super) fn valid_range(lo: usize, hi: usize, stride: usize, off: usize, pad: usize, size: usize) -> (usize, usize) {
     let first = if pad > off { (pad - off).div_ceil(stride) } else { 0 };
     let end = if size + pad > off { (size + pad - off).div_ceil(stride) } else { 0 };
@@ -40,7 +47,9 @@ pub(super) fn valid_range(lo: usize, hi: usize, stride: usize, off: usize, pad: 
 }
 
 impl ConvGeom {
-    fn check(&self, x: usize, w: usize, bias: Option<usize>, y: usize) -> Result<(), String> {
+    /// Checks the element counts of input, weights, bias and output against the geometry, and that the window
+    /// arithmetic cannot overflow; every kernel calls this before indexing.
+    pub(super) fn check(&self, x: usize, w: usize, bias: Option<usize>, y: usize) -> Result<(), String> {
         let g = self.groups;
         let nonzero = [g, self.kernel[0], self.kernel[1], self.stride[0], self.stride[1]];
         if nonzero.contains(&0) || self.dilation.contains(&0) {
@@ -69,10 +78,15 @@ impl ConvGeom {
             .ok_or("window arithmetic overflows")?;
         Ok(())
     }
+
+    fn macs(&self) -> usize {
+        let k = self.in_c / self.groups * self.kernel[0] * self.kernel[1];
+        self.out_c.saturating_mul(self.out_h * self.out_w).saturating_mul(k)
+    }
 }
 
 /// Computes one convolution block. `x` is `[in_c, in_h, in_w]`, `w` is `[out_c, in_c/groups, kh, kw]`,
-/// `bias` is `[out_c]`, `residual` and `y` are `[out_c, out_h, out_w]`.
+/// `bias` is `[out_c]`, `residual` and `y` are `[out_c, out_h, out_w]`. `y` is only written.
 pub fn conv_f32(
     g: &ConvGeom,
     x: &[f32],
@@ -86,174 +100,477 @@ pub fn conv_f32(
     if residual.is_some_and(|r| r.len() != y.len()) {
         return Err(format!("residual must have the output's {} elements", y.len()));
     }
-    if g.out_c == 0 || g.out_h == 0 || g.out_w == 0 {
+    let n = g.out_h * g.out_w;
+    if g.out_c == 0 || n == 0 {
         return Ok(());
     }
-    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
-    if cg == 1 && kg == 1 {
+    if g.in_c / g.groups == 1 {
         direct(g, x, w, bias, y);
+        epilogue(y, n, None, residual, act);
     } else {
-        im2col_gemm(g, x, w, bias, y)?;
+        gemm_path(g, x, w, y)?;
+        epilogue(y, n, bias, residual, act);
     }
-    if let Some(r) = residual {
-        y.iter_mut().zip(r).for_each(|(y, r)| *y += r);
-    }
-    apply_act(act, y);
     Ok(())
 }
 
-/// Direct loops, one output plane per task: best when each output channel reads one input channel.
-fn direct(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
-    let [kh, kw] = g.kernel;
-    let (oh, ow, ih, iw) = (g.out_h, g.out_w, g.in_h, g.in_w);
-    let plane = |oc: usize, yp: &mut [f32]| {
-        let grp = oc / kg;
-        yp.fill(bias.map_or(0.0, |b| b[oc]));
-        for ic in 0..cg {
-            let xp = &x[(grp * cg + ic) * ih * iw..][..ih * iw];
-            for ky in 0..kh {
-                let (oy0, oy1) = valid_range(0, oh, g.stride[0], ky * g.dilation[0], g.pad[0], ih);
-                for kx in 0..kw {
-                    let wv = w[((oc * cg + ic) * kh + ky) * kw + kx];
-                    let off = kx * g.dilation[1];
-                    let (ox0, ox1) = valid_range(0, ow, g.stride[1], off, g.pad[1], iw);
-                    for oy in oy0..oy1 {
-                        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad[0];
-                        let xrow = &xp[iy * iw..][..iw];
-                        let yrow = &mut yp[oy * ow..][..ow];
-                        for ox in ox0..ox1 {
-                            yrow[ox] += wv * xrow[ox * g.stride[1] + off - g.pad[1]];
+/// One output plane of a convolution whose output channels each read one input channel: `yp = b + sum of the
+/// taps`, per output row, in the reference's (ky, kx) order. With stride > 1 the input plane is first split
+/// into `stride` column phases (`phases`), so every tap reads a contiguous run.
+struct DirectPlane<'a> {
+    g: &'a ConvGeom,
+    xp: &'a [f32],
+    wk: &'a [f32],
+    b: f32,
+    /// Per kx: the valid outputs `ox0..ox1` and where the run starts in the (phase) row.
+    cols: &'a [(usize, usize, usize, usize)],
+    phases: &'a mut Vec<f32>,
+    taps: &'a mut Vec<(usize, f32)>,
+    yp: &'a mut [f32],
+}
+
+impl Simd for DirectPlane<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let DirectPlane { g, xp, wk, b, cols, phases, taps, yp } = self;
+        let [kh, kw] = g.kernel;
+        let (ow, iw, ih, [sh, sw], dh, pt) = (g.out_w, g.in_w, g.in_h, g.stride, g.dilation[0], g.pad[0]);
+        // Row `iy` of phase `q` holds x[iy][q + sw * t] for t < pw.
+        let pw = iw.div_ceil(sw);
+        let src: &[f32] = if sw == 1 {
+            xp
+        } else {
+            phases.clear();
+            phases.resize(sw * ih * pw, 0.0);
+            for (q, phase) in phases.chunks_exact_mut(ih * pw).enumerate() {
+                for (prow, xrow) in phase.chunks_exact_mut(pw).zip(xp.chunks_exact(iw)) {
+                    for (d, &v) in prow.iter_mut().zip(xrow.iter().skip(q).step_by(sw)) {
+                        *d = v;
+                    }
+                }
+            }
+            phases
+        };
+        // Outputs whose every tap column is inside the block.
+        let (in0, in1) = cols.iter().fold((0, ow), |(a, z), &(ox0, ox1, _, _)| (a.max(ox0), z.min(ox1)));
+        taps.clear();
+        for ky in 0..kh {
+            for (kx, &(ox0, _, q, t0)) in cols.iter().enumerate().take(kw) {
+                taps.push((((q * ih + ky * dh) * pw + t0).wrapping_sub(ox0), wk[ky * kw + kx]));
+            }
+        }
+        for (oy, yrow) in yp.chunks_exact_mut(ow).enumerate() {
+            // The taps rows inside the block: a contiguous range of ky.
+            let (ky0, ky1) = valid_range(0, kh, dh, oy * sh, pt, ih);
+            // Every valid tap of one output in (ky, kx) order: the reference's sum.
+            let one = |ox: usize| {
+                let mut acc = b;
+                for ky in ky0..ky1 {
+                    let iy = oy * sh + ky * dh - pt;
+                    for (kx, &(ox0, ox1, q, t0)) in cols.iter().enumerate().take(kw) {
+                        if (ox0..ox1).contains(&ox) {
+                            acc += wk[ky * kw + kx] * src[(q * ih + iy) * pw + t0 + ox - ox0];
                         }
+                    }
+                }
+                acc
+            };
+            if in0 >= in1 {
+                for (ox, y) in yrow.iter_mut().enumerate() {
+                    *y = one(ox);
+                }
+                continue;
+            }
+            for ox in (0..in0).chain(in1..ow) {
+                yrow[ox] = one(ox);
+            }
+            // The interior in register blocks, taps in the same order; the last block is moved back to end at
+            // `in1` (recomputing a few outputs to the same values); narrow interiors go one by one. Wide blocks
+            // keep several independent add chains in flight.
+            let width = in1 - in0;
+            let row_off = (oy * sh).wrapping_sub(pt).wrapping_mul(pw);
+            let row = Interior { src, taps: &taps[ky0 * kw..ky1 * kw], row_off, b };
+            match width {
+                64.. => row.wide::<true>(yrow, in0, in1),
+                32.. => row.wide::<false>(yrow, in0, in1),
+                16.. => row.blocks::<16>(yrow, in0, in1),
+                8.. => row.blocks::<8>(yrow, in0, in1),
+                _ => {
+                    for (ox, y) in yrow.iter_mut().enumerate().take(in1).skip(in0) {
+                        *y = one(ox);
                     }
                 }
             }
         }
-    };
-    let n = oh * ow;
-    if y.len() < par_threshold() {
-        y.chunks_mut(n).enumerate().for_each(|(oc, yp)| plane(oc, yp));
-    } else {
-        y.par_chunks_mut(n).enumerate().for_each(|(oc, yp)| plane(oc, yp));
     }
 }
 
-/// One unit of parallel work: output channels `m0..m1` of group `grp`, output positions `n0..n1`.
-#[derive(Clone, Copy)]
-struct Task {
-    grp: usize,
-    m0: usize,
-    m1: usize,
-    n0: usize,
-    n1: usize,
+/// The interior outputs of one output row of `DirectPlane`: every tap column inside the block.
+struct Interior<'a> {
+    src: &'a [f32],
+    /// The valid taps in (ky, kx) order: (index offset, weight); output `ox` of the row reads
+    /// `src[offset + row_off + ox]` (wrapping arithmetic: the sum is in range, the parts need not be).
+    taps: &'a [(usize, f32)],
+    row_off: usize,
+    b: f32,
 }
 
-fn im2col_gemm(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> Result<(), String> {
-    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
-    let k = cg * g.kernel[0] * g.kernel[1];
-    let n = g.out_h * g.out_w;
-    let threads = rayon::current_num_threads().max(1);
-    // Column chunks: within the scratch budget, and enough of them to keep every thread busy.
-    let budget_cols = (COL_BUDGET / k.max(1)).max(1);
-    let per_group = (2 * threads).div_ceil(g.groups);
-    let nc = budget_cols.min(n.div_ceil(per_group).max(64)).clamp(1, n);
-    let n_chunks = n.div_ceil(nc);
-    // Few chunks but many output channels (late layers): split the channels too.
-    let m_blocks = if g.groups * n_chunks < threads && kg >= 64 { threads.min(kg / 32) } else { 1 };
-    let mb = kg.div_ceil(m_blocks);
-    let mut tasks = Vec::new();
-    for grp in 0..g.groups {
-        for c in 0..n_chunks {
-            for b in 0..kg.div_ceil(mb) {
-                let (n0, m0) = (c * nc, b * mb);
-                tasks.push(Task { grp, m0, m1: (m0 + mb).min(kg), n0, n1: (n0 + nc).min(n) });
+impl Interior<'_> {
+    /// Blocks of 64 (32 with `QUAD == false`) outputs in four (two) named 16-wide accumulators: independent add
+    /// chains, in registers (one long array would live on the stack). The last block is moved back.
+    #[inline(always)]
+    fn wide<const QUAD: bool>(&self, yrow: &mut [f32], in0: usize, in1: usize) {
+        let n = if QUAD { 64 } else { 32 };
+        for start in (in0..in1).step_by(n) {
+            let ox = start.min(in1 - n);
+            let (mut a0, mut a1, mut a2, mut a3) = ([self.b; 16], [self.b; 16], [self.b; 16], [self.b; 16]);
+            for &(off, w) in self.taps {
+                let x = &self.src[off.wrapping_add(self.row_off).wrapping_add(ox)..][..n];
+                let (x01, x23) = x.split_at(32);
+                let (x0, x1) = x01.split_at(16);
+                for (a, &v) in a0.iter_mut().zip(x0) {
+                    *a += w * v;
+                }
+                for (a, &v) in a1.iter_mut().zip(x1) {
+                    *a += w * v;
+                }
+                if QUAD {
+                    let (x2, x3) = x23.split_at(16);
+                    for (a, &v) in a2.iter_mut().zip(x2) {
+                        *a += w * v;
+                    }
+                    for (a, &v) in a3.iter_mut().zip(x3) {
+                        *a += w * v;
+                    }
+                }
+            }
+            for (i, acc) in [a0, a1, a2, a3].iter().enumerate().take(n / 16) {
+                yrow[ox + 16 * i..ox + 16 * (i + 1)].copy_from_slice(acc);
             }
         }
     }
-    let run = |t: &Task| run_task(g, x, w, bias, t);
-    let macs = (g.out_c * n).saturating_mul(k);
-    let blocks: Vec<Vec<f32>> = if macs < 1 << 18 {
-        tasks.iter().map(run).collect::<Result<_, _>>()?
-    } else {
-        tasks.par_iter().map(run).collect::<Result<_, _>>()?
-    };
-    for (t, block) in tasks.iter().zip(blocks) {
-        let nc = t.n1 - t.n0;
-        for (r, row) in block.chunks_exact(nc.max(1)).enumerate() {
-            let oc = t.grp * kg + t.m0 + r;
-            y[oc * n + t.n0..][..nc].copy_from_slice(row);
+
+    #[inline(always)]
+    fn blocks<const N: usize>(&self, yrow: &mut [f32], in0: usize, in1: usize) {
+        for start in (in0..in1).step_by(N) {
+            let ox = start.min(in1 - N);
+            let mut acc = [self.b; N];
+            for &(off, w) in self.taps {
+                let x = &self.src[off.wrapping_add(self.row_off).wrapping_add(ox)..][..N];
+                for (a, &v) in acc.iter_mut().zip(x) {
+                    *a += w * v;
+                }
+            }
+            yrow[ox..ox + N].copy_from_slice(&acc);
         }
     }
-    Ok(())
 }
 
-/// Computes one task into a `(m1 - m0) x (n1 - n0)` block, bias included.
-fn run_task(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, t: &Task) -> Result<Vec<f32>, String> {
+/// The direct kernel's per-thread scratch: the column phases of the input plane, and the taps.
+type DirectScratch = (Vec<f32>, Vec<(usize, f32)>);
+
+thread_local! {
+    /// Column phases of the direct kernel's input plane, reused on this thread (taken while in use).
+    static PHASES: RefCell<DirectScratch> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Direct loops, one output plane per task: best when each output channel reads one input channel.
+fn direct(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    let kg = g.out_c / g.groups;
+    let taps = g.kernel[0] * g.kernel[1];
+    let plane = g.in_h * g.in_w;
+    let sw = g.stride[1];
+    // Per kx: valid outputs, and the start of their run as (phase, index in the phase row).
+    let cols: Vec<(usize, usize, usize, usize)> = (0..g.kernel[1])
+        .map(|kx| {
+            let off = kx * g.dilation[1];
+            let (ox0, ox1) = valid_range(0, g.out_w, sw, off, g.pad[1], g.in_w);
+            let ix0 = if ox0 < ox1 { ox0 * sw + off - g.pad[1] } else { 0 };
+            (ox0, ox1, ix0 % sw, ix0 / sw)
+        })
+        .collect();
+    let run = |(oc, yp): (usize, &mut [f32])| {
+        let xp = &x[oc / kg * plane..][..plane];
+        let wk = &w[oc * taps..][..taps];
+        let (mut phases, mut taps) = PHASES.with(|p| p.take());
+        let b = bias.map_or(0.0, |b| b[oc]);
+        dispatch(DirectPlane { g, xp, wk, b, cols: &cols, phases: &mut phases, taps: &mut taps, yp });
+        PHASES.with(|p| p.replace((phases, taps)));
+    };
+    let n = g.out_h * g.out_w;
+    if y.len() < par_threshold() {
+        y.chunks_mut(n).enumerate().for_each(run);
+    } else {
+        y.par_chunks_mut(n).enumerate().for_each(run);
+    }
+}
+
+thread_local! {
+    /// This worker thread's B block (the im2col panels), reused across commands and runs (taken while in use).
+    static PANELS: RefCell<Vec<[f32; F_NR]>> = const { RefCell::new(Vec::new()) };
+}
+
+/// im2col (or the input planes themselves for 1x1 stride 1) straight into packed panels, times the packed
+/// weights, written straight into `y`.
+fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), String> {
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
     let k = cg * g.kernel[0] * g.kernel[1];
-    let (mb, nc) = (t.m1 - t.m0, t.n1 - t.n0);
-    let oc0 = t.grp * kg + t.m0;
-    let mut out = vec![0f32; mb * nc];
-    if let Some(b) = bias {
-        for (r, row) in out.chunks_exact_mut(nc.max(1)).enumerate() {
-            row.fill(b[oc0 + r]);
-        }
-    }
-    let a = MatRef { data: &w[oc0 * k..(oc0 + mb) * k], rows: mb, cols: k, ld: k };
-    let c = MatMut { data: &mut out, rows: mb, cols: nc, ld: nc };
+    let n = g.out_h * g.out_w;
     let plane = g.in_h * g.in_w;
-    let xg = &x[t.grp * cg * plane..(t.grp + 1) * cg * plane];
+    let threads = rayon::current_num_threads();
+    let parallel = threads > 1 && g.macs() >= PAR_MACS;
+    // Output-channel blocks: contiguous rows of `y`, so tasks write disjoint slices. Each block redoes the
+    // im2col of its columns, which costs `k` copies per `rows * k` MACs.
+    let blocks = if parallel && g.groups < threads { threads.min(kg / 16).max(1) } else { 1 };
+    let rows = kg.div_ceil(blocks);
     let pointwise = g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && g.out_w == g.in_w;
-    if pointwise {
-        // Output position p reads input position p of each channel: the input planes are B directly.
-        let b = MatRef { data: &xg[t.n0..], rows: cg, cols: nc, ld: plane };
-        gemm(a, b, c, 1.0)
+    let unit = |grp: usize, m0: usize, yb: &mut [f32]| -> Result<(), String> {
+        let mb = yb.len() / n;
+        let xg = &x[grp * cg * plane..][..cg * plane];
+        let a = AView { data: &w[(grp * kg + m0) * k..][..mb * k], m: mb, k, lda: k };
+        let mut panels = PANELS.with(|c| c.take());
+        let r = if pointwise {
+            // Output position p reads input position p of each channel: B is the input planes.
+            gemm_packed(a, &RowMajorB { data: xg, ld: plane }, n, yb, n, &mut panels)
+        } else if g.stride == [1, 1] {
+            implicit(g, a, xg, yb, &mut panels)
+        } else {
+            gemm_packed(a, &Im2colB { g, xg }, n, yb, n, &mut panels)
+        };
+        PANELS.with(|c| c.replace(panels));
+        r
+    };
+    let group_job = |(grp, yg): (usize, &mut [f32])| -> Result<(), String> {
+        if blocks == 1 {
+            return unit(grp, 0, yg);
+        }
+        yg.par_chunks_mut(rows * n).enumerate().try_for_each(|(b, yb)| unit(grp, b * rows, yb))
+    };
+    if parallel && g.groups > 1 {
+        y.par_chunks_mut(kg * n).enumerate().try_for_each(group_job)
     } else {
-        let mut col = vec![0f32; k * nc];
-        im2col(g, xg, t.n0, t.n1, &mut col);
-        gemm(a, MatRef { data: &col, rows: k, cols: nc, ld: nc }, c, 1.0)
+        y.chunks_mut(kg * n).enumerate().try_for_each(group_job)
     }
-    .map(|()| out)
 }
 
-/// Fills `col` (`[cg*kh*kw, n1-n0]`, row-major) with the input values each output position's window reads.
-fn im2col(g: &ConvGeom, xg: &[f32], n0: usize, n1: usize, col: &mut [f32]) {
-    let (cg, [kh, kw]) = (g.in_c / g.groups, g.kernel);
-    let (ih, iw, ow) = (g.in_h, g.in_w, g.out_w);
-    let nc = n1 - n0;
-    let mut r = 0;
-    for ic in 0..cg {
-        let xp = &xg[ic * ih * iw..][..ih * iw];
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let row = &mut col[r * nc..][..nc];
-                r += 1;
-                let off = kx * g.dilation[1];
-                let mut p = n0;
-                while p < n1 {
-                    let (oy, ox0) = (p / ow, p % ow);
-                    let ox1 = ow.min(ox0 + (n1 - p));
-                    let seg = &mut row[p - n0..][..ox1 - ox0];
-                    p += ox1 - ox0;
-                    let iy = oy * g.stride[0] + ky * g.dilation[0];
-                    if iy < g.pad[0] || iy - g.pad[0] >= ih {
-                        seg.fill(0.0);
-                        continue;
+thread_local! {
+    /// The zero-padded input and the wide output of `implicit`, reused on this thread (taken while in use).
+    static PADDED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A stride-1 convolution without im2col. The input is copied once into zero-padded planes `hp x wp`, wide
+/// enough that every window of an output row is a run of the padded row; the GEMM then computes a wide output
+/// of `wp` columns per row, whose B row `(ic, ky, kx)` is the padded input read from offset
+/// `ic*hp*wp + ky*dh*wp + kx*dw`, contiguous across output rows. The `wp - out_w` extra columns per row are
+/// discarded when the wide output is narrowed into `y`.
+fn implicit(
+    g: &ConvGeom,
+    a: AView<'_>,
+    xg: &[f32],
+    y: &mut [f32],
+    panels: &mut Vec<[f32; F_NR]>,
+) -> Result<(), String> {
+    let (cg, [kh, kw], [dh, dw], [pt, pl]) = (g.in_c / g.groups, g.kernel, g.dilation, g.pad);
+    let (ih, iw, oh, ow) = (g.in_h, g.in_w, g.out_h, g.out_w);
+    let wp = (pl + iw).max(ow + (kw - 1) * dw);
+    let hp = (pt + ih).max(oh + (kh - 1) * dh);
+    let wide_n = oh * wp;
+    let (mut xpad, mut wide) = PADDED.with(|p| p.take());
+    xpad.clear();
+    // Slack past the last plane: the discarded columns of the last rows read up to here.
+    xpad.resize(cg * hp * wp + (kh - 1) * dh * wp + (kw - 1) * dw + F_NR, 0.0);
+    for (ic, xp) in xg.chunks_exact(ih * iw).enumerate().take(cg) {
+        for (iy, xrow) in xp.chunks_exact(iw).enumerate() {
+            xpad[(ic * hp + pt + iy) * wp + pl..][..iw].copy_from_slice(xrow);
+        }
+    }
+    wide.clear();
+    wide.resize(a.m * wide_n, 0.0);
+    let src = WideB { data: &xpad, plane: hp * wp, wp, taps: (kh, kw), dil: (dh, dw) };
+    let r = gemm_packed(a, &src, wide_n, &mut wide, wide_n, panels);
+    if r.is_ok() {
+        for (yo, wo) in y.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(wide_n)) {
+            for (yrow, wrow) in yo.chunks_exact_mut(ow).zip(wo.chunks_exact(wp)) {
+                yrow.copy_from_slice(&wrow[..ow]);
+            }
+        }
+    }
+    PADDED.with(|p| p.replace((xpad, wide)));
+    r
+}
+
+/// B of `implicit`: row `(ic, ky, kx)` is the padded input from `ic*plane + ky*dh*wp + kx*dw` on.
+struct WideB<'a> {
+    data: &'a [f32],
+    plane: usize,
+    wp: usize,
+    taps: (usize, usize),
+    dil: (usize, usize),
+}
+
+impl FillB for WideB<'_> {
+    fn direct(&self, k0: usize, k1: usize, offs: &mut Vec<usize>) -> Option<&[f32]> {
+        let (kh, kw) = self.taps;
+        offs.clear();
+        offs.extend((k0..k1).map(|p| {
+            let (ic, tap) = (p / (kh * kw), p % (kh * kw));
+            ic * self.plane + tap / kw * self.dil.0 * self.wp + tap % kw * self.dil.1
+        }));
+        Some(self.data)
+    }
+
+    fn fill(&self, k0: usize, k1: usize, n0: usize, n1: usize, panels: &mut [[f32; F_NR]]) {
+        let mut offs = Vec::new();
+        let _ = self.direct(k0, k1, &mut offs);
+        let kc = k1 - k0;
+        for (jp, panel) in panels.chunks_mut(kc).enumerate() {
+            let j0 = n0 + jp * F_NR;
+            let cols = F_NR.min(n1 - j0);
+            for (step, &o) in panel.iter_mut().zip(&offs) {
+                if let Some(run) = self.data.get(o + j0..o + j0 + cols) {
+                    step[..cols].copy_from_slice(run);
+                }
+            }
+        }
+    }
+}
+
+/// B of a convolution as the GEMM sees it: row `(ic, ky, kx)`, column `p` is the input value the window of
+/// output position `p` reads at that tap (0 outside the block).
+struct Im2colB<'a> {
+    g: &'a ConvGeom,
+    xg: &'a [f32],
+}
+
+impl FillB for Im2colB<'_> {
+    fn fill(&self, k0: usize, k1: usize, n0: usize, n1: usize, panels: &mut [[f32; F_NR]]) {
+        dispatch(Im2colPanels { g: self.g, xg: self.xg, k0, k1, n0, n1, panels });
+    }
+}
+
+struct Im2colPanels<'a> {
+    g: &'a ConvGeom,
+    xg: &'a [f32],
+    k0: usize,
+    k1: usize,
+    n0: usize,
+    n1: usize,
+    panels: &'a mut [[f32; F_NR]],
+}
+
+impl Simd for Im2colPanels<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Im2colPanels { g, xg, k0, k1, n0, n1, panels } = self;
+        let [kh, kw] = g.kernel;
+        let (ih, iw, ow, kc) = (g.in_h, g.in_w, g.out_w, k1 - k0);
+        let ([sh, sw], [dh, dw], [pt, pl]) = (g.stride, g.dilation, g.pad);
+        for r in k0..k1 {
+            let (ic, tap) = (r / (kh * kw), r % (kh * kw));
+            let (ky, kx) = (tap / kw, tap % kw);
+            let xp = &xg[ic * ih * iw..][..ih * iw];
+            let off = kx * dw;
+            // The outputs of any row whose window column lies inside the block: the same for every row.
+            let (vlo, vhi) = valid_range(0, ow, sw, off, pl, iw);
+            let (mut oy, mut ox, mut p) = (n0 / ow, n0 % ow, n0);
+            let (mut jp, mut lane) = (0, 0);
+            while p < n1 {
+                let len = (ow - ox).min(F_NR - lane).min(n1 - p);
+                let seg = &mut panels[jp * kc + r - k0][lane..lane + len];
+                let iy = oy * sh + ky * dh;
+                // The panels arrive zeroed: padding needs no writes.
+                if iy >= pt && iy - pt < ih {
+                    let xrow = &xp[(iy - pt) * iw..][..iw];
+                    let lo = vlo.clamp(ox, ox + len);
+                    let hi = vhi.clamp(lo, ox + len);
+                    if lo < hi {
+                        let valid = &mut seg[lo - ox..hi - ox];
+                        let ix0 = lo * sw + off - pl;
+                        if sw == 1 {
+                            // A loop, not `copy_from_slice`: runs are at most F_NR long, a memcpy call costs more.
+                            for (v, &xv) in valid.iter_mut().zip(&xrow[ix0..ix0 + (hi - lo)]) {
+                                *v = xv;
+                            }
+                        } else {
+                            for (v, &xv) in valid.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                                *v = xv;
+                            }
+                        }
                     }
-                    let xrow = &xp[(iy - g.pad[0]) * iw..][..iw];
-                    let (lo, hi) = valid_range(ox0, ox1, g.stride[1], off, g.pad[1], iw);
-                    seg[..lo - ox0].fill(0.0);
-                    seg[hi - ox0..].fill(0.0);
-                    let valid = &mut seg[lo - ox0..hi - ox0];
-                    if valid.is_empty() {
-                        continue;
-                    }
-                    let ix0 = lo * g.stride[1] + off - g.pad[1];
-                    if g.stride[1] == 1 {
-                        valid.copy_from_slice(&xrow[ix0..ix0 + valid.len()]);
-                    } else {
-                        for (v, &xv) in valid.iter_mut().zip(xrow[ix0..].iter().step_by(g.stride[1])) {
-                            *v = xv;
+                }
+                p += len;
+                ox += len;
+                if ox == ow {
+                    (ox, oy) = (0, oy + 1);
+                }
+                lane += len;
+                if lane == F_NR {
+                    (lane, jp) = (0, jp + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Fills `col` (`[cg*kh*kw, n1-n0]`, row-major) with the input values the windows of output positions
+/// `n0..n1` read, `pad` where a window reaches outside the block. `xg` is one group's `[cg, in_h, in_w]`.
+pub(super) fn im2col<T: Copy + Send + Sync>(g: &ConvGeom, xg: &[T], n0: usize, n1: usize, pad: T, col: &mut [T]) {
+    dispatch(Im2col { g, xg, n0, n1, pad, col });
+}
+
+struct Im2col<'a, T> {
+    g: &'a ConvGeom,
+    xg: &'a [T],
+    n0: usize,
+    n1: usize,
+    pad: T,
+    col: &'a mut [T],
+}
+
+impl<T: Copy> Simd for Im2col<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Im2col { g, xg, n0, n1, pad, col } = self;
+        let (cg, [kh, kw]) = (g.in_c / g.groups, g.kernel);
+        let (ih, iw, ow) = (g.in_h, g.in_w, g.out_w);
+        let nc = n1 - n0;
+        let mut r = 0;
+        for ic in 0..cg {
+            let xp = &xg[ic * ih * iw..][..ih * iw];
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let row = &mut col[r * nc..][..nc];
+                    r += 1;
+                    let off = kx * g.dilation[1];
+                    let mut p = n0;
+                    while p < n1 {
+                        let (oy, ox0) = (p / ow, p % ow);
+                        let ox1 = ow.min(ox0 + (n1 - p));
+                        let seg = &mut row[p - n0..][..ox1 - ox0];
+                        p += ox1 - ox0;
+                        let iy = oy * g.stride[0] + ky * g.dilation[0];
+                        if iy < g.pad[0] || iy - g.pad[0] >= ih {
+                            seg.fill(pad);
+                            continue;
+                        }
+                        let xrow = &xp[(iy - g.pad[0]) * iw..][..iw];
+                        let (lo, hi) = valid_range(ox0, ox1, g.stride[1], off, g.pad[1], iw);
+                        seg[..lo - ox0].fill(pad);
+                        seg[hi - ox0..].fill(pad);
+                        let valid = &mut seg[lo - ox0..hi - ox0];
+                        if valid.is_empty() {
+                            continue;
+                        }
+                        let ix0 = lo * g.stride[1] + off - g.pad[1];
+                        if g.stride[1] == 1 {
+                            valid.copy_from_slice(&xrow[ix0..ix0 + valid.len()]);
+                        } else {
+                            for (v, &xv) in valid.iter_mut().zip(xrow[ix0..].iter().step_by(g.stride[1])) {
+                                *v = xv;
+                            }
                         }
                     }
                 }

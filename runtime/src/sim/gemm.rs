@@ -1,6 +1,9 @@
-//! The one place the runtime calls `matrixmultiply::sgemm`, an `unsafe fn` over raw pointers: a safe wrapper
-//! over row-major slice views that checks, with checked arithmetic, that every element the call can touch lies
-//! inside the slices it was given. Nothing else in the runtime uses `unsafe`.
+//! The simulator's only `unsafe` code, each piece behind a safe, checked API: the wrapper around
+//! `matrixmultiply::sgemm` (an `unsafe fn` over raw pointers) that proves every element it can touch lies in
+//! the slices it was given; the CPU-feature dispatch (`dispatch`) that runs a safe kernel body compiled for
+//! AVX-512 or AVX2 once the CPU has been seen to support it; and two microkernels in AVX-512 intrinsics, the
+//! f32 FMA tile of the packed convolution GEMM and the VNNI dot product of the INT8 GEMM, whose loads and stores
+//! stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
 #![allow(unsafe_code)]
 
 /// A row-major `rows x cols` view of `data`; row `r` starts at `r * ld`.
@@ -31,7 +34,8 @@ fn fits(rows: usize, cols: usize, ld: usize, len: usize) -> bool {
     (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols)).is_some_and(|end| end <= len)
 }
 
-/// `c = a * b + beta * c`. Errors (never panics) when the shapes disagree or a view does not fit its slice.
+/// `c = a * b + beta * c` (with `beta == 0`, `c` is only written, never read: it may hold anything).
+/// Errors (never panics) when the shapes disagree or a view does not fit its slice.
 pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, beta: f32) -> Result<(), String> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.rows != m || c.cols != n {
@@ -49,7 +53,7 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, beta: f32) -> Result<()
     if k == 0 {
         for row in c.data.chunks_mut(c.ld).take(m) {
             for v in row.iter_mut().take(n) {
-                *v *= beta;
+                *v = if beta == 0.0 { 0.0 } else { *v * beta };
             }
         }
         return Ok(());
@@ -79,6 +83,263 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, beta: f32) -> Result<()
     Ok(())
 }
 
+/// A kernel body to compile once per instruction set: `run` must be `#[inline(always)]` and safe code only,
+/// so that inlined into `dispatch`'s feature-enabled copies it is auto-vectorized for the wider vectors.
+pub trait Simd {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+/// The instruction-set level `dispatch` picks on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+/// The best level this CPU supports (detected once).
+pub fn isa() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    })
+}
+
+/// Runs `k` compiled for the widest instruction set the CPU supports. Results are the same on every level
+/// (the bodies use no fused multiply-add unless they ask for it with `mul_add`): only the speed differs.
+pub fn dispatch<K: Simd>(k: K) -> K::Output {
+    #[cfg(target_arch = "x86_64")]
+    match isa() {
+        // SAFETY: `isa` saw the CPU report every feature `with_avx512` enables.
+        #[cfg(accel_avx512)]
+        Isa::Avx512 => return unsafe { with_avx512(k) },
+        // SAFETY: AVX-512 implies AVX2 and FMA, all that `with_avx2` enables.
+        #[cfg(not(accel_avx512))]
+        Isa::Avx512 => return unsafe { with_avx2(k) },
+        // SAFETY: `isa` saw the CPU report every feature `with_avx2` enables.
+        Isa::Avx2 => return unsafe { with_avx2(k) },
+        Isa::Baseline => {}
+    }
+    k.run()
+}
+
+// Compiled only where the AVX-512 target features are stable (`build.rs`), above the workspace's MSRV.
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn with_avx512<K: Simd>(k: K) -> K::Output {
+    k.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn with_avx2<K: Simd>(k: K) -> K::Output {
+    k.run()
+}
+
+/// Rows of the f32 microkernel's output tile.
+pub const F_MR: usize = 8;
+/// Columns of the f32 microkernel's output tile.
+pub const F_NR: usize = 32;
+
+/// An f32 output tile of `rows <= F_MR` rows and `cols <= F_NR` columns at `c[r * ldc + j]`.
+pub struct Tile<'a> {
+    pub c: &'a mut [f32],
+    pub ldc: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// Add to what `c` holds (`false`: overwrite it).
+    pub accumulate: bool,
+}
+
+/// The operands of one f32 tile: `kc = offs.len()` steps; A as `F_MR` row slices (step `p` of row `r` is
+/// `a[r][p]`), B as rows of `F_NR` values anywhere in `b` (step `p` is `b[offs[p]..][..F_NR]`).
+#[derive(Clone, Copy)]
+pub struct Panels<'a> {
+    pub a: [&'a [f32]; F_MR],
+    pub b: &'a [f32],
+    pub offs: &'a [usize],
+}
+
+impl Panels<'_> {
+    /// Whether every step the tile reads lies inside the slices.
+    pub fn fits(&self) -> bool {
+        let kc = self.offs.len();
+        self.a.iter().all(|r| r.len() >= kc)
+            && self.offs.iter().all(|&o| o.checked_add(F_NR).is_some_and(|e| e <= self.b.len()))
+    }
+}
+
+/// `tile (+)= sum_p a[r][p] * b[p][j]` with the AVX-512 FMA kernel when the CPU has it. `None`: no AVX-512, the
+/// caller runs its portable loop (which agrees within f32 rounding); `Some(false)`: an operand or the tile does
+/// not fit its slice (checked step by step, the tile is then incomplete); `Some(true)`: done.
+pub fn f32_tile(ops: &Panels<'_>, t: &mut Tile<'_>) -> Option<bool> {
+    if isa() != Isa::Avx512 {
+        return None;
+    }
+    let kc = ops.offs.len();
+    let fits = t.rows <= F_MR
+        && t.cols <= F_NR
+        && ops.a.iter().all(|r| r.len() >= kc)
+        && (t.rows == 0
+            || (t.rows - 1).checked_mul(t.ldc).and_then(|e| e.checked_add(t.cols)).is_some_and(|e| e <= t.c.len()));
+    if !fits {
+        return Some(false);
+    }
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    // SAFETY: `isa` saw the CPU report avx512f and fma, all that `tile_avx512` enables.
+    return Some(unsafe { tile_avx512(ops, t) });
+    #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
+    None
+}
+
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,fma")]
+fn tile_avx512(ops: &Panels<'_>, t: &mut Tile<'_>) -> bool {
+    use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps};
+    use std::arch::x86_64::{_mm512_setzero_ps, _mm512_storeu_ps};
+    let kc = ops.offs.len();
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = ops.a.map(|r| &r[..kc]);
+    // Sixteen named accumulators: an array here would live on the stack, not in registers.
+    let z = _mm512_setzero_ps();
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
+    let (mut c40, mut c41, mut c50, mut c51, mut c60, mut c61, mut c70, mut c71) = (z, z, z, z, z, z, z, z);
+    for (p, &off) in ops.offs.iter().enumerate() {
+        let Some(bp) = ops.b.get(off..off + F_NR) else { return false };
+        let (lo, hi) = bp.split_at(16);
+        // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element slice split in half), what an unaligned
+        // 512-bit load reads.
+        let (b0, b1) = unsafe { (_mm512_loadu_ps(lo.as_ptr()), _mm512_loadu_ps(hi.as_ptr())) };
+        macro_rules! row {
+            ($a:ident, $x:ident, $y:ident) => {
+                let av = _mm512_set1_ps($a[p]);
+                $x = _mm512_fmadd_ps(av, b0, $x);
+                $y = _mm512_fmadd_ps(av, b1, $y);
+            };
+        }
+        row!(a0, c00, c01);
+        row!(a1, c10, c11);
+        row!(a2, c20, c21);
+        row!(a3, c30, c31);
+        row!(a4, c40, c41);
+        row!(a5, c50, c51);
+        row!(a6, c60, c61);
+        row!(a7, c70, c71);
+    }
+    let c: [[__m512; 2]; F_MR] =
+        [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51], [c60, c61], [c70, c71]];
+    for (r, cr) in c.iter().enumerate().take(t.rows) {
+        let Some(row) = t.c.get_mut(r * t.ldc..r * t.ldc + t.cols) else { return false };
+        if let Ok(row) = <&mut [f32; F_NR]>::try_from(&mut *row) {
+            let (lo, hi) = row.split_at_mut(16);
+            // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element array split in half), what an
+            // unaligned 512-bit load or store touches.
+            unsafe {
+                let (mut v0, mut v1) = (cr[0], cr[1]);
+                if t.accumulate {
+                    v0 = _mm512_add_ps(_mm512_loadu_ps(lo.as_ptr()), v0);
+                    v1 = _mm512_add_ps(_mm512_loadu_ps(hi.as_ptr()), v1);
+                }
+                _mm512_storeu_ps(lo.as_mut_ptr(), v0);
+                _mm512_storeu_ps(hi.as_mut_ptr(), v1);
+            }
+        } else {
+            let mut full = [0f32; F_NR];
+            let (lo, hi) = full.split_at_mut(16);
+            // SAFETY: as above, 16 f32 each.
+            unsafe {
+                _mm512_storeu_ps(lo.as_mut_ptr(), cr[0]);
+                _mm512_storeu_ps(hi.as_mut_ptr(), cr[1]);
+            }
+            for (d, v) in row.iter_mut().zip(full) {
+                *d = if t.accumulate { *d + v } else { v };
+            }
+        }
+    }
+    true
+}
+
+/// Rows of the INT8 microkernel's output tile.
+pub const I8_MR: usize = 8;
+/// Columns of the INT8 microkernel's output tile.
+pub const I8_NR: usize = 32;
+/// One packed step of the INT8 microkernel's B panel: for each of the `I8_NR` columns, 4 consecutive k.
+pub type I8Panel = [i8; 4 * I8_NR];
+
+/// Whether `dot_u8i8` runs the AVX-512 VNNI kernel on this CPU.
+pub fn has_vnni() -> bool {
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    {
+        isa() == Isa::Avx512 && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
+    {
+        false
+    }
+}
+
+/// `acc[r][j] += sum over q, t of a[q][r][t] (as u8) * b[q][4j + t] (as i8)`, exact with wrapping i32
+/// arithmetic. Returns `false` (and does nothing) when the CPU has no AVX-512 VNNI or `a` and `b` have
+/// different lengths: the caller then runs its portable loop, which computes the same numbers.
+pub fn dot_u8i8(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_MR]) -> bool {
+    if a.len() != b.len() || !has_vnni() {
+        return false;
+    }
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    // SAFETY: `has_vnni` saw the CPU report avx512f, avx512bw and avx512vnni, all that `dot_vnni` enables.
+    unsafe {
+        dot_vnni(a, b, acc)
+    };
+    has_vnni()
+}
+
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_MR]) {
+    use std::arch::x86_64::{__m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32};
+    use std::arch::x86_64::{_mm512_setzero_si512, _mm512_storeu_si512};
+    let mut c: [[__m512i; 2]; I8_MR] = [[_mm512_setzero_si512(); 2]; I8_MR];
+    for (aq, bq) in a.iter().zip(b) {
+        let (lo, hi) = bq.split_at(64);
+        // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
+        // 512-bit load reads exactly 64 bytes from its pointer.
+        let (b0, b1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
+        for (cr, ar) in c.iter_mut().zip(aq) {
+            let av = _mm512_set1_epi32(i32::from_le_bytes(*ar));
+            cr[0] = _mm512_dpbusd_epi32(cr[0], av, b0);
+            cr[1] = _mm512_dpbusd_epi32(cr[1], av, b1);
+        }
+    }
+    for (cr, accr) in c.iter().zip(acc.iter_mut()) {
+        let mut t = [0i32; I8_NR];
+        let (lo, hi) = t.split_at_mut(16);
+        // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit store writes.
+        unsafe {
+            _mm512_storeu_si512(lo.as_mut_ptr().cast(), cr[0]);
+            _mm512_storeu_si512(hi.as_mut_ptr().cast(), cr[1]);
+        }
+        for (s, v) in accr.iter_mut().zip(t) {
+            *s = s.wrapping_add(v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,9 +352,35 @@ mod tests {
         let r = |d| MatRef { data: d, rows: 2, cols: 2, ld: 2 };
         gemm(r(&a), r(&b), MatMut { data: &mut c, rows: 2, cols: 2, ld: 2 }, 1.0).unwrap();
         assert_eq!(c, [20.0, 23.0, 44.0, 51.0]);
+        let mut c = [f32::NAN; 4];
+        gemm(r(&a), r(&b), MatMut { data: &mut c, rows: 2, cols: 2, ld: 2 }, 0.0).unwrap();
+        assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
         let short = MatRef { data: &a[..3], rows: 2, cols: 2, ld: 2 };
         assert!(gemm(short, r(&b), MatMut { data: &mut c, rows: 2, cols: 2, ld: 2 }, 0.0).is_err());
         let overlap = MatRef { data: &a, rows: 2, cols: 2, ld: 1 };
         assert!(gemm(overlap, r(&b), MatMut { data: &mut c, rows: 2, cols: 2, ld: 2 }, 0.0).is_err());
+    }
+
+    #[test]
+    fn vnni_dot_matches_scalar_when_available() {
+        let a: Vec<[[u8; 4]; I8_MR]> = (0..5)
+            .map(|q| std::array::from_fn(|r| std::array::from_fn(|t| (q * 37 + r * 11 + t * 5) as u8 ^ 0xa5)))
+            .collect();
+        let b: Vec<I8Panel> = (0..5).map(|q| std::array::from_fn(|i| ((q * 13 + i * 7) as u8 ^ 0x3c) as i8)).collect();
+        let mut acc = [[7i32; I8_NR]; I8_MR];
+        if !dot_u8i8(&a, &b, &mut acc) {
+            return;
+        }
+        for r in 0..I8_MR {
+            for j in 0..I8_NR {
+                let mut want = 7i32;
+                for q in 0..5 {
+                    for t in 0..4 {
+                        want = want.wrapping_add(a[q][r][t] as i32 * b[q][4 * j + t] as i32);
+                    }
+                }
+                assert_eq!(acc[r][j], want, "r {r} j {j}");
+            }
+        }
     }
 }

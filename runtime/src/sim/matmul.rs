@@ -1,23 +1,9 @@
 //! `mac.matmul` in f32 on already-loaded slices: `out[m,n] = act(a[m,k] * b[k,n] + bias[n])`, split into row
-//! or column blocks computed in parallel with sgemm. Also the activation pass shared by the MAC kernels.
-use super::gemm::{gemm, MatMut, MatRef};
+//! or column blocks computed in parallel with sgemm.
+use super::gemm::{dispatch, gemm, MatMut, MatRef, Simd};
+use super::vector::apply_act;
 use accel_ops::op::UnaryOp;
 use rayon::prelude::*;
-
-/// Below this many elements, elementwise passes stay on the calling thread.
-pub(super) fn par_threshold() -> usize {
-    1 << 15
-}
-
-/// Applies a fused activation in place, exactly as `UnaryOp::apply`.
-pub(super) fn apply_act(act: Option<UnaryOp>, y: &mut [f32]) {
-    let Some(f) = act else { return };
-    if y.len() < par_threshold() {
-        y.iter_mut().for_each(|v| *v = f.apply(*v));
-    } else {
-        y.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = f.apply(*v)));
-    }
-}
 
 /// The shape of a matmul, in elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +41,13 @@ pub fn matmul_f32(
     }
     let threads = rayon::current_num_threads().max(1);
     let macs = m.saturating_mul(n).saturating_mul(k);
-    if macs < 1 << 18 || threads == 1 {
+    if m <= SMALL_M && n <= 256 {
+        // A few rows (the fully connected layers' blocks): row by row, `y[i] += a[i][p] * b[p]` streaming b once
+        // per row, without sgemm's per-call packing buffers.
+        for (ar, yr) in a.chunks_exact(k.max(1)).zip(y.chunks_exact_mut(n)) {
+            dispatch(RowTimesB { a: ar, b, y: yr });
+        }
+    } else if macs < 1 << 18 || threads == 1 {
         gemm(
             MatRef { data: a, rows: m, cols: k, ld: k },
             MatRef { data: b, rows: k, cols: n, ld: n },
@@ -96,6 +88,29 @@ pub fn matmul_f32(
     }
     apply_act(act, y);
     Ok(())
+}
+
+/// Most rows of a matmul computed row by row (`RowTimesB`).
+const SMALL_M: usize = 4;
+
+/// One output row: `y += a * b` for a row `a` of `k` and `b` of `k x n` (row-major).
+struct RowTimesB<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    y: &'a mut [f32],
+}
+
+impl Simd for RowTimesB<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let n = self.y.len();
+        for (&av, br) in self.a.iter().zip(self.b.chunks_exact(n)) {
+            for (y, &bv) in self.y.iter_mut().zip(br) {
+                *y += av * bv;
+            }
+        }
+    }
 }
 
 fn whole(data: &mut [f32], rows: usize, cols: usize) -> MatMut<'_> {

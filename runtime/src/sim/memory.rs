@@ -1,17 +1,17 @@
 //! The simulated memories: one flat DRAM and one SRAM per tile, as byte arrays allocated once per session, and
-//! bounds-checked byte and f32 accessors (little-endian, never assuming alignment). A failed check here means
+//! bounds-checked byte accessors. A failed check here means
 //! the verifier missed something: it is an error, never a panic.
 use crate::error::ExecError;
 use crate::verify::VerifiedProgram;
-use accel_ops::command::{Copy3, Unit};
+use accel_ops::command::Unit;
 
-/// DRAM, per-tile SRAM and reusable f32 scratch for the kernels.
+/// DRAM, per-tile SRAM and the functional model's reusable per-tile state.
 #[derive(Debug)]
 pub struct Machine {
     pub(crate) dram: Vec<u8>,
     /// Indexed by tile; tiles without queues get no SRAM.
     pub(crate) sram: Vec<Vec<u8>>,
-    pub(crate) scratch: [Vec<f32>; 5],
+    pub(crate) work: super::functional::Workspace,
 }
 
 fn alloc(what: &'static str, bytes: u64) -> Result<Vec<u8>, ExecError> {
@@ -37,7 +37,7 @@ impl Machine {
                 }
             }
         }
-        Ok(Machine { dram, sram, scratch: Default::default() })
+        Ok(Machine { dram, sram, work: Default::default() })
     }
 
     /// Copies the constants to DRAM address 0 (each run: a program may overwrite them).
@@ -76,63 +76,4 @@ pub(crate) fn bytes(mem: &[u8], addr: u64, n: u64) -> Result<&[u8], String> {
 pub(crate) fn bytes_mut(mem: &mut [u8], addr: u64, n: u64) -> Result<&mut [u8], String> {
     let r = range(mem.len(), addr, n)?;
     mem.get_mut(r).ok_or_else(|| "out of bounds".into())
-}
-
-/// Reads `n` little-endian f32 values at byte `addr` into `out` (cleared first, capacity reused).
-pub(crate) fn read_f32(mem: &[u8], addr: u64, n: usize, out: &mut Vec<f32>) -> Result<(), String> {
-    let len = (n as u64).checked_mul(4).ok_or("size overflow")?;
-    let src = bytes(mem, addr, len)?;
-    out.clear();
-    out.extend(src.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-    Ok(())
-}
-
-/// Writes f32 values little-endian at byte `addr`.
-pub(crate) fn write_f32(mem: &mut [u8], addr: u64, vals: &[f32]) -> Result<(), String> {
-    let len = (vals.len() as u64).checked_mul(4).ok_or("size overflow")?;
-    let dst = bytes_mut(mem, addr, len)?;
-    for (d, v) in dst.chunks_exact_mut(4).zip(vals) {
-        d.copy_from_slice(&v.to_le_bytes());
-    }
-    Ok(())
-}
-
-/// Which way a strided copy goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    DramToSram,
-    SramToDram,
-}
-
-/// Executes a `Copy3` between DRAM and one SRAM: `n2` blocks of `n1` runs of `len` bytes, in order.
-pub(crate) fn strided_copy(
-    dram: &mut [u8],
-    sram: &mut [u8],
-    dram_base: u64,
-    sram_base: u64,
-    c: &Copy3,
-    dir: Direction,
-) -> Result<(), String> {
-    if c.len == 0 {
-        return Ok(());
-    }
-    let len = c.len as u64;
-    for i2 in 0..c.n2 as u64 {
-        for i1 in 0..c.n1 as u64 {
-            let d = offset(dram_base, i2, c.dram_stride2, i1, c.dram_stride1)?;
-            let s = offset(sram_base, i2, c.sram_stride2 as u64, i1, c.sram_stride1 as u64)?;
-            match dir {
-                Direction::DramToSram => bytes_mut(sram, s, len)?.copy_from_slice(bytes(dram, d, len)?),
-                Direction::SramToDram => bytes_mut(dram, d, len)?.copy_from_slice(bytes(sram, s, len)?),
-            }
-        }
-    }
-    Ok(())
-}
-
-fn offset(base: u64, i2: u64, s2: u64, i1: u64, s1: u64) -> Result<u64, String> {
-    i2.checked_mul(s2)
-        .and_then(|a| a.checked_add(i1.checked_mul(s1)?))
-        .and_then(|a| a.checked_add(base))
-        .ok_or_else(|| "strided address overflows".into())
 }

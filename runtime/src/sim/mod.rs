@@ -1,20 +1,34 @@
-//! The accelerator simulator: memories (`memory`), the data effect of each command (`functional`, with the f32
-//! kernels in `conv`, `matmul`, `vector` and the checked sgemm wrapper in `gemm`) and the deterministic
-//! event-driven timing (`exec`). It runs only `VerifiedProgram`s and never decides what is valid.
+//! The accelerator simulator: memories (`memory`), the deterministic event-driven timing (`exec`, with
+//! the shared DRAM channel, interconnect links and stall causes in `timing`), and the
+//! functional model that computes the data (`functional`: ordering and parallel batches of tile commands;
+//! `apply`: one command's effect on SRAM and DRAM; the f32 kernels in `conv`, `matmul`, `vector`; the checked
+//! sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and `bf16` hold the standalone
+//! INT8 and BF16 GEMM/convolution kernels with their references. It runs only `VerifiedProgram`s and never
+//! decides what is valid.
+mod apply;
+pub mod bf16;
 mod conv;
 mod exec;
 mod functional;
 mod gemm;
+pub mod int8;
 mod matmul;
 mod memory;
+mod precision;
+mod packed;
+mod timing;
 mod vector;
 
+#[cfg(test)]
+mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
 pub use conv::{conv_f32, ConvGeom};
-pub use exec::{run, CommandRecord, ExecOptions, Trace};
-pub use functional::host_estimate_cycles;
+pub use accel_ops::cost::host_estimate_cycles;
+pub use exec::{run, CommandRecord, ExecOptions, Progress, Trace};
+pub use gemm::{isa, Isa};
 pub use matmul::{matmul_f32, MatMulGeom};
 pub use memory::Machine;
+pub use timing::{Resource, ResourceUse};
 pub use vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};

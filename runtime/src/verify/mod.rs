@@ -2,6 +2,7 @@
 //! accepts a `VerifiedProgram`, which only `verify` builds). It checks the target, the DRAM layout, every
 //! command's unit, parameters and memory footprint, host kernels, semaphores, that every wait can be satisfied,
 //! and the debug map. It never panics and never trusts a count or an offset without checked arithmetic.
+#![deny(clippy::indexing_slicing)]
 mod target;
 mod waits;
 
@@ -31,7 +32,7 @@ pub enum VerifyError {
     WrongUnit { queue: QueueId, index: usize, mnemonic: &'static str, needs: &'static str, unit: &'static str },
     #[error("{queue} #{index}: {source}")]
     BadCommand { queue: QueueId, index: usize, source: CheckError },
-    #[error("{queue} #{index}: {mnemonic} in {dtype}: unsupported dtype (this runtime computes in f32 only)")]
+    #[error("{queue} #{index}: {mnemonic} in {dtype}: unsupported dtype (the MAC array computes f32, bf16 and i8)")]
     UnsupportedDtype { queue: QueueId, index: usize, mnemonic: &'static str, dtype: DType },
     #[error("{queue} #{index}: {mnemonic} touches SRAM bytes {start}..{end}, outside the tile's {size} bytes")]
     SramOutOfBounds { queue: QueueId, index: usize, mnemonic: &'static str, start: u64, end: u64, size: u64 },
@@ -178,12 +179,11 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
     let bad = |why: String| VerifyError::BadCommand { queue, index, source: CheckError { mnemonic, why } };
     let footprint = cmd.footprint().map_err(|source| VerifyError::BadCommand { queue, index, source })?;
     match cmd {
-        Command::Conv { dtype, quant, .. } | Command::MatMul { dtype, quant, .. } => {
-            if *dtype != DType::F32 {
+        // The footprint checked the dtype pairing (a quant operand exactly for i8); the simulator computes
+        // f32, bf16 and i8.
+        Command::Conv { dtype, .. } | Command::MatMul { dtype, .. } => {
+            if !matches!(dtype, DType::F32 | DType::BF16 | DType::I8) {
                 return Err(VerifyError::UnsupportedDtype { queue, index, mnemonic, dtype: *dtype });
-            }
-            if !quant.is_none() {
-                return Err(bad("f32 compute takes no requantization operand".into()));
             }
         }
         // Policy: a DMA never moves more bytes than its destination holds, so one command's work is bounded.
@@ -209,7 +209,7 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
                 return Err(VerifyError::SemaphoreOutOfRange { queue, index, sem: *sem, semaphores: meta.semaphores });
             }
         }
-        Command::Unary { .. } | Command::Binary { .. } | Command::Pool { .. } | Command::Affine { .. } => {}
+        Command::Unary { .. } | Command::Binary { .. } | Command::Pool { .. } | Command::Affine { .. } | Command::Convert { .. } => {}
     }
     for a in footprint {
         let (start, end) = (a.start, a.end());

@@ -107,3 +107,43 @@ fn failures_are_one_paragraph_and_non_zero() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn run_writes_a_trace_and_simulates_a_stream() {
+    let (dir, model, _) = model("stream");
+    let (json, trace) = (dir.join("report.json"), dir.join("trace.json"));
+    let o = accelrt(&[
+        "run",
+        &model,
+        "--random-inputs",
+        "3",
+        "--profile",
+        "--report-json",
+        json.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--frames",
+        "50",
+        "--fps",
+        "10000000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    for needle in ["SRAM pk", "util", "prec", "p99", "dropped", "TOPS", "mJ/frame"] {
+        assert!(stdout.contains(needle), "stdout lacks `{needle}`: {stdout}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in ["roofline_ms", "power_w", "energy_split_mj", "stall_cycles", "stream"] {
+        assert!(report.get(key).is_some(), "report lacks {key}");
+    }
+    // Offered far faster than the model runs: most frames are dropped, at most 2 wait, none is lost silently.
+    let s = &report["stream"];
+    let (done, dropped) = (s["completed"].as_u64().unwrap(), s["dropped"].as_u64().unwrap());
+    assert_eq!(done + dropped, 50);
+    assert!(dropped > 0 && s["latency_ms"]["max"].as_f64().unwrap() >= s["latency_ms"]["p50"].as_f64().unwrap());
+    let trace: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(trace["traceEvents"].as_array().is_some_and(|e| !e.is_empty()));
+    let bad = accelrt(&["run", &model, "--random-inputs", "3", "--fps", "0"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("--fps"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod session;
 mod timing;
+mod trace;
 mod verify;

@@ -72,6 +72,14 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let x = b.input(n, 0)?;
     let w = b.input(n, 1)?;
     let bias = b.opt_input(n, 2)?;
+    let op = conv_op(b, n, x, w)?;
+    let inputs: Vec<_> = [Some(x), Some(w), bias].into_iter().flatten().collect();
+    b.emit_out(n, op, &inputs)?;
+    Ok(())
+}
+
+/// The `Conv` of node `n`'s attributes for input `x` and weights `w` (also QLinearConv's).
+pub(super) fn conv_op(b: &Builder<'_>, n: &OnnxNode<'_>, x: crate::ir::ValueId, w: crate::ir::ValueId) -> Result<Op, ImportError> {
     let hw = spatial(b, n, x)?;
     let kernel = match (kernel_attr(n)?, b.dims(w)) {
         (Some(k), _) => k,
@@ -84,10 +92,7 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let dilations = n.spatial2("dilations")?;
     let group = n.to_positive(n.int_or("group", 1)?, "group")?;
     let pads = resolve_pads(n, hw, kernel, strides, dilations)?;
-    let op = Op::Conv(Conv { kernel, strides, dilations, pads, group, act: None });
-    let inputs: Vec<_> = [Some(x), Some(w), bias].into_iter().flatten().collect();
-    b.emit_out(n, op, &inputs)?;
-    Ok(())
+    Ok(Op::Conv(Conv { kernel, strides, dilations, pads, group, act: None }))
 }
 
 fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Res {

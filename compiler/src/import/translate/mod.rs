@@ -15,6 +15,7 @@ mod constant;
 mod conv;
 mod layout;
 mod math;
+mod quant;
 mod reduce;
 mod resize;
 
@@ -55,6 +56,10 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Resize" => resize::resize,
         "Upsample" => resize::upsample,
         "Cast" => constant::cast,
+        "QuantizeLinear" => quant::quantize_linear,
+        "DequantizeLinear" => quant::dequantize_linear,
+        "QLinearConv" => quant::qlinear_conv,
+        "QLinearMatMul" => quant::qlinear_matmul,
         "Constant" => constant::constant,
         "ConstantOfShape" => constant::constant_of_shape,
         "Shape" => constant::shape,

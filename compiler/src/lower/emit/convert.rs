@@ -9,7 +9,16 @@ use accel_ops::DType;
 /// Converts `len` elements at `x` (in `from`) into `y` (in `to`); `params` is the DRAM address of the scale and
 /// zero point when one side is i8.
 #[allow(clippy::too_many_arguments)]
-pub fn emit_convert(from: DType, to: DType, params: Option<u64>, len: usize, x: u64, y: u64, cap: u64, tiles: usize) -> Vec<WorkItem> {
+pub fn emit_convert(
+    from: DType,
+    to: DType,
+    params: Option<u64>,
+    len: usize,
+    x: u64,
+    y: u64,
+    cap: u64,
+    tiles: usize,
+) -> Vec<WorkItem> {
     let (ef, et) = (from.size(), to.size());
     let fit = (cap.saturating_sub(256) / (ef + et) as u64).max(1) as usize;
     let per = fit.min(len.div_ceil(tiles.max(1))).max(1);

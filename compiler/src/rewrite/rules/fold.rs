@@ -3,8 +3,8 @@
 //! over the old ones (folded once, after extraction), so a rule firing again adds nothing.
 use crate::rewrite::analysis::EGraph;
 use crate::rewrite::rule::{
-    add_binary, add_op, add_reshape, add_splat, add_unary, channel_vector, dims, is_const, ops, per_channel, splat,
-    ty, Rule,
+    add_binary, add_op, add_reshape, add_splat, add_unary, channel_vector, dims, is_const, ops, per_channel, splat, ty,
+    Rule,
 };
 use accel_ops::op::{BinaryOp, Conv, Gemm, Op, UnaryOp};
 use egg::Id;

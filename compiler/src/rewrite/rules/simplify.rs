@@ -51,9 +51,11 @@ fn find_identity_transpose(eg: &EGraph, id: Id) -> Vec<Id> {
 
 /// `Slice(x)` that takes every element.
 fn find_identity_slice(eg: &EGraph, id: Id) -> Vec<Id> {
-    identity_of(eg, id, |op, d| {
-        matches!(op, Op::Slice(s) if s.starts.iter().all(|&x| x == 0) && s.steps.iter().all(|&x| x == 1) && s.lens == d)
-    })
+    identity_of(
+        eg,
+        id,
+        |op, d| matches!(op, Op::Slice(s) if s.starts.iter().all(|&x| x == 0) && s.steps.iter().all(|&x| x == 1) && s.lens == d),
+    )
 }
 
 /// `Pad(x)` by nothing.

@@ -80,7 +80,11 @@ fn add_and_sub_of_channel_constants_into_conv_bias() {
     let k2 = b.konst(&[4, 1, 1], -1.0, 1.0);
     let y = b.binary("s", BinaryOp::Sub, y, k2);
     let g = b.finish(&[y]);
-    check(&g, "fold/add-into-conv", &["s.out = conv(in0, const f32[4x3x3x3], const f32[4])", "# c+a+s", "!add(", "!sub("]);
+    check(
+        &g,
+        "fold/add-into-conv",
+        &["s.out = conv(in0, const f32[4x3x3x3], const f32[4])", "# c+a+s", "!add(", "!sub("],
+    );
 }
 
 #[test]
@@ -91,7 +95,13 @@ fn not_folded_when_the_constant_varies_spatially() {
     let k = b.konst(&[4, 5, 5], -1.0, 1.0);
     let y = b.binary("a", BinaryOp::Add, y, k);
     let g = b.finish(&[y]);
-    super::check_with(&g, &accel_ops::target::Target::x1(), &Default::default(), None, &["a.out = add(c.out, const f32[4x5x5])"]);
+    super::check_with(
+        &g,
+        &accel_ops::target::Target::x1(),
+        &Default::default(),
+        None,
+        &["a.out = add(c.out, const f32[4x5x5])"],
+    );
 }
 
 #[test]

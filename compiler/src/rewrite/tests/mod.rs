@@ -12,7 +12,7 @@ mod snapshots;
 
 use crate::ir::{evaluate, Graph, ValueId};
 use crate::rewrite::{optimize, RewriteOptions, RewriteReport};
-use accel_ops::op::{Binary, BinaryOp, BatchNorm, Conv, Op, Unary, UnaryOp};
+use accel_ops::op::{BatchNorm, Binary, BinaryOp, Conv, Op, Unary, UnaryOp};
 use accel_ops::target::Target;
 use accel_ops::Tensor;
 
@@ -78,7 +78,12 @@ impl B {
     }
     pub fn bn(&mut self, name: &str, x: ValueId) -> ValueId {
         let c = self.g.ty(x).shape.dims()[1];
-        let ps = [self.konst(&[c], 0.5, 1.5), self.konst(&[c], -0.5, 0.5), self.konst(&[c], -0.5, 0.5), self.konst(&[c], 0.5, 2.0)];
+        let ps = [
+            self.konst(&[c], 0.5, 1.5),
+            self.konst(&[c], -0.5, 0.5),
+            self.konst(&[c], -0.5, 0.5),
+            self.konst(&[c], 0.5, 2.0),
+        ];
         self.op(name, Op::BatchNorm(BatchNorm { epsilon: 1e-5 }), &[x, ps[0], ps[1], ps[2], ps[3]])
     }
     pub fn unary(&mut self, name: &str, op: UnaryOp, x: ValueId) -> ValueId {
@@ -110,7 +115,13 @@ pub fn assert_same(a: &Graph, b: &Graph, seed: u64) {
 
 /// Optimizes for `target` with `opts`, checks equivalence, that `rule` fired (when given) and that every
 /// `want` fragment is in the printed graph (a fragment starting with `!` must be absent).
-pub fn check_with(g: &Graph, target: &Target, opts: &RewriteOptions, rule: Option<&str>, want: &[&str]) -> (Graph, RewriteReport) {
+pub fn check_with(
+    g: &Graph,
+    target: &Target,
+    opts: &RewriteOptions,
+    rule: Option<&str>,
+    want: &[&str],
+) -> (Graph, RewriteReport) {
     let (out, report) = optimize(g, target, opts).unwrap_or_else(|e| panic!("optimize failed: {e}\n{g}"));
     let text = format!("{report}{out}");
     if let Some(rule) = rule {

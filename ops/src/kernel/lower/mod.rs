@@ -24,6 +24,11 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
         // Byte sizes must exist; the verifier applies the policy caps.
         t.checked_bytes()?;
     }
+    let all_f32 = inputs.iter().chain([output]).all(|t| t.dtype == crate::DType::F32);
+    if matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && !all_f32 {
+        // BF16/INT8 MAC-array numerics (`crate::numerics`) are the tiles' business.
+        return Err(unsupported(op, "host kernels compute convolutions and matrix products in f32 only"));
+    }
     match op {
         Op::Unary(u) => elementwise::unary(u, inputs, output),
         Op::Binary(b) => elementwise::binary(b, inputs, output),
@@ -43,6 +48,8 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
         Op::Lrn(l) => nn::lrn(l, inputs, output),
         Op::Conv(c) => nn::conv(c, inputs, output),
         Op::Resize(r) => nn::resize(r, inputs, output),
+        // Int8 boundaries run on the tiles (`vec.convert`), never as host kernels.
+        Op::Quant(_) => Err(unsupported(op, "quantization runs on the tiles (vec.convert)")),
     }
 }
 

@@ -39,7 +39,8 @@ fn erf64(x: f64) -> f64 {
 
 #[test]
 fn functions_are_accurate_over_their_normal_range() {
-    let cases: [(&str, fn(&mut ScalarMath, f32) -> f32, fn(f64) -> f64, f32, f32, f64, f64); 7] = [
+    type Case = (&'static str, fn(&mut ScalarMath, f32) -> f32, fn(f64) -> f64, f32, f32, f64, f64);
+    let cases: [Case; 7] = [
         ("exp", math::exp, f64::exp, -87.0, 88.0, 0.0, 2e-7),
         ("log", math::log, f64::ln, 1e-30, 1e30, 0.0, 2e-7),
         ("log near 1", math::log, f64::ln, 0.5, 2.0, 0.0, 2e-7),

@@ -170,6 +170,9 @@ fn absurd_trip_counts_and_sizes() {
         Inst::End { value: None },
     ];
     rejects(Kernel { name: "nest".into(), buffers: vec![], insts }, "iterations");
+    // Many sibling loops, each within the limit, add up past it.
+    let siblings = (0..8192).flat_map(|_| [Inst::Loop { extent: 1 << 32 }, Inst::End { value: None }]).collect();
+    rejects(Kernel { name: "siblings".into(), buffers: vec![], insts: siblings }, "iterations");
     let deep = (0..40).map(|_| Inst::Loop { extent: 1 }).chain((0..40).map(|_| Inst::End { value: None })).collect();
     rejects(Kernel { name: "deep".into(), buffers: vec![], insts: deep }, "nesting deeper");
     let huge = Buffer { dtype: DType::I64, len: u64::MAX / 4, kind: BufKind::Input };

@@ -4,8 +4,8 @@
 use accel_ops::kernel::math::FloatOps;
 use accel_ops::kernel::CmpFn;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_codegen::ir::Endianness;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
 /// Flags for memory accesses: little-endian, never trapping (the verifier proved the bounds).
@@ -135,7 +135,7 @@ impl FloatOps for ClifMath<'_, '_> {
         let t = self.ity();
         self.b.ins().bitcast(t, cast_flags(), a)
     }
-    fn from_bits(&mut self, a: Value) -> Value {
+    fn bits_to_float(&mut self, a: Value) -> Value {
         let t = self.fty();
         self.b.ins().bitcast(t, cast_flags(), a)
     }

@@ -6,7 +6,9 @@
 //! Every address comes from an index the verifier proved in bounds; nothing here decides what is safe.
 use super::HostError;
 use accel_ops::kernel::{Inst, ReduceFn, VerifiedKernel};
-use cranelift_codegen::ir::{types, AbiParam, Block, BlockArg, Function, InstBuilder, Signature, StackSlot, Type, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, BlockArg, Function, InstBuilder, Signature, StackSlot, Type, Value,
+};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
@@ -73,7 +75,16 @@ pub fn translate(
 ) -> Result<CodegenStats, HostError> {
     let b = FunctionBuilder::new(func, fctx);
     let n = vk.kernel().insts.len();
-    let mut t = Translator { vk, stats: CodegenStats::default(), b, ptr, call_conv, bases: Vec::new(), vals: vec![None; n], lanes_slot: None };
+    let mut t = Translator {
+        vk,
+        stats: CodegenStats::default(),
+        b,
+        ptr,
+        call_conv,
+        bases: Vec::new(),
+        vals: vec![None; n],
+        lanes_slot: None,
+    };
     let entry = t.b.create_block();
     t.b.append_block_params_for_function_params(entry);
     t.b.switch_to_block(entry);

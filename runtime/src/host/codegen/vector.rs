@@ -108,7 +108,9 @@ pub fn plan(vk: &VerifiedKernel, opener: usize, end: usize) -> Option<Plan> {
                         BinaryFn::Add => affine(coef(la)?.checked_add(coef(lb)?)?),
                         BinaryFn::Sub => affine(coef(la)?.checked_sub(coef(lb)?)?),
                         BinaryFn::Mul => match (la, lb, constant(vk, *a), constant(vk, *b)) {
-                            (Affine(c), Uniform, _, Some(m)) | (Uniform, Affine(c), Some(m), _) => affine(c.checked_mul(m)?),
+                            (Affine(c), Uniform, _, Some(m)) | (Uniform, Affine(c), Some(m), _) => {
+                                affine(c.checked_mul(m)?)
+                            }
                             _ => return None,
                         },
                         _ => return None,
@@ -184,7 +186,9 @@ impl Translator<'_, '_> {
         vecs: &[Option<Value>],
     ) -> Result<Value, HostError> {
         match plan.lane(opener, v) {
-            Lane::Vector => vecs.get(v.index() - opener).copied().flatten().ok_or_else(|| HostError::internal("vector")),
+            Lane::Vector => {
+                vecs.get(v.index() - opener).copied().flatten().ok_or_else(|| HostError::internal("vector"))
+            }
             Lane::Uniform => {
                 let s = self.val(v)?;
                 Ok(match self.vk.value_type(v) {
@@ -247,7 +251,8 @@ impl Translator<'_, '_> {
                         }
                     }
                     (Lane::Affine(c), _) => {
-                        let (st, vt) = if dtype == DType::F32 { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
+                        let (st, vt) =
+                            if dtype == DType::F32 { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
                         let step = c.checked_mul(4).ok_or_else(|| HostError::internal("stride"))?;
                         let x0 = self.b.ins().load(st, flags(), addr, 0);
                         let mut v = self.b.ins().scalar_to_vector(vt, x0);

@@ -29,7 +29,7 @@ fn buffers_are_checked_before_the_call() {
     let (mut x, mut idx, mut y) = (vec![0u8; 32], vec![0u8; 40], vec![0u8; 20]);
     assert!(matches!(jit.run(&mut [&mut x[..], &mut idx[..]]), Err(HostError::Args { .. })));
     assert!(matches!(jit.run(&mut [&mut x[..], &mut idx[..39], &mut y[..]]), Err(HostError::Args { .. })));
-    let mut long = vec![0u8; 21];
+    let mut long = [0u8; 21];
     assert!(matches!(jit.run(&mut [&mut x[..], &mut idx[..], &mut long[..]]), Err(HostError::Args { .. })));
     assert!(jit.run(&mut [&mut x[..], &mut idx[..], &mut y[..]]).is_ok());
 }
@@ -88,7 +88,7 @@ fn both_backends_agree_and_kernels_are_shareable() {
             std::thread::spawn(move || {
                 let mut x: Vec<u8> = (0..8).flat_map(|i| ((i + t) as f32).to_le_bytes()).collect();
                 let mut idx = i64s(&[7, 6, 5, 4, 3]);
-                let mut y = vec![0u8; 20];
+                let mut y = [0u8; 20];
                 jit.run(&mut [&mut x[..], &mut idx[..], &mut y[..]]).unwrap();
                 f32::from_le_bytes(y[..4].try_into().unwrap())
             })

@@ -101,9 +101,9 @@ fn layout_ops_on_every_dtype() {
             let dims = random_dims(&mut rng, 3);
             let x = TensorType::new(dtype, dims.clone());
             let n: usize = dims.iter().product();
-            run(&Op::Reshape(Reshape { shape: Shape::new(vec![n]) }), &[x.clone()], &mut rng);
+            run(&Op::Reshape(Reshape { shape: Shape::new(vec![n]) }), std::slice::from_ref(&x), &mut rng);
             for perm in [vec![2, 0, 1], vec![1, 0, 2], vec![0, 2, 1]] {
-                run(&Op::Transpose(Transpose { perm }), &[x.clone()], &mut rng);
+                run(&Op::Transpose(Transpose { perm }), std::slice::from_ref(&x), &mut rng);
             }
             let axis = rng.below(3);
             let mut d2 = dims.clone();
@@ -111,12 +111,17 @@ fn layout_ops_on_every_dtype() {
             run(&Op::Concat(Concat { axis }), &[x.clone(), TensorType::new(dtype, d2)], &mut rng);
             let starts: Vec<usize> = dims.iter().map(|&d| rng.below(d)).collect();
             let steps: Vec<usize> = (0..3).map(|_| 1 + rng.below(2)).collect();
-            let lens = dims.iter().zip(&starts).zip(&steps).map(|((&d, &s), &st)| (d.saturating_sub(s)).div_ceil(st)).collect();
-            run(&Op::Slice(Slice { starts, lens, steps }), &[x.clone()], &mut rng);
+            let lens = dims
+                .iter()
+                .zip(&starts)
+                .zip(&steps)
+                .map(|((&d, &s), &st)| (d.saturating_sub(s)).div_ceil(st))
+                .collect();
+            run(&Op::Slice(Slice { starts, lens, steps }), std::slice::from_ref(&x), &mut rng);
             if dims[axis] > 0 {
                 let indices: Vec<usize> = (0..6).map(|_| rng.below(dims[axis])).collect();
                 let g = Gather { axis, indices, index_shape: Shape::new(vec![2, 3]) };
-                run(&Op::Gather(g), &[x.clone()], &mut rng);
+                run(&Op::Gather(g), std::slice::from_ref(&x), &mut rng);
             }
         }
     }
@@ -151,7 +156,9 @@ fn softmax_and_reductions() {
 #[test]
 fn matmul_gemm_pool_lrn_conv_resize() {
     let mut rng = Rng::new(6);
-    for (a, b) in [(vec![3, 37], vec![37, 5]), (vec![2, 4, 9], vec![9, 6]), (vec![8], vec![8]), (vec![0, 3], vec![3, 2])] {
+    for (a, b) in
+        [(vec![3, 37], vec![37, 5]), (vec![2, 4, 9], vec![9, 6]), (vec![8], vec![8]), (vec![0, 3], vec![3, 2])]
+    {
         run(&Op::MatMul(MatMul), &[f32s(&a), f32s(&b)], &mut rng);
     }
     let g = Gemm { alpha: 0.5, beta: 2.0, trans_a: true, trans_b: false, act: Some(UnaryOp::Sigmoid) };
@@ -161,7 +168,14 @@ fn matmul_gemm_pool_lrn_conv_resize() {
         run(&Op::Pool(p), &[f32s(&[2, 3, 9, 8])], &mut rng);
     }
     run(&Op::Lrn(Lrn { size: 5, alpha: 1e-3, beta: 0.75, bias: 2.0 }), &[f32s(&[1, 7, 3, 3])], &mut rng);
-    let conv = Conv { kernel: [3, 3], strides: [1, 2], dilations: [2, 1], pads: [2, 1, 2, 1], group: 2, act: Some(UnaryOp::Relu) };
+    let conv = Conv {
+        kernel: [3, 3],
+        strides: [1, 2],
+        dilations: [2, 1],
+        pads: [2, 1, 2, 1],
+        group: 2,
+        act: Some(UnaryOp::Relu),
+    };
     run(&Op::Conv(conv), &[f32s(&[1, 4, 9, 9]), f32s(&[6, 2, 3, 3]), f32s(&[6])], &mut rng);
     for mode in [ResizeMode::Linear, ResizeMode::Nearest(NearestRounding::RoundPreferFloor)] {
         for coord in [CoordMode::HalfPixel, CoordMode::AlignCorners, CoordMode::Asymmetric] {

@@ -1,0 +1,200 @@
+//! Calibration: runs the f32 graph with the reference interpreter (`ir::evaluate_observed`) on sample inputs
+//! and records each value's range, by min/max or by a percentile (exact: the tails are kept, not a histogram).
+//! Also finds and reads the sample `.npy` files given on the command line.
+use crate::ir::{evaluate_observed, Graph, IrError};
+use accel_ops::Tensor;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// How a value's range is taken from its calibration samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CalibrationMethod {
+    MinMax,
+    /// `[P(100 - p), P(p)]` by nearest rank, e.g. `Percentile(99.99)`: outliers beyond are clipped.
+    Percentile(f64),
+}
+
+/// Sample inputs (each in graph input order) and the range method.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    pub samples: Vec<Vec<Tensor>>,
+    pub method: CalibrationMethod,
+}
+
+#[derive(Debug, Error)]
+pub enum CalibrationError {
+    #[error("calibration data `{0}`: no .npy files found")]
+    NoFiles(String),
+    #[error("calibration file {path}: {why}")]
+    File { path: PathBuf, why: String },
+    #[error("calibration: the model has {0} inputs; calibration files feed single-input models only")]
+    MultiInput(usize),
+    #[error("calibration: {0}")]
+    Eval(#[from] IrError),
+}
+
+/// The `.npy` files named by `spec`: a directory (its `*.npy`, sorted), a pattern with `*` in its file name, or
+/// one file.
+pub fn find_files(spec: &str) -> Result<Vec<PathBuf>, CalibrationError> {
+    let p = Path::new(spec);
+    let mut files: Vec<PathBuf> = if p.is_dir() {
+        list(p, |n| n.ends_with(".npy"))
+    } else if let Some(pat) = p.file_name().and_then(|n| n.to_str()).filter(|n| n.contains('*')) {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        list(dir, |n| wildcard(pat, n))
+    } else if p.is_file() {
+        vec![p.to_path_buf()]
+    } else {
+        vec![]
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(CalibrationError::NoFiles(spec.to_string()));
+    }
+    Ok(files)
+}
+
+fn list(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `*` matches any run of characters; everything else itself.
+fn wildcard(pat: &str, name: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == name,
+        Some((head, rest)) => {
+            name.starts_with(head)
+                && (head.len()..=name.len()).any(|i| name.is_char_boundary(i) && wildcard(rest, &name[i..]))
+        }
+    }
+}
+
+/// Reads calibration samples for a single-input graph: a file whose shape is the input's is one sample; one
+/// with an extra leading dimension holds that many samples.
+pub fn load_samples(g: &Graph, files: &[PathBuf]) -> Result<Vec<Vec<Tensor>>, CalibrationError> {
+    let [input] = g.inputs[..] else { return Err(CalibrationError::MultiInput(g.inputs.len())) };
+    let want = g.ty(input).clone();
+    let mut out = Vec::new();
+    for path in files {
+        let bad = |why: String| CalibrationError::File { path: path.clone(), why };
+        let t = accel_runtime::npy::read_npy_file(path).map_err(|e| bad(e.to_string()))?;
+        let t = if t.dtype() == want.dtype {
+            t
+        } else {
+            return Err(bad(format!("dtype {} (the input is {})", t.dtype(), want.dtype)));
+        };
+        let dims = t.dims().to_vec();
+        if dims == want.shape.dims() {
+            out.push(vec![t]);
+        } else if dims.len() == want.shape.rank() + 1 && dims[1..] == *want.shape.dims() {
+            let per = want.shape.numel();
+            let v = t.as_f32().map_err(|e| bad(e.to_string()))?;
+            for chunk in v.chunks(per.max(1)).take(dims[0]) {
+                out.push(vec![
+                    Tensor::from_f32(want.shape.dims().to_vec(), chunk.to_vec()).map_err(|e| bad(e.to_string()))?
+                ]);
+            }
+        } else {
+            return Err(bad(format!("shape {:?} is neither the input's {} nor a stack of it", dims, want.shape)));
+        }
+    }
+    Ok(out)
+}
+
+/// The running extremes or tails of one value.
+#[derive(Default, Clone)]
+struct Tail {
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+/// Keeps the `k` smallest (`largest` false) or largest values of `acc` and `new`.
+fn keep(acc: &mut Vec<f32>, new: impl Iterator<Item = f32>, k: usize, largest: bool) {
+    acc.extend(new.filter(|v| !v.is_nan()));
+    if acc.len() > k {
+        let by = |a: &f32, b: &f32| if largest { b.total_cmp(a) } else { a.total_cmp(b) };
+        acc.select_nth_unstable_by(k - 1, by);
+        acc.truncate(k);
+    }
+}
+
+/// `[min, max]` (or the percentile range) of every non-constant value of `g` over the samples.
+pub fn ranges(g: &Graph, cal: &Calibration) -> Result<Vec<Option<(f32, f32)>>, CalibrationError> {
+    let n = cal.samples.len().max(1);
+    // Values kept per tail: everything beyond the percentile plus the percentile itself (nearest rank).
+    let k = |numel: usize| match cal.method {
+        CalibrationMethod::MinMax => 1,
+        CalibrationMethod::Percentile(p) => {
+            let total = (numel * n) as f64;
+            (total - (total * p / 100.0).ceil()).max(0.0) as usize + 1
+        }
+    };
+    let mut tails: Vec<Option<Tail>> = vec![None; g.values.len()];
+    let mut observe = |v: crate::ir::ValueId, t: &Tensor| {
+        let vals = t.to_f32_vec();
+        let kk = k(vals.len());
+        let tail = tails[v.0 as usize].get_or_insert_with(Tail::default);
+        keep(&mut tail.lo, vals.iter().copied(), kk, false);
+        keep(&mut tail.hi, vals.iter().copied(), kk, true);
+    };
+    for s in &cal.samples {
+        for (&i, t) in g.inputs.iter().zip(s) {
+            observe(i, t);
+        }
+        evaluate_observed(g, s, &mut observe)?;
+    }
+    Ok(tails
+        .into_iter()
+        .map(|t| {
+            let t = t?;
+            let lo = t.lo.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let hi = t.hi.iter().copied().fold(f32::INFINITY, f32::min);
+            (lo.is_finite() && hi.is_finite()).then_some((lo.min(hi), hi.max(lo)))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accel_ops::op::{Op, Unary, UnaryOp};
+    use accel_ops::TensorType;
+
+    fn relu_graph() -> Graph {
+        let mut g = Graph::default();
+        let x = g.add_input("x", TensorType::f32(vec![10000]));
+        let y = g.add_node("relu", Op::Unary(Unary { op: UnaryOp::Relu }), vec![x], "y").unwrap();
+        g.outputs.push(y);
+        g
+    }
+
+    #[test]
+    fn minmax_and_percentile_ranges() {
+        let g = relu_graph();
+        // 0..9999 / 100, plus one outlier.
+        let mut v: Vec<f32> = (0..10000).map(|i| i as f32 / 100.0 - 20.0).collect();
+        v[5] = 1000.0;
+        let s = vec![vec![Tensor::from_f32(vec![10000], v).unwrap()]];
+        let mm = ranges(&g, &Calibration { samples: s.clone(), method: CalibrationMethod::MinMax }).unwrap();
+        assert_eq!(mm[0], Some((-20.0, 1000.0)));
+        assert_eq!(mm[1], Some((0.0, 1000.0)));
+        let p = ranges(&g, &Calibration { samples: s, method: CalibrationMethod::Percentile(99.9) }).unwrap();
+        // 11 values per tail (10 beyond the 99.9th percentile, nearest rank): the outlier is clipped. The low
+        // tail is -20.00 ..= -19.89 without -19.95 (replaced by the outlier).
+        let (lo, hi) = p[0].unwrap();
+        assert!((lo - -19.89).abs() < 1e-3 && (hi - 79.9).abs() < 1e-3, "{lo} {hi}");
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*.npy", "a.npy"));
+        assert!(wildcard("cal_*_x.npy", "cal_001_x.npy"));
+        assert!(!wildcard("cal_*.npy", "x_cal_1.npy"));
+    }
+}

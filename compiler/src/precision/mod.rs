@@ -1,0 +1,247 @@
+//! Precision selection: rewrites the optimized f32 graph so that the tiles' MAC layers compute in BF16 or INT8
+//! (`--precision bf16|int8|auto`), with conversions (`Cast` f32 <-> bf16, `Quant` to/from int8, run by the
+//! vector unit as `vec.convert`) where formats meet; the graph's inputs and outputs stay f32. The numerics
+//! themselves (rounding, accumulation order, requantization) are `accel_ops::numerics`; this module only
+//! decides formats, calibrates and quantizes constants. Vector-unit and host layers stay f32.
+//!
+//! - `bf16`: every MAC layer the tiles run (as planned for f32) computes in bf16; no data needed.
+//! - `int8`: those layers compute in int8 when their activation has an integer form (none, Relu, Clip), from
+//!   ranges calibrated on sample inputs; the others in bf16. Without samples it is an error.
+//! - `auto`: int8 where the model's output SQNR against f32 stays at or above the budget (default 30 dB),
+//!   bf16 for the layers whose own int8 noise is largest (see `auto`).
+mod auto;
+mod calibrate;
+mod nodes;
+mod quantize;
+mod report;
+mod rewrite;
+
+pub use calibrate::{find_files, load_samples, ranges, Calibration, CalibrationError, CalibrationMethod};
+pub use report::{measure, tensor_sqnr, LayerPrecision, PrecisionReport};
+pub use rewrite::Fmt;
+
+use crate::ir::{Graph, IrError};
+use crate::lower::{plan_nodes, LowerError, NodePlan};
+use accel_ops::target::Target;
+use accel_ops::Tensor;
+use thiserror::Error;
+
+/// The numeric mode of the tiles' MAC layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// The exact path: everything f32.
+    #[default]
+    Fp32,
+    Bf16,
+    Int8,
+    /// Int8 per layer where the accuracy budget allows, else bf16.
+    Auto,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
+            Precision::Auto => "auto",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum PrecisionError {
+    #[error(
+        "--precision {0} needs calibration data to choose int8 scales: add --calibrate DIR_OR_GLOB_OF_NPY \
+         (inputs the model will see), or use --precision bf16, which needs none"
+    )]
+    NeedsCalibration(&'static str),
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
+    #[error("precision rewrite: {0}")]
+    Ir(#[from] IrError),
+    #[error("precision: {0}")]
+    Plan(#[from] LowerError),
+}
+
+/// What `apply` needs besides the graph.
+#[derive(Debug, Clone, Default)]
+pub struct PrecisionOptions {
+    pub precision: Precision,
+    pub calibration: Option<Calibration>,
+    /// `auto`: the least output SQNR (dB) an int8 layer must keep against f32; 30 when unset.
+    pub accuracy_budget_db: Option<f64>,
+    /// Measure each layer's error (the reference interpreter runs the f32 and the rewritten graph).
+    pub measure: bool,
+}
+
+/// The rewritten graph, the format of each of its values, and the report.
+pub struct Applied {
+    pub graph: Graph,
+    pub formats: Vec<Fmt>,
+    pub report: PrecisionReport,
+}
+
+/// Calibration samples the error measurements run on (each runs the reference interpreter twice).
+const MEASURE_SAMPLES: usize = 4;
+
+/// `auto` aims this far above the budget on the calibration samples, for inputs it has not seen.
+const AUTO_MARGIN_DB: f64 = 1.0;
+
+/// Per node of the source graph: the precision it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Fp32,
+    Bf16,
+    Int8,
+}
+
+/// Rewrites `g` for `opts.precision` (the identity for fp32).
+pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Applied, PrecisionError> {
+    let mode = opts.precision;
+    let mut report =
+        PrecisionReport { mode: mode.name().into(), layers: vec![], outputs: vec![], measured_on: String::new() };
+    if mode == Precision::Fp32 {
+        return Ok(Applied { graph: g.clone(), formats: vec![Fmt::F32; g.values.len()], report });
+    }
+    let needs_data = matches!(mode, Precision::Int8 | Precision::Auto);
+    let cal = match (&opts.calibration, needs_data) {
+        (Some(c), _) if !c.samples.is_empty() => Some(c),
+        (_, true) => return Err(PrecisionError::NeedsCalibration(mode.name())),
+        _ => None,
+    };
+    // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
+    let plans = plan_nodes(g, target)?;
+    let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
+    let ranges = match cal {
+        Some(c) if needs_data => calibrate::ranges(g, c)?,
+        _ => vec![],
+    };
+    let choices: Vec<Choice> = g
+        .nodes
+        .iter()
+        .zip(&mac)
+        .map(|(n, &m)| match (m, mode) {
+            (false, _) => Choice::Fp32,
+            (true, Precision::Bf16) => Choice::Bf16,
+            (true, _) if nodes::int8_capable(n) => Choice::Int8,
+            (true, _) => Choice::Bf16,
+        })
+        .collect();
+    let samples: Vec<Vec<Tensor>> = match cal {
+        Some(c) if opts.measure || mode == Precision::Auto => c.samples.iter().take(MEASURE_SAMPLES).cloned().collect(),
+        None if opts.measure => vec![seeded_inputs(g)?],
+        _ => vec![],
+    };
+    report.measured_on = match cal {
+        Some(c) => format!("{} of {} calibration samples", samples.len(), c.samples.len()),
+        None => "one seeded random input in [-1, 1)".into(),
+    };
+    let (graph, formats) = build(g, &choices, &ranges, &mut report)?;
+    if mode == Precision::Auto {
+        // Order the int8 layers by their own noise (each measured alone), then binary-search the fewest
+        // noisiest layers to demote to bf16 for the model's output SQNR to meet the budget.
+        let budget = opts.accuracy_budget_db.unwrap_or(30.0);
+        let noise = auto::local_noise(g, &graph, &formats, &samples)?;
+        let order = auto::demotion_order(&noise);
+        let probe = |k: usize, report: &mut PrecisionReport| -> Result<(Graph, Vec<Fmt>, bool), PrecisionError> {
+            let chosen: Vec<Choice> = g
+                .nodes
+                .iter()
+                .zip(&choices)
+                .map(|(n, &c)| if c == Choice::Int8 && order[..k].contains(&n.name) { Choice::Bf16 } else { c })
+                .collect();
+            report.layers.clear();
+            let (gr, f) = build(g, &chosen, &ranges, report)?;
+            measure(g, &gr, &f, &samples, report)?;
+            let ok = report.outputs.iter().all(|(_, d)| *d >= budget + AUTO_MARGIN_DB);
+            Ok((gr, f, ok))
+        };
+        let (mut lo, mut hi) = (0, order.len());
+        let (g0, f0, ok0) = probe(0, &mut report)?;
+        let mut best = (g0, f0, report.clone());
+        if !ok0 {
+            // Invariant: demoting `lo` layers misses the budget; demoting `hi` meets it (or is everything).
+            let (gh, fh, _) = probe(hi, &mut report)?;
+            best = (gh, fh, report.clone());
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                let (gm, fm, ok) = probe(mid, &mut report)?;
+                if ok {
+                    hi = mid;
+                    best = (gm, fm, report.clone());
+                } else {
+                    lo = mid;
+                }
+            }
+        }
+        let (graph, formats, mut report) = best;
+        report.mode = format!("auto (budget {budget} dB output SQNR)");
+        return Ok(Applied { graph, formats, report });
+    }
+    if opts.measure || mode == Precision::Auto {
+        measure(g, &graph, &formats, &samples, &mut report)?;
+    }
+    Ok(Applied { graph, formats, report })
+}
+
+/// Builds the rewritten graph for per-node choices, recording each MAC layer's final precision.
+fn build(
+    g: &Graph,
+    choices: &[Choice],
+    ranges: &[Option<(f32, f32)>],
+    report: &mut PrecisionReport,
+) -> Result<(Graph, Vec<Fmt>), PrecisionError> {
+    let mut rw = rewrite::Rewriter::new(g);
+    for (n, &c) in g.nodes.iter().zip(choices) {
+        let done = match c {
+            Choice::Int8 if nodes::int8_node(&mut rw, n, ranges)? => Choice::Int8,
+            Choice::Int8 | Choice::Bf16 if nodes::bf16_node(&mut rw, n)? => Choice::Bf16,
+            _ => {
+                rw.copy_f32(n)?;
+                Choice::Fp32
+            }
+        };
+        if c != Choice::Fp32 {
+            let precision = match done {
+                Choice::Int8 => "int8",
+                Choice::Bf16 => "bf16",
+                Choice::Fp32 => "fp32",
+            };
+            report.layers.push(LayerPrecision {
+                node: n.name.clone(),
+                op: n.op.kind().into(),
+                precision: precision.into(),
+                sqnr_db: None,
+            });
+        }
+    }
+    Ok(rw.finish()?)
+}
+
+/// One deterministic input per graph input, uniform in [-1, 1) (for measuring without calibration data).
+fn seeded_inputs(g: &Graph) -> Result<Vec<Tensor>, PrecisionError> {
+    let mut state = 0x5EED_u64;
+    g.inputs
+        .iter()
+        .map(|&i| {
+            let ty = g.ty(i);
+            if ty.dtype != accel_ops::DType::F32 {
+                let why = format!("cannot make a seeded {ty} input: give calibration data to measure");
+                return Err(IrError::Invalid { node: g.value(i).name.clone(), why }.into());
+            }
+            let n = ty.shape.numel();
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                })
+                .collect();
+            Tensor::from_f32(ty.shape.dims().to_vec(), v)
+                .map_err(|e| IrError::Invalid { node: g.value(i).name.clone(), why: e.to_string() }.into())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! The precision rewrite on small graphs: formats, conversions at the boundaries, the int8 calibration
+//! requirement, and the error of bf16 and int8 against f32.
+use super::*;
+use crate::ir::evaluate;
+use accel_ops::op::{Conv, Op, Pool, PoolKind, UnaryOp};
+use accel_ops::{DType, TensorType};
+
+fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// conv3x3+relu -> maxpool (vector unit, stays f32) -> conv1x1 with a residual from the pool -> output.
+fn small_net() -> Graph {
+    let mut g = Graph::default();
+    let x = g.add_input("x", TensorType::f32(vec![1, 3, 12, 12]));
+    let conv = |k: usize, pad: usize, act| {
+        Op::Conv(Conv { kernel: [k; 2], strides: [1; 2], dilations: [1; 2], pads: [pad; 4], group: 1, act })
+    };
+    let w1 = g.add_const("w1", Tensor::from_f32(vec![8, 3, 3, 3], lcg(1, 216, 0.4)).unwrap());
+    let b1 = g.add_const("b1", Tensor::from_f32(vec![8], lcg(2, 8, 0.1)).unwrap());
+    let y1 = g.add_node("conv1", conv(3, 1, Some(UnaryOp::Relu)), vec![x, w1, b1], "y1").unwrap();
+    let pool = Op::Pool(Pool { kind: PoolKind::Max, kernel: [2, 2], strides: [2, 2], pads: [0; 4] });
+    let p = g.add_node("pool", pool, vec![y1], "p").unwrap();
+    let w2 = g.add_const("w2", Tensor::from_f32(vec![8, 8, 1, 1], lcg(3, 64, 0.5)).unwrap());
+    let b2 = g.add_const("b2", Tensor::from_f32(vec![8], lcg(4, 8, 0.1)).unwrap());
+    let y2 = g.add_node("conv2", conv(1, 0, None), vec![p, w2, b2, p], "out").unwrap();
+    g.outputs.push(y2);
+    g
+}
+
+fn sample(seed: u64) -> Vec<Tensor> {
+    vec![Tensor::from_f32(vec![1, 3, 12, 12], lcg(seed, 432, 1.0)).unwrap()]
+}
+
+fn opts(precision: Precision, samples: usize) -> PrecisionOptions {
+    let calibration = (samples > 0).then(|| Calibration {
+        samples: (0..samples as u64).map(|s| sample(100 + s)).collect(),
+        method: CalibrationMethod::MinMax,
+    });
+    PrecisionOptions { precision, calibration, accuracy_budget_db: None, measure: true }
+}
+
+fn dtype_of(g: &Graph, node: &str) -> DType {
+    let n = g.nodes.iter().find(|n| n.name == node).unwrap();
+    g.ty(n.output).dtype
+}
+
+#[test]
+fn bf16_rewrites_mac_layers_and_keeps_the_interface() {
+    let g = small_net();
+    let a = apply(&g, &Target::x1(), &opts(Precision::Bf16, 0)).unwrap();
+    let out = &a.graph;
+    assert_eq!(dtype_of(out, "conv1"), DType::BF16);
+    assert_eq!(dtype_of(out, "conv2"), DType::BF16);
+    assert_eq!(dtype_of(out, "pool"), DType::F32, "vector-unit layers stay f32");
+    assert_eq!(out.ty(out.inputs[0]), g.ty(g.inputs[0]));
+    assert_eq!(out.value(out.outputs[0]).name, "out");
+    assert_eq!(out.ty(out.outputs[0]).dtype, DType::F32);
+    // Casts: x -> bf16, y1 -> f32 (pool), p -> bf16 (conv2, both operands share one), out -> f32.
+    let casts = out.nodes.iter().filter(|n| matches!(n.op, Op::Cast(_))).count();
+    assert_eq!(casts, 4, "{out}");
+    let want = evaluate(&g, &sample(7)).unwrap();
+    let got = evaluate(out, &sample(7)).unwrap();
+    let err = accel_ops::numerics::sqnr_db(&got[0].to_f32_vec(), &want[0].to_f32_vec());
+    assert!(err > 40.0, "bf16 SQNR {err}");
+    assert!(
+        a.report.layers.iter().all(|l| l.precision == "bf16" && l.sqnr_db.is_some_and(|d| d > 40.0)),
+        "{}",
+        a.report
+    );
+}
+
+#[test]
+fn int8_without_calibration_is_a_clear_error() {
+    let e = apply(&small_net(), &Target::x1(), &opts(Precision::Int8, 0)).err().unwrap();
+    assert!(e.to_string().contains("--calibrate"), "{e}");
+    assert!(apply(&small_net(), &Target::x1(), &opts(Precision::Auto, 0)).is_err());
+}
+
+#[test]
+fn int8_quantizes_mac_layers_within_budget() {
+    let g = small_net();
+    let a = apply(&g, &Target::x1(), &opts(Precision::Int8, 8)).unwrap();
+    let out = &a.graph;
+    assert_eq!(dtype_of(out, "conv1"), DType::I8);
+    assert_eq!(dtype_of(out, "conv2"), DType::I8);
+    assert!(out.nodes.iter().any(|n| matches!(n.op, Op::Quant(_))));
+    let want = evaluate(&g, &sample(100)).unwrap();
+    let got = evaluate(out, &sample(100)).unwrap();
+    let sqnr = accel_ops::numerics::sqnr_db(&got[0].to_f32_vec(), &want[0].to_f32_vec());
+    assert!(sqnr > 30.0, "int8 SQNR {sqnr}\n{}", a.report);
+    let text = a.report.to_string();
+    assert!(text.contains("conv1") && text.contains("int8"), "{text}");
+}
+
+#[test]
+fn fp32_is_the_identity() {
+    let g = small_net();
+    let a = apply(&g, &Target::x1(), &opts(Precision::Fp32, 0)).unwrap();
+    assert_eq!(a.graph, g);
+}

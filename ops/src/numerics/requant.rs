@@ -1,0 +1,153 @@
+//! INT8 fixed-point arithmetic, defined once: requantization by an int32 multiplier and shift, the scale ->
+//! (multiplier, shift) decomposition, per-tensor quantize/dequantize, and the layout of the `quant` operand of
+//! INT8 `mac.conv` / `mac.matmul`.
+use crate::error::OpError;
+
+/// Words (i32) of the header that precedes the per-channel pairs in a `quant` operand.
+pub const HEADER_WORDS: usize = 8;
+
+/// Per-command INT8 parameters: zero points, the output clamp (which carries a fused Relu/Clip) and the
+/// residual's requantization. Layout (little-endian i32): `x_zero, y_zero, y_min, y_max, r_zero, r_mult,
+/// r_shift, 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantHeader {
+    /// Zero point of the input activation (of `a` for a matmul).
+    pub x_zero: i32,
+    pub y_zero: i32,
+    pub y_min: i32,
+    pub y_max: i32,
+    /// Zero point, multiplier and shift of the residual operand (0 when there is none).
+    pub r_zero: i32,
+    pub r_mult: i32,
+    pub r_shift: i32,
+}
+
+impl Default for QuantHeader {
+    fn default() -> Self {
+        QuantHeader { x_zero: 0, y_zero: 0, y_min: -128, y_max: 127, r_zero: 0, r_mult: 0, r_shift: 0 }
+    }
+}
+
+/// The whole `quant` operand: the header, then `(multiplier, shift)` per output channel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuantParams {
+    pub header: QuantHeader,
+    pub channels: Vec<(i32, i32)>,
+}
+
+impl QuantParams {
+    /// Bytes of the operand for `channels` output channels.
+    pub fn bytes(channels: u64) -> Option<u64> {
+        channels.checked_mul(8)?.checked_add(HEADER_WORDS as u64 * 4)
+    }
+
+    /// The operand as i32 words (header, then pairs).
+    pub fn to_words(&self) -> Vec<i32> {
+        let h = &self.header;
+        let mut w = vec![h.x_zero, h.y_zero, h.y_min, h.y_max, h.r_zero, h.r_mult, h.r_shift, 0];
+        for &(m, s) in &self.channels {
+            w.extend([m, s]);
+        }
+        w
+    }
+
+    /// Parses words written by `to_words` (any values are accepted: every function here is total).
+    pub fn from_words(w: &[i32]) -> Result<QuantParams, OpError> {
+        if w.len() < HEADER_WORDS || (w.len() - HEADER_WORDS) % 2 != 0 {
+            return Err(OpError::Other(format!("a quant operand has 8 + 2 x channels words, not {}", w.len())));
+        }
+        let header = QuantHeader {
+            x_zero: w[0],
+            y_zero: w[1],
+            y_min: w[2],
+            y_max: w[3],
+            r_zero: w[4],
+            r_mult: w[5],
+            r_shift: w[6],
+        };
+        let channels = w[HEADER_WORDS..].chunks_exact(2).map(|c| (c[0], c[1])).collect();
+        Ok(QuantParams { header, channels })
+    }
+
+    /// Parses the little-endian bytes of the operand.
+    pub fn from_le_bytes(b: &[u8]) -> Result<QuantParams, OpError> {
+        if b.len() % 4 != 0 {
+            return Err(OpError::Other(format!("a quant operand of {} bytes is not whole words", b.len())));
+        }
+        let w: Vec<i32> = b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        Self::from_words(&w)
+    }
+}
+
+/// `round(v * m / 2^(31 - shift))`: the product is exact in 64 bits and rounded once, ties away from zero;
+/// the result saturates to i32. `shift` is clamped to `[-31, 30]` (so the divisor is `2^1 ..= 2^62`), which
+/// makes the function total: a multiplier `m` with shift `s` stands for the real factor `m * 2^(s - 31)`.
+#[inline]
+pub fn requantize(v: i32, m: i32, shift: i32) -> i32 {
+    let t = (31 - shift.clamp(-31, 30)) as u32;
+    let p = v as i64 * m as i64;
+    // |p| <= 2^62 and the nudge is <= 2^61: no overflow in u64.
+    let mag = ((p.unsigned_abs() + (1u64 << (t - 1))) >> t) as i64;
+    let r = if p < 0 { -mag } else { mag };
+    r.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// The int8 output of one accumulator: `clamp(y_zero + requantize(acc, m, s) [+ requantize(r - r_zero,
+/// r_mult, r_shift)], max(y_min, -128), min(y_max, 127))`, the sum exact in i64. Total for any parameters.
+#[inline]
+pub fn output(acc: i32, (m, s): (i32, i32), h: &QuantHeader, residual: Option<i8>) -> i8 {
+    let mut y = h.y_zero as i64 + requantize(acc, m, s) as i64;
+    if let Some(r) = residual {
+        y += requantize((r as i32).wrapping_sub(h.r_zero), h.r_mult, h.r_shift) as i64;
+    }
+    let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
+    y.max(lo).min(hi).clamp(-128, 127) as i8
+}
+
+/// Decomposes a real factor `>= 0` into `(m, shift)` with `m` in `[2^30, 2^31)` (the most precise form) so
+/// that `requantize(v, m, shift) ~= round(v * real)`; factors below `2^-32` use `shift = -31` and a smaller
+/// `m` (0 for 0). Factors of `2^30` and more, negatives and non-finite values are errors.
+pub fn quantize_multiplier(real: f64) -> Result<(i32, i32), OpError> {
+    if !real.is_finite() || real < 0.0 {
+        return Err(OpError::Other(format!("requantization factor {real} is not a finite non-negative number")));
+    }
+    if real == 0.0 {
+        return Ok((0, 0));
+    }
+    // real = mant * 2^exp with mant in [0.5, 1); log2 may be off by one near powers of two: fix it up.
+    let mut exp = real.log2().floor() as i32 + 1;
+    while real / 2f64.powi(exp) >= 1.0 {
+        exp += 1;
+    }
+    while real / 2f64.powi(exp) < 0.5 {
+        exp -= 1;
+    }
+    let mut m = (real / 2f64.powi(exp) * 2f64.powi(31)).round() as i64;
+    if m == 1 << 31 {
+        m = 1 << 30;
+        exp += 1;
+    }
+    if exp > 30 {
+        return Err(OpError::Other(format!("requantization factor {real} is too large (>= 2^30)")));
+    }
+    if exp < -31 {
+        return Ok(((real * 2f64.powi(62)).round() as i32, -31));
+    }
+    Ok((m as i32, exp))
+}
+
+/// Quantizes one value: `clamp(round_half_even(x / scale) + zero, -128, 127)`; NaN gives `zero` (clamped).
+#[inline]
+pub fn quantize(x: f32, scale: f32, zero: i32) -> i8 {
+    if x.is_nan() {
+        return zero.clamp(-128, 127) as i8;
+    }
+    let r = (x / scale).round_ties_even() as f64 + zero as f64;
+    r.clamp(-128.0, 127.0) as i8
+}
+
+/// Dequantizes one value: `(q - zero) * scale` in f32.
+#[inline]
+pub fn dequantize(q: i8, scale: f32, zero: i32) -> f32 {
+    (q as i64 - zero as i64) as f32 * scale
+}

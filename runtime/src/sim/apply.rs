@@ -1,0 +1,460 @@
+//! The data effect of one tile command on its tile's SRAM and on DRAM: DMA copies and the MAC and vector
+//! kernels. f32 operands are viewed in place in SRAM (no copy when aligned), and the result is computed
+//! straight into its SRAM range when that range overlaps no input; otherwise (in-place vector ops, odd
+//! alignment, a big-endian host) operands go through per-thread scratch, with the same numbers. Timing is not
+//! here (see `exec`), nor the order of commands (see `functional`). Sizes were verified; they are recomputed
+//! with checked arithmetic anyway, and any mismatch is an error string, never a panic.
+use super::conv::{conv_f32, ConvGeom};
+use super::matmul::{matmul_f32, MatMulGeom};
+use super::memory::{bytes, bytes_mut};
+use super::vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
+use accel_ops::command::{Command, Copy3, Space, SramAddr};
+use accel_ops::DType;
+use std::cell::RefCell;
+use zerocopy::FromBytes;
+
+/// Stores gathered while tiles run in parallel, applied to DRAM afterwards in submission order.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    data: Vec<u8>,
+    entries: Vec<Parked>,
+}
+
+/// One gathered store: where its bytes go and which command it was (for errors).
+#[derive(Debug, Clone, Copy)]
+struct Parked {
+    dram: u64,
+    copy: Copy3,
+    at: usize,
+    tag: usize,
+}
+
+impl Outbox {
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+    }
+
+    /// Writes every parked store to DRAM and empties the outbox (capacity kept); an error names the tag of
+    /// the store that failed.
+    pub(crate) fn drain_into(&mut self, dram: &mut [u8]) -> Result<(), (usize, String)> {
+        let mut r = Ok(());
+        for e in &self.entries {
+            let src = &self.data[e.at..];
+            if let Err(why) = copy3(e.copy, e.dram, |d, i, len| {
+                let from = src.get(i..i + len as usize).ok_or("parked store is shorter than its copy")?;
+                copy_run(bytes_mut(dram, d, len)?, from);
+                Ok(())
+            }) {
+                r = Err((e.tag, why));
+                break;
+            }
+        }
+        self.data.clear();
+        self.entries.clear();
+        r
+    }
+}
+
+/// How a tile command reaches DRAM: directly, or (tiles running in parallel) reading a shared DRAM and
+/// parking stores in the tile's outbox. `tag` identifies the command in errors from a later drain.
+pub(crate) enum Dram<'a> {
+    Direct(&'a mut [u8]),
+    Deferred { dram: &'a [u8], outbox: &'a mut Outbox, tag: usize },
+}
+
+impl Dram<'_> {
+    fn read(&self) -> &[u8] {
+        match self {
+            Dram::Direct(d) => d,
+            Dram::Deferred { dram, .. } => dram,
+        }
+    }
+}
+
+/// Walks a `Copy3` in order: `f(dram address, offset in the packed run sequence, run length)`.
+fn copy3(c: Copy3, dram_base: u64, mut f: impl FnMut(u64, usize, u64) -> Result<(), String>) -> Result<(), String> {
+    if c.len == 0 {
+        return Ok(());
+    }
+    let len = c.len as u64;
+    let mut packed = 0usize;
+    for i2 in 0..c.n2 as u64 {
+        for i1 in 0..c.n1 as u64 {
+            let d = offset(dram_base, i2, c.dram_stride2, i1, c.dram_stride1)?;
+            f(d, packed, len)?;
+            packed += c.len as usize;
+        }
+    }
+    Ok(())
+}
+
+fn offset(base: u64, i2: u64, s2: u64, i1: u64, s1: u64) -> Result<u64, String> {
+    i2.checked_mul(s2)
+        .and_then(|a| a.checked_add(i1.checked_mul(s1)?))
+        .and_then(|a| a.checked_add(base))
+        .ok_or_else(|| "strided address overflows".into())
+}
+
+/// The SRAM address of run `i1` of block `i2`.
+fn sram_at(c: &Copy3, base: u64, i2: u64, i1: u64) -> Result<u64, String> {
+    offset(base, i2, c.sram_stride2 as u64, i1, c.sram_stride1 as u64)
+}
+
+/// Copies one DMA run: in 64-byte pieces of fixed size (inlined moves) and a short tail, since runs are often
+/// a few dozen bytes and a `memcpy` call per run would cost more than the copy.
+#[inline]
+fn copy_run(dst: &mut [u8], src: &[u8]) {
+    if dst.len() >= 4096 {
+        return dst.copy_from_slice(src);
+    }
+    let mut d = dst.chunks_exact_mut(64);
+    let mut s = src.chunks_exact(64);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let s: &[u8; 64] = s.try_into().unwrap_or(&[0; 64]);
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
+    }
+}
+
+fn load(dram: &[u8], sram: &mut [u8], s: u64, d: u64, c: &Copy3) -> Result<(), String> {
+    if c.len == 0 {
+        return Ok(());
+    }
+    let len = c.len as u64;
+    for i2 in 0..c.n2 as u64 {
+        for i1 in 0..c.n1 as u64 {
+            let from = bytes(dram, offset(d, i2, c.dram_stride2, i1, c.dram_stride1)?, len)?;
+            copy_run(bytes_mut(sram, sram_at(c, s, i2, i1)?, len)?, from);
+        }
+    }
+    Ok(())
+}
+
+fn store(sram: &[u8], dram: &mut Dram<'_>, s: u64, d: u64, c: &Copy3) -> Result<(), String> {
+    if c.len == 0 {
+        return Ok(());
+    }
+    let len = c.len as u64;
+    for i2 in 0..c.n2 as u64 {
+        for i1 in 0..c.n1 as u64 {
+            let from = bytes(sram, sram_at(c, s, i2, i1)?, len)?;
+            match dram {
+                Dram::Direct(mem) => {
+                    let at = offset(d, i2, c.dram_stride2, i1, c.dram_stride1)?;
+                    copy_run(bytes_mut(mem, at, len)?, from);
+                }
+                Dram::Deferred { outbox, .. } => outbox.data.extend_from_slice(from),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one tile's SRAM is known to hold: ranges filled by loads from immutable DRAM (the constants, when the
+/// program never writes them) and untouched since. A load that would copy the same bytes to the same place
+/// again is skipped: the memories end exactly as if it ran.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Held {
+    /// (SRAM start, SRAM end, DRAM address, copy) of each such load.
+    loads: Vec<(u64, u64, u64, Copy3)>,
+}
+
+impl Held {
+    fn forget(&mut self, start: u64, end: u64) {
+        self.loads.retain(|&(s, e, _, _)| e <= start || s >= end);
+    }
+}
+
+/// `apply`, skipping loads that `held` proves redundant; DRAM below `immutable_end` never changes during the
+/// run (0: nothing is known to be immutable, nothing is skipped).
+pub(crate) fn apply_tracked(
+    dram: &mut Dram<'_>,
+    sram: &mut [u8],
+    cmd: &Command,
+    held: &mut Held,
+    immutable_end: u64,
+) -> Result<(), String> {
+    if immutable_end == 0 {
+        held.loads.clear();
+        return apply(dram, sram, cmd);
+    }
+    let footprint = cmd.footprint().map_err(|e| e.why)?;
+    let mut sram_writes = footprint.iter().filter(|a| a.space == Space::Sram && a.write);
+    if let Command::Load { sram: s, dram: d, copy } = cmd {
+        let (Some(to), Some(from)) = (sram_writes.next(), footprint.iter().find(|a| a.space == Space::Dram)) else {
+            return Err("load without a footprint".into());
+        };
+        let stable = from.end() <= immutable_end;
+        let same = |&(hs, _, hd, hc): &(u64, u64, u64, Copy3)| hs == addr(*s) && hd == d.0 && hc == *copy;
+        if stable && held.loads.iter().any(same) {
+            return Ok(());
+        }
+        // Forgotten first: a load that fails half way leaves the range unknown.
+        held.forget(to.start, to.end());
+        apply(dram, sram, cmd)?;
+        if stable {
+            held.loads.push((to.start, to.end(), d.0, *copy));
+        }
+        return Ok(());
+    }
+    for w in sram_writes {
+        held.forget(w.start, w.end());
+    }
+    apply(dram, sram, cmd)
+}
+
+/// Applies `cmd` (held by a queue of the tile that owns `sram`). Sync commands have no data effect; host calls
+/// are not tile commands.
+pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Result<(), String> {
+    match cmd {
+        Command::Load { sram: s, dram: d, copy } => load(dram.read(), sram, addr(*s), d.0, copy),
+        Command::Store { sram: s, dram: d, copy } => {
+            if let Dram::Deferred { outbox, tag, .. } = dram {
+                let (at, tag) = (outbox.data.len(), *tag);
+                outbox.entries.push(Parked { dram: d.0, copy: *copy, at, tag });
+            }
+            store(sram, dram, addr(*s), d.0, copy)
+        }
+        Command::Conv {
+            dtype,
+            input,
+            in_c,
+            in_h,
+            in_w,
+            weights,
+            bias,
+            residual,
+            quant: _,
+            output,
+            out_c,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            dilation_h,
+            dilation_w,
+            pad_top,
+            pad_left,
+            pad_bottom: _,
+            pad_right: _,
+            groups,
+            act,
+        } => {
+            if *dtype != DType::F32 {
+                return super::precision::mac(sram, cmd);
+            }
+            if *groups == 0 {
+                return Err("groups must be >= 1".into());
+            }
+            let g = ConvGeom {
+                in_c: *in_c as usize,
+                in_h: *in_h as usize,
+                in_w: *in_w as usize,
+                out_c: *out_c as usize,
+                out_h: *out_h as usize,
+                out_w: *out_w as usize,
+                kernel: [*kernel_h as usize, *kernel_w as usize],
+                stride: [*stride_h as usize, *stride_w as usize],
+                dilation: [*dilation_h as usize, *dilation_w as usize],
+                pad: [*pad_top as usize, *pad_left as usize],
+                groups: *groups as usize,
+            };
+            let out_len = n(&[*out_c, *out_h, *out_w])?;
+            let ins = [
+                Some((addr(*input), n(&[*in_c, *in_h, *in_w])?)),
+                Some((addr(*weights), n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?)),
+                optional(*bias, *out_c as usize),
+                optional(*residual, out_len),
+            ];
+            compute(sram, ins, (addr(*output), out_len), |[x, w, b, r], y| {
+                conv_f32(&g, x.unwrap_or(&[]), w.unwrap_or(&[]), b, r, act.0, y)
+            })
+        }
+        Command::MatMul { dtype, a, b, bias, quant: _, output, m: rows, k, n: cols, act } => {
+            if *dtype != DType::F32 {
+                return super::precision::mac(sram, cmd);
+            }
+            let g = MatMulGeom { m: *rows as usize, k: *k as usize, n: *cols as usize };
+            let ins = [
+                Some((addr(*a), n(&[*rows, *k])?)),
+                Some((addr(*b), n(&[*k, *cols])?)),
+                optional(*bias, *cols as usize),
+            ];
+            compute(sram, ins, (addr(*output), n(&[*rows, *cols])?), |[a, b, bias], y| {
+                matmul_f32(&g, a.unwrap_or(&[]), b.unwrap_or(&[]), bias, act.0, y)
+            })
+        }
+        Command::Unary { func, src, dst, len } => {
+            let f = func.0.ok_or("vec.unary without a function")?;
+            let len = *len as usize;
+            compute(sram, [Some((addr(*src), len))], (addr(*dst), len), |[s], d| unary_f32(f, s.unwrap_or(&[]), d))
+        }
+        Command::Binary { op, a, b, dst, len, b_period, b_repeat } => {
+            let (len, period) = (*len as usize, *b_period as usize);
+            let ins = [Some((addr(*a), len)), Some((addr(*b), period))];
+            compute(sram, ins, (addr(*dst), len), |[a, b], d| {
+                binary_f32(op.0, a.unwrap_or(&[]), b.unwrap_or(&[]), *b_repeat as usize, d)
+            })
+        }
+        Command::Pool {
+            kind,
+            src,
+            dst,
+            c,
+            in_h,
+            in_w,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+        } => {
+            let g = PoolGeom {
+                c: *c as usize,
+                in_h: *in_h as usize,
+                in_w: *in_w as usize,
+                out_h: *out_h as usize,
+                out_w: *out_w as usize,
+                kernel: [*kernel_h as usize, *kernel_w as usize],
+                stride: [*stride_h as usize, *stride_w as usize],
+                pads: [*pad_top as usize, *pad_left as usize, *pad_bottom as usize, *pad_right as usize],
+            };
+            let ins = [Some((addr(*src), n(&[*c, *in_h, *in_w])?))];
+            compute(sram, ins, (addr(*dst), n(&[*c, *out_h, *out_w])?), |[s], d| {
+                pool_f32(kind.0, &g, s.unwrap_or(&[]), d)
+            })
+        }
+        Command::Affine { src, dst, params, c, inner } => {
+            let len = n(&[*c, *inner])?;
+            let ins = [Some((addr(*src), len)), Some((addr(*params), n(&[*c, 2])?))];
+            compute(sram, ins, (addr(*dst), len), |[s, p], d| {
+                affine_f32(s.unwrap_or(&[]), p.unwrap_or(&[]), *c as usize, d)
+            })
+        }
+        Command::Convert { .. } => super::precision::convert_cmd(sram, cmd),
+        Command::HostCall { .. } => Err("host calls run through host_call".into()),
+        Command::Signal { .. } | Command::Wait { .. } => Ok(()),
+    }
+}
+
+fn n(parts: &[u32]) -> Result<usize, String> {
+    parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b as usize)).ok_or_else(|| "size overflow".into())
+}
+
+fn addr(a: SramAddr) -> u64 {
+    a.0 as u64
+}
+
+fn optional(a: SramAddr, len: usize) -> Option<(u64, usize)> {
+    (!a.is_none()).then_some((addr(a), len))
+}
+
+thread_local! {
+    /// Operand copies for the slow path, reused on this thread (taken while in use).
+    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `bytes` as f32 in place: little-endian host and 4-byte aligned, else `None`.
+fn view(bytes: &[u8]) -> Option<&[f32]> {
+    if cfg!(target_endian = "little") {
+        <[f32]>::ref_from_bytes(bytes).ok()
+    } else {
+        None
+    }
+}
+
+fn view_mut(bytes: &mut [u8]) -> Option<&mut [f32]> {
+    if cfg!(target_endian = "little") {
+        <[f32]>::mut_from_bytes(bytes).ok()
+    } else {
+        None
+    }
+}
+
+fn decode_into(src: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(src.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+}
+
+/// Byte range of `len` f32 at `a` inside a memory of `size` bytes.
+fn span(a: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, String> {
+    let bytes = (len as u64).checked_mul(4).ok_or("size overflow")?;
+    match a.checked_add(bytes) {
+        Some(end) if end <= size as u64 => Ok(a as usize..end as usize),
+        _ => Err(format!("access of {bytes} bytes at s:{a:#x} is outside an SRAM of {size} bytes")),
+    }
+}
+
+/// Runs `k` on f32 views of the inputs `ins` (absent ones are `None`) and of the output range `out`, all in
+/// `sram`: in place when the output overlaps no input and everything is aligned, else through copies.
+fn compute<const N: usize>(
+    sram: &mut [u8],
+    ins: [Option<(u64, usize)>; N],
+    out: (u64, usize),
+    k: impl FnOnce([Option<&[f32]>; N], &mut [f32]) -> Result<(), String>,
+) -> Result<(), String> {
+    let size = sram.len();
+    let o = span(out.0, out.1, size)?;
+    let mut ranges = [const { None }; N];
+    for (r, i) in ranges.iter_mut().zip(&ins) {
+        if let Some((a, len)) = *i {
+            *r = Some(span(a, len, size)?);
+        }
+    }
+    let disjoint = ranges.iter().flatten().all(|r| r.end <= o.start || r.start >= o.end);
+    if disjoint {
+        let (lo, rest) = sram.split_at_mut(o.start);
+        let (dst, hi) = rest.split_at_mut(o.end - o.start);
+        let part = |r: &std::ops::Range<usize>| {
+            if r.end <= lo.len() {
+                &lo[r.clone()]
+            } else {
+                &hi[r.start - o.end..r.end - o.end]
+            }
+        };
+        let views = ranges.each_ref().map(|r| r.as_ref().map(|r| view(part(r))));
+        if let Some(y) = view_mut(dst) {
+            if views.iter().all(|v| !matches!(v, Some(None))) {
+                return k(views.map(|v| v.flatten()), y);
+            }
+        }
+    }
+    // The slow path: decode every operand, compute into scratch, encode the result.
+    let mut spare = SPARE.with(|s| s.take());
+    spare.resize_with(N + 1, Vec::new);
+    let (outv, copies) = spare.split_last_mut().ok_or("no scratch")?;
+    for (c, r) in copies.iter_mut().zip(&ranges) {
+        if let Some(r) = r {
+            decode_into(&sram[r.clone()], c);
+        }
+    }
+    outv.clear();
+    outv.resize(out.1, 0.0);
+    let mut it = copies.iter();
+    let views = ranges.each_ref().map(|r| {
+        let c = it.next();
+        r.as_ref().and(c).map(|c| c.as_slice())
+    });
+    let result = k(views, outv);
+    if result.is_ok() {
+        for (d, v) in sram[o].chunks_exact_mut(4).zip(outv.iter()) {
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    SPARE.with(|s| s.replace(spare));
+    result
+}

@@ -1,0 +1,253 @@
+//! Property tests of the fast kernels against the reference semantics on random geometries, the awkward ones
+//! included (1x1, odd channel counts, strides, dilation, groups, depthwise, padding on one side only, stripes
+//! whose block is taller than the rows they produce, residual, fused activations): f32 convolution against
+//! `accel_ops::op::Conv` within tolerance (the depthwise kernel bit for bit), INT8 bit for bit against its
+//! reference, BF16 within tolerance of its reference.
+use super::bf16::{conv_bf16, conv_bf16_reference, gemm_bf16, gemm_bf16_reference, Bf16, GemmBf16};
+use super::int8::{conv_i8, conv_i8_reference, gemm_i8, gemm_i8_reference, GemmI8};
+use super::*;
+use crate::random::SplitMix64;
+use accel_ops::op::{Conv, Op, UnaryOp};
+use accel_ops::Tensor;
+use proptest::prelude::*;
+
+/// A random convolution block, as the compiler emits them: an output stripe of `out_h` rows (at most the full
+/// height of the block with its pads) whose input block carries `pt` rows of top padding and `pb` of bottom.
+#[derive(Debug, Clone)]
+struct Case {
+    g: ConvGeom,
+    pads: [usize; 4],
+    bias: bool,
+    residual: bool,
+    act: Option<UnaryOp>,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let shape = (1usize..4, 1usize..4, 1usize..4, 1usize..3, 1usize..4, 1usize..4, 0usize..3, 0usize..3);
+    let more = (0usize..3, 0usize..3, 1usize..13, 1usize..13, 0usize..4, any::<u64>(), 0usize..4, 0usize..3);
+    (shape, more).prop_filter_map("kernel must fit", |(s, m)| {
+        let (groups, cg, kg, kh, kw, stride, pt, pl) = s;
+        let (pb, pr, h, w, dil, seed, flags, shorter) = m;
+        let dilation = [1 + dil % 2, 1 + dil / 2];
+        let full_h = Conv::out_dim(h, pt, pb, kh, stride, dilation[0])?;
+        let out_w = Conv::out_dim(w, pl, pr, kw, 1 + stride % 2, dilation[1])?;
+        let acts = [None, Some(UnaryOp::Relu), Some(UnaryOp::Clip { min: 0.0, max: 0.5 }), Some(UnaryOp::Sigmoid)];
+        let g = ConvGeom {
+            in_c: groups * cg,
+            in_h: h,
+            in_w: w,
+            out_c: groups * kg,
+            out_h: full_h.saturating_sub(shorter).max(1),
+            out_w,
+            kernel: [kh, kw],
+            stride: [stride, 1 + stride % 2],
+            dilation,
+            pad: [pt, pl],
+            groups,
+        };
+        Some(Case {
+            g,
+            pads: [pt, pl, pb, pr],
+            bias: flags & 1 == 1,
+            residual: flags & 2 == 2,
+            act: acts[seed as usize % 4],
+            seed,
+        })
+    })
+}
+
+fn close(got: &[f32], want: &[f32], what: &str) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got.len(), want.len(), "{}: lengths", what);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = (g - w).abs() <= 1e-4 + 1e-4 * w.abs() || (g.is_nan() && w.is_nan());
+        prop_assert!(ok, "{}: element {}: got {}, want {}", what, i, g, w);
+    }
+    Ok(())
+}
+
+/// The reference output of a case: `accel_ops::op::Conv` on the block, cut to the stripe's first `out_h` rows.
+fn reference(c: &Case, x: &Tensor, w: &Tensor, b: &Tensor, r: Option<&[f32]>) -> Vec<f32> {
+    let g = &c.g;
+    let op =
+        Conv { kernel: g.kernel, strides: g.stride, dilations: g.dilation, pads: c.pads, group: g.groups, act: None };
+    let full = Op::Conv(op).eval(&[x, w, b]).expect("reference conv");
+    let [_, _, fh, fw] = full.dims()[..] else { panic!("rank") };
+    assert_eq!(fw, g.out_w);
+    let data = full.as_f32().expect("f32");
+    let mut out = Vec::with_capacity(g.out_c * g.out_h * g.out_w);
+    for oc in 0..g.out_c {
+        out.extend_from_slice(&data[oc * fh * fw..][..g.out_h * fw]);
+    }
+    // Residual, then the activation, as `Conv::eval` applies them after the sum.
+    for (i, v) in out.iter_mut().enumerate() {
+        *v += r.map_or(0.0, |r| r[i]);
+        *v = c.act.map_or(*v, |a| a.apply(*v));
+    }
+    out
+}
+
+fn tensor(rng: &mut SplitMix64, dims: &[usize]) -> Tensor {
+    Tensor::from_f32(dims.to_vec(), rng.f32_vec(dims.iter().product())).expect("tensor")
+}
+
+fn check_f32(c: &Case) -> Result<(), TestCaseError> {
+    let g = &c.g;
+    let mut rng = SplitMix64::new(c.seed);
+    let x = tensor(&mut rng, &[1, g.in_c, g.in_h, g.in_w]);
+    let w = tensor(&mut rng, &[g.out_c, g.in_c / g.groups, g.kernel[0], g.kernel[1]]);
+    let b = if c.bias {
+        tensor(&mut rng, &[g.out_c])
+    } else {
+        Tensor::from_f32(vec![g.out_c], vec![0.0; g.out_c]).expect("b")
+    };
+    let n = g.out_c * g.out_h * g.out_w;
+    let r = rng.f32_vec(n);
+    let r = c.residual.then_some(r.as_slice());
+    let want = reference(c, &x, &w, &b, r);
+    let mut y = vec![f32::NAN; n];
+    let bias = c.bias.then(|| b.as_f32().expect("f32"));
+    conv_f32(g, x.as_f32().expect("x"), w.as_f32().expect("w"), bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
+    close(&y, &want, &format!("{g:?}"))?;
+    if g.in_c == g.groups && c.act.is_none() {
+        // The depthwise kernel sums in the reference's order: bit for bit.
+        for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+            prop_assert!(a.to_bits() == b.to_bits() || (a == b), "depthwise element {} differs: {} vs {}", i, a, b);
+        }
+    }
+    Ok(())
+}
+
+fn i8_vec(rng: &mut SplitMix64, n: usize) -> Vec<i8> {
+    (0..n).map(|_| (rng.next_u64() >> 56) as u8 as i8).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conv_f32_matches_the_reference(c in case()) {
+        check_f32(&c)?;
+    }
+
+    #[test]
+    fn conv_i8_is_bit_identical_to_its_reference(c in case()) {
+        let g = &c.g;
+        let mut rng = SplitMix64::new(c.seed);
+        let x = i8_vec(&mut rng, g.in_c * g.in_h * g.in_w);
+        let w = i8_vec(&mut rng, g.out_c * g.in_c / g.groups * g.kernel[0] * g.kernel[1]);
+        let bias: Vec<i32> = (0..g.out_c).map(|_| rng.next_u64() as i32 >> 8).collect();
+        let bias = c.bias.then_some(bias.as_slice());
+        let zero = (rng.next_u64() >> 56) as u8 as i8;
+        let n = g.out_c * g.out_h * g.out_w;
+        let (mut got, mut want) = (vec![7i32; n], vec![9i32; n]);
+        conv_i8(g, &x, zero, &w, bias, &mut got).map_err(TestCaseError::fail)?;
+        conv_i8_reference(g, &x, zero, &w, bias, &mut want).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn conv_bf16_matches_its_reference(c in case()) {
+        let g = &c.g;
+        let mut rng = SplitMix64::new(c.seed);
+        let bf = |v: Vec<f32>| v.into_iter().map(Bf16::from_f32).collect::<Vec<_>>();
+        let x = bf(rng.f32_vec(g.in_c * g.in_h * g.in_w));
+        let w = bf(rng.f32_vec(g.out_c * g.in_c / g.groups * g.kernel[0] * g.kernel[1]));
+        let bias = rng.f32_vec(g.out_c);
+        let bias = c.bias.then_some(bias.as_slice());
+        let n = g.out_c * g.out_h * g.out_w;
+        let (mut got, mut want) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+        conv_bf16(g, &x, &w, bias, &mut got).map_err(TestCaseError::fail)?;
+        conv_bf16_reference(g, &x, &w, bias, &mut want).map_err(TestCaseError::fail)?;
+        close(&got, &want, "conv_bf16")?;
+    }
+
+    #[test]
+    fn gemm_i8_and_bf16_match_their_references(m in 1usize..40, k in 0usize..70, n in 1usize..80, seed in any::<u64>()) {
+        let mut rng = SplitMix64::new(seed);
+        let (a, b) = (i8_vec(&mut rng, m * k), i8_vec(&mut rng, k * n));
+        let bias: Vec<i32> = (0..n).map(|_| rng.next_u64() as i32).collect();
+        let (mut got, mut want) = (vec![0i32; m * n], vec![1i32; m * n]);
+        gemm_i8(GemmI8 { m, k, n }, &a, &b, Some(&bias), &mut got).map_err(TestCaseError::fail)?;
+        gemm_i8_reference(GemmI8 { m, k, n }, &a, &b, Some(&bias), &mut want).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(got, want);
+        let bf = |v: Vec<f32>| v.into_iter().map(Bf16::from_f32).collect::<Vec<_>>();
+        let (a, b) = (bf(rng.f32_vec(m * k)), bf(rng.f32_vec(k * n)));
+        let (mut got, mut want) = (vec![0f32; m * n], vec![1f32; m * n]);
+        gemm_bf16(GemmBf16 { m, k, n }, &a, &b, None, &mut got).map_err(TestCaseError::fail)?;
+        gemm_bf16_reference(GemmBf16 { m, k, n }, &a, &b, None, &mut want).map_err(TestCaseError::fail)?;
+        close(&got, &want, "gemm_bf16")?;
+    }
+}
+
+/// The layer shapes the compiler emits for the generated models (stripes with halos, pads on one side only),
+/// large enough for the blocked paths, the wide depthwise blocks and the parallel splits.
+#[test]
+fn conv_f32_matches_the_reference_on_compiler_stripes() {
+    type Stripe = (usize, usize, usize, usize, usize, usize, usize, [usize; 4], usize, usize);
+    let stripes: [Stripe; 12] = [
+        // (in_c, in_h, in_w, out_c, kernel, stride, groups, pads t/l/b/r, out_h, seed)
+        (96, 9, 112, 96, 3, 2, 96, [0, 1, 0, 1], 4, 1),
+        (32, 11, 112, 32, 3, 1, 32, [0, 1, 0, 1], 9, 2),
+        (3, 23, 224, 32, 3, 2, 1, [0, 1, 0, 1], 11, 3),
+        (144, 9, 56, 144, 3, 1, 144, [0, 1, 0, 1], 7, 4),
+        (384, 5, 14, 384, 3, 1, 384, [1, 1, 0, 1], 4, 5),
+        (384, 3, 14, 384, 3, 1, 384, [0, 1, 1, 1], 2, 6),
+        (576, 5, 14, 576, 3, 2, 576, [0, 1, 0, 1], 2, 7),
+        (960, 7, 7, 960, 3, 1, 960, [1, 1, 1, 1], 7, 8),
+        (64, 15, 56, 64, 3, 1, 1, [1, 1, 0, 1], 14, 9),
+        (128, 9, 28, 120, 3, 1, 1, [0, 1, 0, 1], 7, 10),
+        (144, 7, 56, 24, 1, 1, 1, [0, 0, 0, 0], 7, 11),
+        (3, 58, 224, 64, 7, 2, 1, [3, 3, 0, 3], 26, 12),
+    ];
+    for (in_c, in_h, in_w, out_c, k, s, groups, pads, out_h, seed) in stripes {
+        let out_w = Conv::out_dim(in_w, pads[1], pads[3], k, s, 1).expect("fits");
+        let g = ConvGeom {
+            in_c,
+            in_h,
+            in_w,
+            out_c,
+            out_h,
+            out_w,
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            pad: [pads[0], pads[1]],
+            groups,
+        };
+        let c = Case {
+            g,
+            pads,
+            bias: true,
+            residual: seed % 2 == 0,
+            act: Some(UnaryOp::Clip { min: 0.0, max: 6.0 }),
+            seed: seed as u64,
+        };
+        check_f32(&c).unwrap_or_else(|e| panic!("{e}"));
+        check_f32(&Case { act: None, ..c }).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The activations spelled out for inlining equal `UnaryOp::apply` bit for bit, special values included.
+#[test]
+fn inlined_activations_equal_apply_bitwise() {
+    let specials =
+        [0.0, -0.0, 1.0, -1.0, 0.25, -3.5, 6.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE];
+    let ops = [
+        UnaryOp::Relu,
+        UnaryOp::Clip { min: 0.0, max: 6.0 },
+        UnaryOp::Clip { min: -0.5, max: f32::INFINITY },
+        UnaryOp::LeakyRelu { alpha: 0.1 },
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::HardSwish,
+    ];
+    for op in ops {
+        let mut got = vec![0f32; specials.len()];
+        unary_f32(op, &specials, &mut got).expect("unary");
+        for (x, g) in specials.iter().zip(&got) {
+            let want = op.apply(*x);
+            assert!(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()), "{op:?}({x}) = {g}, want {want}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! `mac.conv` / `mac.matmul` in BF16 and INT8, and `vec.convert`, on a tile's SRAM bytes. The arithmetic is
+//! `accel_ops::numerics` (which these kernels are tested against):
+//! - BF16: a kernel written for this file, bit-exact with `numerics::bf16` because it sums in the defined order
+//!   (bias, then `(ic, ky, kx)` / `p` one after the other for each output; only the loop nest differs: im2col
+//!   with zero padding, then rows of outputs updated one weight at a time, which vectorizes across outputs).
+//! - INT8: the int32 accumulators from `int8::conv_i8` / `int8::gemm_i8` (exact, so bit-identical in any
+//!   order), then `numerics::requant::output` per element, the one definition of requantization.
+use super::conv::{im2col, ConvGeom};
+use super::int8::{conv_i8, gemm_i8, GemmI8};
+use super::memory::{bytes, bytes_mut};
+use accel_ops::command::{Command, SramAddr};
+use accel_ops::numerics::convert::{convert, ConvertParams};
+use accel_ops::numerics::requant::{output, QuantParams};
+use accel_ops::op::UnaryOp;
+use accel_ops::DType;
+use half::bf16;
+use rayon::prelude::*;
+
+/// Output positions per im2col chunk of the BF16 convolution.
+const COLS: usize = 256;
+
+fn n(parts: &[u32]) -> Result<usize, String> {
+    parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b as usize)).ok_or_else(|| "size overflow".into())
+}
+
+fn region(sram: &[u8], a: SramAddr, elems: usize, size: usize) -> Result<&[u8], String> {
+    let len = (elems as u64).checked_mul(size as u64).ok_or("size overflow")?;
+    bytes(sram, a.0 as u64, len)
+}
+
+fn read_bf16(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<bf16>, String> {
+    Ok(region(sram, a, elems, 2)?.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect())
+}
+
+fn read_f32(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<f32>, String> {
+    Ok(region(sram, a, elems, 4)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn read_i32(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<i32>, String> {
+    Ok(region(sram, a, elems, 4)?.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn read_i8(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<i8>, String> {
+    Ok(region(sram, a, elems, 1)?.iter().map(|&b| b as i8).collect())
+}
+
+fn optional<T>(a: SramAddr, read: impl FnOnce(SramAddr) -> Result<Vec<T>, String>) -> Result<Option<Vec<T>>, String> {
+    if a.is_none() {
+        Ok(None)
+    } else {
+        read(a).map(Some)
+    }
+}
+
+fn quant(sram: &[u8], a: SramAddr, channels: usize) -> Result<QuantParams, String> {
+    let len = QuantParams::bytes(channels as u64).ok_or("size overflow")?;
+    let q = QuantParams::from_le_bytes(bytes(sram, a.0 as u64, len)?).map_err(|e| e.to_string())?;
+    Ok(q)
+}
+
+fn write_bf16(sram: &mut [u8], a: SramAddr, vals: &[bf16]) -> Result<(), String> {
+    let dst = bytes_mut(sram, a.0 as u64, (vals.len() as u64).checked_mul(2).ok_or("size overflow")?)?;
+    dst.chunks_exact_mut(2).zip(vals).for_each(|(d, v)| d.copy_from_slice(&v.to_bits().to_le_bytes()));
+    Ok(())
+}
+
+fn write_i8(sram: &mut [u8], a: SramAddr, vals: &[i8]) -> Result<(), String> {
+    let dst = bytes_mut(sram, a.0 as u64, vals.len() as u64)?;
+    dst.iter_mut().zip(vals).for_each(|(d, &v)| *d = v as u8);
+    Ok(())
+}
+
+/// The BF16 / INT8 effect of a `mac.conv` or `mac.matmul` (verified: `dtype` is bf16 or i8).
+pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
+    match cmd {
+        Command::Conv {
+            dtype,
+            input,
+            in_c,
+            in_h,
+            in_w,
+            weights,
+            bias,
+            residual,
+            quant: q,
+            output: out,
+            out_c,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            dilation_h,
+            dilation_w,
+            pad_top,
+            pad_left,
+            groups,
+            act,
+            ..
+        } => {
+            if *groups == 0 {
+                return Err("groups must be >= 1".into());
+            }
+            let g = ConvGeom {
+                in_c: *in_c as usize,
+                in_h: *in_h as usize,
+                in_w: *in_w as usize,
+                out_c: *out_c as usize,
+                out_h: *out_h as usize,
+                out_w: *out_w as usize,
+                kernel: [*kernel_h as usize, *kernel_w as usize],
+                stride: [*stride_h as usize, *stride_w as usize],
+                dilation: [*dilation_h as usize, *dilation_w as usize],
+                pad: [*pad_top as usize, *pad_left as usize],
+                groups: *groups as usize,
+            };
+            let (x_len, out_len) = (n(&[*in_c, *in_h, *in_w])?, n(&[*out_c, *out_h, *out_w])?);
+            let w_len = n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?;
+            match dtype {
+                DType::BF16 => {
+                    let (x, w) = (read_bf16(sram, *input, x_len)?, read_bf16(sram, *weights, w_len)?);
+                    let b = optional(*bias, |a| read_f32(sram, a, g.out_c))?;
+                    let r = optional(*residual, |a| read_bf16(sram, a, out_len))?;
+                    let y = conv_bf16(&g, &x, &w, b.as_deref(), r.as_deref(), act.0)?;
+                    write_bf16(sram, *out, &y)
+                }
+                DType::I8 => {
+                    let (x, w) = (read_i8(sram, *input, x_len)?, read_i8(sram, *weights, w_len)?);
+                    let b = optional(*bias, |a| read_i32(sram, a, g.out_c))?;
+                    let r = optional(*residual, |a| read_i8(sram, a, out_len))?;
+                    let qp = quant(sram, *q, g.out_c)?;
+                    let mut acc = vec![0i32; out_len];
+                    match i8::try_from(qp.header.x_zero) {
+                        Ok(xz) => conv_i8(&g, &x, xz, &w, b.as_deref(), &mut acc)?,
+                        // A zero point outside int8 (never compiled, but the bytes are data): the reference.
+                        Err(_) => reference_acc_i8(&g, &x, &w, b.as_deref(), qp.header.x_zero, &mut acc),
+                    }
+                    let plane = g.out_h * g.out_w;
+                    let y = requant_all(&acc, plane, &qp, r.as_deref());
+                    write_i8(sram, *out, &y)
+                }
+                other => Err(format!("mac.conv in {other} is not a reduced-precision command")),
+            }
+        }
+        Command::MatMul { dtype, a, b, bias, quant: q, output: out, m, k, n: cols, act } => {
+            let (m, k, nn) = (*m as usize, *k as usize, *cols as usize);
+            let (a_len, b_len, out_len) = (n(&[m as u32, k as u32])?, n(&[k as u32, *cols])?, n(&[m as u32, *cols])?);
+            match dtype {
+                DType::BF16 => {
+                    let (av, bv) = (read_bf16(sram, *a, a_len)?, read_bf16(sram, *b, b_len)?);
+                    let bias = optional(*bias, |x| read_f32(sram, x, nn))?;
+                    let y = matmul_bf16((m, k, nn), &av, &bv, bias.as_deref(), act.0);
+                    write_bf16(sram, *out, &y)
+                }
+                DType::I8 => {
+                    let (av, bv) = (read_i8(sram, *a, a_len)?, read_i8(sram, *b, b_len)?);
+                    let bias = optional(*bias, |x| read_i32(sram, x, nn))?;
+                    let qp = quant(sram, *q, nn)?;
+                    // sum (a - z) b = sum a b - z sum b: shift the zero point into the bias (exact, wrapping).
+                    let mut bz = bias.unwrap_or_else(|| vec![0; nn]);
+                    for (j, v) in bz.iter_mut().enumerate() {
+                        let colsum = (0..k).fold(0i32, |s, p| s.wrapping_add(bv[p * nn + j] as i32));
+                        *v = v.wrapping_sub(colsum.wrapping_mul(qp.header.x_zero));
+                    }
+                    let mut acc = vec![0i32; out_len];
+                    gemm_i8(GemmI8 { m, k, n: nn }, &av, &bv, Some(&bz), &mut acc)?;
+                    let y = requant_all(&acc, 1, &qp, None);
+                    write_i8(sram, *out, &y)
+                }
+                other => Err(format!("mac.matmul in {other} is not a reduced-precision command")),
+            }
+        }
+        _ => Err(format!("{} is not a MAC command", cmd.mnemonic())),
+    }
+}
+
+/// Requantizes accumulators whose element `i` belongs to channel `(i / plane) % channels`: channel-major
+/// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul).
+fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>) -> Vec<i8> {
+    let c = q.channels.len().max(1);
+    acc.par_iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let ch = (i / plane.max(1)) % c;
+            output(a, q.channels.get(ch).copied().unwrap_or((0, 0)), &q.header, residual.map(|r| r[i]))
+        })
+        .collect()
+}
+
+/// Plain int32 accumulation (the reference order), for zero points outside int8.
+fn reference_acc_i8(g: &ConvGeom, x: &[i8], w: &[i8], bias: Option<&[i32]>, xz: i32, acc: &mut [i32]) {
+    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+    let [kh, kw] = g.kernel;
+    let pos = g.out_h * g.out_w;
+    for (at, a) in acc.iter_mut().enumerate() {
+        let (oc, p) = (at / pos.max(1), at % pos.max(1));
+        let (oy, ox) = (p / g.out_w.max(1), p % g.out_w.max(1));
+        let grp = oc / kg.max(1);
+        let mut s = bias.map_or(0, |b| b[oc]);
+        for ic in 0..cg {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let iy = (oy * g.stride[0] + ky * g.dilation[0]).checked_sub(g.pad[0]);
+                    let ix = (ox * g.stride[1] + kx * g.dilation[1]).checked_sub(g.pad[1]);
+                    if let (Some(iy), Some(ix)) = (iy, ix) {
+                        if iy < g.in_h && ix < g.in_w {
+                            let xv = x[((grp * cg + ic) * g.in_h + iy) * g.in_w + ix] as i32;
+                            let wv = w[((oc * cg + ic) * kh + ky) * kw + kx] as i32;
+                            s = s.wrapping_add(xv.wrapping_sub(xz).wrapping_mul(wv));
+                        }
+                    }
+                }
+            }
+        }
+        *a = s;
+    }
+}
+
+/// The residual, activation and rounding of one BF16 output.
+#[inline]
+fn finish(acc: f32, r: Option<bf16>, act: Option<UnaryOp>) -> bf16 {
+    let mut v = acc;
+    if let Some(r) = r {
+        v += r.to_f32();
+    }
+    if let Some(a) = act {
+        v = a.apply(v);
+    }
+    bf16::from_f32(v)
+}
+
+/// BF16 convolution, bit-exact with `numerics::bf16::conv`.
+pub fn conv_bf16(
+    g: &ConvGeom,
+    x: &[bf16],
+    w: &[bf16],
+    bias: Option<&[f32]>,
+    residual: Option<&[bf16]>,
+    act: Option<UnaryOp>,
+) -> Result<Vec<bf16>, String> {
+    g.check(x.len(), w.len(), bias.map(|b| b.len()), g.out_c * g.out_h * g.out_w)?;
+    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+    let k = cg * g.kernel[0] * g.kernel[1];
+    let (plane, npos) = (g.in_h * g.in_w, g.out_h * g.out_w);
+    let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    let wf: Vec<f32> = w.iter().map(|v| v.to_f32()).collect();
+    let mut y = vec![bf16::ZERO; g.out_c * npos];
+    if residual.is_some_and(|r| r.len() != y.len()) {
+        return Err("residual must have the output's shape".into());
+    }
+    let tasks: Vec<(usize, usize)> =
+        (0..g.groups).flat_map(|grp| (0..npos).step_by(COLS).map(move |n0| (grp, n0))).collect();
+    let blocks: Vec<Vec<bf16>> = tasks
+        .par_iter()
+        .map(|&(grp, n0)| {
+            let cols = COLS.min(npos - n0);
+            let mut col = vec![0f32; k * cols];
+            im2col(g, &wide[grp * cg * plane..][..cg * plane], n0, n0 + cols, 0.0, &mut col);
+            let mut out = Vec::with_capacity(kg * cols);
+            let mut acc = vec![0f32; cols];
+            for oc in grp * kg..(grp + 1) * kg {
+                acc.fill(bias.map_or(0.0, |b| b[oc]));
+                for (p, &wv) in wf[oc * k..][..k].iter().enumerate() {
+                    for (a, &xv) in acc.iter_mut().zip(&col[p * cols..][..cols]) {
+                        *a += xv * wv;
+                    }
+                }
+                out.extend(
+                    acc.iter().enumerate().map(|(j, &a)| finish(a, residual.map(|r| r[oc * npos + n0 + j]), act)),
+                );
+            }
+            out
+        })
+        .collect();
+    for (&(grp, n0), block) in tasks.iter().zip(blocks) {
+        let cols = COLS.min(npos - n0);
+        for (i, row) in block.chunks_exact(cols.max(1)).enumerate() {
+            y[(grp * kg + i) * npos + n0..][..cols].copy_from_slice(row);
+        }
+    }
+    Ok(y)
+}
+
+/// BF16 matmul, bit-exact with `numerics::bf16::matmul`.
+pub fn matmul_bf16(
+    (m, k, n): (usize, usize, usize),
+    a: &[bf16],
+    b: &[bf16],
+    bias: Option<&[f32]>,
+    act: Option<UnaryOp>,
+) -> Vec<bf16> {
+    let bf: Vec<f32> = b.iter().map(|v| v.to_f32()).collect();
+    let mut y = vec![bf16::ZERO; m * n];
+    y.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
+        let mut acc: Vec<f32> = bias.map_or_else(|| vec![0.0; n], |b| b.to_vec());
+        for p in 0..k {
+            let av = a[i * k + p].to_f32();
+            for (c, &bv) in acc.iter_mut().zip(&bf[p * n..][..n]) {
+                *c += av * bv;
+            }
+        }
+        for (o, &c) in row.iter_mut().zip(&acc) {
+            *o = finish(c, None, act);
+        }
+    });
+    y
+}
+
+/// `vec.convert`: elements of `from` at `src` into `to` at `dst` (`numerics::convert`).
+pub(crate) fn convert_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
+    let Command::Convert { from, to, src, dst, params, len } = cmd else {
+        return Err(format!("{} is not vec.convert", cmd.mnemonic()));
+    };
+    let len = *len as u64;
+    let p = if params.is_none() {
+        None
+    } else {
+        Some(ConvertParams::from_le_bytes(bytes(sram, params.0 as u64, ConvertParams::BYTES)?).ok_or("short params")?)
+    };
+    let s = bytes(sram, src.0 as u64, len.checked_mul(from.size() as u64).ok_or("size overflow")?)?.to_vec();
+    let d = bytes_mut(sram, dst.0 as u64, len.checked_mul(to.size() as u64).ok_or("size overflow")?)?;
+    convert(*from, *to, p, &s, d).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+#[path = "precision_tests.rs"]
+mod tests;

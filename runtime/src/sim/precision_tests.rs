@@ -1,0 +1,341 @@
+//! The BF16 and INT8 MAC commands and `vec.convert` on SRAM against `accel_ops::numerics` on random data:
+//! bit for bit (BF16 because the kernels sum in the defined order, INT8 because integer sums are exact and the
+//! requantization is the same function). Geometries cover groups, depthwise, stride, dilation, asymmetric
+//! padding, residuals and activations.
+use super::*;
+use crate::random::SplitMix64;
+use accel_ops::command::{Act, Command, SramAddr};
+use accel_ops::numerics::requant::{QuantHeader, QuantParams};
+use accel_ops::numerics::{self as nx, ConvGeom as RefGeom};
+use accel_ops::op::UnaryOp;
+
+/// A bump allocator over a fresh SRAM image.
+struct Sram {
+    mem: Vec<u8>,
+}
+
+impl Sram {
+    fn new() -> Self {
+        Sram { mem: Vec::new() }
+    }
+    fn put(&mut self, bytes: &[u8]) -> SramAddr {
+        let at = self.mem.len().next_multiple_of(64);
+        self.mem.resize(at, 0);
+        self.mem.extend_from_slice(bytes);
+        SramAddr(at as u32)
+    }
+    fn reserve(&mut self, n: usize) -> SramAddr {
+        self.put(&vec![0xAA; n])
+    }
+}
+
+fn bf16_bytes(v: &[bf16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect()
+}
+fn words(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn floats(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+struct Case {
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    pads: [usize; 4],
+    groups: usize,
+    residual: bool,
+    act: Option<UnaryOp>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        c: 3,
+        h: 9,
+        w: 7,
+        k: 5,
+        kernel: 3,
+        stride: 1,
+        dilation: 1,
+        pads: [1, 1, 1, 1],
+        groups: 1,
+        residual: false,
+        act: None,
+    },
+    Case {
+        c: 8,
+        h: 8,
+        w: 8,
+        k: 8,
+        kernel: 3,
+        stride: 2,
+        dilation: 1,
+        pads: [0, 1, 1, 0],
+        groups: 8,
+        residual: false,
+        act: Some(UnaryOp::Relu),
+    },
+    Case {
+        c: 6,
+        h: 11,
+        w: 10,
+        k: 4,
+        kernel: 3,
+        stride: 1,
+        dilation: 2,
+        pads: [2, 2, 2, 2],
+        groups: 2,
+        residual: true,
+        act: Some(UnaryOp::Clip { min: 0.0, max: 6.0 }),
+    },
+    Case {
+        c: 16,
+        h: 20,
+        w: 17,
+        k: 24,
+        kernel: 1,
+        stride: 1,
+        dilation: 1,
+        pads: [0; 4],
+        groups: 1,
+        residual: true,
+        act: None,
+    },
+    Case {
+        c: 5,
+        h: 4,
+        w: 30,
+        k: 3,
+        kernel: 5,
+        stride: 3,
+        dilation: 1,
+        pads: [2, 0, 0, 2],
+        groups: 1,
+        residual: false,
+        act: Some(UnaryOp::Sigmoid),
+    },
+];
+
+impl Case {
+    fn geom(&self) -> RefGeom {
+        let od =
+            |i: usize, lo: usize, hi: usize| (i + lo + hi - self.dilation * (self.kernel - 1) - 1) / self.stride + 1;
+        RefGeom {
+            in_c: self.c,
+            in_h: self.h,
+            in_w: self.w,
+            out_c: self.k,
+            out_h: od(self.h, self.pads[0], self.pads[2]),
+            out_w: od(self.w, self.pads[1], self.pads[3]),
+            kernel: [self.kernel; 2],
+            stride: [self.stride; 2],
+            dilation: [self.dilation; 2],
+            pad: [self.pads[0], self.pads[1]],
+            groups: self.groups,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn command(
+        &self,
+        dtype: DType,
+        g: &RefGeom,
+        x: SramAddr,
+        w: SramAddr,
+        b: SramAddr,
+        r: SramAddr,
+        q: SramAddr,
+        y: SramAddr,
+    ) -> Command {
+        Command::Conv {
+            dtype,
+            input: x,
+            in_c: g.in_c as u32,
+            in_h: g.in_h as u32,
+            in_w: g.in_w as u32,
+            weights: w,
+            bias: b,
+            residual: r,
+            quant: q,
+            output: y,
+            out_c: g.out_c as u32,
+            out_h: g.out_h as u32,
+            out_w: g.out_w as u32,
+            kernel_h: self.kernel as u16,
+            kernel_w: self.kernel as u16,
+            stride_h: self.stride as u16,
+            stride_w: self.stride as u16,
+            dilation_h: self.dilation as u16,
+            dilation_w: self.dilation as u16,
+            pad_top: self.pads[0] as u16,
+            pad_left: self.pads[1] as u16,
+            pad_bottom: self.pads[2] as u16,
+            pad_right: self.pads[3] as u16,
+            groups: self.groups as u32,
+            act: Act(if dtype == DType::I8 { None } else { self.act }),
+        }
+    }
+}
+
+fn bf16_vec(rng: &mut SplitMix64, n: usize, scale: f32) -> Vec<bf16> {
+    (0..n).map(|_| bf16::from_f32(rng.uniform() * scale)).collect()
+}
+
+fn i8_vec(rng: &mut SplitMix64, n: usize) -> Vec<i8> {
+    (0..n).map(|_| (rng.next_u64() >> 56) as u8 as i8).collect()
+}
+
+#[test]
+fn bf16_conv_is_bit_exact_with_the_reference() {
+    let mut rng = SplitMix64::new(11);
+    for (i, case) in CASES.iter().enumerate() {
+        let g = case.geom();
+        let x = bf16_vec(&mut rng, g.in_c * g.in_h * g.in_w, 3.0);
+        let w = bf16_vec(&mut rng, g.out_c * (g.in_c / g.groups) * case.kernel * case.kernel, 1.0);
+        let b: Vec<f32> = rng.f32_vec(g.out_c);
+        let out_len = g.out_c * g.out_h * g.out_w;
+        let r = case.residual.then(|| bf16_vec(&mut rng, out_len, 2.0));
+        let mut want = vec![bf16::ZERO; out_len];
+        nx::bf16::conv(&g, &x, &w, Some(&b), r.as_deref(), case.act, &mut want).unwrap();
+        let mut s = Sram::new();
+        let (xa, wa, ba) = (s.put(&bf16_bytes(&x)), s.put(&bf16_bytes(&w)), s.put(&floats(&b)));
+        let ra = r.as_ref().map_or(SramAddr::NONE, |r| s.put(&bf16_bytes(r)));
+        let ya = s.reserve(out_len * 2);
+        let cmd = case.command(DType::BF16, &g, xa, wa, ba, ra, SramAddr::NONE, ya);
+        cmd.footprint().unwrap();
+        mac(&mut s.mem, &cmd).unwrap();
+        let got: Vec<u16> =
+            s.mem[ya.0 as usize..][..out_len * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let want: Vec<u16> = want.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want, "case {i}");
+    }
+}
+
+#[test]
+fn bf16_matmul_is_bit_exact_with_the_reference() {
+    let mut rng = SplitMix64::new(12);
+    for &(m, k, n) in &[(1, 1, 1), (3, 17, 5), (16, 300, 33), (2, 1000, 7)] {
+        let (a, b) = (bf16_vec(&mut rng, m * k, 2.0), bf16_vec(&mut rng, k * n, 1.0));
+        let bias = rng.f32_vec(n);
+        let act = Some(UnaryOp::HardSwish);
+        let mut want = vec![bf16::ZERO; m * n];
+        nx::bf16::matmul((m, k, n), &a, &b, Some(&bias), act, &mut want).unwrap();
+        let mut s = Sram::new();
+        let (aa, ba, bi) = (s.put(&bf16_bytes(&a)), s.put(&bf16_bytes(&b)), s.put(&floats(&bias)));
+        let ya = s.reserve(m * n * 2);
+        let cmd = Command::MatMul {
+            dtype: DType::BF16,
+            a: aa,
+            b: ba,
+            bias: bi,
+            quant: SramAddr::NONE,
+            output: ya,
+            m: m as u32,
+            k: k as u32,
+            n: n as u32,
+            act: Act(act),
+        };
+        cmd.footprint().unwrap();
+        mac(&mut s.mem, &cmd).unwrap();
+        let got: Vec<u16> =
+            s.mem[ya.0 as usize..][..m * n * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert_eq!(got, want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{m}x{k}x{n}");
+    }
+}
+
+/// Random requantization parameters in the range PTQ produces (factors ~1e-4 .. 1e-1), with clamps.
+fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantParams {
+    let mut f = || (rng.next_u64() % 1000) as f64 / 1000.0;
+    let header = QuantHeader {
+        x_zero: (f() * 255.0) as i32 - 128,
+        y_zero: (f() * 60.0) as i32 - 30,
+        y_min: -100,
+        y_max: 120,
+        r_zero: if residual { (f() * 20.0) as i32 - 10 } else { 0 },
+        r_mult: if residual { 1 << 30 } else { 0 },
+        r_shift: 0,
+    };
+    let channels = (0..channels).map(|_| nx::quantize_multiplier(1e-4 + f() * 0.05).unwrap()).collect();
+    QuantParams { header, channels }
+}
+
+#[test]
+fn int8_conv_is_bit_exact_with_the_reference() {
+    let mut rng = SplitMix64::new(13);
+    for (i, case) in CASES.iter().enumerate() {
+        let g = case.geom();
+        let x = i8_vec(&mut rng, g.in_c * g.in_h * g.in_w);
+        let w = i8_vec(&mut rng, g.out_c * (g.in_c / g.groups) * case.kernel * case.kernel);
+        let b: Vec<i32> = (0..g.out_c).map(|_| (rng.next_u64() % 20001) as i32 - 10000).collect();
+        let out_len = g.out_c * g.out_h * g.out_w;
+        let r = case.residual.then(|| i8_vec(&mut rng, out_len));
+        let q = random_quant(&mut rng, g.out_c, case.residual);
+        let mut want = vec![0i8; out_len];
+        nx::int8::conv(&g, &x, &w, &b, &q, r.as_deref(), &mut want).unwrap();
+        let mut s = Sram::new();
+        let xb: Vec<u8> = x.iter().map(|&v| v as u8).collect();
+        let wb: Vec<u8> = w.iter().map(|&v| v as u8).collect();
+        let (xa, wa, ba, qa) = (s.put(&xb), s.put(&wb), s.put(&words(&b)), s.put(&words(&q.to_words())));
+        let ra = r.as_ref().map_or(SramAddr::NONE, |r| s.put(&r.iter().map(|&v| v as u8).collect::<Vec<_>>()));
+        let ya = s.reserve(out_len);
+        let cmd = case.command(DType::I8, &g, xa, wa, ba, ra, qa, ya);
+        cmd.footprint().unwrap();
+        mac(&mut s.mem, &cmd).unwrap();
+        let got: Vec<i8> = s.mem[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
+        assert_eq!(got, want, "case {i}");
+        assert!(want.iter().any(|&v| v != want[0]), "case {i}: degenerate output");
+    }
+}
+
+#[test]
+fn int8_matmul_is_bit_exact_with_the_reference() {
+    let mut rng = SplitMix64::new(14);
+    for &(m, k, n) in &[(1, 1, 1), (3, 17, 5), (16, 300, 33), (2, 1000, 7)] {
+        let (a, b) = (i8_vec(&mut rng, m * k), i8_vec(&mut rng, k * n));
+        let bias: Vec<i32> = (0..n).map(|_| (rng.next_u64() % 2001) as i32 - 1000).collect();
+        let q = random_quant(&mut rng, n, false);
+        let mut want = vec![0i8; m * n];
+        nx::int8::matmul((m, k, n), &a, &b, &bias, &q, &mut want).unwrap();
+        let mut s = Sram::new();
+        let bytes = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<_>>();
+        let (aa, ba, bi, qa) =
+            (s.put(&bytes(&a)), s.put(&bytes(&b)), s.put(&words(&bias)), s.put(&words(&q.to_words())));
+        let ya = s.reserve(m * n);
+        let cmd = Command::MatMul {
+            dtype: DType::I8,
+            a: aa,
+            b: ba,
+            bias: bi,
+            quant: qa,
+            output: ya,
+            m: m as u32,
+            k: k as u32,
+            n: n as u32,
+            act: Act(None),
+        };
+        cmd.footprint().unwrap();
+        mac(&mut s.mem, &cmd).unwrap();
+        let got: Vec<i8> = s.mem[ya.0 as usize..][..m * n].iter().map(|&v| v as i8).collect();
+        assert_eq!(got, want, "{m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn convert_quantizes_through_sram() {
+    let x = [-1.0f32, -0.02, 0.0, 0.015, 0.5, 3.0];
+    let p = nx::ConvertParams { scale: 0.01, zero: 4 };
+    let mut s = Sram::new();
+    let (src, pa, dst) = (s.put(&floats(&x)), s.put(&p.to_le_bytes()), s.reserve(x.len()));
+    let cmd = Command::Convert { from: DType::F32, to: DType::I8, src, dst, params: pa, len: x.len() as u32 };
+    cmd.footprint().unwrap();
+    convert_cmd(&mut s.mem, &cmd).unwrap();
+    let got: Vec<i8> = s.mem[dst.0 as usize..][..x.len()].iter().map(|&v| v as i8).collect();
+    assert_eq!(got, vec![-96, 2, 4, 6, 54, 127]);
+    let bad = Command::Convert { from: DType::F32, to: DType::I8, src, dst, params: SramAddr::NONE, len: 6 };
+    assert!(bad.footprint().is_err(), "quantizing needs params");
+}

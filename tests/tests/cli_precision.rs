@@ -1,0 +1,91 @@
+//! `accelc --precision` and `--calibrate` as a user runs them: int8 without data fails with one clear message;
+//! calibration from a directory or a pattern of .npy files compiles, `--report` prints the per-layer precision
+//! table, and `accelrt run` of the blob stays close to tract.
+use accel_ops::numerics::sqnr_db;
+use accel_tests::harness::{random_tensor, tract_run};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin(name: &str) -> PathBuf {
+    // Integration tests live in target/<profile>/deps; the workspace's binaries in target/<profile>.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name)).args(args).output().unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+}
+
+fn setup(tag: &str) -> (PathBuf, PathBuf, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("accel-cli-precision-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(dir.join("cal")).unwrap();
+    let onnx = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(24, 24, 3).unwrap());
+    let model = dir.join("model.onnx");
+    std::fs::write(&model, &onnx).unwrap();
+    for s in 0..6 {
+        accel_runtime::npy::write_npy_file(
+            &dir.join(format!("cal/sample{s}.npy")),
+            &random_tensor(&[1, 3, 24, 24], 500 + s),
+        )
+        .unwrap();
+    }
+    (dir, model, onnx)
+}
+
+#[test]
+fn int8_without_calibration_fails_with_one_clear_message() {
+    let (dir, model, _) = setup("nocal");
+    let out =
+        run("accelc", &[model.to_str().unwrap(), "--precision", "int8", "-o", dir.join("m.bin").to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--calibrate") && err.contains("bf16"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = run(
+        "accelc",
+        &[model.to_str().unwrap(), "--calibrate", dir.join("nothing/*.npy").to_str().unwrap(), "-o", "/tmp/x.bin"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .npy files"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn calibrated_int8_and_bf16_blobs_run_close_to_tract() {
+    let (dir, model, onnx) = setup("cal");
+    let x = random_tensor(&[1, 3, 24, 24], 77);
+    accel_runtime::npy::write_npy_file(&dir.join("x.npy"), &x).unwrap();
+    let want = &tract_run(&onnx, &[x])[0];
+    let pattern = dir.join("cal/sample*.npy");
+    let cal_dir = dir.join("cal");
+    let cases: [(&str, Vec<&str>, f64); 3] = [
+        ("int8", vec!["--precision", "int8", "--calibrate", pattern.to_str().unwrap(), "--report"], 25.0),
+        (
+            "auto",
+            vec!["--calibrate", cal_dir.to_str().unwrap(), "--calibration-method", "percentile", "--report"],
+            25.0,
+        ),
+        ("bf16", vec!["--precision", "bf16", "--report"], 35.0),
+    ];
+    for (tag, args, min_db) in cases {
+        let blob = dir.join(format!("{tag}.bin"));
+        let mut all = vec![model.to_str().unwrap(), "-o", blob.to_str().unwrap()];
+        all.extend(args);
+        let out = run("accelc", &all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tag}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            stdout.contains("SQNR dB") && stdout.contains("output output: SQNR"),
+            "{tag}: no precision report:\n{stdout}"
+        );
+        let outdir = dir.join(format!("out-{tag}"));
+        let input = format!("input={}", dir.join("x.npy").display());
+        let r = run(
+            "accelrt",
+            &["run", blob.to_str().unwrap(), "--input", &input, "--output-dir", outdir.to_str().unwrap()],
+        );
+        assert!(r.status.success(), "{tag}: {}", String::from_utf8_lossy(&r.stderr));
+        let got = accel_runtime::npy::read_npy_file(&outdir.join("output.npy")).unwrap().to_f32_vec();
+        let db = sqnr_db(&got, want);
+        assert!(db >= min_db, "{tag}: output SQNR {db:.1} dB < {min_db}");
+    }
+}
