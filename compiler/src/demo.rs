@@ -63,7 +63,11 @@ pub fn run_demo(graph: Graph, target: Target) -> Result<String, DemoError> {
         if !(max_err <= tol) {
             return Err(DemoError::Mismatch { name: name.clone(), max_err, tol });
         }
-        let _ = writeln!(out, "output `{name}` {}: matches the reference interpreter (max |error| {max_err:.2e})", got.ty());
+        let _ = writeln!(
+            out,
+            "output `{name}` {}: matches the reference interpreter (max |error| {max_err:.2e})",
+            got.ty()
+        );
     }
     Ok(out)
 }

@@ -93,7 +93,11 @@ pub fn compile_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &CompileOptio
 }
 
 /// Compiles an imported graph; `after_pass` sees the graph after each named pass (for `--dump-after`).
-pub fn compile_graph(g: Graph, opts: &CompileOptions, after_pass: impl FnMut(&str, &Graph)) -> Result<Compiled, CompileError> {
+pub fn compile_graph(
+    g: Graph,
+    opts: &CompileOptions,
+    after_pass: impl FnMut(&str, &Graph),
+) -> Result<Compiled, CompileError> {
     let (optimized, rewrite_reports) = if opts.no_passes {
         (g.clone(), Vec::new())
     } else {
@@ -110,7 +114,9 @@ pub fn compile_graph(g: Graph, opts: &CompileOptions, after_pass: impl FnMut(&st
     let applied = precision::apply(&optimized, &opts.target, &popts)?;
     let (optimized, report) = (applied.graph, applied.report);
     let calibrated = match (&opts.calibration, opts.precision) {
-        (Some(c), Precision::Int8 | Precision::Auto) => format!(" --calibrate ({} samples, {:?})", c.samples.len(), c.method),
+        (Some(c), Precision::Int8 | Precision::Auto) => {
+            format!(" --calibrate ({} samples, {:?})", c.samples.len(), c.method)
+        }
         _ => String::new(),
     };
     let summary = format!(

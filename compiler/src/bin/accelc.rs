@@ -1,7 +1,7 @@
 //! `accelc`: compiles an ONNX model into an accel blob, prints the stages, or runs the built-in demo.
 use accel_compiler::driver::{compile_graph, CompileOptions, Precision};
-use accel_compiler::precision::{self, Calibration, CalibrationMethod};
 use accel_compiler::import::{import_bytes, import_path, ImportOptions};
+use accel_compiler::precision::{self, Calibration, CalibrationMethod};
 use accel_compiler::{demo, predict};
 use accel_ops::target::Target;
 use anyhow::{bail, Context, Result};
@@ -108,7 +108,9 @@ fn parse_shape(s: &str) -> Result<(String, Vec<usize>)> {
 }
 
 fn compile(args: CompileArgs) -> Result<()> {
-    let Some(model) = args.model else { bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)") };
+    let Some(model) = args.model else {
+        bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)")
+    };
     let target = Target::resolve(&args.target)?;
     let precision = match (args.precision, &args.calibrate) {
         (Some(PrecisionArg::Fp32), _) | (None, None) => Precision::Fp32,
@@ -179,7 +181,8 @@ fn compile(args: CompileArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.report_json {
-        std::fs::write(path, predict::to_json(&prediction)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, predict::to_json(&prediction))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     match &args.output {
         Some(out) => std::fs::write(out, &compiled.blob).with_context(|| format!("cannot write {}", out.display()))?,
@@ -207,7 +210,8 @@ fn run() -> Result<()> {
     match cli.command {
         Some(Command::Demo { target }) => {
             let target = Target::resolve(&target)?;
-            let graph = import_bytes(demo::DEMO_MODEL, None, &ImportOptions::default()).context("cannot import the demo model")?;
+            let graph = import_bytes(demo::DEMO_MODEL, None, &ImportOptions::default())
+                .context("cannot import the demo model")?;
             print!("{}", demo::run_demo(graph, target)?);
             Ok(())
         }

@@ -9,14 +9,24 @@ pub fn evaluate(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, IrError> {
 }
 
 /// As `evaluate`, showing every node's output to `observe` as it is computed (calibration, precision reports).
-pub fn evaluate_observed(g: &Graph, inputs: &[Tensor], mut observe: impl FnMut(ValueId, &Tensor)) -> Result<Vec<Tensor>, IrError> {
+pub fn evaluate_observed(
+    g: &Graph,
+    inputs: &[Tensor],
+    mut observe: impl FnMut(ValueId, &Tensor),
+) -> Result<Vec<Tensor>, IrError> {
     if inputs.len() != g.inputs.len() {
-        return Err(IrError::Invalid { node: "<graph>".into(), why: format!("{} inputs given, graph has {}", inputs.len(), g.inputs.len()) });
+        return Err(IrError::Invalid {
+            node: "<graph>".into(),
+            why: format!("{} inputs given, graph has {}", inputs.len(), g.inputs.len()),
+        });
     }
     let mut vals: Vec<Option<Tensor>> = g.values.iter().map(|v| v.constant.clone()).collect();
     for (&id, t) in g.inputs.iter().zip(inputs) {
         if &t.ty() != g.ty(id) {
-            return Err(IrError::Invalid { node: g.value(id).name.clone(), why: format!("input is {}, graph wants {}", t.ty(), g.ty(id)) });
+            return Err(IrError::Invalid {
+                node: g.value(id).name.clone(),
+                why: format!("input is {}, graph wants {}", t.ty(), g.ty(id)),
+            });
         }
         vals[id.0 as usize] = Some(t.clone());
     }
@@ -30,7 +40,11 @@ pub fn evaluate_observed(g: &Graph, inputs: &[Tensor], mut observe: impl FnMut(V
         let args: Vec<&Tensor> = n
             .inputs
             .iter()
-            .map(|v| vals[v.0 as usize].as_ref().ok_or_else(|| IrError::Invalid { node: n.name.clone(), why: "input not computed".into() }))
+            .map(|v| {
+                vals[v.0 as usize]
+                    .as_ref()
+                    .ok_or_else(|| IrError::Invalid { node: n.name.clone(), why: "input not computed".into() })
+            })
             .collect::<Result<_, _>>()?;
         let out = n.op.eval(&args).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
         observe(n.output, &out);
@@ -45,6 +59,10 @@ pub fn evaluate_observed(g: &Graph, inputs: &[Tensor], mut observe: impl FnMut(V
     }
     g.outputs
         .iter()
-        .map(|o| vals[o.0 as usize].clone().ok_or_else(|| IrError::Invalid { node: g.value(*o).name.clone(), why: "output not computed".into() }))
+        .map(|o| {
+            vals[o.0 as usize]
+                .clone()
+                .ok_or_else(|| IrError::Invalid { node: g.value(*o).name.clone(), why: "output not computed".into() })
+        })
         .collect()
 }

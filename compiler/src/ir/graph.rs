@@ -154,9 +154,13 @@ impl Graph {
                 }
             }
             let types: Vec<TensorType> = n.inputs.iter().map(|&v| self.ty(v).clone()).collect();
-            let ty = n.op.infer(&types).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
+            let ty =
+                n.op.infer(&types).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
             if &ty != self.ty(n.output) {
-                return Err(IrError::Invalid { node: n.name.clone(), why: format!("output type {} != inferred {ty}", self.ty(n.output)) });
+                return Err(IrError::Invalid {
+                    node: n.name.clone(),
+                    why: format!("output type {} != inferred {ty}", self.ty(n.output)),
+                });
             }
         }
         Ok(())

@@ -85,4 +85,3 @@ pub fn find_chains<'a>(
     }
     chains
 }
-

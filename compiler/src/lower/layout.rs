@@ -164,7 +164,14 @@ pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
         }
     }
     regions.sort_by_key(|r| (r.start, r.name.clone()));
-    Layout { constants: pool.bytes, value_addr, plan_consts, dram_bytes: act_base + peak, activation_peak: peak, regions }
+    Layout {
+        constants: pool.bytes,
+        value_addr,
+        plan_consts,
+        dram_bytes: act_base + peak,
+        activation_peak: peak,
+        regions,
+    }
 }
 
 fn bytes_of(g: &Graph, v: ValueId) -> u64 {

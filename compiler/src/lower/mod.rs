@@ -13,8 +13,8 @@ pub use plan::{broadcast_pattern, plan as plan_nodes, Broadcast, NodePlan};
 
 use crate::ir::Graph;
 use accel_ops::command::Unit;
-use accel_ops::program::{DebugInfo, IoDesc, Meta, Program};
 use accel_ops::cost::mac_rate;
+use accel_ops::program::{DebugInfo, IoDesc, Meta, Program};
 use accel_ops::target::Target;
 use emit::{dram_tensor, Emitter, WindowShapeExt};
 
@@ -101,7 +101,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             let members: Vec<emit::ChainLayer> = c.nodes.iter().filter_map(|&j| chain_layer(j)).collect();
             let NodePlan::Conv { input, .. } = &plans[i] else { continue };
             let last = g.nodes[c.nodes[c.nodes.len() - 1]].output;
-            let (resident, items) = emit::emit_chain(&name, &members, addr(*input), addr(last), c.rows, target.tile.sram_bytes)?;
+            let (resident, items) =
+                emit::emit_chain(&name, &members, addr(*input), addr(last), c.rows, target.tile.sram_bytes)?;
             em.tile_layer_resident(&name, resident, items, Unit::Mac)?;
             layers.push(name);
             continue;
@@ -132,7 +133,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
                 let (wv, bv) = (operand_value(weights), operand_value(bias));
                 let quant = quant.as_ref().map(|q| konst(2, operand_value(q)));
-                let (x, w, b, residual, dtype) = (addr(*input), konst(0, wv), konst(1, bv), residual.map(addr), out_ty.dtype);
+                let (x, w, b, residual, dtype) =
+                    (addr(*input), konst(0, wv), konst(1, bv), residual.map(addr), out_ty.dtype);
                 let io = emit::ConvIo { x, w, b, residual, y, dtype, quant };
                 let items = emit::emit_conv(name, &s, conv, *act, &io, &budget(mac_rate(target, dtype) as u32))?;
                 em.tile_layer(name, items, Unit::Mac)?;
@@ -141,7 +143,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                 let (bv, biv) = (operand_value(b), operand_value(bias));
                 let quant = quant.as_ref().map(|q| konst(2, operand_value(q)));
                 let (b, bias) = (konst(0, bv), konst(1, biv));
-                let items = emit::emit_matmul(name, (*m, *k, *n), *act, addr(*a), b, bias, y, cap, tiles, out_ty.dtype, quant)?;
+                let items =
+                    emit::emit_matmul(name, (*m, *k, *n), *act, addr(*a), b, bias, y, cap, tiles, out_ty.dtype, quant)?;
                 em.tile_layer(name, items, Unit::Mac)?;
             }
             NodePlan::Unary { input, op } => {
@@ -150,7 +153,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             }
             NodePlan::Binary { a, b, op, bcast } => {
                 let bv = operand_value(b);
-                let items = emit::emit_binary(name, *op, *bcast, out_ty.shape.numel(), addr(*a), konst(0, bv), y, cap, tiles)?;
+                let items =
+                    emit::emit_binary(name, *op, *bcast, out_ty.shape.numel(), addr(*a), konst(0, bv), y, cap, tiles)?;
                 em.tile_layer(name, items, Unit::Vector)?;
             }
             NodePlan::Pool { input, pool } => {
@@ -160,7 +164,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             }
             NodePlan::Affine { input, params, c, inner } => {
                 let pv = operand_value(params);
-                let items = emit::emit_affine(out_ty.shape.numel(), *c, *inner, addr(*input), konst(0, pv), y, cap, tiles);
+                let items =
+                    emit::emit_affine(out_ty.shape.numel(), *c, *inner, addr(*input), konst(0, pv), y, cap, tiles);
                 em.tile_layer(name, items, Unit::Vector)?;
             }
             NodePlan::Convert { input, from, to, params } => {
@@ -170,7 +175,11 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             }
             NodePlan::Host { op, inputs } => {
                 let ins = inputs.iter().map(|&v| dram_tensor(addr(v), g.ty(v))).collect();
-                em.host_layer(accel_ops::program::HostKernel { op: op.clone(), inputs: ins, output: dram_tensor(y, out_ty) });
+                em.host_layer(accel_ops::program::HostKernel {
+                    op: op.clone(),
+                    inputs: ins,
+                    output: dram_tensor(y, out_ty),
+                });
             }
         }
     }

@@ -24,7 +24,9 @@ pub struct Broadcast {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodePlan {
     /// Shares its input's DRAM storage (reshapes).
-    Alias { input: ValueId },
+    Alias {
+        input: ValueId,
+    },
     /// `residual` (a value of the output's shape) is added before the activation. The compute dtype is the
     /// output's (f32, bf16 or i8, see `accel_ops::numerics`); i8 has its `quant` operand.
     Conv {
@@ -37,16 +39,49 @@ pub enum NodePlan {
         quant: Option<Operand>,
     },
     /// `out[M,N] = act(a[M,K] b[K,N] + bias[N])` with a constant `b`; dtype and `quant` as for `Conv`.
-    MatMul { a: ValueId, b: Operand, bias: Operand, m: usize, k: usize, n: usize, act: Option<UnaryOp>, quant: Option<Operand> },
+    MatMul {
+        a: ValueId,
+        b: Operand,
+        bias: Operand,
+        m: usize,
+        k: usize,
+        n: usize,
+        act: Option<UnaryOp>,
+        quant: Option<Operand>,
+    },
     /// An element conversion on the vector unit (`vec.convert`): f32 <-> bf16, or int8 (de)quantization with
     /// `params` (scale and zero point, `numerics::ConvertParams`).
-    Convert { input: ValueId, from: DType, to: DType, params: Option<Operand> },
-    Unary { input: ValueId, op: UnaryOp },
-    Binary { a: ValueId, b: Operand, op: BinaryOp, bcast: Broadcast },
-    Pool { input: ValueId, pool: Pool },
+    Convert {
+        input: ValueId,
+        from: DType,
+        to: DType,
+        params: Option<Operand>,
+    },
+    Unary {
+        input: ValueId,
+        op: UnaryOp,
+    },
+    Binary {
+        a: ValueId,
+        b: Operand,
+        op: BinaryOp,
+        bcast: Broadcast,
+    },
+    Pool {
+        input: ValueId,
+        pool: Pool,
+    },
     /// Per-channel `x * params[0][c] + params[1][c]` over `[outer, C, inner]`.
-    Affine { input: ValueId, params: Operand, c: usize, inner: usize },
-    Host { op: Op, inputs: Vec<ValueId> },
+    Affine {
+        input: ValueId,
+        params: Operand,
+        c: usize,
+        inner: usize,
+    },
+    Host {
+        op: Op,
+        inputs: Vec<ValueId>,
+    },
 }
 
 impl NodePlan {
@@ -119,7 +154,9 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
         Op::MatMul(_) => plan_matmul(g, n),
         Op::Unary(u) => Some(NodePlan::Unary { input: n.inputs[0], op: u.op }),
         Op::Binary(b) => plan_binary(g, n, b.op),
-        Op::Pool(p) if g.ty(n.inputs[0]).shape.rank() == 4 => Some(NodePlan::Pool { input: n.inputs[0], pool: p.clone() }),
+        Op::Pool(p) if g.ty(n.inputs[0]).shape.rank() == 4 => {
+            Some(NodePlan::Pool { input: n.inputs[0], pool: p.clone() })
+        }
         Op::BatchNorm(bn) => plan_batchnorm(g, n, bn)?,
         _ => None,
     };
@@ -153,7 +190,11 @@ fn plan_reduced_gemm(g: &Graph, n: &Node, gm: &accel_ops::op::Gemm) -> Option<No
     let b = g.constant(n.inputs[1])?;
     let [r, c] = b.dims()[..] else { return None };
     let (k, nn) = if gm.trans_b { (c, r) } else { (r, c) };
-    let kn = if gm.trans_b { b.gather_flat(accel_ops::Shape::new(vec![k, nn]), (0..k * nn).map(|i| (i % nn) * k + i / nn)).ok()? } else { b.clone() };
+    let kn = if gm.trans_b {
+        b.gather_flat(accel_ops::Shape::new(vec![k, nn]), (0..k * nn).map(|i| (i % nn) * k + i / nn)).ok()?
+    } else {
+        b.clone()
+    };
     let i8 = g.ty(n.output).dtype == DType::I8;
     let bias = match n.inputs.get(2) {
         Some(&cv) if i8 => operand(g, cv),
@@ -273,7 +314,8 @@ fn plan_batchnorm(g: &Graph, n: &Node, bn: &accel_ops::op::BatchNorm) -> Result<
     let dims = g.ty(n.inputs[0]).shape.dims();
     let c = dims[1];
     let inner = dims[2..].iter().product();
-    let params = Tensor::from_f32(vec![2, c], mul.into_iter().chain(off).collect()).map_err(|e| LowerError::layer(&n.name, e.to_string()))?;
+    let params = Tensor::from_f32(vec![2, c], mul.into_iter().chain(off).collect())
+        .map_err(|e| LowerError::layer(&n.name, e.to_string()))?;
     Ok(Some(NodePlan::Affine { input: n.inputs[0], params: Operand::Const(params), c, inner }))
 }
 

@@ -235,9 +235,13 @@ impl Command {
                 out.push(sram(*dst, mul(&[*c as u64, *inner as u64, 4]), true)?);
             }
             Command::Convert { from, to, src, dst, params, len } => {
-                let needs = convert::supported(*from, *to).ok_or_else(|| fail(format!("no conversion from {from} to {to}")))?;
+                let needs =
+                    convert::supported(*from, *to).ok_or_else(|| fail(format!("no conversion from {from} to {to}")))?;
                 if needs == params.is_none() {
-                    return Err(fail(format!("{from} -> {to} {} a scale and zero point", if needs { "needs" } else { "takes no" })));
+                    return Err(fail(format!(
+                        "{from} -> {to} {} a scale and zero point",
+                        if needs { "needs" } else { "takes no" }
+                    )));
                 }
                 out.push(sram(*src, mul(&[*len as u64, elem_bytes(*from)]), false)?);
                 if needs {
@@ -256,7 +260,9 @@ impl Command {
 fn check_quant(d: DType, quant: SramAddr, act: &super::Act) -> Result<(), String> {
     match (d == DType::I8, quant.is_none()) {
         (true, true) => Err("i8 compute needs a quant operand".into()),
-        (true, false) if act.0.is_some() => Err("i8 compute takes no activation (the quant clamp is the activation)".into()),
+        (true, false) if act.0.is_some() => {
+            Err("i8 compute takes no activation (the quant clamp is the activation)".into())
+        }
         (false, false) => Err(format!("{d} compute takes no quant operand")),
         _ => Ok(()),
     }

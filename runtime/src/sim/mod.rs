@@ -14,8 +14,8 @@ mod gemm;
 pub mod int8;
 mod matmul;
 mod memory;
-mod precision;
 mod packed;
+mod precision;
 mod timing;
 mod vector;
 
@@ -24,8 +24,8 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use conv::{conv_f32, ConvGeom};
 pub use accel_ops::cost::host_estimate_cycles;
+pub use conv::{conv_f32, ConvGeom};
 pub use exec::{run, CommandRecord, ExecOptions, Progress, Trace};
 pub use gemm::{isa, Isa};
 pub use matmul::{matmul_f32, MatMulGeom};

@@ -209,7 +209,11 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
                 return Err(VerifyError::SemaphoreOutOfRange { queue, index, sem: *sem, semaphores: meta.semaphores });
             }
         }
-        Command::Unary { .. } | Command::Binary { .. } | Command::Pool { .. } | Command::Affine { .. } | Command::Convert { .. } => {}
+        Command::Unary { .. }
+        | Command::Binary { .. }
+        | Command::Pool { .. }
+        | Command::Affine { .. }
+        | Command::Convert { .. } => {}
     }
     for a in footprint {
         let (start, end) = (a.start, a.end());

@@ -16,7 +16,9 @@ struct Model {
 
 fn models(quick: bool) -> Result<Vec<Model>> {
     let mut v = Vec::new();
-    let mut add = |name: &str, m: accel_modelgen::ModelProto| v.push(Model { name: name.into(), onnx: accel_modelgen::to_bytes(&m) });
+    let mut add = |name: &str, m: accel_modelgen::ModelProto| {
+        v.push(Model { name: name.into(), onnx: accel_modelgen::to_bytes(&m) })
+    };
     add("resnet50@224", accel_modelgen::zoo::resnet50(224, 224, 1)?);
     add("mobilenetv2@224", accel_modelgen::zoo::mobilenetv2(224, 224, 1)?);
     if !quick {
@@ -44,7 +46,13 @@ fn main() -> Result<()> {
                 let inputs = random_inputs(&s.meta().inputs, 1)?;
                 let r = s.run(&inputs)?.report;
                 // Unavoidable traffic: constants (weights) once, inputs and outputs once.
-                let io: u64 = p.meta.inputs.iter().chain(&p.meta.outputs).map(|d| (d.ty.shape.numel() * d.ty.dtype.size()) as u64).sum();
+                let io: u64 = p
+                    .meta
+                    .inputs
+                    .iter()
+                    .chain(&p.meta.outputs)
+                    .map(|d| (d.ty.shape.numel() * d.ty.dtype.size()) as u64)
+                    .sum();
                 let unavoidable = p.constants.len() as u64 + io;
                 let peak = (mac_rate(&target, DType::F32) * target.tiles as u64) as f64;
                 let roof_cycles = (r.macs as f64 / peak).max(unavoidable as f64 / target.dram_bytes_per_cycle());

@@ -79,7 +79,12 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 }
 
 /// The `Conv` of node `n`'s attributes for input `x` and weights `w` (also QLinearConv's).
-pub(super) fn conv_op(b: &Builder<'_>, n: &OnnxNode<'_>, x: crate::ir::ValueId, w: crate::ir::ValueId) -> Result<Op, ImportError> {
+pub(super) fn conv_op(
+    b: &Builder<'_>,
+    n: &OnnxNode<'_>,
+    x: crate::ir::ValueId,
+    w: crate::ir::ValueId,
+) -> Result<Op, ImportError> {
     let hw = spatial(b, n, x)?;
     let kernel = match (kernel_attr(n)?, b.dims(w)) {
         (Some(k), _) => k,

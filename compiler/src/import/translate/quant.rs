@@ -21,14 +21,22 @@ struct Params {
 }
 
 /// The constant scale (input `si`) and zero point (input `zi`, default 0 of `default_dt`) of node `n`.
-fn params(b: &Builder<'_>, n: &OnnxNode<'_>, si: usize, zi: usize, default_dt: DType) -> Result<(Params, DType), ImportError> {
+fn params(
+    b: &Builder<'_>,
+    n: &OnnxNode<'_>,
+    si: usize,
+    zi: usize,
+    default_dt: DType,
+) -> Result<(Params, DType), ImportError> {
     let scales = b.const_floats(n, si, "scale")?.ok_or_else(|| n.err(format!("input #{si} (scale) is required")))?;
     if scales.is_empty() || scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(n.err(format!("scales must be finite and > 0, got {scales:?}")));
     }
     let (zeros, dt) = match b.const_input(n, zi, "zero point")? {
         None => (vec![0; scales.len()], default_dt),
-        Some(z) => (z.to_i64_vec().map_err(|e| n.err(e.to_string()))?.into_iter().map(|v| v as i32).collect(), z.dtype()),
+        Some(z) => {
+            (z.to_i64_vec().map_err(|e| n.err(e.to_string()))?.into_iter().map(|v| v as i32).collect(), z.dtype())
+        }
     };
     let shift = match dt {
         DType::U8 => 128,
@@ -60,7 +68,8 @@ fn check_axis(n: &OnnxNode<'_>, dims: &[usize], p: &Params) -> Result<usize, Imp
 fn dequantize_const(n: &OnnxNode<'_>, t: &Tensor, p: &Params, axis: usize, shift: i64) -> Result<Tensor, ImportError> {
     let q = t.to_i64_vec().map_err(|e| n.err(e.to_string()))?;
     let at = slice_index(t.dims(), axis, p.scales.len());
-    let v = q.iter().enumerate().map(|(i, &q)| ((q - shift) - p.zeros[at(i)] as i64) as f32 * p.scales[at(i)]).collect();
+    let v =
+        q.iter().enumerate().map(|(i, &q)| ((q - shift) - p.zeros[at(i)] as i64) as f32 * p.scales[at(i)]).collect();
     Tensor::from_f32(t.dims().to_vec(), v).map_err(|e| n.err(e.to_string()))
 }
 
@@ -74,8 +83,12 @@ pub(super) fn quantize_linear(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         // Per-axis quantization of a constant (weights): fold now.
         let v = t.to_f32_vec();
         let at = slice_index(&dims, axis, p.scales.len());
-        let q = v.iter().enumerate().map(|(i, &x)| accel_ops::numerics::requant::quantize(x, p.scales[at(i)], p.zeros[at(i)])).collect();
-        let t = Tensor::from_i8(dims, q).map_err(|e| n.err(e.to_string()))?;
+        let q = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| accel_ops::numerics::requant::quantize(x, p.scales[at(i)], p.zeros[at(i)]))
+            .collect();
+        let t = Tensor::from_i8(dims.clone(), q).map_err(|e| n.err(e.to_string()))?;
         return b.const_out(n, t);
     }
     if p.scales.len() != 1 {
@@ -105,7 +118,14 @@ pub(super) fn dequantize_linear(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 }
 
 /// `x` (input #0 of `n`, int8) dequantized by inputs #`si`/#`zi`, as a helper value.
-fn dequantize_input(b: &mut Builder<'_>, n: &OnnxNode<'_>, x: ValueId, si: usize, zi: usize, what: &str) -> Result<ValueId, ImportError> {
+fn dequantize_input(
+    b: &mut Builder<'_>,
+    n: &OnnxNode<'_>,
+    x: ValueId,
+    si: usize,
+    zi: usize,
+    what: &str,
+) -> Result<ValueId, ImportError> {
     let (p, _) = params(b, n, si, zi, DType::U8)?;
     if p.scales.len() != 1 {
         return Err(n.err(format!("{what}: per-axis activation scales are unsupported")));
@@ -119,7 +139,12 @@ fn dequantize_input(b: &mut Builder<'_>, n: &OnnxNode<'_>, x: ValueId, si: usize
 
 /// Constant quantized weights (input #`wi`, scales #`wi+1`, zero points #`wi+2`) dequantized to f32, per
 /// output channel along `axis`; also returns the per-channel scales.
-fn dequantize_weights(b: &Builder<'_>, n: &OnnxNode<'_>, wi: usize, axis: usize) -> Result<(Tensor, Vec<f32>), ImportError> {
+fn dequantize_weights(
+    b: &Builder<'_>,
+    n: &OnnxNode<'_>,
+    wi: usize,
+    axis: usize,
+) -> Result<(Tensor, Vec<f32>), ImportError> {
     let w = b.const_input(n, wi, "weights")?.ok_or_else(|| n.err("weights are required"))?;
     let (p, _) = params(b, n, wi + 1, wi + 2, w.dtype())?;
     let shift = if w.dtype() == DType::U8 { 128 } else { 0 };
@@ -155,7 +180,11 @@ pub(super) fn qlinear_conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         // int32 bias in units of x_scale * w_scale[c].
         let q = bias.to_i64_vec().map_err(|e| n.err(e.to_string()))?;
         let sx = x_scale.first().copied().unwrap_or(1.0);
-        let v = q.iter().enumerate().map(|(c, &q)| q as f32 * sx * w_scales[if w_scales.len() == 1 { 0 } else { c % w_scales.len() }]).collect();
+        let v = q
+            .iter()
+            .enumerate()
+            .map(|(c, &q)| q as f32 * sx * w_scales[if w_scales.len() == 1 { 0 } else { c % w_scales.len() }])
+            .collect();
         let t = Tensor::from_f32(vec![q.len()], v).map_err(|e| n.err(e.to_string()))?;
         inputs.push(b.add_const(n, &b.helper_name(n, "bias")?, t)?);
     }

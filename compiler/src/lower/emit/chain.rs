@@ -109,11 +109,19 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
     let macs_item: f64 = layers
         .iter()
         .zip(&st)
-        .map(|(l, s)| (l.shape.k * s.out_rows * l.shape.ow * (l.shape.c / l.conv.group) * l.conv.kernel[0] * l.conv.kernel[1]) as f64)
+        .map(|(l, s)| {
+            (l.shape.k * s.out_rows * l.shape.ow * (l.shape.c / l.conv.group) * l.conv.kernel[0] * l.conv.kernel[1])
+                as f64
+        })
         .sum();
     let first = &layers[0].shape;
     let per_item_in = (first.c * st[0].in_rows * first.w * 4) as f64
-        + layers.iter().zip(&st).filter(|(l, _)| l.residual.is_some()).map(|(l, s)| (l.shape.k * s.out_rows * l.shape.ow * 4) as f64).sum::<f64>();
+        + layers
+            .iter()
+            .zip(&st)
+            .filter(|(l, _)| l.residual.is_some())
+            .map(|(l, s)| (l.shape.k * s.out_rows * l.shape.ow * 4) as f64)
+            .sum::<f64>();
     let out = (last.shape.k * last.shape.oh * last.shape.ow * 4) as f64;
     let dram_bytes = items.min(b.tiles) as f64 * resident as f64 + items as f64 * per_item_in + out;
     let compute = items.div_ceil(b.tiles) as f64 * macs_item / b.ops_per_cycle;
@@ -122,7 +130,15 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
 
 fn copy_rows(rows: usize, row_bytes: usize, planes: usize, plane_stride: usize) -> Copy3 {
     let run = (rows * row_bytes) as u32;
-    Copy3 { len: run, n1: planes as u32, dram_stride1: plane_stride as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 }
+    Copy3 {
+        len: run,
+        n1: planes as u32,
+        dram_stride1: plane_stride as u64,
+        sram_stride1: run,
+        n2: 1,
+        dram_stride2: 0,
+        sram_stride2: 0,
+    }
 }
 
 /// The resident loads and the work items of a chain with stripes of `rows` output rows of the last layer.
@@ -153,7 +169,8 @@ pub fn emit_chain(
     for (o0, n) in chunks(last.shape.oh, rows) {
         let st = stripes(layers, o0, n);
         let mut alloc = SramAlloc::new(cap);
-        let mut take = |bytes: u64| alloc.take(bytes).ok_or_else(|| LowerError::layer(name, "fused stripe does not fit SRAM"));
+        let mut take =
+            |bytes: u64| alloc.take(bytes).ok_or_else(|| LowerError::layer(name, "fused stripe does not fit SRAM"));
         let input = take((first.c * st[0].in_rows * first.w * 4) as u64)?;
         let mut loads = vec![(
             input,
@@ -168,7 +185,11 @@ pub fn emit_chain(
             let residual = match l.residual {
                 Some(r) => {
                     let at = take(block)?;
-                    loads.push((at, DramAddr(r + (s.out_row0 * sh.ow * 4) as u64), copy_rows(s.out_rows, sh.ow * 4, sh.k, sh.oh * sh.ow * 4)));
+                    loads.push((
+                        at,
+                        DramAddr(r + (s.out_row0 * sh.ow * 4) as u64),
+                        copy_rows(s.out_rows, sh.ow * 4, sh.k, sh.oh * sh.ow * 4),
+                    ));
                     SramAddr(at as u32)
                 }
                 None => SramAddr::NONE,
@@ -205,7 +226,8 @@ pub fn emit_chain(
             src = out;
         }
         let ls = &last.shape;
-        let stores = vec![(src, DramAddr(y + (o0 * ls.ow * 4) as u64), copy_rows(n, ls.ow * 4, ls.k, ls.oh * ls.ow * 4))];
+        let stores =
+            vec![(src, DramAddr(y + (o0 * ls.ow * 4) as u64), copy_rows(n, ls.ow * 4, ls.k, ls.oh * ls.ow * 4))];
         items.push(WorkItem { loads, compute, stores });
     }
     Ok((resident, items))

@@ -25,7 +25,12 @@ pub fn emit_unary(op: UnaryOp, len: usize, x: u64, y: u64, cap: u64, tiles: usiz
             let (s, d) = (a.take(n as u64 * 4).unwrap_or(0), a.take(n as u64 * 4).unwrap_or(0));
             WorkItem {
                 loads: vec![(s, DramAddr(x + i0 as u64 * 4), contiguous(n * 4))],
-                compute: vec![Command::Unary { func: Act(Some(op)), src: SramAddr(s as u32), dst: SramAddr(d as u32), len: n as u32 }],
+                compute: vec![Command::Unary {
+                    func: Act(Some(op)),
+                    src: SramAddr(s as u32),
+                    dst: SramAddr(d as u32),
+                    len: n as u32,
+                }],
                 stores: vec![(d, DramAddr(y + i0 as u64 * 4), contiguous(n * 4))],
             }
         })
@@ -111,7 +116,16 @@ pub fn emit_binary(
 
 /// Per-channel affine over `[outer, c, inner]`; `params` is `[2, c]` (scales, then shifts).
 #[allow(clippy::too_many_arguments)]
-pub fn emit_affine(len: usize, c: usize, inner: usize, x: u64, params: u64, y: u64, cap: u64, tiles: usize) -> Vec<WorkItem> {
+pub fn emit_affine(
+    len: usize,
+    c: usize,
+    inner: usize,
+    x: u64,
+    params: u64,
+    y: u64,
+    cap: u64,
+    tiles: usize,
+) -> Vec<WorkItem> {
     let bc = Broadcast { period: c, repeat: inner };
     pieces(len, bc, 8, cap, tiles)
         .into_iter()
@@ -127,7 +141,15 @@ pub fn emit_affine(len: usize, c: usize, inner: usize, x: u64, params: u64, y: u
                     (
                         sp,
                         DramAddr(params + pc.b0 as u64 * 4),
-                        Copy3 { len: run, n1: 2, dram_stride1: c as u64 * 4, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                        Copy3 {
+                            len: run,
+                            n1: 2,
+                            dram_stride1: c as u64 * 4,
+                            sram_stride1: run,
+                            n2: 1,
+                            dram_stride2: 0,
+                            sram_stride2: 0,
+                        },
                     ),
                 ],
                 compute: vec![Command::Affine {

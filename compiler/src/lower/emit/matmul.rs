@@ -4,8 +4,8 @@ use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::chunks;
 use accel_ops::command::{Act, Command, Copy3, DramAddr, SramAddr};
-use accel_ops::op::UnaryOp;
 use accel_ops::numerics::QuantParams;
+use accel_ops::op::UnaryOp;
 use accel_ops::DType;
 
 #[allow(clippy::too_many_arguments)]
@@ -68,7 +68,15 @@ pub fn emit_matmul(
                 (
                     addr[1],
                     DramAddr(b + (n0 * e) as u64),
-                    Copy3 { len: run, n1: k as u32, dram_stride1: (n * e) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                    Copy3 {
+                        len: run,
+                        n1: k as u32,
+                        dram_stride1: (n * e) as u64,
+                        sram_stride1: run,
+                        n2: 1,
+                        dram_stride2: 0,
+                        sram_stride2: 0,
+                    },
                 ),
                 (addr[2], DramAddr(bias + (n0 * 4) as u64), Copy3::contiguous(nn as u32 * 4)),
             ];
@@ -90,7 +98,15 @@ pub fn emit_matmul(
             let stores = vec![(
                 addr[3],
                 DramAddr(y + ((m0 * n + n0) * e) as u64),
-                Copy3 { len: run, n1: mn as u32, dram_stride1: (n * e) as u64, sram_stride1: run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                Copy3 {
+                    len: run,
+                    n1: mn as u32,
+                    dram_stride1: (n * e) as u64,
+                    sram_stride1: run,
+                    n2: 1,
+                    dram_stride2: 0,
+                    sram_stride2: 0,
+                },
             )];
             items.push(WorkItem { loads, compute: vec![compute], stores });
         }

@@ -120,7 +120,13 @@ impl<'a> Emitter<'a> {
 
     /// Emits a tile layer whose `resident` operands each participating tile loads once, before its first item.
     /// SRAM: buffer set 0, buffer set 1, then the resident region.
-    pub fn tile_layer_resident(&mut self, layer_name: &str, resident: Resident, items: Vec<WorkItem>, unit: Unit) -> Result<(), LowerError> {
+    pub fn tile_layer_resident(
+        &mut self,
+        layer_name: &str,
+        resident: Resident,
+        items: Vec<WorkItem>,
+        unit: Unit,
+    ) -> Result<(), LowerError> {
         if items.is_empty() {
             return Err(LowerError::layer(layer_name, "no work items"));
         }
@@ -143,7 +149,10 @@ impl<'a> Emitter<'a> {
             if j == 0 {
                 self.wait(q(Unit::DmaIn), DONE, barrier);
                 for (s, d, c) in &resident.loads {
-                    self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
+                    self.push(
+                        q(Unit::DmaIn),
+                        Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c },
+                    );
                 }
             }
             if j >= 2 {
@@ -217,35 +226,117 @@ fn rebase(c: Command, by: u32, rb: u32) -> Command {
     let shift = |a: SramAddr, by: u32| shift(a, by, rb);
     match c {
         Command::Conv {
-            dtype, input, in_c, in_h, in_w, weights, bias, residual, quant, output, out_c, out_h, out_w, kernel_h,
-            kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right, groups, act,
+            dtype,
+            input,
+            in_c,
+            in_h,
+            in_w,
+            weights,
+            bias,
+            residual,
+            quant,
+            output,
+            out_c,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            dilation_h,
+            dilation_w,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+            groups,
+            act,
         } => Command::Conv {
-            dtype, input: shift(input, by), in_c, in_h, in_w, weights: shift(weights, by), bias: shift(bias, by),
+            dtype,
+            input: shift(input, by),
+            in_c,
+            in_h,
+            in_w,
+            weights: shift(weights, by),
+            bias: shift(bias, by),
             residual: shift(residual, by),
-            quant: shift(quant, by), output: shift(output, by), out_c, out_h, out_w, kernel_h, kernel_w, stride_h,
-            stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right, groups, act,
+            quant: shift(quant, by),
+            output: shift(output, by),
+            out_c,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            dilation_h,
+            dilation_w,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+            groups,
+            act,
         },
         Command::MatMul { dtype, a, b, bias, quant, output, m, k, n, act } => Command::MatMul {
-            dtype, a: shift(a, by), b: shift(b, by), bias: shift(bias, by), quant: shift(quant, by),
-            output: shift(output, by), m, k, n, act,
+            dtype,
+            a: shift(a, by),
+            b: shift(b, by),
+            bias: shift(bias, by),
+            quant: shift(quant, by),
+            output: shift(output, by),
+            m,
+            k,
+            n,
+            act,
         },
-        Command::Unary { func, src, dst, len } => Command::Unary { func, src: shift(src, by), dst: shift(dst, by), len },
-        Command::Binary { op, a, b, dst, len, b_period, b_repeat } => Command::Binary {
-            op, a: shift(a, by), b: shift(b, by), dst: shift(dst, by), len, b_period, b_repeat,
-        },
+        Command::Unary { func, src, dst, len } => {
+            Command::Unary { func, src: shift(src, by), dst: shift(dst, by), len }
+        }
+        Command::Binary { op, a, b, dst, len, b_period, b_repeat } => {
+            Command::Binary { op, a: shift(a, by), b: shift(b, by), dst: shift(dst, by), len, b_period, b_repeat }
+        }
         Command::Pool {
-            kind, src, dst, c, in_h, in_w, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
-            pad_bottom, pad_right,
+            kind,
+            src,
+            dst,
+            c,
+            in_h,
+            in_w,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
         } => Command::Pool {
-            kind, src: shift(src, by), dst: shift(dst, by), c, in_h, in_w, out_h, out_w, kernel_h, kernel_w,
-            stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+            kind,
+            src: shift(src, by),
+            dst: shift(dst, by),
+            c,
+            in_h,
+            in_w,
+            out_h,
+            out_w,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
         },
-        Command::Affine { src, dst, params, c, inner } => Command::Affine {
-            src: shift(src, by), dst: shift(dst, by), params: shift(params, by), c, inner,
-        },
-        Command::Convert { from, to, src, dst, params, len } => Command::Convert {
-            from, to, src: shift(src, by), dst: shift(dst, by), params: shift(params, by), len,
-        },
+        Command::Affine { src, dst, params, c, inner } => {
+            Command::Affine { src: shift(src, by), dst: shift(dst, by), params: shift(params, by), c, inner }
+        }
+        Command::Convert { from, to, src, dst, params, len } => {
+            Command::Convert { from, to, src: shift(src, by), dst: shift(dst, by), params: shift(params, by), len }
+        }
         other => other,
     }
 }

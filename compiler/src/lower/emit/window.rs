@@ -4,9 +4,9 @@ use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{chunks, RowWindow};
 use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
-use accel_ops::op::{Conv, Pool, UnaryOp};
 use accel_ops::numerics::requant::HEADER_WORDS;
 use accel_ops::numerics::QuantParams;
+use accel_ops::op::{Conv, Pool, UnaryOp};
 use accel_ops::DType;
 
 /// NCHW geometry of one windowed layer.
@@ -42,7 +42,10 @@ struct ChannelChunk {
 fn channel_chunks(s: &WindowShape, groups: usize, kc: usize) -> Vec<ChannelChunk> {
     let (kg, cg) = (s.k / groups, s.c / groups);
     if groups == 1 {
-        return chunks(s.k, kc).into_iter().map(|(k0, kn)| ChannelChunk { k0, kn, c0: 0, nc: s.c, groups: 1 }).collect();
+        return chunks(s.k, kc)
+            .into_iter()
+            .map(|(k0, kn)| ChannelChunk { k0, kn, c0: 0, nc: s.c, groups: 1 })
+            .collect();
     }
     if kc >= kg {
         return chunks(s.k, kc)
@@ -51,7 +54,15 @@ fn channel_chunks(s: &WindowShape, groups: usize, kc: usize) -> Vec<ChannelChunk
             .collect();
     }
     (0..groups)
-        .flat_map(|gi| chunks(kg, kc).into_iter().map(move |(s0, sn)| ChannelChunk { k0: gi * kg + s0, kn: sn, c0: gi * cg, nc: cg, groups: 1 }))
+        .flat_map(|gi| {
+            chunks(kg, kc).into_iter().map(move |(s0, sn)| ChannelChunk {
+                k0: gi * kg + s0,
+                kn: sn,
+                c0: gi * cg,
+                nc: cg,
+                groups: 1,
+            })
+        })
         .collect()
 }
 
@@ -156,7 +167,13 @@ pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f6
     let g = conv.group;
     let cg = s.c / g;
     let [kh, kw] = conv.kernel;
-    let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
+    let win = RowWindow {
+        in_h: s.h,
+        kernel: kh,
+        stride: conv.strides[0],
+        dilation: conv.dilations[0],
+        pad_top: conv.pads[0],
+    };
     let bytes = |kc: usize, r: usize| {
         vec![
             (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as u64,
@@ -171,7 +188,9 @@ pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f6
     let traffic = |kc: usize, r: usize| {
         let stripes = s.oh.div_ceil(r) as f64;
         let chunks = channel_chunks(s, g, kc).len() as f64;
-        out_total + s.n as f64 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as f64)
+        out_total
+            + s.n as f64
+                * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as f64)
     };
     choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t)| t)
 }
@@ -190,7 +209,13 @@ pub fn emit_conv(
     let g = conv.group;
     let cg = s.c / g;
     let [kh, kw] = conv.kernel;
-    let win = RowWindow { in_h: s.h, kernel: kh, stride: conv.strides[0], dilation: conv.dilations[0], pad_top: conv.pads[0] };
+    let win = RowWindow {
+        in_h: s.h,
+        kernel: kh,
+        stride: conv.strides[0],
+        dilation: conv.dilations[0],
+        pad_top: conv.pads[0],
+    };
     let in_ch = |kc: usize| in_channels(s, g, kc);
     let e = io.dtype.size() as u64;
     let bytes = |kc: usize, r: usize| {
@@ -216,8 +241,9 @@ pub fn emit_conv(
         let chunks = channel_chunks(s, g, kc).len() as f64;
         s.n as f64 * (stripes * w_total + chunks * stripes * (in_ch(kc) * win.rows_for(r) * s.w) as f64 * e as f64)
     };
-    let (kc, r, _) = choose(s, g, budget, macs, bytes, traffic)
-        .ok_or_else(|| LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM")))?;
+    let (kc, r, _) = choose(s, g, budget, macs, bytes, traffic).ok_or_else(|| {
+        LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM"))
+    })?;
     let mut items = Vec::new();
     for b in 0..s.n {
         for (o0, rows) in chunks(s.oh, r) {
@@ -226,8 +252,14 @@ pub fn emit_conv(
                 let ChannelChunk { k0, kn, c0, nc, groups } = ch;
                 let mut a = SramAlloc::new(cap);
                 let sizes = bytes(kn, rows);
-                let take = |a: &mut SramAlloc, n: u64| a.take(n).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"));
-                let (si, sw, sb, so) = (take(&mut a, sizes[0])?, take(&mut a, sizes[1])?, take(&mut a, sizes[2])?, take(&mut a, sizes[3])?);
+                let take =
+                    |a: &mut SramAlloc, n: u64| a.take(n).ok_or_else(|| LowerError::layer(layer, "sram plan overflow"));
+                let (si, sw, sb, so) = (
+                    take(&mut a, sizes[0])?,
+                    take(&mut a, sizes[1])?,
+                    take(&mut a, sizes[2])?,
+                    take(&mut a, sizes[3])?,
+                );
                 let sr = match io.residual {
                     Some(_) => Some(take(&mut a, sizes[4])?),
                     None => None,
@@ -241,13 +273,33 @@ pub fn emit_conv(
                 let in_run = (st.in_rows * s.w) as u32 * e as u32;
                 let wsz = (cg * kh * kw) as u64 * e;
                 let mut loads = vec![
-                    (si, DramAddr(in_addr), Copy3 { len: in_run, n1: nc as u32, dram_stride1: plane, sram_stride1: in_run, n2: 1, dram_stride2: 0, sram_stride2: 0 }),
+                    (
+                        si,
+                        DramAddr(in_addr),
+                        Copy3 {
+                            len: in_run,
+                            n1: nc as u32,
+                            dram_stride1: plane,
+                            sram_stride1: in_run,
+                            n2: 1,
+                            dram_stride2: 0,
+                            sram_stride2: 0,
+                        },
+                    ),
                     (sw, DramAddr(wts + k0 as u64 * wsz), Copy3::contiguous((kn as u64 * wsz) as u32)),
                     (sb, DramAddr(bias + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
                 ];
                 let out_run = (rows * s.ow) as u32 * e as u32;
                 let out_offset = ((b * s.k + k0) * s.oh * s.ow + o0 * s.ow) as u64 * e;
-                let out_copy = Copy3 { len: out_run, n1: kn as u32, dram_stride1: (s.oh * s.ow) as u64 * e, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 };
+                let out_copy = Copy3 {
+                    len: out_run,
+                    n1: kn as u32,
+                    dram_stride1: (s.oh * s.ow) as u64 * e,
+                    sram_stride1: out_run,
+                    n2: 1,
+                    dram_stride2: 0,
+                    sram_stride2: 0,
+                };
                 // The residual block is read exactly where the output block will be written, from its own tensor.
                 if let (Some(sr), Some(r)) = (sr, io.residual) {
                     loads.push((sr, DramAddr(r + out_offset), out_copy));
@@ -292,15 +344,21 @@ pub fn emit_conv(
 
 /// Pooling items: like a depthwise convolution without weights.
 #[allow(clippy::too_many_arguments)]
-pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budget: &Budget) -> Result<Vec<WorkItem>, LowerError> {
+pub fn emit_pool(
+    layer: &str,
+    s: &WindowShape,
+    pool: &Pool,
+    x: u64,
+    y: u64,
+    budget: &Budget,
+) -> Result<Vec<WorkItem>, LowerError> {
     let cap = budget.cap;
     let [kh, kw] = pool.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: pool.strides[0], dilation: 1, pad_top: pool.pads[0] };
     let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * 4) as u64, (cc * r * s.ow * 4) as u64];
     let ops = (s.n * s.c * s.oh * s.ow * kh * kw) as f64;
-    let traffic = |cc: usize, r: usize| {
-        (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64
-    };
+    let traffic =
+        |cc: usize, r: usize| (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64;
     let (cc, r, _) = choose(s, s.c, budget, ops, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
@@ -319,7 +377,15 @@ pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budg
                 let loads = vec![(
                     si,
                     DramAddr(in_addr),
-                    Copy3 { len: in_run, n1: nc as u32, dram_stride1: (s.h * s.w * 4) as u64, sram_stride1: in_run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                    Copy3 {
+                        len: in_run,
+                        n1: nc as u32,
+                        dram_stride1: (s.h * s.w * 4) as u64,
+                        sram_stride1: in_run,
+                        n2: 1,
+                        dram_stride2: 0,
+                        sram_stride2: 0,
+                    },
                 )];
                 let compute = Command::Pool {
                     kind: PoolCode(pool.kind),
@@ -344,7 +410,15 @@ pub fn emit_pool(layer: &str, s: &WindowShape, pool: &Pool, x: u64, y: u64, budg
                 let stores = vec![(
                     so,
                     DramAddr(out_addr),
-                    Copy3 { len: out_run, n1: nc as u32, dram_stride1: (s.oh * s.ow * 4) as u64, sram_stride1: out_run, n2: 1, dram_stride2: 0, sram_stride2: 0 },
+                    Copy3 {
+                        len: out_run,
+                        n1: nc as u32,
+                        dram_stride1: (s.oh * s.ow * 4) as u64,
+                        sram_stride1: out_run,
+                        n2: 1,
+                        dram_stride2: 0,
+                        sram_stride2: 0,
+                    },
                 )];
                 items.push(WorkItem { loads, compute: vec![compute], stores });
             }
