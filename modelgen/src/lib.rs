@@ -28,6 +28,7 @@ mod init;
 mod layers;
 mod ops;
 mod proto;
+pub mod qdq;
 pub mod shape;
 mod shape_ops;
 mod stats;

@@ -135,6 +135,11 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
     if let Op::Reshape(_) = n.op {
         return Ok(NodePlan::Alias { input: n.inputs[0] });
     }
+    // Int8 (de)quantization has no host kernel: it is the vector unit's `vec.convert`, wherever the e-graph
+    // stage (which does not cost it) placed it.
+    if matches!(n.op, Op::Quant(_)) && g.constant(n.inputs[0]).is_none() && g.ty(n.output).shape.numel() > 0 {
+        return Ok(plan_convert(g, n).unwrap_or_else(|| host(n)));
+    }
     // The e-graph stage chose the host for this node (its cost model found the tiles slower or unable).
     if n.placement == Placement::Host {
         return Ok(host(n));
@@ -142,7 +147,7 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
     if g.ty(n.output).shape.numel() == 0 {
         return Ok(host(n));
     }
-    if matches!(n.op, Op::Cast(_) | Op::Quant(_)) && g.constant(n.inputs[0]).is_none() {
+    if matches!(n.op, Op::Cast(_)) && g.constant(n.inputs[0]).is_none() {
         return Ok(plan_convert(g, n).unwrap_or_else(|| host(n)));
     }
     if !target.tile_supports(n.op.kind()) || !(all_f32(g, n) || reduced_mac(g, n)) {

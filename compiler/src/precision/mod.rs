@@ -20,10 +20,13 @@ pub use calibrate::{find_files, load_samples, ranges, Calibration, CalibrationEr
 pub use report::{measure, tensor_sqnr, LayerPrecision, PrecisionReport};
 pub use rewrite::Fmt;
 
-use crate::ir::{Graph, IrError};
+use crate::ir::{Graph, IrError, ValueId};
 use crate::lower::{plan_nodes, LowerError, NodePlan};
+use accel_ops::op::Op;
 use accel_ops::target::Target;
+use accel_ops::DType;
 use accel_ops::Tensor;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// The numeric mode of the tiles' MAC layers.
@@ -104,10 +107,12 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     if mode == Precision::Fp32 {
         return Ok(Applied { graph: g.clone(), formats: vec![Fmt::F32; g.values.len()], report });
     }
+    // A QDQ model carries its own int8 scales; otherwise int8 needs calibration data.
+    let qdq = model_scales(g);
     let needs_data = matches!(mode, Precision::Int8 | Precision::Auto);
     let cal = match (&opts.calibration, needs_data) {
         (Some(c), _) if !c.samples.is_empty() => Some(c),
-        (_, true) => return Err(PrecisionError::NeedsCalibration(mode.name())),
+        (_, true) if qdq.is_empty() => return Err(PrecisionError::NeedsCalibration(mode.name())),
         _ => None,
     };
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
@@ -115,8 +120,15 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
     let ranges = match cal {
         Some(c) if needs_data => calibrate::ranges(g, c)?,
-        _ => vec![],
+        _ => vec![None; g.values.len()],
     };
+    // int8 parameters per value: from its calibrated range, or exactly the model's where it quantizes the
+    // value itself.
+    let mut ranges: Vec<Option<(f32, i32)>> =
+        ranges.iter().map(|r| r.map(|(lo, hi)| quantize::activation_params(lo, hi))).collect();
+    for (v, p) in &qdq {
+        ranges[v.0 as usize] = Some(*p);
+    }
     let choices: Vec<Choice> = g
         .nodes
         .iter()
@@ -130,7 +142,7 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
         .collect();
     let samples: Vec<Vec<Tensor>> = match cal {
         Some(c) if opts.measure || mode == Precision::Auto => c.samples.iter().take(MEASURE_SAMPLES).cloned().collect(),
-        None if opts.measure => vec![seeded_inputs(g)?],
+        None if opts.measure || mode == Precision::Auto => vec![seeded_inputs(g)?],
         _ => vec![],
     };
     report.measured_on = match cal {
@@ -189,11 +201,15 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
 fn build(
     g: &Graph,
     choices: &[Choice],
-    ranges: &[Option<(f32, f32)>],
+    ranges: &[Option<(f32, i32)>],
     report: &mut PrecisionReport,
 ) -> Result<(Graph, Vec<Fmt>), PrecisionError> {
     let mut rw = rewrite::Rewriter::new(g);
     for (n, &c) in g.nodes.iter().zip(choices) {
+        if let Op::Quant(q) = &n.op {
+            quant_node(&mut rw, n, q)?;
+            continue;
+        }
         let done = match c {
             Choice::Int8 if nodes::int8_node(&mut rw, n, ranges)? => Choice::Int8,
             Choice::Int8 | Choice::Bf16 if nodes::bf16_node(&mut rw, n)? => Choice::Bf16,
@@ -217,6 +233,48 @@ fn build(
         }
     }
     Ok(rw.finish()?)
+}
+
+/// The scale and zero point of every value the model quantizes itself (the input of a `Quant` to int8, the
+/// output of a dequantize), from its QDQ nodes.
+fn model_scales(g: &Graph) -> BTreeMap<ValueId, (f32, i32)> {
+    let mut m = BTreeMap::new();
+    for n in &g.nodes {
+        if let Op::Quant(q) = &n.op {
+            let v = if q.to == DType::I8 { n.inputs[0] } else { n.output };
+            m.entry(v).or_insert((q.scale, q.zero_point));
+        }
+    }
+    m
+}
+
+/// A quantize or dequantize of the model in a rewritten graph: a dequantize is its int8 input read with its
+/// scale and zero point (no node); a quantize of a value already int8 with the same parameters (an int8
+/// layer that requantized to them) is that value; anything else is a real conversion.
+fn quant_node(
+    rw: &mut rewrite::Rewriter<'_>,
+    n: &crate::ir::Node,
+    q: &accel_ops::op::Quant,
+) -> Result<(), PrecisionError> {
+    let fmt = Fmt::I8 { scale: q.scale, zero: q.zero_point };
+    if q.to == DType::F32 {
+        let (x, _) = rw.value(n.inputs[0])?;
+        rw.alias(n.output, x, fmt);
+        return Ok(());
+    }
+    if q.to != DType::I8 {
+        let x = rw.need(n.inputs[0], fmt)?;
+        rw.emit(n, n.op.clone(), vec![x], Fmt::Bf16)?;
+        return Ok(());
+    }
+    match rw.value(n.inputs[0])? {
+        (x, f) if f == fmt => rw.alias(n.output, x, fmt),
+        _ => {
+            let x = rw.need(n.inputs[0], Fmt::F32)?;
+            rw.emit(n, n.op.clone(), vec![x], fmt)?;
+        }
+    }
+    Ok(())
 }
 
 /// One deterministic input per graph input, uniform in [-1, 1) (for measuring without calibration data).

@@ -1,7 +1,7 @@
 //! The BF16 and INT8 forms of one MAC node (`Conv`, `Gemm`, `MatMul` that the tiles run), built into a
 //! `Rewriter` with the graph conventions of `accel_ops::numerics::{bf16, int8}`. A builder returns `Ok(false)`
 //! (and adds nothing) when the node has no such form; the caller then tries the next precision.
-use super::quantize::{activation_params, clamp_of, quant_params, quantize_bias, quantize_weights, LayerQuant};
+use super::quantize::{clamp_of, quant_params, quantize_bias, quantize_weights, LayerQuant};
 use super::rewrite::{Fmt, Rewriter};
 use crate::ir::{IrError, Node, ValueId};
 use accel_ops::numerics::bf16::round_all;
@@ -91,25 +91,24 @@ pub fn bf16_node(rw: &mut Rewriter<'_>, n: &Node) -> Result<bool, IrError> {
     Ok(true)
 }
 
-/// Calibrated `[min, max]` of every source value (`None`: never observed, e.g. constants).
-pub type Ranges = [Option<(f32, f32)>];
+/// The int8 scale and zero point of every source value (calibrated, or the model's own; `None`: unknown).
+pub type Params = [Option<(f32, i32)>];
 
-/// The int8 parameters source value `v` has or will have: its own when it is already int8, else from its range.
-fn i8_params(rw: &mut Rewriter<'_>, ranges: &Ranges, v: ValueId) -> Result<Option<(f32, i32)>, IrError> {
+/// The int8 parameters source value `v` has or will have: its own when it is already int8, else `params`.
+fn i8_params(rw: &mut Rewriter<'_>, params: &Params, v: ValueId) -> Result<Option<(f32, i32)>, IrError> {
     if let (_, Fmt::I8 { scale, zero }) = rw.value(v)? {
         return Ok(Some((scale, zero)));
     }
-    Ok(ranges.get(v.0 as usize).copied().flatten().map(|(lo, hi)| activation_params(lo, hi)))
+    Ok(params.get(v.0 as usize).copied().flatten())
 }
 
-/// Adds the INT8 form of `n`: int8 activations (asymmetric per tensor, from `ranges`), int8 weights (symmetric
-/// per output channel), int32 bias, requantization in the `quant` operand.
-pub fn int8_node(rw: &mut Rewriter<'_>, n: &Node, ranges: &Ranges) -> Result<bool, IrError> {
-    let (Some(x), Some(y)) = (i8_params(rw, ranges, n.inputs[0])?, ranges.get(n.output.0 as usize).copied().flatten())
+/// Adds the INT8 form of `n`: int8 activations (asymmetric per tensor, from `params`), int8 weights
+/// (symmetric per output channel), int32 bias, requantization in the `quant` operand.
+pub fn int8_node(rw: &mut Rewriter<'_>, n: &Node, params: &Params) -> Result<bool, IrError> {
+    let (Some(x), Some(y)) = (i8_params(rw, params, n.inputs[0])?, params.get(n.output.0 as usize).copied().flatten())
     else {
         return Ok(false);
     };
-    let y = activation_params(y.0, y.1);
     // Weights as [channels, per] runs (conv) or [K, N] columns (matmul), the f32 bias per channel, the act.
     let (w, channels, runs, dims, bias, act, residual) = match &n.op {
         Op::Conv(c) => {
@@ -148,7 +147,7 @@ pub fn int8_node(rw: &mut Rewriter<'_>, n: &Node, ranges: &Ranges) -> Result<boo
     };
     let Some(clamp) = clamp_of(act, y.0, y.1) else { return Ok(false) };
     let r = match residual {
-        Some(r) => match i8_params(rw, ranges, r)? {
+        Some(r) => match i8_params(rw, params, r)? {
             Some(p) => Some((r, p)),
             None => return Ok(false),
         },

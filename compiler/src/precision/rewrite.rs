@@ -172,6 +172,12 @@ impl<'a> Rewriter<'a> {
         Ok(id)
     }
 
+    /// Makes source value `v` stand for `id` in format `fmt` (no node): a dequantize of an int8 value is that
+    /// value, read with the dequantize's scale and zero point.
+    pub fn alias(&mut self, v: ValueId, id: ValueId, fmt: Fmt) {
+        self.map[v.0 as usize] = Some((id, fmt));
+    }
+
     /// Copies node `n` unchanged, reading every input in f32 (or as it is, for reshapes: an alias keeps the
     /// format and the int8 parameters of its input).
     pub fn copy_f32(&mut self, n: &Node) -> Result<ValueId, IrError> {

@@ -6,6 +6,7 @@
 //!
 //! `runtime/src/host` is not exported from `accel_runtime` yet, so it is compiled here from its source, as the
 //! runtime's own `examples/host_selftest.rs` does. Once `pub mod host` is in the runtime's lib.rs, use that.
+//! (rustfmt on this file also formats the host module it includes.)
 #![no_main]
 #[path = "../../../runtime/src/host/mod.rs"]
 #[allow(dead_code, unused_imports)]

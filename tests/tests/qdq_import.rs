@@ -1,0 +1,100 @@
+//! Pre-quantized ONNX (QDQ: QuantizeLinear/DequantizeLinear around every Conv and Gemm, int8 weights per
+//! channel, written by `accel_modelgen::qdq`): it imports (Q/DQ become `Quant` nodes, weight DequantizeLinear
+//! folds), runs in fp32 as the model's fake quantization close to tract, and with `--precision int8` runs its
+//! MAC layers in int8 with the model's own scales (no calibration data), bit-exact against the reference
+//! interpreter and close to tract.
+use accel_compiler::driver::{compile_bytes, CompileOptions, Compiled, Precision};
+use accel_compiler::ir::evaluate;
+use accel_ops::numerics::sqnr_db;
+use accel_ops::op::Op;
+use accel_ops::DType;
+use accel_tests::harness::{random_tensor, run_blob, tract_run};
+
+fn qdq_model(m: accel_modelgen::ModelProto, dims: &[usize]) -> Vec<u8> {
+    let cal: Vec<(Vec<usize>, Vec<f32>)> =
+        (0..6).map(|s| (dims.to_vec(), random_tensor(dims, 300 + s).as_f32().unwrap().to_vec())).collect();
+    accel_modelgen::to_bytes(&accel_modelgen::qdq::to_qdq(&m, &cal).unwrap())
+}
+
+fn compile(onnx: &[u8], precision: Precision) -> Compiled {
+    let opts = CompileOptions { precision, ..Default::default() };
+    compile_bytes(onnx, None, &opts).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
+}
+
+/// Runs `c` on seeded inputs: exact against the reference interpreter on its graph (int8; f32 sums in another
+/// order can move a fake-quantized value by a step), and the worst SQNR and top-1 agreement against tract.
+fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exact: bool) {
+    let mut worst = f64::INFINITY;
+    for seed in 0..3 {
+        let x = random_tensor(dims, 900 + seed);
+        let got = run_blob(&c.blob, &[("input".to_string(), x.clone())]);
+        let reference = evaluate(&c.optimized, std::slice::from_ref(&x)).unwrap();
+        let (g, r) = (got[0].1.to_f32_vec(), reference[0].to_f32_vec());
+        if exact {
+            assert!(
+                g.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name}: simulator != reference interpreter"
+            );
+        }
+        let want = &tract_run(onnx, &[x])[0];
+        worst = worst.min(sqnr_db(&g, want));
+        assert_eq!(argmax(&g), argmax(want), "{name}: top-1 differs from tract");
+    }
+    eprintln!("{name}: worst SQNR vs tract {worst:.1} dB");
+    assert!(worst >= min_db, "{name}: SQNR {worst:.1} dB < {min_db}");
+}
+
+fn int8_layers(c: &Compiled) -> usize {
+    let g = &c.optimized;
+    g.nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && g.ty(n.output).dtype == DType::I8)
+        .count()
+}
+
+#[test]
+fn qdq_tiny_cnn_imports_and_runs_in_fp32_and_int8() {
+    let dims = [1, 3, 24, 24];
+    let onnx = qdq_model(accel_modelgen::zoo::tiny_cnn(24, 24, 5).unwrap(), &dims);
+    let fp32 = compile(&onnx, Precision::Fp32);
+    let quants = fp32.imported.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_))).count();
+    assert!(quants >= 8, "Q/DQ pairs import as Quant nodes ({quants})");
+    check("qdq tiny-cnn fp32", &onnx, &fp32, &dims, 30.0, false);
+    let int8 = compile(&onnx, Precision::Int8);
+    // conv1 and the block's first conv have quantized inputs and outputs; the layers whose output the model
+    // does not quantize (before pooling, before Softmax) run bf16 without calibration data.
+    assert!(int8_layers(&int8) >= 2, "int8 layers with the model's scales:\n{}", int8.optimized);
+    check("qdq tiny-cnn int8", &onnx, &int8, &dims, 25.0, true);
+}
+
+#[test]
+fn qdq_resnet50_runs_in_int8_with_its_own_scales() {
+    let dims = [1, 3, 32, 32];
+    let onnx = qdq_model(accel_modelgen::zoo::resnet50(32, 32, 3).unwrap(), &dims);
+    let int8 = compile(&onnx, Precision::Int8);
+    let n = int8_layers(&int8);
+    assert!(n >= 40, "most MAC layers in int8 without calibration data ({n})");
+    check("qdq resnet50@32 int8", &onnx, &int8, &dims, 25.0, true);
+}
+
+#[test]
+fn qlinear_ops_import() {
+    // A QLinearConv between a quantize and a dequantize, against tract.
+    use accel_modelgen::qdq::qlinear_conv_model;
+    let onnx = accel_modelgen::to_bytes(&qlinear_conv_model(7).unwrap());
+    let x = random_tensor(&[1, 3, 10, 10], 1);
+    let c = compile(&onnx, Precision::Fp32);
+    let got = run_blob(&c.blob, &[("input".to_string(), x.clone())]);
+    let want = &tract_run(&onnx, &[x.clone()])[0];
+    let db = sqnr_db(&got[0].1.to_f32_vec(), want);
+    assert!(db >= 30.0, "QLinearConv vs tract: {db:.1} dB");
+    let int8 = compile(&onnx, Precision::Int8);
+    assert_eq!(int8_layers(&int8), 1, "{}", int8.optimized);
+    let got8 = run_blob(&int8.blob, &[("input".to_string(), x)]);
+    let db8 = sqnr_db(&got8[0].1.to_f32_vec(), want);
+    assert!(db8 >= 30.0, "QLinearConv in int8 vs tract: {db8:.1} dB");
+}
