@@ -89,7 +89,7 @@ fn qlinear_ops_import() {
     let x = random_tensor(&[1, 3, 10, 10], 1);
     let c = compile(&onnx, Precision::Fp32);
     let got = run_blob(&c.blob, &[("input".to_string(), x.clone())]);
-    let want = &tract_run(&onnx, &[x.clone()])[0];
+    let want = &tract_run(&onnx, std::slice::from_ref(&x))[0];
     let db = sqnr_db(&got[0].1.to_f32_vec(), want);
     assert!(db >= 30.0, "QLinearConv vs tract: {db:.1} dB");
     let int8 = compile(&onnx, Precision::Int8);

@@ -76,7 +76,7 @@ fn wildcard(pat: &str, name: &str) -> bool {
 }
 
 /// Reads calibration samples for a single-input graph: a file whose shape is the input's is one sample; one
-/// with an extra leading dimension holds that many samples.
+/// with an extra leading dimension (or, for a batch-1 input, a larger batch) holds that many samples.
 pub fn load_samples(g: &Graph, files: &[PathBuf]) -> Result<Vec<Vec<Tensor>>, CalibrationError> {
     let [input] = g.inputs[..] else { return Err(CalibrationError::MultiInput(g.inputs.len())) };
     let want = g.ty(input).clone();
@@ -92,7 +92,11 @@ pub fn load_samples(g: &Graph, files: &[PathBuf]) -> Result<Vec<Vec<Tensor>>, Ca
         let dims = t.dims().to_vec();
         if dims == want.shape.dims() {
             out.push(vec![t]);
-        } else if dims.len() == want.shape.rank() + 1 && dims[1..] == *want.shape.dims() {
+        } else if (dims.len() == want.shape.rank() + 1 && dims[1..] == *want.shape.dims())
+            || (want.shape.dims().first() == Some(&1)
+                && dims.len() == want.shape.rank()
+                && dims[1..] == want.shape.dims()[1..])
+        {
             let per = want.shape.numel();
             let v = t.as_f32().map_err(|e| bad(e.to_string()))?;
             for chunk in v.chunks(per.max(1)).take(dims[0]) {
