@@ -4,10 +4,14 @@ use accel_tests::harness::{assert_close, random_tensor, tract_run, ATOL, RTOL};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The workspace's binaries live in target/<profile>, integration tests in target/<profile>/deps. Cargo builds a
+/// package's binaries only for that package's own integration tests: `compiler/tests/` and `runtime/tests/` exist
+/// partly so that `cargo test --workspace` builds `accelc` and `accelrt` before this file runs.
 fn bin(name: &str) -> PathBuf {
-    // Integration tests live in target/<profile>/deps; the workspace's binaries in target/<profile>.
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.exists(), "{} is not built: run `cargo test --workspace` (or `cargo build --bins`)", path.display());
+    path
 }
 
 fn run(name: &str, args: &[&str]) -> Output {
@@ -42,7 +46,8 @@ fn compile_run_and_disassemble() {
     let onnx = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(32, 32, 11).unwrap());
     std::fs::write(&model, &onnx).unwrap();
     let blob = dir.join("tiny.bin");
-    let out = run("accelc", &[model.to_str().unwrap(), "-o", blob.to_str().unwrap()]);
+    // fp32: compared with tract at the f32 tolerance (the default, bf16, is checked in cli_precision.rs).
+    let out = run("accelc", &[model.to_str().unwrap(), "--precision", "fp32", "-o", blob.to_str().unwrap()]);
     assert!(out.status.success(), "accelc failed: {}", String::from_utf8_lossy(&out.stderr));
 
     let x = random_tensor(&[1, 3, 32, 32], 5);
@@ -61,7 +66,7 @@ fn compile_run_and_disassemble() {
     let want = tract_run(&onnx, &[x]);
     assert_close("cli/output", &got, &want[0], ATOL, RTOL);
 
-    let emitted = run("accelc", &[model.to_str().unwrap(), "--emit", "schedule"]);
+    let emitted = run("accelc", &[model.to_str().unwrap(), "--precision", "fp32", "--emit", "schedule"]);
     let dis = run("accelrt", &["dis", blob.to_str().unwrap()]);
     assert!(emitted.status.success() && dis.status.success());
     assert_eq!(String::from_utf8_lossy(&emitted.stdout), String::from_utf8_lossy(&dis.stdout));
