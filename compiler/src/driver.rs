@@ -29,6 +29,8 @@ pub struct CompileOptions {
     pub accuracy_budget_db: Option<f64>,
     /// Measure each reduced-precision layer's error against f32 (the per-layer precision report).
     pub measure_precision: bool,
+    /// int8: correct each layer's bias for the mean error its int8 weights make (`--bias-correction`).
+    pub bias_correction: bool,
 }
 
 impl Default for CompileOptions {
@@ -42,6 +44,7 @@ impl Default for CompileOptions {
             calibration: None,
             accuracy_budget_db: None,
             measure_precision: false,
+            bias_correction: false,
         }
     }
 }
@@ -110,6 +113,7 @@ pub fn compile_graph(
         calibration: opts.calibration.clone(),
         accuracy_budget_db: opts.accuracy_budget_db,
         measure: opts.measure_precision,
+        bias_correction: opts.bias_correction,
     };
     let applied = precision::apply(&optimized, &opts.target, &popts)?;
     let (optimized, report) = (applied.graph, applied.report);

@@ -50,6 +50,9 @@ struct Phase {
     fixed: u64,
     /// Cycles the channel is held by its last DMA.
     last: u64,
+    /// A load phase that first waits for the tile's compute of the item before it (a new chunk of resident
+    /// operands replaces the one that item reads).
+    waits_compute: bool,
 }
 
 struct Model<'a> {
@@ -58,6 +61,8 @@ struct Model<'a> {
     /// Per semaphore: whether the queues of one tile alone signal it (the tiles' pipeline semaphores, not the
     /// barrier).
     private: Vec<bool>,
+    /// Per semaphore: whether a MAC or vector queue signals it.
+    compute: Vec<bool>,
 }
 
 impl<'a> Model<'a> {
@@ -65,9 +70,15 @@ impl<'a> Model<'a> {
         let sems = p.meta.semaphores as usize;
         // The tile whose queues signal each semaphore; `None` once the host or a second tile signals it.
         let mut owner: Vec<Option<Option<u16>>> = vec![None; sems];
+        let mut compute = vec![false; sems];
         for q in &p.queues {
             for cmd in &q.commands {
                 let Command::Signal { sem } = cmd else { continue };
+                if matches!(q.id.unit, Unit::Mac | Unit::Vector) {
+                    if let Some(c) = compute.get_mut(*sem as usize) {
+                        *c = true;
+                    }
+                }
                 let Some(o) = owner.get_mut(*sem as usize) else { continue };
                 let tile = (q.id.unit != Unit::Host).then_some(q.id.tile);
                 *o = match *o {
@@ -78,7 +89,7 @@ impl<'a> Model<'a> {
             }
         }
         let private = owner.iter().map(|o| matches!(o, Some(Some(_)))).collect();
-        Model { p, costs: ProgramCosts::new(p), private }
+        Model { p, costs: ProgramCosts::new(p), private, compute }
     }
 
     /// Splits queue `qi`'s commands of layer `l` into work items: an item ends at a signal on a private
@@ -99,6 +110,12 @@ impl<'a> Model<'a> {
                 cur.channel += d.dram_xfer;
                 cur.fixed = cur.fixed.max(d.isolated() - d.dram_xfer);
                 cur.last = d.dram_xfer;
+            }
+            if let Command::Wait { sem, .. } = cmd {
+                let private = self.private.get(*sem as usize).copied().unwrap_or(false);
+                if q.id.unit == Unit::DmaIn && private && self.compute.get(*sem as usize).copied().unwrap_or(false) {
+                    cur.waits_compute = true;
+                }
             }
             if let Command::Signal { sem } = cmd {
                 if self.private.get(*sem as usize).copied().unwrap_or(false) {
@@ -164,7 +181,10 @@ impl<'a> Model<'a> {
         let mut channel_free = 0u64;
         let (mut jl, mut js) = (0usize, 0usize);
         while jl < n || js < n {
-            let ld_ready = round_end(&ld, jl.wrapping_sub(1)).max(round_end(&st, jl.wrapping_sub(2)));
+            let mut ld_ready = round_end(&ld, jl.wrapping_sub(1)).max(round_end(&st, jl.wrapping_sub(2)));
+            if (0..tiles_n).any(|t| at(t, 0, jl).is_some_and(|p| p.waits_compute)) {
+                ld_ready = ld_ready.max(round_end(&c, jl.wrapping_sub(1)));
+            }
             // The store phase is ready when its first tile's compute is done.
             let st_ready = (0..tiles_n)
                 .filter(|&t| at(t, 2, js).is_some())

@@ -220,3 +220,94 @@ pub fn qlinear_conv_model(seed: u64) -> Result<ModelProto> {
         ..Default::default()
     })
 }
+
+/// Which integer operator `integer_model` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerOp {
+    /// ConvInteger 3x3, pad 1, on `[1, 3, 12, 12]` -> `[1, 4, 12, 12]`: uint8 activations (zero point 128)
+    /// and uint8 weights (zero point 120).
+    Conv,
+    /// MatMulInteger on `[2, 16]` x `[16, 8]`: int8 activations (zero point -3) and int8 weights (zero point 0).
+    MatMul,
+}
+
+/// A model as onnxruntime's integer-operator exports look: input f32 -> QuantizeLinear -> ConvInteger or
+/// MatMulInteger (int32) -> Cast to float -> Mul by `x_scale * w_scale` (per output channel for the conv) ->
+/// Add of an f32 bias; then, when `requantize`, QuantizeLinear -> DequantizeLinear (the pattern that maps onto
+/// the INT8 tile commands), else straight to the f32 output.
+pub fn integer_model(op: IntegerOp, requantize: bool, seed: u64) -> Result<ModelProto> {
+    use crate::proto::{attr_ints, value_info_f32};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let f = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let x_scale = 0.01f32;
+    let (in_dims, out_dims, w_dims, channels) = match op {
+        IntegerOp::Conv => (vec![1, 3, 12, 12], vec![1, 4, 12, 12], vec![4, 3, 3, 3], 4),
+        IntegerOp::MatMul => (vec![2, 16], vec![2, 8], vec![16, 8], 8),
+    };
+    let (uint8, x_zero, w_zero) = match op {
+        IntegerOp::Conv => (true, 128u8, 120u8),
+        IntegerOp::MatMul => (false, (-3i8) as u8, 0u8),
+    };
+    let dt = if uint8 { DataType::Uint8 } else { DataType::Int8 };
+    let w: Vec<u8> = (0..w_dims.iter().product::<usize>())
+        .map(|_| {
+            let v = rng.gen_range(-100i32..=100);
+            if uint8 {
+                (w_zero as i32 + v) as u8
+            } else {
+                v as i8 as u8
+            }
+        })
+        .collect();
+    let w_scales: Vec<f32> = (0..channels).map(|_| rng.gen_range(0.003f32..0.006)).collect();
+    let bias: Vec<f32> = (0..channels).map(|_| rng.gen_range(-0.5f32..0.5)).collect();
+    let (scale_dims, scales) = match op {
+        IntegerOp::Conv => (vec![1, channels, 1, 1], w_scales.iter().map(|s| s * x_scale).collect::<Vec<_>>()),
+        IntegerOp::MatMul => (vec![1, channels], w_scales.iter().map(|s| s * x_scale).collect()),
+    };
+    let mut init = vec![
+        tensor("x_scale", &[], DataType::Float, f(&[x_scale])),
+        tensor("x_zero", &[], dt, vec![x_zero]),
+        tensor("w", &w_dims, dt, w),
+        tensor("w_zero", &[], dt, vec![w_zero]),
+        tensor("scales", &scale_dims, DataType::Float, f(&scales)),
+        tensor("bias", &scale_dims, DataType::Float, f(&bias)),
+    ];
+    let (kind, attrs) = match op {
+        IntegerOp::Conv => ("ConvInteger", vec![attr_ints("pads", &[1, 1, 1, 1]), attr_ints("kernel_shape", &[3, 3])]),
+        IntegerOp::MatMul => ("MatMulInteger", vec![]),
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let mut nodes = vec![
+        node("quantize", "QuantizeLinear", s(&["input", "x_scale", "x_zero"]), s(&["xq"]), vec![]),
+        node("integer", kind, s(&["xq", "w", "x_zero", "w_zero"]), s(&["acc"]), attrs),
+        node("cast", "Cast", s(&["acc"]), s(&["accf"]), vec![crate::proto::attr_int("to", DataType::Float as i64)]),
+        node("scale", "Mul", s(&["accf", "scales"]), s(&["scaled"]), vec![]),
+    ];
+    if requantize {
+        init.push(tensor("y_scale", &[], DataType::Float, f(&[0.03])));
+        init.push(tensor("y_zero", &[], DataType::Int8, vec![(-4i8) as u8]));
+        nodes.push(node("bias", "Add", s(&["scaled", "bias"]), s(&["y"]), vec![]));
+        nodes.push(node("requantize", "QuantizeLinear", s(&["y", "y_scale", "y_zero"]), s(&["yq"]), vec![]));
+        nodes.push(node("dequantize", "DequantizeLinear", s(&["yq", "y_scale", "y_zero"]), s(&["output"]), vec![]));
+    } else {
+        nodes.push(node("bias", "Add", s(&["scaled", "bias"]), s(&["output"]), vec![]));
+    }
+    let dims = |d: &[usize]| d.iter().map(|&x| crate::shape::Dim::Fixed(x)).collect::<Vec<_>>();
+    let graph = tract_onnx::pb::GraphProto {
+        node: nodes,
+        name: format!("{}_integer", kind.to_lowercase()),
+        initializer: init,
+        input: vec![value_info_f32("input", &dims(&in_dims))],
+        output: vec![value_info_f32("output", &dims(&out_dims))],
+        ..Default::default()
+    };
+    Ok(ModelProto {
+        ir_version: crate::proto::ir_version_for(13),
+        opset_import: vec![tract_onnx::pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        producer_name: "accel-modelgen".into(),
+        graph: Some(graph),
+        ..Default::default()
+    })
+}

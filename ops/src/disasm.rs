@@ -38,8 +38,9 @@ pub fn disassemble(p: &Program) -> String {
         let ins: Vec<String> = kernel.inputs.iter().map(|t| format!("{}@d:{:#x}", t.ty, t.dram)).collect();
         let _ = writeln!(
             out,
-            "; kernel {k}: {} ({}) -> {}@d:{:#x}",
-            kernel.op.kind(),
+            "; kernel {k}: {}{} ({}) -> {}@d:{:#x}",
+            kernel.what(),
+            if kernel.is_fallback() { " [operator form]" } else { "" },
             ins.join(", "),
             kernel.output.ty,
             kernel.output.dram
@@ -65,7 +66,7 @@ pub fn disassemble(p: &Program) -> String {
                 }
             }
             if let Command::HostCall { kernel } = cmd {
-                let _ = write!(out, " [{}]", p.kernels.get(*kernel as usize).map_or("?", |k| k.op.kind()));
+                let _ = write!(out, " [{}]", p.kernels.get(*kernel as usize).map_or("?", |k| k.what()));
             }
             out.push('\n');
         }

@@ -1,5 +1,6 @@
 //! A compiled program: what the compiler emits and the runtime loads. The blob container is its file form.
 use crate::command::Queue;
+use crate::kernel::{BufKind, Buffer, Kernel};
 use crate::op::Op;
 use crate::tensor::TensorType;
 use serde::{Deserialize, Serialize};
@@ -22,9 +23,68 @@ pub struct DramTensor {
 /// An operator the tiles do not run, executed on the host between tile commands by `host.call`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostKernel {
-    pub op: Op,
+    pub body: HostBody,
     pub inputs: Vec<DramTensor>,
     pub output: DramTensor,
+}
+
+/// What a host kernel computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum HostBody {
+    /// Portable kernel IR (`crate::kernel`), never machine code: the runtime verifies it at load and compiles
+    /// it to native code (or interprets it, as a debug switch). Its `Input` buffers are the call's inputs in
+    /// order and its one `Output` buffer the call's output (`check_kernel_args`).
+    Kernel(Kernel),
+    /// Operator form, for operators that have no kernel-IR lowering yet: the runtime evaluates it with the
+    /// reference semantics (`Op::eval`). Printers mark it, so that what still falls back stays visible.
+    OpFallback(Op),
+}
+
+impl HostKernel {
+    /// An operator-form kernel (`HostBody::OpFallback`).
+    pub fn fallback(op: Op, inputs: Vec<DramTensor>, output: DramTensor) -> HostKernel {
+        HostKernel { body: HostBody::OpFallback(op), inputs, output }
+    }
+
+    /// What the kernel computes, for printers and errors: the kernel's name (`sigmoid+mul`, fused kernels
+    /// join their parts with `+`) or the operator's kind.
+    pub fn what(&self) -> &str {
+        match &self.body {
+            HostBody::Kernel(k) => &k.name,
+            HostBody::OpFallback(op) => op.kind(),
+        }
+    }
+
+    /// Whether the kernel is in operator form.
+    pub fn is_fallback(&self) -> bool {
+        matches!(self.body, HostBody::OpFallback(_))
+    }
+}
+
+/// Checks that `kernel`'s argument buffers are a call's DRAM tensors: one `Input` buffer per input, in order,
+/// of the same dtype and element count, then one `Output` buffer for the output (so their byte sizes agree).
+pub fn check_kernel_args(kernel: &Kernel, inputs: &[&TensorType], output: &TensorType) -> Result<(), String> {
+    let args: Vec<&Buffer> = kernel.args().map(|(_, b)| b).collect();
+    if args.len() != inputs.len() + 1 {
+        return Err(format!(
+            "kernel {} has {} argument buffers, the call passes {} inputs and an output",
+            kernel.name,
+            args.len(),
+            inputs.len()
+        ));
+    }
+    let want = inputs.iter().map(|&t| (BufKind::Input, t)).chain([(BufKind::Output, output)]);
+    for (i, (buf, (kind, t))) in args.iter().zip(want).enumerate() {
+        let role = if kind == BufKind::Input { format!("input {i}") } else { "output".to_string() };
+        let numel = t.shape.checked_numel().map_err(|e| format!("{role}: {e}"))? as u64;
+        if buf.kind != kind || buf.dtype != t.dtype || buf.len != numel {
+            return Err(format!(
+                "kernel {} argument {i} is {:?} {}[{}], but the call's {role} is {t}",
+                kernel.name, buf.kind, buf.dtype, buf.len
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Everything the runtime needs to know besides the commands.

@@ -15,7 +15,7 @@ pub enum ExecError {
     #[error("{queue} #{index}: {mnemonic}: {why}")]
     Command { queue: QueueId, index: usize, mnemonic: &'static str, why: String },
     #[error("{queue} #{index}: host kernel {kernel} ({op}) failed: {why}")]
-    HostKernel { queue: QueueId, index: usize, kernel: u32, op: &'static str, why: String },
+    HostKernel { queue: QueueId, index: usize, kernel: u32, op: String, why: String },
     #[error("deadlock: {}", show_blocked(.blocked))]
     Deadlock { blocked: Vec<(QueueId, usize)> },
     #[error("step budget of {budget} commands exhausted at cycle {cycle}")]
@@ -46,6 +46,10 @@ pub enum RuntimeError {
     InputType { name: String, expected: TensorType, got: TensorType },
     #[error("execution failed: {0}")]
     Exec(#[from] ExecError),
+    #[error("host kernels: {0}")]
+    Host(#[from] crate::host::HostError),
+    #[error("host backend: {0}")]
+    HostBackend(String),
     #[error("output `{name}`: {why}")]
     Output { name: String, why: String },
 }

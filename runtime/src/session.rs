@@ -3,7 +3,9 @@
 //! and are copied again only if the program can overwrite them (a store, a host kernel or an input reaching into
 //! their range; decided once at load). Each run writes the inputs, executes and reads the outputs back.
 //! `run_timing_only` skips all of that data work: it reports the same cycles from the commands alone.
+//! Host kernels are verified with the program and compiled to native code once, at load (`HostKernels`).
 use crate::error::RuntimeError;
+use crate::host::{HostBackend, HostKernels};
 use crate::report::RunReport;
 use crate::sim::{self, ExecOptions, Machine, Trace};
 use crate::verify::{verify, VerifiedProgram};
@@ -25,6 +27,7 @@ pub struct RunOutput {
 pub struct Session {
     program: VerifiedProgram,
     machine: Machine,
+    host: HostKernels,
     options: ExecOptions,
     last_trace: Option<Trace>,
     /// Whether DRAM holds the constants now.
@@ -51,14 +54,29 @@ impl Session {
         Self::load(&bytes)
     }
 
-    /// Verifies an in-memory program (as the compiler's tests build them) and allocates the machine.
+    /// As `load_with_limits`, running host kernels with `backend` (the other loads take it from
+    /// `HostBackend::from_env`: the JIT unless `ACCEL_HOST=interp`).
+    pub fn load_with_backend(bytes: &[u8], limits: &BlobLimits, backend: HostBackend) -> Result<Session, RuntimeError> {
+        Self::from_program_with_backend(decode(bytes, limits)?, backend)
+    }
+
+    /// Verifies an in-memory program (as the compiler's tests build them), compiles its host kernels and
+    /// allocates the machine.
     pub fn from_program(program: Program) -> Result<Session, RuntimeError> {
+        let backend = HostBackend::from_env().map_err(RuntimeError::HostBackend)?;
+        Self::from_program_with_backend(program, backend)
+    }
+
+    /// As `from_program`, running host kernels with `backend`.
+    pub fn from_program_with_backend(program: Program, backend: HostBackend) -> Result<Session, RuntimeError> {
         let program = verify(program)?;
+        let host = HostKernels::new(program.host_kernels().to_vec(), backend)?;
         let machine = Machine::new(&program)?;
         let constants_clobbered = may_overwrite_constants(program.program());
         Ok(Session {
             program,
             machine,
+            host,
             options: ExecOptions::default(),
             last_trace: None,
             constants_loaded: false,
@@ -92,6 +110,19 @@ impl Session {
     /// one command at a time with only the kernels parallel inside. The results are the same.
     pub fn set_parallel_tiles(&mut self, on: bool) {
         self.machine.work.serial_tiles = !on;
+    }
+
+    /// Switches how host kernels run (compiling them now for `HostBackend::Jit`); results are identical.
+    pub fn set_host_backend(&mut self, backend: HostBackend) -> Result<(), RuntimeError> {
+        if backend != self.host.backend() {
+            self.host = HostKernels::new(self.program.host_kernels().to_vec(), backend)?;
+        }
+        Ok(())
+    }
+
+    /// The host kernels as prepared for this session (backend, how many were compiled).
+    pub fn host_kernels(&self) -> &HostKernels {
+        &self.host
     }
 
     /// The per-command timeline of the last successful run.
@@ -157,7 +188,7 @@ impl Session {
             dst.copy_from_slice(&bytes);
         }
         let opts = ExecOptions { functional: true, ..self.options };
-        let trace = sim::run(&self.program, &mut self.machine, &opts)?;
+        let trace = sim::run(&self.program, &mut self.machine, &self.host, &opts)?;
         let mut outputs = Vec::with_capacity(p.meta.outputs.len());
         for io in &p.meta.outputs {
             let fail = |why: String| RuntimeError::Output { name: io.name.clone(), why };
@@ -179,7 +210,7 @@ impl Session {
     /// data), without inputs, constants, kernels or host calls; memories are left as they were.
     pub fn run_timing_only(&mut self) -> Result<RunReport, RuntimeError> {
         let opts = ExecOptions { functional: false, ..self.options };
-        let trace = sim::run(&self.program, &mut self.machine, &opts)?;
+        let trace = sim::run(&self.program, &mut self.machine, &self.host, &opts)?;
         let report = RunReport::build(self.program.program(), &trace);
         self.last_trace = Some(trace);
         Ok(report)

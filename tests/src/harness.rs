@@ -1,6 +1,6 @@
 //! The one place the cross-crate tests call the APIs: compile with the driver, run on the simulator, run the
 //! same ONNX bytes with tract as an independent reference, and compare with one tolerance rule.
-use accel_compiler::driver::{compile_bytes, CompileOptions, Compiled};
+use accel_compiler::driver::{compile_bytes, CompileOptions, Compiled, Precision};
 use accel_compiler::import::ImportOptions;
 use accel_ops::target::Target;
 use accel_ops::Tensor;
@@ -8,10 +8,12 @@ use accel_runtime::Session;
 use rand::{Rng, SeedableRng};
 use tract_onnx::prelude::*;
 
-/// Compiles ONNX bytes for `target` with pinned input shapes.
+/// Compiles ONNX bytes for `target` with pinned input shapes, in fp32: the comparisons against tract use the
+/// f32 tolerance (reduced precision is tested in `e2e_precision.rs`).
 pub fn compile(onnx: &[u8], target: &Target, shapes: &[(&str, Vec<usize>)]) -> Compiled {
     let opts = CompileOptions {
         target: target.clone(),
+        precision: Precision::Fp32,
         import: ImportOptions {
             input_shapes: shapes.iter().map(|(n, d)| (n.to_string(), d.clone())).collect(),
             ..Default::default()
@@ -65,7 +67,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     let mut worst = (0usize, 0f32);
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
         let excess = (a - b).abs() - (atol + rtol * b.abs());
-        if !(excess <= worst.1) || a.is_nan() != b.is_nan() {
+        if excess.is_nan() || excess > worst.1 || a.is_nan() != b.is_nan() {
             worst = (i, if excess.is_nan() { f32::INFINITY } else { excess });
         }
     }

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod blob_edit;
+pub mod conformance;
 pub mod harness;
 pub mod onnx_model;

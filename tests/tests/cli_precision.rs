@@ -89,3 +89,40 @@ fn calibrated_int8_and_bf16_blobs_run_close_to_tract() {
         assert!(db >= min_db, "{tag}: output SQNR {db:.1} dB < {min_db}");
     }
 }
+
+/// Without `--precision`: bf16 when no calibration data is given (within the BF16 goal of tract's f32
+/// output), auto with `--calibrate`; the compile line on stderr names the precision.
+#[test]
+fn default_precision_is_bf16_without_data_and_auto_with_it() {
+    let (dir, model, onnx) = setup("default");
+    let x = random_tensor(&[1, 3, 24, 24], 78);
+    accel_runtime::npy::write_npy_file(&dir.join("x.npy"), &x).unwrap();
+    let want = &tract_run(&onnx, &[x])[0];
+    let cal = dir.join("cal");
+    let cases: [(&str, Vec<&str>); 2] = [("bf16", vec![]), ("auto", vec!["--calibrate", cal.to_str().unwrap()])];
+    for (mode, extra) in cases {
+        let blob = dir.join(format!("{mode}.bin"));
+        let mut args = vec![model.to_str().unwrap(), "-o", blob.to_str().unwrap()];
+        args.extend(extra);
+        let out = run("accelc", &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {err}");
+        assert!(err.contains(&format!("precision {mode},")), "{mode}: the compile line names it: {err}");
+        let outdir = dir.join(format!("out-{mode}"));
+        let input = format!("input={}", dir.join("x.npy").display());
+        let r = run(
+            "accelrt",
+            &["run", blob.to_str().unwrap(), "--input", &input, "--output-dir", outdir.to_str().unwrap()],
+        );
+        assert!(r.status.success(), "{mode}: {}", String::from_utf8_lossy(&r.stderr));
+        let got = accel_runtime::npy::read_npy_file(&outdir.join("output.npy")).unwrap().to_f32_vec();
+        if mode == "bf16" {
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-2 * scale, "bf16: max error {worst} > 1e-2 x {scale}");
+        } else {
+            let db = sqnr_db(&got, want);
+            assert!(db >= 25.0, "auto: output SQNR {db:.1} dB");
+        }
+    }
+}

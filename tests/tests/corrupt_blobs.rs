@@ -27,8 +27,8 @@ fn wrong_magic() {
 #[test]
 fn wrong_version() {
     let mut b = blob();
-    b[8] = 2;
-    assert!(matches!(blob_error(&b), BlobError::Version { major: 2, .. }));
+    b[8] = 3;
+    assert!(matches!(blob_error(&b), BlobError::Version { major: 3, .. }));
 }
 
 #[test]

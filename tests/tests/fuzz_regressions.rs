@@ -74,11 +74,11 @@ fn softmax_program(axis: usize, ty: TensorType) -> Program {
     let mut p = program(vec![host], 128);
     p.meta.inputs = vec![IoDesc { name: "x".into(), ty: ty.clone(), dram: 0 }];
     p.meta.outputs = vec![IoDesc { name: "y".into(), ty: ty.clone(), dram: 64 }];
-    p.kernels = vec![HostKernel {
-        op: Op::Softmax(Softmax { axis, log: false }),
-        inputs: vec![DramTensor { dram: 0, ty: ty.clone() }],
-        output: DramTensor { dram: 64, ty },
-    }];
+    p.kernels = vec![HostKernel::fallback(
+        Op::Softmax(Softmax { axis, log: false }),
+        vec![DramTensor { dram: 0, ty: ty.clone() }],
+        DramTensor { dram: 64, ty },
+    )];
     p
 }
 
@@ -100,4 +100,44 @@ fn softmax_axis_that_wraps_in_i64_is_refused() {
         Err(RuntimeError::Verify(VerifyError::Kernel { kernel: 0, why, .. })) => assert!(why.contains("axis"), "{why}"),
         other => panic!("expected a host-kernel error, got {:?}", other.err()),
     }
+}
+
+/// A verified stride-1 `mac.conv` of a 16-channel 1x1 block padded by 65535 on the top and left: the fast
+/// convolution copied the input into zero-padded planes first, asking for 16 x 65536^2 floats (275 GB) and
+/// aborting the process. Padding is not bounded by SRAM; the kernel now takes the im2col path when the padded
+/// copy would be large. Found by `blob_load_run` on the integrated tree.
+#[test]
+fn conv_with_huge_padding_runs_in_bounded_memory() {
+    let conv = Command::Conv {
+        dtype: DType::F32,
+        input: SramAddr(0),
+        in_c: 16,
+        in_h: 1,
+        in_w: 1,
+        weights: SramAddr(64),
+        bias: SramAddr::NONE,
+        residual: SramAddr::NONE,
+        quant: SramAddr::NONE,
+        output: SramAddr(128),
+        out_c: 1,
+        out_h: 2,
+        out_w: 2,
+        kernel_h: 1,
+        kernel_w: 1,
+        stride_h: 1,
+        stride_w: 1,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: u16::MAX,
+        pad_left: u16::MAX,
+        pad_bottom: 0,
+        pad_right: 0,
+        groups: 1,
+        act: Act(None),
+    };
+    let q = Queue { id: QueueId { tile: 0, unit: Unit::Mac }, commands: vec![conv] };
+    let mut s = Session::load(&encode(&program(vec![q], 64)).unwrap()).unwrap();
+    s.run(&[]).unwrap();
+    // Every output position reads padding only.
+    assert_eq!(&s.machine().sram(0)[128..144], &[0u8; 16]);
 }

@@ -3,8 +3,10 @@
 //! specific typed error. Edits are re-sealed (`blob_edit::seal`) so that they reach the stage they attack.
 //! Classes 4 (symbolic dims), 10 (graph cycles), 11 (external data) and 18 (compile blow-ups) are the
 //! compiler's: see `hostile_models.rs`. Class 19 (JIT addresses) is the host module's differential tests.
-use accel_ops::blob::{encode, BlobError, BlobLimits, FORMAT_MINOR};
-use accel_ops::command::{Act, BinCode, Command, Copy3, DramAddr, PoolCode, Queue, QueueId, SramAddr, Unit};
+use accel_ops::blob::{encode, BlobError, BlobLimits, FORMAT_MAJOR, FORMAT_MINOR};
+use accel_ops::command::{
+    decode_queues, Act, BinCode, Command, Copy3, DecodeError, DramAddr, PoolCode, Queue, QueueId, SramAddr, Unit,
+};
 use accel_ops::op::{Binary, BinaryOp, Gather, Op, PoolKind, Softmax, Transpose, Unary, UnaryOp};
 use accel_ops::program::{DebugInfo, DramTensor, HostKernel, IoDesc, Meta, Program};
 use accel_ops::target::Target;
@@ -105,7 +107,7 @@ fn kernel_err(p: Program, why: &str) {
 fn with_kernel(op: Op, inputs: Vec<TensorType>, output: TensorType) -> Program {
     let mut p = base();
     let inputs = inputs.into_iter().map(|ty| DramTensor { dram: 64, ty }).collect();
-    p.kernels.push(HostKernel { op, inputs, output: DramTensor { dram: 128, ty: output } });
+    p.kernels.push(HostKernel::fallback(op, inputs, DramTensor { dram: 128, ty: output }));
     p.queues.push(Queue { id: QueueId { tile: 0, unit: Unit::Host }, commands: vec![Command::HostCall { kernel: 0 }] });
     p
 }
@@ -350,6 +352,30 @@ fn class15_size_limits() {
     c.extend_from_slice(&[0; 64]);
     seal(&mut c, true);
     assert!(matches!(blob_err(&c), BlobError::Malformed { why, .. } if why.contains("after the last section")));
+    // The encoder keeps the decoder's section limit: a structured section over it is an error, not a blob
+    // that no runtime would load.
+    let mut p = base();
+    p.debug.layers = vec!["x".repeat(accel_ops::blob::MAX_SECTION_BYTES)];
+    assert!(matches!(encode(&p), Err(BlobError::Encode { section: "debug", .. })));
+    // The simulated memories are allocated fallibly: a verified DRAM no allocator can give is an error.
+    let mut p = base();
+    (p.meta.target.dram.capacity_bytes, p.meta.dram_bytes) = (1 << 62, 1 << 62);
+    match Session::load(&blob(&p)) {
+        Err(RuntimeError::Exec(ExecError::Alloc { what: "DRAM", bytes })) => assert_eq!(bytes, 1 << 62),
+        other => panic!("expected an allocation error, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn invalid_field_values_name_their_byte_offset() {
+    // One queue whose unit code is 9 (there are five units): the error points at the unit byte.
+    let mut body = 1u32.to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0, 9]);
+    body.extend_from_slice(&0u32.to_le_bytes());
+    assert_eq!(decode_queues(&body), Err(DecodeError::InvalidValue { offset: 6, what: "unit", value: 9 }));
+    let mut b = blob(&base());
+    blob_edit::replace_section(&mut b, blob_edit::COMMANDS, &body);
+    assert!(matches!(blob_err(&b), BlobError::Decode { section: "commands", why, .. } if why.contains("unit value 9")));
 }
 
 #[test]
@@ -357,7 +383,7 @@ fn class16_version_feature_and_target_mismatch_before_the_body() {
     // Not re-sealed: the version is refused before any checksum or body is looked at.
     let mut b = blob(&base());
     b[blob_edit::MINOR..blob_edit::MINOR + 2].copy_from_slice(&(FORMAT_MINOR + 1).to_le_bytes());
-    assert_eq!(blob_err(&b), BlobError::Version { major: 1, minor: FORMAT_MINOR + 1 });
+    assert_eq!(blob_err(&b), BlobError::Version { major: FORMAT_MAJOR, minor: FORMAT_MINOR + 1 });
     let mut b = blob(&base());
     put_u64(&mut b, blob_edit::FEATURES, 1 << 9);
     assert_eq!(blob_err(&b), BlobError::Features { unknown: 1 << 9 });

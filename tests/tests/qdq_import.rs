@@ -25,8 +25,8 @@ fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
 }
 
-/// Runs `c` on seeded inputs: exact against the reference interpreter on its graph (int8; f32 sums in another
-/// order can move a fake-quantized value by a step), and the worst SQNR and top-1 agreement against tract.
+/// Runs `c` on seeded inputs: exact against the reference interpreter on its graph up to the host Softmax's
+/// ulps (int8; f32 sums in another order can move a fake-quantized value by a step), and the worst SQNR and top-1 agreement against tract.
 fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exact: bool) {
     let mut worst = f64::INFINITY;
     for seed in 0..3 {
@@ -35,9 +35,11 @@ fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exa
         let reference = evaluate(&c.optimized, std::slice::from_ref(&x)).unwrap();
         let (g, r) = (got[0].1.to_f32_vec(), reference[0].to_f32_vec());
         if exact {
+            // The final Softmax runs on the host, whose kernel IR computes exp with its own polynomial (within
+            // a few ulps of the reference's libm); every tile layer before it is bit-exact.
             assert!(
-                g.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{name}: simulator != reference interpreter"
+                g.iter().zip(&r).all(|(a, b)| (a - b).abs() <= 4.0 * f32::EPSILON * b.abs()),
+                "{name}: simulator != reference interpreter: {g:?} vs {r:?}"
             );
         }
         let want = &tract_run(onnx, &[x])[0];

@@ -1,9 +1,10 @@
 //! `accelc`: compiles an ONNX model into an accel blob, prints the stages, or runs the built-in demo.
 use accel_compiler::driver::{compile_graph, CompileOptions, Precision};
-use accel_compiler::import::{import_bytes, import_path, ImportOptions};
+use accel_compiler::import::{import_bytes, import_path, ImportLimits, ImportOptions};
 use accel_compiler::precision::{self, Calibration, CalibrationMethod};
 use accel_compiler::{demo, predict};
 use accel_ops::target::Target;
+use accel_ops::Limits;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ enum Command {
     Demo {
         #[arg(long, default_value = "x1")]
         target: String,
+        /// fp32 or bf16 (the default, as without calibration data); int8 and auto need calibration data.
+        #[arg(long, value_enum, default_value = "bf16")]
+        precision: PrecisionArg,
     },
 }
 
@@ -42,14 +46,15 @@ struct CompileArgs {
     input_shapes: Vec<String>,
     /// Numeric mode of the tiles' MAC layers: fp32 (exact), bf16 (no data needed), int8 or auto (int8 where
     /// the accuracy budget allows, else bf16), both needing --calibrate. Default: auto with --calibrate, else
-    /// fp32.
+    /// bf16.
     #[arg(long, value_enum)]
     precision: Option<PrecisionArg>,
     /// Calibration inputs for int8: a directory of .npy files, a pattern such as `cal/*.npy`, or one file
     /// (the model input's shape, or a stack of them with one more leading dimension).
     #[arg(long, value_name = "DIR_OR_GLOB")]
     calibrate: Option<String>,
-    /// How activation ranges are taken from the calibration data.
+    /// How activation ranges are taken from the calibration data (minmax measured best on the generated
+    /// MobileNetV2; see the README's precision section).
     #[arg(long, value_enum, default_value = "minmax")]
     calibration_method: CalibrationArg,
     /// With --precision auto: the least output SQNR (dB) against fp32 an int8 layer must keep (default 30).
@@ -73,6 +78,41 @@ struct CompileArgs {
     /// Skip depth-first layer fusion and weight-stationary layers, to measure what they buy.
     #[arg(long)]
     no_fusion: bool,
+    /// int8: correct each layer's bias for the mean output error its int8 weights make, measured on the
+    /// calibration data (off by default; see the README's precision section).
+    #[arg(long)]
+    bias_correction: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Caps on what an untrusted model may ask of the importer (defaults: `ImportLimits::default()`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Largest model file accepted, in bytes [default: 2 GiB].
+    #[arg(long, value_name = "BYTES")]
+    max_model_bytes: Option<u64>,
+    /// Most ONNX nodes in the graph [default: 1000000].
+    #[arg(long, value_name = "N")]
+    max_nodes: Option<usize>,
+    /// Most nodes on one path from an input to an output [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+    /// Most elements in any one tensor: inputs, weights, constants and intermediates [default: 2^31].
+    #[arg(long, value_name = "N")]
+    max_elements: Option<usize>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> ImportLimits {
+        let d = ImportLimits::default();
+        ImportLimits {
+            max_model_bytes: self.max_model_bytes.unwrap_or(d.max_model_bytes),
+            max_nodes: self.max_nodes.unwrap_or(d.max_nodes),
+            max_depth: self.max_depth.unwrap_or(d.max_depth),
+            tensor: Limits { max_elements: self.max_elements.unwrap_or(d.tensor.max_elements), ..d.tensor },
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,6 +121,8 @@ enum CalibrationArg {
     Minmax,
     /// The 0.01th and 99.99th percentiles (clips rare outliers).
     Percentile,
+    /// The min/max range scaled by the factor that minimizes the int8 quantization error.
+    Mse,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,6 +131,17 @@ enum PrecisionArg {
     Bf16,
     Int8,
     Auto,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::Fp32 => Precision::Fp32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+            PrecisionArg::Int8 => Precision::Int8,
+            PrecisionArg::Auto => Precision::Auto,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -112,19 +165,20 @@ fn compile(args: CompileArgs) -> Result<()> {
         bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)")
     };
     let target = Target::resolve(&args.target)?;
+    // Without the flag: auto with calibration data, else bf16 (it needs no data: weights convert by rounding).
     let precision = match (args.precision, &args.calibrate) {
-        (Some(PrecisionArg::Fp32), _) | (None, None) => Precision::Fp32,
-        (Some(PrecisionArg::Bf16), _) => Precision::Bf16,
-        (Some(PrecisionArg::Int8), _) => Precision::Int8,
-        (Some(PrecisionArg::Auto), _) | (None, Some(_)) => Precision::Auto,
+        (Some(p), _) => p.into(),
+        (None, Some(_)) => Precision::Auto,
+        (None, None) => Precision::Bf16,
     };
     let input_shapes = args.input_shapes.iter().map(|s| parse_shape(s)).collect::<Result<Vec<_>>>()?;
     let mut opts = CompileOptions {
         target,
-        import: ImportOptions { input_shapes, ..Default::default() },
+        import: ImportOptions { input_shapes, limits: args.limits.limits() },
         precision,
         no_passes: args.no_passes,
         no_fusion: args.no_fusion,
+        bias_correction: args.bias_correction,
         calibration: None,
         accuracy_budget_db: args.accuracy_budget,
         measure_precision: args.report && precision != Precision::Fp32,
@@ -139,6 +193,7 @@ fn compile(args: CompileArgs) -> Result<()> {
         let method = match args.calibration_method {
             CalibrationArg::Minmax => CalibrationMethod::MinMax,
             CalibrationArg::Percentile => CalibrationMethod::Percentile(99.99),
+            CalibrationArg::Mse => CalibrationMethod::Mse,
         };
         opts.calibration = Some(Calibration { samples, method });
     }
@@ -193,11 +248,12 @@ fn compile(args: CompileArgs) -> Result<()> {
     }
     if args.output.is_some() {
         eprintln!(
-            "compiled {} -> {} ({} bytes): {} layers, predicted {:.3} ms/frame on {}",
+            "compiled {} -> {} ({} bytes): {} layers, precision {}, predicted {:.3} ms/frame on {}",
             model.display(),
             args.output.as_ref().map_or(String::new(), |p| p.display().to_string()),
             compiled.blob.len(),
             prediction.layers.len(),
+            precision.name(),
             prediction.latency_ms,
             opts.target.name
         );
@@ -208,11 +264,11 @@ fn compile(args: CompileArgs) -> Result<()> {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Demo { target }) => {
+        Some(Command::Demo { target, precision }) => {
             let target = Target::resolve(&target)?;
             let graph = import_bytes(demo::DEMO_MODEL, None, &ImportOptions::default())
                 .context("cannot import the demo model")?;
-            print!("{}", demo::run_demo(graph, target)?);
+            print!("{}", demo::run_demo_with(graph, target, precision.into())?);
             Ok(())
         }
         None => compile(cli.compile),

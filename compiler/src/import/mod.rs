@@ -10,6 +10,7 @@ mod error;
 mod external;
 mod fold;
 mod inputs;
+mod newer;
 mod proto;
 mod topo;
 mod translate;
@@ -35,13 +36,16 @@ pub struct ImportLimits {
     pub max_model_bytes: u64,
     /// Most ONNX nodes in the graph.
     pub max_nodes: usize,
+    /// Longest chain of nodes from an input to an output. Later stages cost more than linear time in it
+    /// (e-graph extraction), so a deep hostile graph is refused up front rather than compiled for minutes.
+    pub max_depth: usize,
     /// Rank and element caps for every tensor: inputs, initializers, folded constants and node outputs.
     pub tensor: Limits,
 }
 
 impl Default for ImportLimits {
     fn default() -> Self {
-        ImportLimits { max_model_bytes: 2 << 30, max_nodes: 1_000_000, tensor: Limits::default() }
+        ImportLimits { max_model_bytes: 2 << 30, max_nodes: 1_000_000, max_depth: 10_000, tensor: Limits::default() }
     }
 }
 
@@ -53,8 +57,8 @@ pub struct ImportOptions {
     pub limits: ImportLimits,
 }
 
-/// The lowest and highest default-domain opsets the importer knows the semantics of.
-pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=18;
+/// The lowest and highest default-domain opsets the importer knows the semantics of (after 18: see `newer`).
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=28;
 
 /// Imports the ONNX model at `path`; external data is looked up beside it.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
@@ -146,7 +150,13 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         }
         graph_inputs.push(vi);
     }
-    let order = topo::sort(&graph.node, &outer)?;
+    let (order, depth) = topo::sort(&graph.node, &outer)?;
+    if depth > limits.max_depth {
+        return Err(ImportError::Limit {
+            what: "the graph".into(),
+            why: format!("{depth} nodes deep, over the limit of {}", limits.max_depth),
+        });
+    }
 
     // Pins must name a real (non-constant) input, once.
     let mut pins: HashMap<&str, &[usize]> = HashMap::new();
@@ -194,6 +204,7 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         let Some(translate) = translator(n.op_type()) else {
             return Err(n.err("unsupported operator"));
         };
+        newer::check(&n)?;
         translate(&mut b, &n)?;
         // An output the translator did not define (MaxPool indices, BatchNorm training statistics, a
         // Dropout mask) is an error only if something reads it.

@@ -7,10 +7,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use tract_onnx::pb::NodeProto;
 
-/// Node indices in an order where every node comes after the producers of its inputs. Among ready nodes
-/// the lowest file index goes first, so an already sorted file keeps its order.
-/// `outer` holds the names defined outside the nodes (graph inputs and initializers).
-pub(crate) fn sort(nodes: &[NodeProto], outer: &HashSet<&str>) -> Result<Vec<usize>, ImportError> {
+/// Node indices in an order where every node comes after the producers of its inputs, and the graph's depth
+/// (the most nodes on one path). Among ready nodes the lowest file index goes first, so an already sorted file
+/// keeps its order. `outer` holds the names defined outside the nodes (graph inputs and initializers).
+pub(crate) fn sort(nodes: &[NodeProto], outer: &HashSet<&str>) -> Result<(Vec<usize>, usize), ImportError> {
     let mut producer: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
     for (i, n) in nodes.iter().enumerate() {
         for o in n.output.iter().filter(|o| !o.is_empty()) {
@@ -50,9 +50,12 @@ pub(crate) fn sort(nodes: &[NodeProto], outer: &HashSet<&str>) -> Result<Vec<usi
     let mut ready: BinaryHeap<Reverse<usize>> =
         indegree.iter().enumerate().filter(|(_, &d)| d == 0).map(|(i, _)| Reverse(i)).collect();
     let mut order = Vec::with_capacity(nodes.len());
+    // Nodes on the longest path ending at each node, filled in as producers are popped.
+    let mut depth = vec![1usize; nodes.len()];
     while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
         for &c in &consumers[i] {
+            depth[c] = depth[c].max(depth[i] + 1);
             indegree[c] -= 1;
             if indegree[c] == 0 {
                 ready.push(Reverse(c));
@@ -60,7 +63,7 @@ pub(crate) fn sort(nodes: &[NodeProto], outer: &HashSet<&str>) -> Result<Vec<usi
         }
     }
     if order.len() == nodes.len() {
-        return Ok(order);
+        return Ok((order, depth.into_iter().max().unwrap_or(0)));
     }
     // Every node left has a producer that is also left. Walking back through such producers must revisit
     // a node, and the first node revisited lies on a cycle (nodes merely downstream of one are skipped).

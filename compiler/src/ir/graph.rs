@@ -260,10 +260,23 @@ pub fn op_text(op: &Op) -> String {
         Op::Gemm(g) => g.act,
         _ => None,
     };
+    if let Op::Elementwise(e) = op {
+        return format!("elementwise[{}]", steps_text(&e.steps));
+    }
     match act {
         Some(a) => format!("{}.{}", op.kind(), act_text(&a)),
         None => op.kind().to_string(),
     }
+}
+
+/// The steps of an elementwise chain, e.g. `mul $1, sigmoid, add $2` (`$k` is the node's input k).
+fn steps_text(steps: &[accel_ops::op::Step]) -> String {
+    use accel_ops::op::Step;
+    let step = |s: &Step| match s {
+        Step::Unary(u) => act_text(u),
+        Step::Binary { op, operand } => format!("{} ${}", op.name(), operand + 1),
+    };
+    steps.iter().map(step).collect::<Vec<_>>().join(", ")
 }
 
 /// A fused activation with its parameters, e.g. `clip[0,6]`.

@@ -58,11 +58,6 @@ pub fn find_chains<'a>(
         let mut j = i + 1;
         while j < plans.len() && links(j - 1, j) {
             let (Some(next), Some(next_cost)) = (layer(j), unfused(j)) else { break };
-            // Strided layers inside a chain are not fused yet (the row mapping of a strided member disagreed
-            // with the unfused result on MobileNetV2; see the issue notes).
-            if next.conv.strides[0] != 1 {
-                break;
-            }
             members.push(next);
             match plan_chain(&members, sram, budget) {
                 // Within 2% of the unfused time, fusing still wins: it saves DRAM traffic and energy.

@@ -55,6 +55,7 @@ fn plan_operands(p: &NodePlan) -> Vec<&Operand> {
         }
         NodePlan::Convert { params, .. } => params.iter().collect(),
         NodePlan::Binary { b, .. } => vec![b],
+        NodePlan::Elementwise { operands, .. } => operands.iter().collect(),
         NodePlan::Affine { params, .. } => vec![params],
         _ => vec![],
     }
@@ -77,12 +78,20 @@ fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
             }
             v
         }
+        NodePlan::Elementwise { input, operands, .. } => {
+            let values = operands.iter().filter_map(|o| match o {
+                Operand::Value(v) => Some(*v),
+                Operand::Const(_) => None,
+            });
+            std::iter::once(*input).chain(values).collect()
+        }
         NodePlan::Host { inputs, .. } => inputs.clone(),
     }
 }
 
-/// Lays out constants and activations.
-pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
+/// Lays out constants and activations. Each of `spans` (first and last node of a fused chain) runs as one
+/// layer: whatever its nodes read stays alive until its last node.
+pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)]) -> Layout {
     let mut pool = ConstPool { bytes: Vec::new(), regions: Vec::new() };
     let mut value_addr: Vec<Option<u64>> = vec![None; g.values.len()];
     let mut plan_consts = Vec::with_capacity(plans.len());
@@ -130,6 +139,13 @@ pub fn layout(g: &Graph, plans: &[NodePlan]) -> Layout {
     for (i, n) in g.nodes.iter().enumerate() {
         for &v in &n.inputs {
             extend(v, i as i64, &mut interval);
+        }
+    }
+    for &(first, last) in spans {
+        for n in g.nodes.get(first..=last).unwrap_or_default() {
+            for &v in &n.inputs {
+                extend(v, last as i64, &mut interval);
+            }
         }
     }
     for &o in &g.outputs {

@@ -1,13 +1,17 @@
 //! Lowering: graph -> placement plans -> DRAM layout -> command queues -> `Program`.
 //! The first-path schedule runs one layer at a time, each spread over all tiles in double-buffered work items.
+mod elementwise;
 mod emit;
 mod error;
 mod fuse;
+mod host;
 mod layout;
 mod plan;
 mod tiling;
 
+pub use elementwise::{chain_patterns, tile_supports_op};
 pub use error::LowerError;
+pub use host::{HostFallback, HostLayer, HostPlan};
 pub use layout::Layout;
 pub use plan::{broadcast_pattern, plan as plan_nodes, Broadcast, NodePlan};
 
@@ -16,7 +20,7 @@ use accel_ops::command::Unit;
 use accel_ops::cost::mac_rate;
 use accel_ops::program::{DebugInfo, IoDesc, Meta, Program};
 use accel_ops::target::Target;
-use emit::{dram_tensor, Emitter, WindowShapeExt};
+use emit::{Emitter, WindowShapeExt};
 
 /// Options of the lowering.
 #[derive(Debug, Clone)]
@@ -39,25 +43,37 @@ pub struct Lowered {
     pub program: Program,
     pub plans: Vec<NodePlan>,
     pub layout_peak: u64,
+    /// Host nodes left in operator form (no kernel-IR lowering), in node order.
+    pub host_fallbacks: Vec<HostFallback>,
 }
 
 pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered, LowerError> {
     let plans = plan::plan(g, target)?;
-    let lay = layout::layout(g, &plans);
-    if lay.dram_bytes > target.dram.capacity_bytes {
-        return Err(LowerError::DramCapacity { need: lay.dram_bytes, have: target.dram.capacity_bytes });
-    }
-    let mut em = Emitter::new(target);
-    let cap = em.buffer_set_bytes();
-    let tiles = em.tiles();
+    let tiles = target.tiles as usize;
     let budget = |ops_per_cycle: u32| emit::Budget {
-        cap,
+        cap: emit::set_bytes(target.tile.sram_bytes, 0),
         tiles,
         dram_bytes_per_cycle: target.dram_bytes_per_cycle(),
         ops_per_cycle: ops_per_cycle as f64,
     };
     let mac_budget = budget(target.tile.fp32_macs_per_cycle);
     let vector_budget = budget(target.tile.vector_lanes);
+    // Chains are chosen from shapes alone, before the DRAM layout: a chain reads its inputs while it writes its
+    // output, so the layout keeps everything its members read alive until its last member.
+    let chains = if opts.fuse_layers {
+        let shapes = |i: usize| chain_member(g, &plans, i, &|_, _| 0, &|_| 0);
+        fuse::find_chains(g, &plans, &shapes, target.tile.sram_bytes, &mac_budget)
+    } else {
+        Vec::new()
+    };
+    let spans: Vec<(usize, usize)> =
+        chains.iter().filter_map(|c| Some((*c.nodes.first()?, *c.nodes.last()?))).collect();
+    let lay = layout::layout(g, &plans, &spans);
+    if lay.dram_bytes > target.dram.capacity_bytes {
+        return Err(LowerError::DramCapacity { need: lay.dram_bytes, have: target.dram.capacity_bytes });
+    }
+    let mut em = Emitter::new(target);
+    let cap = em.buffer_set_bytes();
     let addr = |v: crate::ir::ValueId| lay.value_addr[v.0 as usize].unwrap_or(0);
     let konst_of = |i: usize, k: usize, fallback: Option<crate::ir::ValueId>| {
         let a = lay.plan_consts[i].get(k).copied().unwrap_or(0);
@@ -67,32 +83,14 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             a
         }
     };
-    let chain_layer = |i: usize| -> Option<emit::ChainLayer> {
-        let NodePlan::Conv { input, conv, weights, bias, residual, act, quant: None } = &plans[i] else { return None };
-        // Fused chains compute in f32 only (bf16/i8 layers run one at a time).
-        if g.ty(g.nodes[i].output).dtype != accel_ops::DType::F32 {
-            return None;
-        }
-        Some(emit::ChainLayer {
-            shape: emit::WindowShape::of(g.ty(*input), g.ty(g.nodes[i].output)),
-            conv,
-            act: *act,
-            w: konst_of(i, 0, operand_value(weights)),
-            b: konst_of(i, 1, operand_value(bias)),
-            residual: residual.map(addr),
-        })
-    };
-    let chains = if opts.fuse_layers {
-        fuse::find_chains(g, &plans, &chain_layer, target.tile.sram_bytes, &mac_budget)
-    } else {
-        Vec::new()
-    };
+    let chain_layer = |i: usize| chain_member(g, &plans, i, &|k, v| konst_of(i, k, v), &addr);
     let mut in_chain = vec![false; plans.len()];
     for c in &chains {
         for &i in &c.nodes {
             in_chain[i] = true;
         }
     }
+    let host = host::plan_host(g, &plans, &addr);
     let mut layers = Vec::new();
     for (i, (node, p)) in g.nodes.iter().zip(&plans).enumerate() {
         if let Some(c) = chains.iter().find(|c| c.nodes.first() == Some(&i)) {
@@ -108,6 +106,15 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             continue;
         }
         if in_chain[i] {
+            continue;
+        }
+        if let Some(h) = host.starting_at(i) {
+            em.set_layer(layers.len() as u32);
+            layers.push(h.name.clone());
+            em.host_layer(h.kernel.clone());
+            continue;
+        }
+        if host.fused_away(i) {
             continue;
         }
         let name = node.name.as_str();
@@ -136,8 +143,18 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                 let (x, w, b, residual, dtype) =
                     (addr(*input), konst(0, wv), konst(1, bv), residual.map(addr), out_ty.dtype);
                 let io = emit::ConvIo { x, w, b, residual, y, dtype, quant };
-                let items = emit::emit_conv(name, &s, conv, *act, &io, &budget(mac_rate(target, dtype) as u32))?;
-                em.tile_layer(name, items, Unit::Mac)?;
+                let b = budget(mac_rate(target, dtype) as u32);
+                let sram = target.tile.sram_bytes;
+                match stationary_plan(&s, conv, &io, sram, &b, opts.fuse_layers) {
+                    Some(p) => {
+                        let tiles = emit::emit_stationary(name, &s, conv, *act, &io, &p, sram, em.tiles())?;
+                        em.tile_layer_phased(name, tiles, Unit::Mac)?;
+                    }
+                    None => {
+                        let items = emit::emit_conv(name, &s, conv, *act, &io, &b)?;
+                        em.tile_layer(name, items, Unit::Mac)?;
+                    }
+                }
             }
             NodePlan::MatMul { a, b, bias, m, k, n, act, quant } => {
                 let (bv, biv) = (operand_value(b), operand_value(bias));
@@ -157,6 +174,12 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                     emit::emit_binary(name, *op, *bcast, out_ty.shape.numel(), addr(*a), konst(0, bv), y, cap, tiles)?;
                 em.tile_layer(name, items, Unit::Vector)?;
             }
+            NodePlan::Elementwise { input, steps, operands, bcasts } => {
+                let ops: Vec<u64> = operands.iter().enumerate().map(|(k, o)| konst(k, operand_value(o))).collect();
+                let io = emit::ElementwiseIo { x: addr(*input), operands: &ops, bcasts, y };
+                let items = emit::emit_elementwise(name, steps, &io, out_ty.shape.numel(), cap, tiles)?;
+                em.tile_layer(name, items, Unit::Vector)?;
+            }
             NodePlan::Pool { input, pool } => {
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
                 let items = emit::emit_pool(name, &s, pool, addr(*input), y, &vector_budget)?;
@@ -173,14 +196,8 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
                 let items = emit::emit_convert(*from, *to, params, out_ty.shape.numel(), addr(*input), y, cap, tiles);
                 em.tile_layer(name, items, Unit::Vector)?;
             }
-            NodePlan::Host { op, inputs } => {
-                let ins = inputs.iter().map(|&v| dram_tensor(addr(v), g.ty(v))).collect();
-                em.host_layer(accel_ops::program::HostKernel {
-                    op: op.clone(),
-                    inputs: ins,
-                    output: dram_tensor(y, out_ty),
-                });
-            }
+            // `plan_host` gives every host node a host layer, emitted above.
+            NodePlan::Host { .. } => return Err(LowerError::layer(name, "internal: a host node without a host layer")),
         }
     }
     let io = |v: &crate::ir::ValueId| IoDesc { name: g.value(*v).name.clone(), ty: g.ty(*v).clone(), dram: addr(*v) };
@@ -198,7 +215,51 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
     };
     let debug = DebugInfo { layers, command_layer, dram_buffers: lay.regions.clone() };
     let program = Program { meta, queues, constants: lay.constants.clone(), kernels, debug };
-    Ok(Lowered { program, plans, layout_peak: lay.activation_peak })
+    Ok(Lowered { program, plans, layout_peak: lay.activation_peak, host_fallbacks: host.fallbacks })
+}
+
+/// The channel-stationary schedule of a convolution when it beats streaming its weights with every stripe:
+/// faster, or as fast (within 2%) with less DRAM traffic. Off with `fuse_layers` off, to measure what it buys.
+fn stationary_plan(
+    s: &emit::WindowShape,
+    conv: &accel_ops::op::Conv,
+    io: &emit::ConvIo,
+    sram: u64,
+    b: &emit::Budget,
+    enabled: bool,
+) -> Option<emit::StationaryPlan> {
+    if !enabled {
+        return None;
+    }
+    let p = emit::plan_stationary(s, conv, io, sram, b)?;
+    match emit::conv_stream_plan(s, conv, io, b) {
+        Some((_, _, t, bytes)) if p.cycles > t * 1.02 || (p.cycles > t * 0.999 && p.dram_bytes >= bytes) => None,
+        _ => Some(p),
+    }
+}
+
+/// Node `i` as a member of a fused chain (an f32 convolution), with the DRAM addresses of its constants (`konst`:
+/// operand index and the value it may be) and values (`addr`).
+fn chain_member<'a>(
+    g: &Graph,
+    plans: &'a [NodePlan],
+    i: usize,
+    konst: &dyn Fn(usize, Option<crate::ir::ValueId>) -> u64,
+    addr: &dyn Fn(crate::ir::ValueId) -> u64,
+) -> Option<emit::ChainLayer<'a>> {
+    let NodePlan::Conv { input, conv, weights, bias, residual, act, quant: None } = plans.get(i)? else { return None };
+    // Fused chains compute in f32 only (bf16/i8 layers run one at a time).
+    if g.ty(g.nodes[i].output).dtype != accel_ops::DType::F32 {
+        return None;
+    }
+    Some(emit::ChainLayer {
+        shape: emit::WindowShape::of(g.ty(*input), g.ty(g.nodes[i].output)),
+        conv,
+        act: *act,
+        w: konst(0, operand_value(weights)),
+        b: konst(1, operand_value(bias)),
+        residual: residual.map(addr),
+    })
 }
 
 fn operand_value(o: &plan::Operand) -> Option<crate::ir::ValueId> {

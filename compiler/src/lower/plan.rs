@@ -67,6 +67,13 @@ pub enum NodePlan {
         op: BinaryOp,
         bcast: Broadcast,
     },
+    /// A fused elementwise chain on `input`; `bcasts[k]` is how `operands[k]` repeats (`lower::elementwise`).
+    Elementwise {
+        input: ValueId,
+        steps: Vec<accel_ops::op::Step>,
+        operands: Vec<Operand>,
+        bcasts: Vec<Broadcast>,
+    },
     Pool {
         input: ValueId,
         pool: Pool,
@@ -150,7 +157,7 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
     if matches!(n.op, Op::Cast(_)) && g.constant(n.inputs[0]).is_none() {
         return Ok(plan_convert(g, n).unwrap_or_else(|| host(n)));
     }
-    if !target.tile_supports(n.op.kind()) || !(all_f32(g, n) || reduced_mac(g, n)) {
+    if !super::elementwise::tile_supports_op(target, &n.op) || !(all_f32(g, n) || reduced_mac(g, n)) {
         return Ok(host(n));
     }
     let plan = match &n.op {
@@ -158,11 +165,15 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
         Op::Gemm(gm) => plan_gemm(g, n, gm),
         Op::MatMul(_) => plan_matmul(g, n),
         Op::Unary(u) => Some(NodePlan::Unary { input: n.inputs[0], op: u.op }),
+        Op::Binary(b) if b.op == BinaryOp::Add && target.tile_supports("conv") => {
+            plan_add_as_conv(g, n).or_else(|| plan_binary(g, n, b.op))
+        }
         Op::Binary(b) => plan_binary(g, n, b.op),
         Op::Pool(p) if g.ty(n.inputs[0]).shape.rank() == 4 => {
             Some(NodePlan::Pool { input: n.inputs[0], pool: p.clone() })
         }
         Op::BatchNorm(bn) => plan_batchnorm(g, n, bn)?,
+        Op::Elementwise(e) => super::elementwise::plan(g, n, e),
         _ => None,
     };
     Ok(plan.unwrap_or_else(|| host(n)))
@@ -306,6 +317,35 @@ fn plan_binary(g: &Graph, n: &Node, op: BinaryOp) -> Option<NodePlan> {
         Some(NodePlan::Binary { a, b: operand(g, b), op, bcast })
     };
     try_order(x, y).or_else(|| if op.commutes() { try_order(y, x) } else { None })
+}
+
+/// The sum of two activations of one NCHW shape as a 1x1 depthwise convolution with unit weights whose
+/// residual is the other operand: exact in f32 (`1 * a + 0 + b`), and a convolution can join a fused chain,
+/// so a residual block's sum (Darknet adds after the activation, where the e-graph cannot fold it into the
+/// convolution) keeps its block's intermediates in SRAM. The operand produced later is the convolution's
+/// input, as it is the one a chain arrives through.
+fn plan_add_as_conv(g: &Graph, n: &Node) -> Option<NodePlan> {
+    let (x, y) = (n.inputs[0], n.inputs[1]);
+    let out = g.ty(n.output).shape.dims();
+    if out.len() != 4 || g.ty(x).shape.dims() != out || g.ty(y).shape.dims() != out {
+        return None;
+    }
+    if g.constant(x).is_some() || g.constant(y).is_some() {
+        return None;
+    }
+    let order = |v: ValueId| g.value(v).producer.map_or(0, |p| p.0 as usize + 1);
+    let (input, residual) = if order(x) >= order(y) { (x, y) } else { (y, x) };
+    let c = out[1];
+    let conv = Conv { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0; 4], group: c, act: None };
+    Some(NodePlan::Conv {
+        input,
+        conv,
+        weights: Operand::Const(Tensor::from_f32(vec![c, 1, 1, 1], vec![1.0; c]).ok()?),
+        bias: Operand::Const(Tensor::from_f32(vec![c], vec![0.0; c]).ok()?),
+        residual: Some(residual),
+        act: None,
+        quant: None,
+    })
 }
 
 /// A standalone batch norm (one that no convolution absorbed) as a per-channel affine on the vector unit.

@@ -1,5 +1,6 @@
 //! Calibration: runs the f32 graph with the reference interpreter (`ir::evaluate_observed`) on sample inputs
-//! and records each value's range, by min/max or by a percentile (exact: the tails are kept, not a histogram).
+//! and records each value's range, by min/max, by a percentile (exact: the tails are kept, not a histogram), or
+//! by the clipping that minimizes the int8 quantization error (MSE) on a fixed-stride subsample of the values.
 //! Also finds and reads the sample `.npy` files given on the command line.
 use crate::ir::{evaluate_observed, Graph, IrError};
 use accel_ops::Tensor;
@@ -12,7 +13,16 @@ pub enum CalibrationMethod {
     MinMax,
     /// `[P(100 - p), P(p)]` by nearest rank, e.g. `Percentile(99.99)`: outliers beyond are clipped.
     Percentile(f64),
+    /// `[a min, a max]` with the factor `a` in `(0, 1]` that minimizes the mean squared error of quantizing
+    /// the values to int8 (clipping plus rounding), on up to `MSE_SAMPLE` values per tensor.
+    Mse,
 }
+
+/// Values per tensor the MSE search runs on (a fixed-stride subsample over all calibration samples).
+const MSE_SAMPLE: usize = 1 << 16;
+
+/// The clipping factors the MSE search tries.
+const MSE_FACTORS: [f32; 16] = [1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25];
 
 /// Sample inputs (each in graph input order) and the range method.
 #[derive(Debug, Clone)]
@@ -111,11 +121,37 @@ pub fn load_samples(g: &Graph, files: &[PathBuf]) -> Result<Vec<Vec<Tensor>>, Ca
     Ok(out)
 }
 
-/// The running extremes or tails of one value.
+/// The running extremes or tails of one value (and the subsample of the MSE method).
 #[derive(Default, Clone)]
 struct Tail {
     lo: Vec<f32>,
     hi: Vec<f32>,
+    sample: Vec<f32>,
+}
+
+/// The int8 quantization MSE of `values` over `[lo, hi]` (the grid of `activation_params`).
+fn quant_mse(values: &[f32], lo: f32, hi: f32) -> f64 {
+    let (scale, zero) = super::quantize::activation_params(lo, hi);
+    values
+        .iter()
+        .map(|&v| {
+            let q = accel_ops::numerics::requant::quantize(v, scale, zero);
+            (accel_ops::numerics::requant::dequantize(q, scale, zero) as f64 - v as f64).powi(2)
+        })
+        .sum()
+}
+
+/// The range `[a lo, a hi]` of `MSE_FACTORS` with the least quantization error on `values` (the first
+/// on ties: the widest).
+fn mse_range(values: &[f32], lo: f32, hi: f32) -> (f32, f32) {
+    let mut best = (f64::INFINITY, (lo, hi));
+    for a in MSE_FACTORS {
+        let e = quant_mse(values, a * lo, a * hi);
+        if e < best.0 {
+            best = (e, (a * lo, a * hi));
+        }
+    }
+    best.1
 }
 
 /// Keeps the `k` smallest (`largest` false) or largest values of `acc` and `new`.
@@ -133,7 +169,7 @@ pub fn ranges(g: &Graph, cal: &Calibration) -> Result<Vec<Option<(f32, f32)>>, C
     let n = cal.samples.len().max(1);
     // Values kept per tail: everything beyond the percentile plus the percentile itself (nearest rank).
     let k = |numel: usize| match cal.method {
-        CalibrationMethod::MinMax => 1,
+        CalibrationMethod::MinMax | CalibrationMethod::Mse => 1,
         CalibrationMethod::Percentile(p) => {
             let total = (numel * n) as f64;
             (total - (total * p / 100.0).ceil()).max(0.0) as usize + 1
@@ -146,6 +182,10 @@ pub fn ranges(g: &Graph, cal: &Calibration) -> Result<Vec<Option<(f32, f32)>>, C
         let tail = tails[v.0 as usize].get_or_insert_with(Tail::default);
         keep(&mut tail.lo, vals.iter().copied(), kk, false);
         keep(&mut tail.hi, vals.iter().copied(), kk, true);
+        if cal.method == CalibrationMethod::Mse {
+            let step = (vals.len() * n).div_ceil(MSE_SAMPLE).max(1);
+            tail.sample.extend(vals.iter().step_by(step).filter(|v| v.is_finite()));
+        }
     };
     for s in &cal.samples {
         for (&i, t) in g.inputs.iter().zip(s) {
@@ -159,7 +199,11 @@ pub fn ranges(g: &Graph, cal: &Calibration) -> Result<Vec<Option<(f32, f32)>>, C
             let t = t?;
             let lo = t.lo.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let hi = t.hi.iter().copied().fold(f32::INFINITY, f32::min);
-            (lo.is_finite() && hi.is_finite()).then_some((lo.min(hi), hi.max(lo)))
+            let (lo, hi) = (lo.min(hi), hi.max(lo));
+            if !(lo.is_finite() && hi.is_finite()) {
+                return None;
+            }
+            Some(if cal.method == CalibrationMethod::Mse { mse_range(&t.sample, lo, hi) } else { (lo, hi) })
         })
         .collect())
 }
@@ -193,6 +237,27 @@ mod tests {
         // tail is -20.00 ..= -19.89 without -19.95 (replaced by the outlier).
         let (lo, hi) = p[0].unwrap();
         assert!((lo - -19.89).abs() < 1e-3 && (hi - 79.9).abs() < 1e-3, "{lo} {hi}");
+    }
+
+    #[test]
+    fn mse_clips_a_rare_outlier_but_not_a_uniform_range() {
+        let range = |v: Vec<f32>| {
+            let mut g = Graph::default();
+            let x = g.add_input("x", TensorType::f32(vec![v.len()]));
+            let y = g.add_node("relu", Op::Unary(Unary { op: UnaryOp::Relu }), vec![x], "y").unwrap();
+            g.outputs.push(y);
+            let s = vec![vec![Tensor::from_f32(vec![v.len()], v).unwrap()]];
+            ranges(&g, &Calibration { samples: s, method: CalibrationMethod::Mse }).unwrap()[0].unwrap()
+        };
+        // Uniform values: the full range is best.
+        let uniform: Vec<f32> = (0..100_000).map(|i| i as f32 / 100_000.0).collect();
+        assert_eq!(range(uniform.clone()), (0.0, 0.99999));
+        // One value 5% beyond the rest: clipping it at 0.95 x 1.05 costs less than coarser steps for all.
+        let mut outlier = uniform;
+        outlier.push(1.05);
+        let (lo, hi) = range(outlier.clone());
+        assert!(lo == 0.0 && (hi - 0.95 * 1.05).abs() < 1e-6, "{lo} {hi}");
+        assert!(quant_mse(&outlier, lo, hi) < quant_mse(&outlier, 0.0, 1.05));
     }
 
     #[test]

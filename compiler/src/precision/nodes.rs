@@ -103,8 +103,14 @@ fn i8_params(rw: &mut Rewriter<'_>, params: &Params, v: ValueId) -> Result<Optio
 }
 
 /// Adds the INT8 form of `n`: int8 activations (asymmetric per tensor, from `params`), int8 weights
-/// (symmetric per output channel), int32 bias, requantization in the `quant` operand.
-pub fn int8_node(rw: &mut Rewriter<'_>, n: &Node, params: &Params) -> Result<bool, IrError> {
+/// (symmetric per output channel), int32 bias (plus `correction` per channel, from `bias.rs`),
+/// requantization in the `quant` operand.
+pub fn int8_node(
+    rw: &mut Rewriter<'_>,
+    n: &Node,
+    params: &Params,
+    correction: Option<&[f32]>,
+) -> Result<bool, IrError> {
     let (Some(x), Some(y)) = (i8_params(rw, params, n.inputs[0])?, params.get(n.output.0 as usize).copied().flatten())
     else {
         return Ok(false);
@@ -154,6 +160,12 @@ pub fn int8_node(rw: &mut Rewriter<'_>, n: &Node, params: &Params) -> Result<boo
         None => None,
     };
     let (wq, w_scales) = quantize_weights(&w, channels, runs);
+    let mut bias = bias;
+    if let Some(fix) = correction.filter(|f| f.len() == bias.len()) {
+        for (b, f) in bias.iter_mut().zip(fix) {
+            *b += f;
+        }
+    }
     let bq = quantize_bias(&bias, x.0, &w_scales);
     let lq = LayerQuant { x, y, clamp, residual: r.map(|(_, p)| p) };
     let Ok(q) = quant_params(&lq, &w_scales) else { return Ok(false) };

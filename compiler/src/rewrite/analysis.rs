@@ -32,6 +32,8 @@ impl Konst {
 pub struct Facts {
     pub ty: TensorType,
     pub konst: Konst,
+    /// An f32 class whose elements are all integers of at most this magnitude (`integral.rs`).
+    pub int_bound: Option<f64>,
 }
 
 /// The analysis state: the facts of the side-table constants (their tensors stay in the graph), the graph's
@@ -62,7 +64,7 @@ impl Ctx {
 
 /// The facts of a constant tensor.
 pub fn const_facts(t: &Tensor) -> Facts {
-    Facts { ty: t.ty(), konst: splat_of(t) }
+    Facts { ty: t.ty(), konst: splat_of(t), int_bound: super::integral::const_bound(t) }
 }
 
 /// The single value of a constant tensor if all its elements are equal (and not NaN).
@@ -109,23 +111,24 @@ impl Analysis<ENode> for Ctx {
     fn make(eg: &mut EGraph, enode: &ENode, _id: Id) -> Facts {
         match enode {
             ENode::Input(i) => match eg.analysis.inputs.get(*i as usize) {
-                Some(ty) => Facts { ty: ty.clone(), konst: Konst::No },
+                Some(ty) => Facts { ty: ty.clone(), konst: Konst::No, int_bound: None },
                 None => {
                     eg.analysis.conflicts.push(format!("graph input {i} does not exist"));
-                    Facts { ty: TensorType::f32(vec![]), konst: Konst::No }
+                    Facts { ty: TensorType::f32(vec![]), konst: Konst::No, int_bound: None }
                 }
             },
             ENode::Const(c) => match eg.analysis.consts.get(*c as usize) {
                 Some(f) => f.clone(),
                 None => {
                     eg.analysis.conflicts.push(format!("constant {c} does not exist"));
-                    Facts { ty: TensorType::f32(vec![]), konst: Konst::Tensor }
+                    Facts { ty: TensorType::f32(vec![]), konst: Konst::Tensor, int_bound: None }
                 }
             },
             ENode::Splat { bits, shape } => {
                 let v = f32::from_bits(*bits);
                 let konst = if v.is_nan() { Konst::Tensor } else { Konst::Splat(v) };
-                Facts { ty: TensorType::f32(shape.to_vec()), konst }
+                let int_bound = super::integral::splat_bound(v);
+                Facts { ty: TensorType::f32(shape.to_vec()), konst, int_bound }
             }
             ENode::Op { op, args, .. } => {
                 let facts: Vec<Facts> = args.iter().map(|&a| eg[a].data.clone()).collect();
@@ -133,10 +136,13 @@ impl Analysis<ENode> for Ctx {
                 let types: Vec<TensorType> = facts.iter().map(|f| f.ty.clone()).collect();
                 let konst = konst_of(op.op(), &refs);
                 match op.op().infer(&types) {
-                    Ok(ty) => Facts { ty, konst },
+                    Ok(ty) => {
+                        let int_bound = super::integral::bound_of(op.op(), &refs, &ty);
+                        Facts { ty, konst, int_bound }
+                    }
                     Err(e) => {
                         eg.analysis.conflicts.push(format!("{} does not type-check: {e}", op.op().kind()));
-                        Facts { ty: TensorType::f32(vec![]), konst }
+                        Facts { ty: TensorType::f32(vec![]), konst, int_bound: None }
                     }
                 }
             }
@@ -148,10 +154,22 @@ impl Analysis<ENode> for Ctx {
             self.conflicts.push(format!("merged classes disagree on the type: {} vs {}", a.ty, b.ty));
             return DidMerge(false, true);
         }
-        match (a.konst, b.konst) {
+        // Either node's integrality proof holds for the class: keep the tighter bound.
+        let bound = super::integral::merge(a.int_bound, b.int_bound);
+        let (a_int, b_int) = (bound != a.int_bound, bound != b.int_bound);
+        a.int_bound = bound;
+        let DidMerge(x, y) = self.merge_konst(a, b.konst);
+        DidMerge(x || a_int, y || b_int)
+    }
+}
+
+impl Ctx {
+    /// Merges constness (the `Analysis::merge` part that can disagree).
+    fn merge_konst(&mut self, a: &mut Facts, b_konst: Konst) -> DidMerge {
+        match (a.konst, b_konst) {
             (x, y) if x == y => DidMerge(false, false),
             (Konst::Tensor, Konst::Splat(_)) => {
-                a.konst = b.konst;
+                a.konst = b_konst;
                 DidMerge(true, false)
             }
             (Konst::Splat(_), Konst::Tensor) => DidMerge(false, true),

@@ -2,7 +2,7 @@
 //! through a canonical key in which floats are bits), graph inputs, constants from a side table, and splat
 //! constants made by rules. Every operator node says where it runs; tensor data never enters the e-graph.
 use accel_ops::op::{CoordMode, NearestRounding};
-use accel_ops::op::{Op, PoolKind, ReduceKind, ResizeMode, UnaryOp};
+use accel_ops::op::{Op, PoolKind, ReduceKind, ResizeMode, Step, UnaryOp};
 use egg::{Id, Language};
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
@@ -271,6 +271,15 @@ fn key_of(op: &Op) -> Vec<u64> {
         }
         Op::Cast(c) => k.extend([17, c.to.code() as u64]),
         Op::Quant(q) => k.extend([18, f(q.scale), q.zero_point as u32 as u64, q.to.code() as u64]),
+        Op::Elementwise(e) => {
+            k.extend([19, e.steps.len() as u64]);
+            for s in &e.steps {
+                match s {
+                    Step::Unary(u) => unary_key(&mut k, u),
+                    Step::Binary { op, operand } => k.extend([100 + *op as u64, *operand as u64, 0]),
+                }
+            }
+        }
     }
     k
 }

@@ -8,6 +8,7 @@ mod build;
 mod cost;
 mod extract;
 mod groups;
+mod integral;
 mod lang;
 mod readback;
 mod report;
@@ -139,7 +140,11 @@ fn placements_before(g: &Graph, model: &cost::CostModel) -> (usize, usize, f64) 
     let facts: Vec<Facts> = g
         .values
         .iter()
-        .map(|v| Facts { ty: v.ty.clone(), konst: if v.constant.is_some() { Konst::Tensor } else { Konst::No } })
+        .map(|v| Facts {
+            ty: v.ty.clone(),
+            konst: if v.constant.is_some() { Konst::Tensor } else { Konst::No },
+            int_bound: None,
+        })
         .collect();
     let (mut tile, mut host, mut total) = (0, 0, 0.0);
     for n in g.nodes.iter().filter(|n| !is_alias(n)) {

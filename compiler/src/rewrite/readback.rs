@@ -121,6 +121,15 @@ pub fn readback(eg: &EGraph, ex: &Extracted, origin: &Origin) -> Result<(Graph, 
                 v
             }
         };
+        // An output that became a graph input or another output (an Identity removed) keeps its own name
+        // through an alias, as the importer gives it: the runtime finds outputs by name.
+        let want = &g.value(o).name;
+        let v = if out.value(v).name != *want && (out.inputs.contains(&v) || out.outputs.contains(&v)) {
+            let shape = out.ty(v).shape.clone();
+            out.add_node(want.clone(), Op::Reshape(accel_ops::op::Reshape { shape }), vec![v], want.clone())?
+        } else {
+            v
+        };
         out.outputs.push(v);
     }
     Ok((out, fused))

@@ -10,8 +10,14 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_SECTION_BYTES>()
 }
 
+/// Encodes a section; one over the decoder's limit is an error here (bincode checks its limit only when
+/// decoding), so the compiler never writes a blob that no runtime would load.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    bincode::serde::encode_to_vec(value, config()).map_err(|e| e.to_string())
+    let bytes = bincode::serde::encode_to_vec(value, config()).map_err(|e| e.to_string())?;
+    if bytes.len() > MAX_SECTION_BYTES {
+        return Err(format!("{} bytes exceed the {MAX_SECTION_BYTES}-byte section limit", bytes.len()));
+    }
+    Ok(bytes)
 }
 
 /// Decodes exactly `bytes` (trailing bytes are an error).

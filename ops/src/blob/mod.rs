@@ -4,7 +4,7 @@
 //! Semantic verification (addresses, references, waits) is the runtime's verifier, after this.
 //!
 //! Decode is total (ARCHITECTURE.md): no indexing or slicing that can panic, every offset read with `get`.
-#![deny(clippy::indexing_slicing)]
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod codec;
 mod error;
 
@@ -15,9 +15,10 @@ use crate::command::{decode_queues, encode_queues};
 use crate::program::{DebugInfo, HostKernel, Meta, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
-pub const FORMAT_MAJOR: u16 = 1;
+/// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
+pub const FORMAT_MAJOR: u16 = 2;
 pub const FORMAT_MINOR: u16 = 0;
-/// The program calls host kernels (in operator form).
+/// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
 pub const SUPPORTED_FEATURES: u64 = FEATURE_HOST_OPS;
@@ -269,5 +270,5 @@ pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -1,12 +1,13 @@
 use super::*;
 use crate::command::{examples, Queue, QueueId, Unit};
 use crate::op::{Op, Unary, UnaryOp};
-use crate::program::{DramTensor, IoDesc};
+use crate::program::{DramTensor, HostBody, IoDesc};
 use crate::target::Target;
 use crate::tensor::TensorType;
 
 fn sample() -> Program {
     let ty = TensorType::f32(vec![1, 4]);
+    let relu = Op::Unary(Unary { op: UnaryOp::Relu });
     Program {
         meta: Meta {
             target: Target::x1(),
@@ -20,11 +21,14 @@ fn sample() -> Program {
         },
         queues: vec![Queue { id: QueueId { tile: 0, unit: Unit::Mac }, commands: examples() }],
         constants: (0..64).collect(),
-        kernels: vec![HostKernel {
-            op: Op::Unary(Unary { op: UnaryOp::Relu }),
-            inputs: vec![DramTensor { dram: 64, ty: ty.clone() }],
-            output: DramTensor { dram: 128, ty },
-        }],
+        kernels: vec![
+            HostKernel {
+                body: HostBody::Kernel(crate::kernel::from_op(&relu, std::slice::from_ref(&ty), &ty).unwrap()),
+                inputs: vec![DramTensor { dram: 64, ty: ty.clone() }],
+                output: DramTensor { dram: 128, ty: ty.clone() },
+            },
+            HostKernel::fallback(relu, vec![DramTensor { dram: 64, ty: ty.clone() }], DramTensor { dram: 128, ty }),
+        ],
         debug: DebugInfo {
             layers: vec!["/conv/Conv".into()],
             command_layer: vec![vec![0; examples().len()]],

@@ -4,7 +4,7 @@
 //! costs in `crate::cost`.
 //!
 //! Decoding and footprints see untrusted bytes: no indexing or slicing that can panic (checked below).
-#![deny(clippy::indexing_slicing)]
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod examples;
 mod field;
 mod footprint;
@@ -136,5 +136,5 @@ pub fn elem_bytes(dtype: DType) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -107,11 +107,11 @@ fn the_residual_add_of_a_conv_is_counted() {
 fn host_calls_take_their_estimate_and_move_dram_bytes() {
     let t = Target::x1();
     let ty = TensorType::f32(vec![2, 8]);
-    let k = HostKernel {
-        op: Op::Unary(Unary { op: UnaryOp::Sigmoid }),
-        inputs: vec![DramTensor { dram: 0, ty: ty.clone() }],
-        output: DramTensor { dram: 64, ty },
-    };
+    let k = HostKernel::fallback(
+        Op::Unary(Unary { op: UnaryOp::Sigmoid }),
+        vec![DramTensor { dram: 0, ty: ty.clone() }],
+        DramTensor { dram: 64, ty },
+    );
     let ns = 128.0 / t.host.link_gb_per_s + 16.0 / t.host.gflops;
     let estimate = (ns * t.clock_ghz).ceil() as u64;
     assert_eq!(host_estimate_cycles(&k, &t), estimate);

@@ -10,6 +10,7 @@ pub mod binary;
 pub mod cast;
 pub mod concat;
 pub mod conv;
+pub mod elementwise;
 pub mod gather;
 pub mod gemm;
 pub mod lrn;
@@ -31,6 +32,7 @@ pub use binary::{Binary, BinaryOp};
 pub use cast::Cast;
 pub use concat::Concat;
 pub use conv::Conv;
+pub use elementwise::{Elementwise, Step};
 pub use gather::Gather;
 pub use gemm::Gemm;
 pub use lrn::Lrn;
@@ -69,6 +71,8 @@ pub enum Op {
     Cast(Cast),
     /// Quantize to / dequantize from int8 (per tensor): the boundaries of INT8 regions.
     Quant(Quant),
+    /// An elementwise chain fused by the compiler (one vector operation, no intermediates in DRAM).
+    Elementwise(Elementwise),
 }
 
 impl Op {
@@ -94,6 +98,7 @@ impl Op {
             Op::Gather(_) => "gather",
             Op::Cast(_) => "cast",
             Op::Quant(q) => q.name(),
+            Op::Elementwise(_) => "elementwise",
         }
     }
 
@@ -123,6 +128,7 @@ impl Op {
             Op::Gather(o) => o.infer(inputs),
             Op::Cast(o) => o.infer(inputs),
             Op::Quant(o) => o.infer(inputs),
+            Op::Elementwise(o) => o.infer(inputs),
         }
     }
 
@@ -153,6 +159,7 @@ impl Op {
             Op::Gather(o) => o.eval(inputs, &out),
             Op::Cast(o) => o.eval(inputs, &out),
             Op::Quant(o) => o.eval(inputs, &out),
+            Op::Elementwise(o) => o.eval(inputs, &out),
         }
     }
 

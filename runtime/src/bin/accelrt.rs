@@ -2,13 +2,16 @@
 //! A thin shell over the library: argument parsing, .npy files and printing. Every failure is one paragraph on
 //! stderr and a non-zero exit, never a panic backtrace.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-use accel_ops::blob::{decode, read_header, BlobLimits};
-use accel_ops::program::{IoDesc, Program};
+use accel_ops::blob::{decode, read_header, BlobError, BlobLimits};
+use accel_ops::program::IoDesc;
+use accel_runtime::host::HostBackend;
 use accel_runtime::npy::{read_npy_file, sanitize_name, write_npy_file};
 use accel_runtime::random::random_inputs;
-use accel_runtime::{verify, Session};
+use accel_runtime::verify::{check, verify, VerifiedProgram};
+use accel_runtime::Session;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,13 +23,16 @@ mod perf;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// Largest blob file accepted, in bytes (checked before the file is read) [default: 4 GiB].
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_blob_bytes: Option<u64>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a model: read inputs from .npy files, write outputs, print latency, MACs, DRAM traffic and energy.
     Run(RunArgs),
-    /// Print the disassembly of a model's command queues.
+    /// Print the disassembly of a model's command queues (of a blob that passes the verifier).
     Dis {
         /// The compiled model (.bin).
         model: PathBuf,
@@ -60,6 +66,10 @@ struct RunArgs {
     /// no outputs); for large models and design-space sweeps.
     #[arg(long, conflicts_with_all = ["inputs", "random_inputs", "output_dir"])]
     timing_only: bool,
+    /// Run host kernels through the ops reference interpreter instead of native code from the JIT (a debug
+    /// switch: same results, slower; also `ACCEL_HOST=interp`).
+    #[arg(long)]
+    host_interpreter: bool,
 }
 
 fn main() -> ExitCode {
@@ -67,10 +77,14 @@ fn main() -> ExitCode {
         eprintln!("accelrt: internal error (a bug, please report it): {info}");
     }));
     let cli = Cli::parse();
+    let mut limits = BlobLimits::default();
+    if let Some(max) = cli.max_blob_bytes {
+        limits.max_blob_bytes = max;
+    }
     let result = match cli.command {
-        Cmd::Run(args) => run(&args),
-        Cmd::Dis { model } => dis(&model),
-        Cmd::Info { model } => info(&model),
+        Cmd::Run(args) => run(&args, &limits),
+        Cmd::Dis { model } => dis(&model, &limits),
+        Cmd::Info { model } => info(&model, &limits),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,8 +95,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_blob(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))
+/// Reads a blob file, refusing one over the size limit before reading it (and reading at most one byte past
+/// the limit, in case the file grows meanwhile: the decoder then refuses it).
+fn read_blob(path: &Path, limits: &BlobLimits) -> Result<Vec<u8>> {
+    let context = || format!("cannot read model {}", path.display());
+    let len = std::fs::metadata(path).with_context(context)?.len();
+    if len > limits.max_blob_bytes {
+        return Err(BlobError::TooLarge { len, max: limits.max_blob_bytes })
+            .with_context(|| format!("invalid blob {} (see --max-blob-bytes)", path.display()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limits.max_blob_bytes.saturating_add(1)).read_to_end(&mut bytes))
+        .with_context(context)?;
+    Ok(bytes)
 }
 
 fn describe(ios: &[IoDesc]) -> String {
@@ -113,9 +139,15 @@ fn parse_inputs(args: &[String], model_inputs: &[IoDesc]) -> Result<Vec<(String,
     Ok(out)
 }
 
-fn run(args: &RunArgs) -> Result<()> {
-    let mut session =
-        Session::load_path(&args.model).with_context(|| format!("cannot load model {}", args.model.display()))?;
+fn run(args: &RunArgs, limits: &BlobLimits) -> Result<()> {
+    let bytes = read_blob(&args.model, limits)?;
+    let backend = match args.host_interpreter {
+        true => HostBackend::Interpret,
+        false => HostBackend::from_env().map_err(anyhow::Error::msg)?,
+    };
+    let mut session = Session::load_with_backend(&bytes, limits, backend)
+        .with_context(|| format!("cannot load model {}", args.model.display()))?;
+    drop(bytes);
     session.set_step_budget(args.step_budget);
     if args.timing_only {
         let r = perf::simulate(&mut session, |s| s.run_timing_only()).context("run failed")?;
@@ -155,20 +187,22 @@ fn run(args: &RunArgs) -> Result<()> {
     perf::finish(&args.perf, &session, r)
 }
 
-fn load_program(path: &Path) -> Result<Program> {
-    let bytes = read_blob(path)?;
-    decode(&bytes, &BlobLimits::default()).with_context(|| format!("invalid blob {}", path.display()))
+/// Decodes and verifies: the disassembler, like the simulator, only sees programs that passed the verifier.
+fn load_verified(path: &Path, limits: &BlobLimits) -> Result<VerifiedProgram> {
+    let bytes = read_blob(path, limits)?;
+    let p = decode(&bytes, limits).with_context(|| format!("invalid blob {}", path.display()))?;
+    verify(p).with_context(|| format!("{} does not verify (`accelrt info` shows why)", path.display()))
 }
 
-fn dis(model: &Path) -> Result<()> {
-    print!("{}", accel_ops::disasm::disassemble(&load_program(model)?));
+fn dis(model: &Path, limits: &BlobLimits) -> Result<()> {
+    print!("{}", accel_ops::disasm::disassemble(load_verified(model, limits)?.program()));
     Ok(())
 }
 
-fn info(model: &Path) -> Result<()> {
-    let bytes = read_blob(model)?;
+fn info(model: &Path, limits: &BlobLimits) -> Result<()> {
+    let bytes = read_blob(model, limits)?;
     let h = read_header(&bytes).with_context(|| format!("invalid blob {}", model.display()))?;
-    let p = decode(&bytes, &BlobLimits::default()).with_context(|| format!("invalid blob {}", model.display()))?;
+    let p = decode(&bytes, limits).with_context(|| format!("invalid blob {}", model.display()))?;
     let (m, t) = (&p.meta, &p.meta.target);
     println!("file        {} ({} bytes)", model.display(), bytes.len());
     println!(
@@ -200,13 +234,22 @@ fn info(model: &Path) -> Result<()> {
         m.semaphores,
         p.kernels.len()
     );
+    if !p.kernels.is_empty() {
+        let fallbacks: Vec<&str> = p.kernels.iter().filter(|k| k.is_fallback()).map(|k| k.what()).collect();
+        let list = if fallbacks.is_empty() { String::new() } else { format!(" ({})", fallbacks.join(", ")) };
+        println!(
+            "host        {} in kernel IR (JIT-compiled at load), {} in operator form{list}",
+            p.kernels.len() - fallbacks.len(),
+            fallbacks.len()
+        );
+    }
     for io in &m.inputs {
         println!("input       `{}` {} at d:{:#x}", io.name, io.ty, io.dram);
     }
     for io in &m.outputs {
         println!("output      `{}` {} at d:{:#x}", io.name, io.ty, io.dram);
     }
-    match verify::check(&p) {
+    match check(&p) {
         Ok(()) => {
             println!("verifier    ok");
             Ok(())

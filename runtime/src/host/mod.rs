@@ -10,12 +10,14 @@ use thiserror::Error;
 
 mod codegen;
 mod jit;
+mod program;
 
 #[cfg(test)]
 mod tests;
 
 pub use codegen::CodegenStats;
 pub use jit::JitKernel;
+pub use program::HostKernels;
 
 /// Why a host kernel could not be compiled or run.
 #[derive(Debug, Error)]
@@ -49,6 +51,28 @@ pub enum HostBackend {
     Jit,
     /// The ops reference interpreter: slow, for debugging and differential testing.
     Interpret,
+}
+
+impl HostBackend {
+    /// The backend the environment asks for: `ACCEL_HOST=interp` (or `interpret`) selects the interpreter,
+    /// `jit` or no variable the JIT; anything else is an error naming the variable.
+    pub fn from_env() -> Result<HostBackend, String> {
+        match std::env::var("ACCEL_HOST") {
+            Err(std::env::VarError::NotPresent) => Ok(HostBackend::Jit),
+            Ok(v) if v == "jit" => Ok(HostBackend::Jit),
+            Ok(v) if v == "interp" || v == "interpret" => Ok(HostBackend::Interpret),
+            Ok(v) => Err(format!("ACCEL_HOST={v:?}: expected `jit` or `interp`")),
+            Err(e) => Err(format!("ACCEL_HOST: {e}")),
+        }
+    }
+}
+
+/// Runs `vk` through the ops reference interpreter, with the JIT's error for a trapped bounds check.
+pub(crate) fn interpret(vk: &VerifiedKernel, buffers: &mut [&mut [u8]]) -> Result<(), HostError> {
+    kernel::interpret(vk, buffers).map_err(|e| match e {
+        KernelError::IndexOutOfRange { kernel, at, .. } => HostError::IndexOutOfRange { kernel, at },
+        e => HostError::Kernel(e),
+    })
 }
 
 /// Compiled kernels keyed by their serialized form, so a kernel used by several nodes compiles once.
@@ -116,10 +140,7 @@ impl HostExecutor {
     pub fn run(&self, vk: &VerifiedKernel, buffers: &mut [&mut [u8]]) -> Result<(), HostError> {
         match self.backend {
             HostBackend::Jit => self.cache.get(vk)?.run(buffers),
-            HostBackend::Interpret => kernel::interpret(vk, buffers).map_err(|e| match e {
-                KernelError::IndexOutOfRange { kernel, at, .. } => HostError::IndexOutOfRange { kernel, at },
-                e => HostError::Kernel(e),
-            }),
+            HostBackend::Interpret => interpret(vk, buffers),
         }
     }
 }

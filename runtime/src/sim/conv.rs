@@ -333,7 +333,7 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), St
         let r = if pointwise {
             // Output position p reads input position p of each channel: B is the input planes.
             gemm_packed(a, &RowMajorB { data: xg, ld: plane }, n, yb, n, &mut panels)
-        } else if g.stride == [1, 1] {
+        } else if g.stride == [1, 1] && implicit_fits(g, mb) {
             implicit(g, a, xg, yb, &mut panels)
         } else {
             gemm_packed(a, &Im2colB { g, xg }, n, yb, n, &mut panels)
@@ -352,6 +352,25 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), St
     } else {
         y.chunks_mut(kg * n).enumerate().try_for_each(group_job)
     }
+}
+
+/// Whether `implicit`'s scratch (padded input planes and wide output, in floats) for `m` output channels stays
+/// within a few times the data it serves. Padding and dilation are not bounded by SRAM: a verified `mac.conv`
+/// may pad a 1x1 block by 65535 on every side, which would ask for a 65536^2-float plane per channel (found by
+/// the `blob_load_run` fuzz target). Beyond the bound, im2col panels (scratch bounded by the block sizes) do it.
+fn implicit_fits(g: &ConvGeom, m: usize) -> bool {
+    let (cg, [kh, kw], [dh, dw], [pt, pl]) = (g.in_c / g.groups.max(1), g.kernel, g.dilation, g.pad);
+    let (ih, iw, oh, ow) = (g.in_h, g.in_w, g.out_h, g.out_w);
+    let scratch = || -> Option<usize> {
+        let span = |k: usize, d: usize| k.checked_sub(1)?.checked_mul(d);
+        let wp = (pl.checked_add(iw)?).max(ow.checked_add(span(kw, dw)?)?);
+        let hp = (pt.checked_add(ih)?).max(oh.checked_add(span(kh, dh)?)?);
+        let planes = cg.checked_mul(hp)?.checked_mul(wp)?;
+        let slack = span(kh, dh)?.checked_mul(wp)?.checked_add(span(kw, dw)?)?;
+        planes.checked_add(slack)?.checked_add(m.checked_mul(oh)?.checked_mul(wp)?)
+    };
+    let data = cg.saturating_mul(ih).saturating_mul(iw).saturating_add(m.saturating_mul(oh.saturating_mul(ow)));
+    scratch().is_some_and(|s| s <= data.saturating_mul(4).saturating_add(1 << 20))
 }
 
 thread_local! {

@@ -3,10 +3,12 @@
 //! recorded. Each command costs `accel_ops::cost` (the compiler's cost function) plus its stalls: DMAs share the
 //! DRAM channel and the interconnect links (`timing`), waits complete one cycle after the signal they need; host
 //! calls take an estimated (not measured) number of cycles, so cycle counts never depend on the host machine.
-use super::functional::{host_call, Functional};
+use super::functional::Functional;
+use super::host_call::host_call;
 use super::memory::Machine;
 use super::timing::{ResourceUse, Timing};
 use crate::error::ExecError;
+use crate::host::HostKernels;
 use crate::verify::VerifiedProgram;
 use accel_ops::command::{Command, QueueId};
 use accel_ops::cost::{host_estimate_cycles, ProgramCosts};
@@ -78,8 +80,14 @@ impl Trace {
     }
 }
 
-/// Runs a verified program on `machine` (whose DRAM already holds constants and inputs).
-pub fn run(program: &VerifiedProgram, machine: &mut Machine, opts: &ExecOptions) -> Result<Trace, ExecError> {
+/// Runs a verified program on `machine` (whose DRAM already holds constants and inputs), calling host kernels
+/// prepared from the same program in `host`.
+pub fn run(
+    program: &VerifiedProgram,
+    machine: &mut Machine,
+    host: &HostKernels,
+    opts: &ExecOptions,
+) -> Result<Trace, ExecError> {
     let p = program.program();
     let target = &p.meta.target;
     let costs = ProgramCosts::new(p);
@@ -138,11 +146,11 @@ pub fn run(program: &VerifiedProgram, machine: &mut Machine, opts: &ExecOptions)
                 rec.host_cycles = host_estimate_cycles(k, target);
                 if opts.functional {
                     fx.drain(machine)?;
-                    let wall = host_call(machine, p, *kernel).map_err(|why| ExecError::HostKernel {
+                    let wall = host_call(machine, p, host, *kernel).map_err(|why| ExecError::HostKernel {
                         queue: queue.id,
                         index: at,
                         kernel: *kernel,
-                        op: k.op.kind(),
+                        op: k.what().to_string(),
                         why,
                     })?;
                     rec.host_wall_ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);

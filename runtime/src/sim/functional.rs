@@ -9,14 +9,11 @@
 //! such a command (and every host call, and the end of the run) first drains the queue. In practice a whole
 //! layer's loads, MACs and stores run in one parallel batch.
 use super::apply::{apply_tracked, Dram, Held, Outbox};
-use super::memory::{bytes, bytes_mut, Machine};
+use super::memory::Machine;
 use crate::error::ExecError;
 use accel_ops::command::{Command, QueueId, Space};
-use accel_ops::program::Program;
-use accel_ops::Tensor;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 /// Most commands queued before a drain, and most bytes parked in outboxes.
 const MAX_QUEUED: usize = 4096;
@@ -32,6 +29,8 @@ pub struct Workspace {
     pub(crate) immutable_end: u64,
     /// Apply tile commands one at a time even with several threads (only the kernels then run in parallel).
     pub(crate) serial_tiles: bool,
+    /// Copies of host kernel inputs, for calls whose DRAM tensors overlap.
+    pub(crate) host: super::host_call::HostScratch,
 }
 
 /// The functional model during one run.
@@ -152,27 +151,4 @@ impl<'p> Functional<'p> {
         self.stores.clear();
         result
     }
-}
-
-/// Runs host kernel `index` with the reference semantics: inputs read from DRAM, output written to DRAM.
-/// Returns the measured wall time (reported, never used for cycle counts). Queued tile commands must have been
-/// drained first.
-pub(crate) fn host_call(m: &mut Machine, p: &Program, index: u32) -> Result<Duration, String> {
-    let kernel = p.kernels.get(index as usize).ok_or_else(|| format!("kernel {index} does not exist"))?;
-    let t0 = Instant::now();
-    let mut inputs = Vec::with_capacity(kernel.inputs.len());
-    for (i, t) in kernel.inputs.iter().enumerate() {
-        let size = t.ty.checked_bytes().map_err(|e| format!("input {i}: {e}"))? as u64;
-        let tensor =
-            Tensor::from_le_bytes(&t.ty, bytes(m.dram(), t.dram, size)?).map_err(|e| format!("input {i}: {e}"))?;
-        inputs.push(tensor);
-    }
-    let refs: Vec<&Tensor> = inputs.iter().collect();
-    let out = kernel.op.eval(&refs).map_err(|e| e.to_string())?;
-    if out.ty() != kernel.output.ty {
-        return Err(format!("computed {}, declared {}", out.ty(), kernel.output.ty));
-    }
-    let data = out.to_le_bytes();
-    bytes_mut(m.dram_mut(), kernel.output.dram, data.len() as u64)?.copy_from_slice(&data);
-    Ok(t0.elapsed())
 }

@@ -11,6 +11,7 @@ mod conv;
 mod exec;
 mod functional;
 mod gemm;
+mod host_call;
 pub mod int8;
 mod matmul;
 mod memory;

@@ -2,16 +2,16 @@
 //! accepts a `VerifiedProgram`, which only `verify` builds). It checks the target, the DRAM layout, every
 //! command's unit, parameters and memory footprint, host kernels, semaphores, that every wait can be satisfied,
 //! and the debug map. It never panics and never trusts a count or an offset without checked arithmetic.
-#![deny(clippy::indexing_slicing)]
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod host;
 mod target;
 mod waits;
 
 pub(crate) use waits::MAX_SEMAPHORES;
 
 use accel_ops::command::{CheckError, Command, QueueId, Space, Unit};
-use accel_ops::program::{DramTensor, IoDesc, Program};
+use accel_ops::program::{IoDesc, Program};
 use accel_ops::shape::Limits;
-use accel_ops::DType;
 use std::collections::HashSet;
 use thiserror::Error;
 
@@ -32,8 +32,6 @@ pub enum VerifyError {
     WrongUnit { queue: QueueId, index: usize, mnemonic: &'static str, needs: &'static str, unit: &'static str },
     #[error("{queue} #{index}: {source}")]
     BadCommand { queue: QueueId, index: usize, source: CheckError },
-    #[error("{queue} #{index}: {mnemonic} in {dtype}: unsupported dtype (the MAC array computes f32, bf16 and i8)")]
-    UnsupportedDtype { queue: QueueId, index: usize, mnemonic: &'static str, dtype: DType },
     #[error("{queue} #{index}: {mnemonic} touches SRAM bytes {start}..{end}, outside the tile's {size} bytes")]
     SramOutOfBounds { queue: QueueId, index: usize, mnemonic: &'static str, start: u64, end: u64, size: u64 },
     #[error("{queue} #{index}: {mnemonic} touches DRAM bytes {start}..{end}, outside the program's {size} bytes")]
@@ -41,7 +39,7 @@ pub enum VerifyError {
     #[error("{queue} #{index}: host.call kernel {kernel} does not exist (the blob has {count} kernels)")]
     BadKernelIndex { queue: QueueId, index: usize, kernel: u32, count: usize },
     #[error("host kernel {kernel} ({op}): {why}")]
-    Kernel { kernel: usize, op: &'static str, why: String },
+    Kernel { kernel: usize, op: String, why: String },
     #[error("{queue} #{index}: semaphore {sem} is out of range (the program declares {semaphores})")]
     SemaphoreOutOfRange { queue: QueueId, index: usize, sem: u16, semaphores: u32 },
     #[error(
@@ -57,6 +55,8 @@ pub enum VerifyError {
 #[derive(Debug, Clone)]
 pub struct VerifiedProgram {
     program: Program,
+    /// Per host kernel: its verified kernel IR (`None`: operator form).
+    host: Vec<host::VerifiedHost>,
 }
 
 impl VerifiedProgram {
@@ -66,16 +66,25 @@ impl VerifiedProgram {
     pub fn into_program(self) -> Program {
         self.program
     }
+    /// The host kernels in kernel-IR form, verified (`None` for an operator-form kernel), in kernel order.
+    pub fn host_kernels(&self) -> &[host::VerifiedHost] {
+        &self.host
+    }
 }
 
 /// Verifies a program; the only way to obtain a `VerifiedProgram`.
 pub fn verify(program: Program) -> Result<VerifiedProgram, VerifyError> {
-    check(&program)?;
-    Ok(VerifiedProgram { program })
+    let host = check_all(&program)?;
+    Ok(VerifiedProgram { program, host })
 }
 
 /// Runs every check without taking the program (for `accelrt info` and tests).
 pub fn check(p: &Program) -> Result<(), VerifyError> {
+    check_all(p).map(|_| ())
+}
+
+/// Every check, in order; returns the verified host kernels.
+fn check_all(p: &Program) -> Result<Vec<host::VerifiedHost>, VerifyError> {
     let meta = &p.meta;
     target::check_target(&meta.target)?;
     if meta.dram_bytes > meta.target.dram.capacity_bytes {
@@ -90,10 +99,11 @@ pub fn check(p: &Program) -> Result<(), VerifyError> {
     }
     check_io("input", &meta.inputs, meta.dram_bytes)?;
     check_io("output", &meta.outputs, meta.dram_bytes)?;
-    check_kernels(p)?;
+    let host = host::check_kernels(p)?;
     check_queues(p)?;
     waits::check_waits(&p.queues, meta.semaphores)?;
-    check_debug(p)
+    check_debug(p)?;
+    Ok(host)
 }
 
 /// `[dram, dram + bytes(ty))` inside DRAM, with the byte size from checked arithmetic; returns the size.
@@ -117,25 +127,6 @@ fn check_io(kind: &'static str, ios: &[IoDesc], dram_bytes: u64) -> Result<(), V
             return Err(err(format!("duplicate {kind} name")));
         }
         dram_tensor_bytes(io.dram, &io.ty, dram_bytes).map_err(err)?;
-    }
-    Ok(())
-}
-
-fn check_kernels(p: &Program) -> Result<(), VerifyError> {
-    for (k, kernel) in p.kernels.iter().enumerate() {
-        let err = |why: String| VerifyError::Kernel { kernel: k, op: kernel.op.kind(), why };
-        let place = |what: String, t: &DramTensor| {
-            dram_tensor_bytes(t.dram, &t.ty, p.meta.dram_bytes).map_err(|why| err(format!("{what}: {why}")))
-        };
-        for (i, t) in kernel.inputs.iter().enumerate() {
-            place(format!("input {i}"), t)?;
-        }
-        place("output".into(), &kernel.output)?;
-        let types: Vec<_> = kernel.inputs.iter().map(|t| t.ty.clone()).collect();
-        let inferred = kernel.op.infer(&types).map_err(|e| err(format!("inputs do not type-check: {e}")))?;
-        if inferred != kernel.output.ty {
-            return Err(err(format!("computes {inferred}, but the output is declared {}", kernel.output.ty)));
-        }
     }
     Ok(())
 }
@@ -179,13 +170,6 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
     let bad = |why: String| VerifyError::BadCommand { queue, index, source: CheckError { mnemonic, why } };
     let footprint = cmd.footprint().map_err(|source| VerifyError::BadCommand { queue, index, source })?;
     match cmd {
-        // The footprint checked the dtype pairing (a quant operand exactly for i8); the simulator computes
-        // f32, bf16 and i8.
-        Command::Conv { dtype, .. } | Command::MatMul { dtype, .. } => {
-            if !matches!(dtype, DType::F32 | DType::BF16 | DType::I8) {
-                return Err(VerifyError::UnsupportedDtype { queue, index, mnemonic, dtype: *dtype });
-            }
-        }
         // Policy: a DMA never moves more bytes than its destination holds, so one command's work is bounded.
         Command::Load { copy, .. } => {
             let bytes = copy.bytes().unwrap_or(u64::MAX);
@@ -209,7 +193,11 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
                 return Err(VerifyError::SemaphoreOutOfRange { queue, index, sem: *sem, semaphores: meta.semaphores });
             }
         }
-        Command::Unary { .. }
+        // The footprint checked the compute dtype (f32, bf16 or i8, what the simulator computes) and its
+        // pairing with a quant operand (exactly for i8).
+        Command::Conv { .. }
+        | Command::MatMul { .. }
+        | Command::Unary { .. }
         | Command::Binary { .. }
         | Command::Pool { .. }
         | Command::Affine { .. }

@@ -3,6 +3,7 @@
 //! sessions and the blob round trip. One test binary (modules below) to keep link time down.
 mod cli;
 mod common;
+mod host_ir;
 mod session;
 mod timing;
 mod trace;

@@ -98,11 +98,11 @@ fn tile_and_host_layers_are_reported_separately() {
     p.queues[2].commands.push(signal(2));
     p.queues.push(queue(0, Unit::Host, vec![wait(2, 1), Command::HostCall { kernel: 0 }]));
     let softmax = Op::Softmax(Softmax { axis: 1, log: false });
-    p.kernels.push(HostKernel {
-        op: softmax.clone(),
-        inputs: vec![DramTensor { dram: y.dram, ty: y.ty.clone() }],
-        output: DramTensor { dram: z_dram, ty: y.ty.clone() },
-    });
+    p.kernels.push(HostKernel::fallback(
+        softmax.clone(),
+        vec![DramTensor { dram: y.dram, ty: y.ty.clone() }],
+        DramTensor { dram: z_dram, ty: y.ty.clone() },
+    ));
     p.meta.outputs = vec![io("z", y.ty.clone(), z_dram)];
     p.debug.layers = vec!["/conv/Conv".into(), "/softmax/Softmax".into()];
     p.debug.command_layer = vec![vec![0; 4], vec![0; 3], vec![0; 3], vec![1; 2]];

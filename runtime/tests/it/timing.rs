@@ -146,11 +146,11 @@ fn host_calls_take_their_estimate_and_compute_the_reference() {
         128,
         0,
     );
-    p.kernels.push(HostKernel {
-        op: Op::Unary(Unary { op: UnaryOp::Sigmoid }),
-        inputs: vec![DramTensor { dram: 0, ty: ty.clone() }],
-        output: DramTensor { dram: 64, ty: ty.clone() },
-    });
+    p.kernels.push(HostKernel::fallback(
+        Op::Unary(Unary { op: UnaryOp::Sigmoid }),
+        vec![DramTensor { dram: 0, ty: ty.clone() }],
+        DramTensor { dram: 64, ty: ty.clone() },
+    ));
     let t = Target::x1();
     let ns = 128.0 / t.host.link_gb_per_s + 16.0 / t.host.gflops;
     let estimate = (ns * t.clock_ghz).ceil() as u64;

@@ -2,20 +2,12 @@
 //! (small limits) -> the Cranelift JIT and the reference interpreter on the same argument bytes. Properties:
 //! nothing panics; the JIT compiles every verified kernel; both give the same status (ok, or a trapped bounds
 //! check at the same instruction) and, when ok, the same bytes (NaN payloads aside); ASan sees no access
-//! outside the buffers.
-//!
-//! `runtime/src/host` is not exported from `accel_runtime` yet, so it is compiled here from its source, as the
-//! runtime's own `examples/host_selftest.rs` does. Once `pub mod host` is in the runtime's lib.rs, use that.
-//! (rustfmt on this file also formats the host module it includes.)
+//! outside the buffers. The JIT is the runtime's own (`accel_runtime::host`), the one `host.call` uses.
 #![no_main]
-#[path = "../../../runtime/src/host/mod.rs"]
-#[allow(dead_code, unused_imports)]
-mod host;
-
 use accel_ops::kernel::{interpret, verify_with, KernelError, VerifyLimits};
 use accel_ops::DType;
+use accel_runtime::host::{HostError, JitKernel};
 use arbitrary::Unstructured;
-use host::{HostError, JitKernel};
 use libfuzzer_sys::fuzz_target;
 
 fn is_nan(dtype: DType, e: &[u8]) -> bool {

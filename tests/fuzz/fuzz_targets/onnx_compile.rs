@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
             limits: ImportLimits {
                 max_model_bytes: 1 << 20,
                 max_nodes: 256,
+                max_depth: 256,
                 tensor: Limits { max_rank: 6, max_elements: 1 << 18 },
             },
         },

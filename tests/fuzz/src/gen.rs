@@ -272,7 +272,7 @@ fn kernel(u: &mut Unstructured<'_>, dram_bytes: u64) -> Result<HostKernel> {
         Ok(ty) if u.ratio(7u8, 8)? => ty,
         _ => TensorType { dtype: DType::F32, shape: shape(u)? },
     };
-    Ok(HostKernel { op, inputs, output: DramTensor { dram: place(u, &ty, dram_bytes)?, ty } })
+    Ok(HostKernel::fallback(op, inputs, DramTensor { dram: place(u, &ty, dram_bytes)?, ty }))
 }
 
 fn io(u: &mut Unstructured<'_>, prefix: &str, i: usize, dram_bytes: u64) -> Result<IoDesc> {

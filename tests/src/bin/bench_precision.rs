@@ -1,8 +1,10 @@
-//! `cargo run --release -p accel-tests --bin bench_precision [-- --size 64 --inputs 16]`: FP32 vs BF16 vs INT8
-//! vs auto per model, on the simulator: output SQNR against tract's f32 (worst and mean over the inputs), top-1
-//! agreement with f32, simulated latency, and how many MAC layers each mode put in int8 / bf16. INT8 and auto
-//! calibrate on 16 fixed random inputs; the measured inputs are other fixed random inputs. (The ONNX `light_*`
-//! models are not measured: their weights are degenerate and their outputs constant, so every mode is exact.)
+//! `cargo run --release -p accel-tests --bin bench_precision [-- --size 64 --inputs 16 --only NAME --layers
+//! --method percentile --bias-correction]`: FP32 vs BF16 vs INT8 vs auto per model, on the simulator: output SQNR against tract's
+//! f32 (worst and mean over the inputs), top-1 agreement with f32, simulated latency, and how many MAC layers
+//! each mode put in int8 / bf16. INT8 and auto calibrate on 16 fixed random inputs (min/max ranges by default,
+//! as `accelc`; `--bias-correction` as its flag); the measured inputs are other fixed random inputs. (The ONNX
+//! `light_*` models are not measured: their weights are degenerate and their outputs constant, so every mode is
+//! exact.)
 use accel_compiler::driver::{compile_bytes, CompileOptions, Precision};
 use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_ops::numerics::sqnr_db;
@@ -21,6 +23,12 @@ struct Model {
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The value after flag `name`, if given.
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
 }
 
 fn models(size: usize) -> Result<Vec<Model>> {
@@ -43,15 +51,33 @@ fn main() -> Result<()> {
         "{:<20} {:<6} {:>6} {:>6} {:>10} {:>10} {:>8} {:>11} {:>8}",
         "model", "mode", "int8", "bf16", "SQNR min", "SQNR mean", "top-1", "latency ms", "speedup"
     );
-    for m in models(size)? {
+    // `--only mobilenetv2` measures the models whose name contains it; `--layers` prints each reduced-precision
+    // mode's per-layer report (precision and SQNR against f32 on the calibration samples).
+    let only = text_arg("--only");
+    let layers = std::env::args().any(|a| a == "--layers");
+    let bias_correction = std::env::args().any(|a| a == "--bias-correction");
+    // `--method minmax|percentile|mse` (default minmax, as `accelc`).
+    let method = match text_arg("--method").as_deref() {
+        Some("percentile") => CalibrationMethod::Percentile(99.99),
+        Some("mse") => CalibrationMethod::Mse,
+        _ => CalibrationMethod::MinMax,
+    };
+    for m in models(size)?.into_iter().filter(|m| only.as_ref().is_none_or(|o| m.name.contains(o.as_str()))) {
         let cal: Vec<Vec<Tensor>> = (0..16).map(|s| vec![random_tensor(&m.dims, 1000 + s)]).collect();
         let inputs: Vec<Tensor> = (0..n as u64).map(|s| random_tensor(&m.dims, 2000 + s)).collect();
         let want: Vec<Vec<f32>> =
             inputs.iter().map(|x| tract_run(&m.onnx, std::slice::from_ref(x)).swap_remove(0)).collect();
         let mut fp32_ms = None;
         for mode in [Precision::Fp32, Precision::Bf16, Precision::Int8, Precision::Auto] {
-            let calibration = Some(Calibration { samples: cal.clone(), method: CalibrationMethod::MinMax });
-            let opts = CompileOptions { precision: mode, calibration, ..Default::default() };
+            let calibration = Some(Calibration { samples: cal.clone(), method });
+            let measure_precision = layers && mode != Precision::Fp32;
+            let opts = CompileOptions {
+                precision: mode,
+                calibration,
+                measure_precision,
+                bias_correction,
+                ..Default::default()
+            };
             let c = compile_bytes(&m.onnx, None, &opts)
                 .with_context(|| format!("compiling {} in {}", m.name, mode.name()))?;
             let count = |p: &str| c.precision.layers.iter().filter(|l| l.precision == p).count();
@@ -79,6 +105,9 @@ fn main() -> Result<()> {
                 ms,
                 base / ms
             );
+            if measure_precision {
+                print!("{}", c.precision);
+            }
         }
     }
     Ok(())

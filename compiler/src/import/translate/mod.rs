@@ -11,8 +11,10 @@ use accel_ops::{DType, Tensor, TensorType};
 use std::collections::HashMap;
 use std::path::Path;
 
+mod composite;
 mod constant;
 mod conv;
+mod integer;
 mod layout;
 mod math;
 mod quant;
@@ -56,10 +58,16 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Resize" => resize::resize,
         "Upsample" => resize::upsample,
         "Cast" => constant::cast,
+        "CastLike" => composite::cast_like,
+        "LayerNormalization" => composite::layer_norm,
+        "RMSNormalization" => composite::rms_norm,
+        "Gelu" => composite::gelu,
         "QuantizeLinear" => quant::quantize_linear,
         "DequantizeLinear" => quant::dequantize_linear,
         "QLinearConv" => quant::qlinear_conv,
         "QLinearMatMul" => quant::qlinear_matmul,
+        "ConvInteger" => integer::conv_integer,
+        "MatMulInteger" => integer::matmul_integer,
         "Constant" => constant::constant,
         "ConstantOfShape" => constant::constant_of_shape,
         "Shape" => constant::shape,

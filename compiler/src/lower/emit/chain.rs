@@ -25,7 +25,6 @@ pub struct ChainLayer<'a> {
 pub struct ChainPlan {
     pub rows: usize,
     pub cycles: f64,
-    pub dram_bytes: f64,
 }
 
 fn window(l: &ChainLayer) -> RowWindow {
@@ -123,9 +122,11 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
             .map(|(l, s)| (l.shape.k * s.out_rows * l.shape.ow * 4) as f64)
             .sum::<f64>();
     let out = (last.shape.k * last.shape.oh * last.shape.ow * 4) as f64;
-    let dram_bytes = items.min(b.tiles) as f64 * resident as f64 + items as f64 * per_item_in + out;
+    // Each busy tile loads the weights once (their bytes, not their aligned SRAM footprint).
+    let weights: u64 = layers.iter().map(|l| weight_bytes(l) + l.shape.k as u64 * 4).sum();
+    let dram_bytes = items.min(b.tiles) as f64 * weights as f64 + items as f64 * per_item_in + out;
     let compute = items.div_ceil(b.tiles) as f64 * macs_item / b.ops_per_cycle;
-    Some(ChainPlan { rows, cycles: compute.max(dram_bytes / b.dram_bytes_per_cycle), dram_bytes })
+    Some(ChainPlan { rows, cycles: compute.max(dram_bytes / b.dram_bytes_per_cycle) })
 }
 
 fn copy_rows(rows: usize, row_bytes: usize, planes: usize, plane_stride: usize) -> Copy3 {

@@ -38,17 +38,17 @@ pub fn emit_unary(op: UnaryOp, len: usize, x: u64, y: u64, cap: u64, tiles: usiz
 }
 
 /// A piece of a repeating pattern: elements `[i0, i0+len)` use `b[b0 .. b0+period]` with `repeat`.
-struct Piece {
-    i0: usize,
-    len: usize,
-    b0: usize,
-    period: usize,
-    repeat: usize,
+pub(super) struct Piece {
+    pub i0: usize,
+    pub len: usize,
+    pub b0: usize,
+    pub period: usize,
+    pub repeat: usize,
 }
 
 /// Splits `total` elements with pattern (period P, repeat R) into pieces that fit: whole runs of R when at
 /// least one fits (b is then a contiguous range of the pattern), else pieces inside one run (b is one scalar).
-fn pieces(total: usize, bc: Broadcast, per_elem: u64, cap: u64, tiles: usize) -> Vec<Piece> {
+pub(super) fn pieces(total: usize, bc: Broadcast, per_elem: u64, cap: u64, tiles: usize) -> Vec<Piece> {
     let (p, r) = (bc.period.max(1), bc.repeat.max(1));
     let block = p * r;
     let mut out = Vec::new();

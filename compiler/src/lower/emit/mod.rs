@@ -4,8 +4,10 @@
 //! also makes DRAM reuse by liveness safe.
 mod chain;
 mod convert;
+mod elementwise;
 mod flat;
 mod matmul;
+mod stationary;
 mod window;
 
 use super::error::LowerError;
@@ -15,11 +17,13 @@ use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
 use std::collections::BTreeMap;
 
-pub use chain::{emit_chain, plan_chain, ChainLayer, ChainPlan};
+pub use chain::{emit_chain, plan_chain, ChainLayer};
 pub use convert::emit_convert;
+pub use elementwise::{emit_elementwise, ElementwiseIo};
 pub use flat::{emit_affine, emit_binary, emit_unary};
 pub use matmul::emit_matmul;
-pub use window::{conv_estimate, emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
+pub use stationary::{emit_stationary, plan_stationary, StationaryPlan};
+pub use window::{conv_estimate, conv_stream_plan, emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
 
 /// Semaphore 0 counts completed work items of all layers (the layer barrier).
 const DONE: u16 = 0;
@@ -173,6 +177,75 @@ impl<'a> Emitter<'a> {
             }
             self.signal(q(Unit::DmaOut), sem(t, 2));
             self.signal(q(Unit::DmaOut), DONE);
+        }
+        Ok(())
+    }
+
+    /// Emits a tile layer whose items are placed by the caller: per tile, phases of resident operands and the
+    /// items that use them. A phase's resident loads wait until the tile has computed every earlier item (they
+    /// overwrite the operands those read); items stay double-buffered across phases.
+    pub fn tile_layer_phased(
+        &mut self,
+        layer_name: &str,
+        tiles: Vec<stationary::TilePhases>,
+        unit: Unit,
+    ) -> Result<(), LowerError> {
+        let resident_bytes = tiles.iter().flatten().map(|(r, _)| r.bytes).max().unwrap_or(0);
+        if tiles.iter().flatten().all(|(_, items)| items.is_empty()) {
+            return Err(LowerError::layer(layer_name, "no work items"));
+        }
+        if tiles.len() > self.tiles() {
+            return Err(LowerError::layer(layer_name, "more tile schedules than tiles"));
+        }
+        let barrier = self.signals[DONE as usize];
+        let half = set_bytes(self.target.tile.sram_bytes, resident_bytes);
+        let resident_base = 2 * half;
+        if resident_base + resident_bytes > self.target.tile.sram_bytes {
+            return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
+        }
+        let sem = |t: usize, k: usize| (1 + 3 * t + k) as u16;
+        for (t, phases) in tiles.into_iter().enumerate() {
+            let base = [0, 1, 2].map(|k| self.signals[sem(t, k) as usize]);
+            let q = |unit| QueueId { tile: t as u16, unit };
+            let mut j = 0u32;
+            for (resident, items) in phases {
+                if j == 0 {
+                    self.wait(q(Unit::DmaIn), DONE, barrier);
+                } else {
+                    self.wait(q(Unit::DmaIn), sem(t, 1), base[1] + j);
+                }
+                for (s, d, c) in &resident.loads {
+                    self.push(
+                        q(Unit::DmaIn),
+                        Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c },
+                    );
+                }
+                for item in items {
+                    let buf = (j % 2) as u64 * half;
+                    if j >= 2 {
+                        self.wait(q(Unit::DmaIn), sem(t, 2), base[2] + j - 1);
+                    }
+                    for (s, d, c) in item.loads {
+                        self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
+                    }
+                    self.signal(q(Unit::DmaIn), sem(t, 0));
+                    self.wait(q(unit), sem(t, 0), base[0] + j + 1);
+                    for c in item.compute {
+                        self.push(q(unit), rebase(c, buf as u32, resident_base as u32));
+                    }
+                    self.signal(q(unit), sem(t, 1));
+                    self.wait(q(Unit::DmaOut), sem(t, 1), base[1] + j + 1);
+                    for (s, d, c) in item.stores {
+                        self.push(
+                            q(Unit::DmaOut),
+                            Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c },
+                        );
+                    }
+                    self.signal(q(Unit::DmaOut), sem(t, 2));
+                    self.signal(q(Unit::DmaOut), DONE);
+                    j += 1;
+                }
+            }
         }
         Ok(())
     }

@@ -97,7 +97,7 @@ fn choose(
     ops_total: f64,
     bytes: impl Fn(usize, usize) -> Vec<u64>,
     traffic: impl Fn(usize, usize) -> f64,
-) -> Option<(usize, usize, f64)> {
+) -> Option<(usize, usize, f64, f64)> {
     let candidates: Vec<usize> = if groups == 1 {
         (1..=s.k).rev().filter(|kc| *kc == s.k || kc % 8 == 0 || *kc < 8).collect()
     } else {
@@ -136,7 +136,7 @@ fn choose(
             }
         }
     }
-    best.map(|(t, _, kc, r)| (kc, r, t))
+    best.map(|(t, bytes, kc, r)| (kc, r, t, bytes))
 }
 
 /// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
@@ -192,7 +192,119 @@ pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f6
             + s.n as f64
                 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as f64)
     };
-    choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t)| t)
+    choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t, _)| t)
+}
+
+/// SRAM buffer sizes of one streamed convolution item with `kc` output channels and `r` output rows: input
+/// stripe, weights, bias, output, then the residual and int8 parameters when present.
+fn conv_item_bytes(s: &WindowShape, conv: &Conv, io: &ConvIo, kc: usize, r: usize) -> Vec<u64> {
+    let g = conv.group;
+    let [kh, kw] = conv.kernel;
+    let rows = conv_window(s, conv).rows_for(r);
+    let e = io.dtype.size() as u64;
+    let mut v = vec![
+        (in_channels(s, g, kc) * rows * s.w) as u64 * e,
+        (kc * (s.c / g) * kh * kw) as u64 * e,
+        kc as u64 * 4,
+        (kc * r * s.ow) as u64 * e,
+    ];
+    // The residual block has the output block's shape `[kc, rows, OW]`.
+    if io.residual.is_some() {
+        v.push((kc * r * s.ow) as u64 * e);
+    }
+    if io.quant.is_some() {
+        v.push(QuantParams::bytes(kc as u64).unwrap_or(u64::MAX));
+    }
+    v
+}
+
+fn conv_window(s: &WindowShape, conv: &Conv) -> RowWindow {
+    RowWindow {
+        in_h: s.h,
+        kernel: conv.kernel[0],
+        stride: conv.strides[0],
+        dilation: conv.dilations[0],
+        pad_top: conv.pads[0],
+    }
+}
+
+/// The streamed tiling `emit_conv` uses: output-channel chunk, stripe height, estimated cycles and DRAM bytes
+/// (weights reloaded with every stripe, the input once per channel chunk).
+pub fn conv_stream_plan(
+    s: &WindowShape,
+    conv: &Conv,
+    io: &ConvIo,
+    budget: &Budget,
+) -> Option<(usize, usize, f64, f64)> {
+    let g = conv.group;
+    let [kh, kw] = conv.kernel;
+    let win = conv_window(s, conv);
+    let e = io.dtype.size() as f64;
+    let macs = (s.n * s.k * s.oh * s.ow * (s.c / g) * kh * kw) as f64;
+    let w_total = (s.k * (s.c / g) * kh * kw) as f64 * e;
+    let traffic = |kc: usize, r: usize| {
+        let stripes = s.oh.div_ceil(r) as f64;
+        let chunks = channel_chunks(s, g, kc).len() as f64;
+        s.n as f64 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w) as f64 * e)
+    };
+    choose(s, g, budget, macs, |kc, r| conv_item_bytes(s, conv, io, kc, r), traffic)
+}
+
+/// Where one `mac.conv` block's operands sit in SRAM.
+pub(super) struct ConvBuffers {
+    pub input: SramAddr,
+    pub weights: SramAddr,
+    pub bias: SramAddr,
+    pub residual: SramAddr,
+    pub quant: SramAddr,
+    pub output: SramAddr,
+}
+
+/// The channel and width extents of one `mac.conv` block (its rows come from the stripe).
+pub(super) struct ConvBlock {
+    pub in_c: usize,
+    pub in_w: usize,
+    pub out_c: usize,
+    pub out_w: usize,
+    pub groups: usize,
+}
+
+/// The `mac.conv` computing output stripe `st` of `conv` (streamed and weight-stationary schedules alike).
+pub(super) fn conv_command(
+    conv: &Conv,
+    dtype: DType,
+    act: Option<UnaryOp>,
+    st: &crate::lower::tiling::Stripe,
+    b: &ConvBlock,
+    bufs: ConvBuffers,
+) -> Command {
+    Command::Conv {
+        dtype,
+        input: bufs.input,
+        in_c: b.in_c as u32,
+        in_h: st.in_rows as u32,
+        in_w: b.in_w as u32,
+        weights: bufs.weights,
+        bias: bufs.bias,
+        residual: bufs.residual,
+        quant: bufs.quant,
+        output: bufs.output,
+        out_c: b.out_c as u32,
+        out_h: st.out_rows as u32,
+        out_w: b.out_w as u32,
+        kernel_h: conv.kernel[0] as u16,
+        kernel_w: conv.kernel[1] as u16,
+        stride_h: conv.strides[0] as u16,
+        stride_w: conv.strides[1] as u16,
+        dilation_h: conv.dilations[0] as u16,
+        dilation_w: conv.dilations[1] as u16,
+        pad_top: st.pad_top as u16,
+        pad_left: conv.pads[1] as u16,
+        pad_bottom: st.pad_bottom as u16,
+        pad_right: conv.pads[3] as u16,
+        groups: b.groups as u32,
+        act: Act(act),
+    }
 }
 
 /// Convolution items for one layer.
@@ -209,39 +321,10 @@ pub fn emit_conv(
     let g = conv.group;
     let cg = s.c / g;
     let [kh, kw] = conv.kernel;
-    let win = RowWindow {
-        in_h: s.h,
-        kernel: kh,
-        stride: conv.strides[0],
-        dilation: conv.dilations[0],
-        pad_top: conv.pads[0],
-    };
-    let in_ch = |kc: usize| in_channels(s, g, kc);
+    let win = conv_window(s, conv);
     let e = io.dtype.size() as u64;
-    let bytes = |kc: usize, r: usize| {
-        let mut v = vec![
-            (in_ch(kc) * win.rows_for(r) * s.w) as u64 * e,
-            (kc * cg * kh * kw) as u64 * e,
-            kc as u64 * 4,
-            (kc * r * s.ow) as u64 * e,
-        ];
-        // The residual block has the output block's shape `[kc, rows, OW]`.
-        if io.residual.is_some() {
-            v.push((kc * r * s.ow) as u64 * e);
-        }
-        if io.quant.is_some() {
-            v.push(QuantParams::bytes(kc as u64).unwrap_or(u64::MAX));
-        }
-        v
-    };
-    let macs = (s.n * s.k * s.oh * s.ow * cg * kh * kw) as f64;
-    let w_total = (s.k * cg * kh * kw) as f64 * e as f64;
-    let traffic = |kc: usize, r: usize| {
-        let stripes = s.oh.div_ceil(r) as f64;
-        let chunks = channel_chunks(s, g, kc).len() as f64;
-        s.n as f64 * (stripes * w_total + chunks * stripes * (in_ch(kc) * win.rows_for(r) * s.w) as f64 * e as f64)
-    };
-    let (kc, r, _) = choose(s, g, budget, macs, bytes, traffic).ok_or_else(|| {
+    let bytes = |kc: usize, r: usize| conv_item_bytes(s, conv, io, kc, r);
+    let (kc, r, _, _) = conv_stream_plan(s, conv, io, budget).ok_or_else(|| {
         LowerError::layer(layer, format!("even one output row of one channel group does not fit {cap} bytes of SRAM"))
     })?;
     let mut items = Vec::new();
@@ -307,33 +390,16 @@ pub fn emit_conv(
                 if let (Some(sq), Some(q)) = (sq, io.quant) {
                     loads.extend(quant_loads(q, sq, k0, kn));
                 }
-                let compute = Command::Conv {
-                    dtype: io.dtype,
+                let bufs = ConvBuffers {
                     input: SramAddr(si as u32),
-                    in_c: nc as u32,
-                    in_h: st.in_rows as u32,
-                    in_w: s.w as u32,
                     weights: SramAddr(sw as u32),
                     bias: SramAddr(sb as u32),
                     residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
                     quant: sq.map_or(SramAddr::NONE, |q| SramAddr(q as u32)),
                     output: SramAddr(so as u32),
-                    out_c: kn as u32,
-                    out_h: rows as u32,
-                    out_w: s.ow as u32,
-                    kernel_h: kh as u16,
-                    kernel_w: kw as u16,
-                    stride_h: conv.strides[0] as u16,
-                    stride_w: conv.strides[1] as u16,
-                    dilation_h: conv.dilations[0] as u16,
-                    dilation_w: conv.dilations[1] as u16,
-                    pad_top: st.pad_top as u16,
-                    pad_left: conv.pads[1] as u16,
-                    pad_bottom: st.pad_bottom as u16,
-                    pad_right: conv.pads[3] as u16,
-                    groups: groups as u32,
-                    act: Act(act),
                 };
+                let block = ConvBlock { in_c: nc, in_w: s.w, out_c: kn, out_w: s.ow, groups };
+                let compute = conv_command(conv, io.dtype, act, &st, &block, bufs);
                 let stores = vec![(so, DramAddr(y + out_offset), out_copy)];
                 items.push(WorkItem { loads, compute: vec![compute], stores });
             }
@@ -359,7 +425,7 @@ pub fn emit_pool(
     let ops = (s.n * s.c * s.oh * s.ow * kh * kw) as f64;
     let traffic =
         |cc: usize, r: usize| (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64;
-    let (cc, r, _) = choose(s, s.c, budget, ops, bytes, traffic)
+    let (cc, r, _, _) = choose(s, s.c, budget, ops, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {

@@ -4,6 +4,7 @@
 //! operand orders and at product groupings themselves, which keeps the e-graph small.
 mod fold;
 mod fuse;
+mod integer;
 mod place;
 mod recognize;
 mod simplify;
@@ -23,6 +24,7 @@ fn any<M: 'static>(rule: Rule<M>) -> Any {
 /// Every rule, in a fixed order (the order rules apply in one iteration).
 pub fn all() -> Vec<Any> {
     let mut v = simplify::rules();
+    v.extend(integer::rules());
     v.extend(fold::rules());
     v.extend(recognize::rules());
     v.extend(fuse::rules());

@@ -50,6 +50,8 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
         Op::Resize(r) => nn::resize(r, inputs, output),
         // Int8 boundaries run on the tiles (`vec.convert`), never as host kernels.
         Op::Quant(_) => Err(unsupported(op, "quantization runs on the tiles (vec.convert)")),
+        // Chains are formed from tile nodes only (the compiler fuses host elementwise kernels its own way).
+        Op::Elementwise(_) => Err(unsupported(op, "elementwise chains run on the tiles")),
     }
 }
 
