@@ -2,6 +2,7 @@
 //! the benchmarks, so that all of them compile the same way.
 use crate::import::{self, ImportError, ImportOptions};
 use crate::ir::{Graph, IrError};
+pub use crate::lower::Objective;
 use crate::lower::{self, LowerError, LowerOptions, Lowered};
 use crate::passes;
 use accel_ops::blob::{self, BlobError};
@@ -31,6 +32,8 @@ pub struct CompileOptions {
     pub measure_precision: bool,
     /// int8: correct each layer's bias for the mean error its int8 weights make (`--bias-correction`).
     pub bias_correction: bool,
+    /// Batch-1 latency (default) or frames/s by pipelining frames over tile groups (`--objective`).
+    pub objective: Objective,
 }
 
 impl Default for CompileOptions {
@@ -45,6 +48,7 @@ impl Default for CompileOptions {
             accuracy_budget_db: None,
             measure_precision: false,
             bias_correction: false,
+            objective: Objective::Latency,
         }
     }
 }
@@ -129,8 +133,10 @@ pub fn compile_graph(
         opts.precision.name(),
         calibrated,
         if opts.no_passes { " --no-passes" } else { "" }
-    ) + if opts.no_fusion { " --no-fusion" } else { "" };
-    let lowered = lower::lower(&optimized, &opts.target, &LowerOptions { summary, fuse_layers: !opts.no_fusion })?;
+    ) + if opts.no_fusion { " --no-fusion" } else { "" }
+        + if opts.objective == Objective::Throughput { " --objective throughput" } else { "" };
+    let lopts = LowerOptions { summary, fuse_layers: !opts.no_fusion, objective: opts.objective };
+    let lowered = lower::lower(&optimized, &opts.target, &lopts)?;
     let blob = blob::encode(&lowered.program)?;
     Ok(Compiled { imported: g, optimized, precision: report, lowered, rewrite_reports, blob })
 }

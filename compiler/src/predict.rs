@@ -39,6 +39,12 @@ pub fn predict(p: &Program) -> Report {
     Report::finish(p, Source::Predicted, rows, at)
 }
 
+/// The predicted cycles of each layer of `p`'s debug map, alone (for balancing pipeline stages).
+pub fn layer_cycles(p: &Program) -> Vec<u64> {
+    let model = Model::new(p);
+    (0..p.debug.layers.len()).map(|l| model.layer_cycles(l)).collect()
+}
+
 /// One unit's part of one work item.
 #[derive(Debug, Clone, Copy, Default)]
 struct Phase {

@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod noc;
 pub mod numerics;
 pub mod op;
+pub mod pipeline;
 pub mod program;
 pub mod report;
 pub mod shape;

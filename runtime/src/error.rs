@@ -52,4 +52,6 @@ pub enum RuntimeError {
     HostBackend(String),
     #[error("output `{name}`: {why}")]
     Output { name: String, why: String },
+    #[error("stream: {0}")]
+    Stream(String),
 }

@@ -3,6 +3,13 @@
 //! served); it takes the simulated latency of one frame (identical for every frame: the timing never depends on
 //! the data). At most `max_waiting` frames wait (arrived, not started) besides the one running: a frame that
 //! arrives to a full queue is dropped. Pure arithmetic on integer cycles, so it is deterministic.
+//!
+//! A pipelined program (`--objective throughput`, `Meta::stages`) overlaps frames: a frame may start one
+//! steady-state period after the one before, not only once it has finished. The period is measured, not
+//! assumed: `pipelined_period` simulates the program unrolled over several frames (`accel_ops::pipeline`), so
+//! the stages' sharing of the DRAM channel, the links and the host is in it.
+use crate::{RuntimeError, Session};
+use accel_ops::program::Program;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -55,6 +62,28 @@ pub struct StreamReport {
     pub achieved_fps: f64,
     /// Energy per frame times the achieved frame rate, in watts.
     pub average_power_w: f64,
+    /// A pipelined program: the steady-state time between frame starts (frames overlap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_ms: Option<f64>,
+}
+
+/// Frames the unrolled simulation runs to measure a pipelined program's period.
+const PERIOD_FRAMES: u32 = 4;
+
+/// The steady-state cycles between frames of a pipelined program: a timing-only simulation of
+/// `PERIOD_FRAMES` frames back to back, less one frame, over the frames after the first. `None` for a program
+/// without stages (it runs one frame at a time).
+pub fn pipelined_period(program: &Program) -> Result<Option<u64>, RuntimeError> {
+    if program.meta.stages.is_empty() {
+        return Ok(None);
+    }
+    let cycles = |frames: u32| -> Result<u64, RuntimeError> {
+        let p = accel_ops::pipeline::unroll_frames(program, frames)
+            .ok_or(RuntimeError::Stream("a semaphore count of the unrolled frames overflows u32".into()))?;
+        Ok(Session::from_program(p)?.run_timing_only()?.latency_cycles)
+    };
+    let (one, many) = (cycles(1)?, cycles(PERIOD_FRAMES)?);
+    Ok(Some(many.saturating_sub(one).div_ceil(u64::from(PERIOD_FRAMES - 1)).max(1)))
 }
 
 /// Simulates a stream of frames that each take `frame_cycles` at `clock_ghz` and `energy_mj`.
@@ -64,6 +93,19 @@ pub fn simulate(
     energy_mj: f64,
     o: &StreamOptions,
 ) -> Result<StreamReport, StreamError> {
+    simulate_pipelined(frame_cycles, None, clock_ghz, energy_mj, o)
+}
+
+/// `simulate` for a program whose frames may start `period_cycles` apart (a pipelined program; `None`: one
+/// frame at a time).
+pub fn simulate_pipelined(
+    frame_cycles: u64,
+    period_cycles: Option<u64>,
+    clock_ghz: f64,
+    energy_mj: f64,
+    o: &StreamOptions,
+) -> Result<StreamReport, StreamError> {
+    let period_cycles_or_frame = period_cycles.unwrap_or(frame_cycles);
     if !(o.fps.is_finite() && o.fps > 0.0) {
         return Err(StreamError::Fps(o.fps));
     }
@@ -95,7 +137,7 @@ pub fn simulate(
         if start > a {
             pending.push_back(start);
         }
-        free_at = finish;
+        free_at = start.saturating_add(period_cycles_or_frame);
         last_finish = finish;
         latencies.push(finish - a);
     }
@@ -124,6 +166,7 @@ pub fn simulate(
         latency_ms: Percentiles { p50: rank(50.0), p90: rank(90.0), p99: rank(99.0), max: rank(100.0) },
         achieved_fps,
         average_power_w: energy_mj * 1e-3 * achieved_fps,
+        period_ms: period_cycles.map(ms),
     })
 }
 
@@ -147,7 +190,10 @@ impl StreamReport {
             l.max,
             self.achieved_fps,
             self.average_power_w
-        )
+        ) + &self
+            .period_ms
+            .map(|p| format!("pipelined   a frame may start every {p:.3} ms (measured over {PERIOD_FRAMES} frames)\n"))
+            .unwrap_or_default()
     }
 }
 
@@ -185,5 +231,16 @@ mod tests {
         assert_eq!(simulate(1, 1.0, 1.0, &opts(0, 1.0)), Err(StreamError::Frames));
         let e = simulate(1, 1.0, 1.0, &opts(u64::MAX, 1.0));
         assert_eq!(e, Err(StreamError::TooManyFrames(u64::MAX)));
+    }
+
+    #[test]
+    fn a_pipelined_program_overlaps_frames() {
+        // 10 ms per frame, a new one may start every 4 ms, offered every 4 ms: no frame waits or drops.
+        let r = simulate_pipelined(10_000_000, Some(4_000_000), 1.0, 1.0, &opts(6, 250.0)).unwrap();
+        assert_eq!((r.completed, r.dropped), (6, 0));
+        assert_eq!(r.latency_ms.max, 10.0);
+        assert_eq!(r.period_ms, Some(4.0));
+        // The same stream one frame at a time drops one (`an_overload_queues_then_drops`).
+        assert_eq!(simulate(10_000_000, 1.0, 1.0, &opts(6, 250.0)).unwrap().dropped, 1);
     }
 }

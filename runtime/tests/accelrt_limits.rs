@@ -46,6 +46,7 @@ fn relu_program() -> Program {
             outputs: vec![IoDesc { name: "y".into(), ty, dram: 64 }],
             dram_bytes: 128,
             semaphores: 2,
+            stages: Vec::new(),
         },
         queues: vec![
             q(

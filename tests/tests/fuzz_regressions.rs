@@ -20,6 +20,7 @@ fn program(queues: Vec<Queue>, dram_bytes: u64) -> Program {
             outputs: vec![],
             dram_bytes,
             semaphores: 0,
+            stages: Vec::new(),
         },
         queues,
         constants: vec![],

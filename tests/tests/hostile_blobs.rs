@@ -45,6 +45,7 @@ fn relu_program(x_at: u64, y_at: u64, s_in: u32, s_out: u32) -> Program {
             outputs: vec![IoDesc { name: "y".into(), ty, dram: y_at }],
             dram_bytes: 256,
             semaphores: 2,
+            stages: Vec::new(),
         },
         queues: vec![
             q(Unit::DmaIn, vec![load(s_in, x_at, 16), Command::Signal { sem: 0 }]),

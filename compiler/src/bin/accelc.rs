@@ -1,5 +1,5 @@
 //! `accelc`: compiles an ONNX model into an accel blob, prints the stages, or runs the built-in demo.
-use accel_compiler::driver::{compile_graph, CompileOptions, Precision};
+use accel_compiler::driver::{compile_graph, CompileOptions, Objective, Precision};
 use accel_compiler::import::{import_bytes, import_path, ImportLimits, ImportOptions};
 use accel_compiler::precision::{self, Calibration, CalibrationMethod};
 use accel_compiler::{demo, predict};
@@ -78,6 +78,10 @@ struct CompileArgs {
     /// Skip depth-first layer fusion and weight-stationary layers, to measure what they buy.
     #[arg(long)]
     no_fusion: bool,
+    /// What the schedule optimizes: batch-1 latency, or frames/s by pipelining consecutive frames over stages
+    /// of layers, each on its own group of tiles (the report then gives both).
+    #[arg(long, value_enum, default_value = "latency")]
+    objective: ObjectiveArg,
     /// int8: correct each layer's bias for the mean output error its int8 weights make, measured on the
     /// calibration data (off by default; see the README's precision section).
     #[arg(long)]
@@ -123,6 +127,21 @@ enum CalibrationArg {
     Percentile,
     /// The min/max range scaled by the factor that minimizes the int8 quantization error.
     Mse,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ObjectiveArg {
+    Latency,
+    Throughput,
+}
+
+impl From<ObjectiveArg> for Objective {
+    fn from(o: ObjectiveArg) -> Objective {
+        match o {
+            ObjectiveArg::Latency => Objective::Latency,
+            ObjectiveArg::Throughput => Objective::Throughput,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -182,6 +201,7 @@ fn compile(args: CompileArgs) -> Result<()> {
         calibration: None,
         accuracy_budget_db: args.accuracy_budget,
         measure_precision: args.report && precision != Precision::Fp32,
+        objective: args.objective.into(),
     };
     // A spinner on stderr naming the stage, once the compile has taken a second (terminals only).
     let bar = accel_runtime::progress::Bar::start("importing", None, None);

@@ -2,7 +2,7 @@
 //! must be known (declared or pinned) before anything is sized (BAD-INPUT #4).
 use super::error::ImportError;
 use super::ImportLimits;
-use accel_ops::{Shape, TensorType};
+use accel_ops::{DType, Shape, TensorType};
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::pb::{type_proto, ValueInfoProto};
@@ -18,13 +18,13 @@ pub(crate) fn input_type(
     let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err(ImportError::UnsupportedInput { input: name.to_string(), why: "is not a tensor".into() });
     };
-    if tt.elem_type != DataType::Float as i32 {
+    let Some(dtype) = input_dtype(tt.elem_type) else {
         let got = DataType::try_from(tt.elem_type).map(|d| d.as_str_name()).unwrap_or("UNKNOWN");
         return Err(ImportError::UnsupportedInput {
             input: name.to_string(),
-            why: format!("element type {got}: only float32 graph inputs are supported"),
+            why: format!("element type {got}: graph inputs must be float32, int8, uint8, int32, int64 or bool"),
         });
-    }
+    };
     // Declared dims: Some(size) when static, Err(label) when symbolic or unknown; None when the rank is unknown.
     // Non-positive dim values count as unknown: some exporters write 0 or -1 for dynamic dims.
     let declared: Option<Vec<Result<usize, String>>> = tt.shape.as_ref().map(|s| {
@@ -86,5 +86,19 @@ pub(crate) fn input_type(
     shape
         .check(&limits.tensor)
         .map_err(|e| ImportError::Limit { what: format!("input `{name}` of shape {shape}"), why: e.to_string() })?;
-    Ok(TensorType { dtype: accel_ops::DType::F32, shape })
+    Ok(TensorType { dtype, shape })
+}
+
+/// The accel type a graph input of ONNX element type `elem` is fed as, if the runtime carries it unchanged
+/// (the caller's bytes are the tensor's bytes: no widening at the boundary, unlike initializers).
+fn input_dtype(elem: i32) -> Option<DType> {
+    Some(match DataType::try_from(elem).ok()? {
+        DataType::Float => DType::F32,
+        DataType::Int8 => DType::I8,
+        DataType::Uint8 => DType::U8,
+        DataType::Int32 => DType::I32,
+        DataType::Int64 => DType::I64,
+        DataType::Bool => DType::Bool,
+        _ => return None,
+    })
 }

@@ -90,8 +90,10 @@ fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
 }
 
 /// Lays out constants and activations. Each of `spans` (first and last node of a fused chain) runs as one
-/// layer: whatever its nodes read stays alive until its last node.
-pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)]) -> Layout {
+/// layer: whatever its nodes read stays alive until its last node. With `classes` (per value, a pipelined
+/// program's `pipeline::value_stages`), storage is reused by liveness only between values of the same stage:
+/// stages of consecutive frames run at once, so their values must never share memory.
+pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)], classes: Option<&[Option<usize>]>) -> Layout {
     let mut pool = ConstPool { bytes: Vec::new(), regions: Vec::new() };
     let mut value_addr: Vec<Option<u64>> = vec![None; g.values.len()];
     let mut plan_consts = Vec::with_capacity(plans.len());
@@ -153,22 +155,30 @@ pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)]) -> Layout
     }
     let mut order: Vec<(ValueId, (i64, i64, u64))> = interval.into_iter().collect();
     order.sort_by_key(|(v, (def, _, _))| (*def, *v));
-    // First fit over live blocks (start, size, last use).
-    let mut live: Vec<(u64, u64, i64)> = Vec::new();
+    // First fit over live blocks (start, size, last use, class). A block of another class, or of none, is never
+    // free.
+    let class_of = |v: ValueId| classes.map_or(Some(0), |c| c.get(v.0 as usize).copied().flatten());
+    let mut blocks: Vec<(u64, u64, i64, Option<usize>)> = Vec::new();
     let mut peak = 0u64;
     let mut regions = pool.regions;
     for (v, (def, last, size)) in order {
-        live.retain(|&(_, _, l)| l >= def);
+        let class = class_of(v);
+        if classes.is_none() {
+            // One class: a dead block is free for good (the same placement as checking it every time).
+            blocks.retain(|&(_, _, l, _)| l >= def);
+        }
+        let mut live: Vec<(u64, u64, i64, Option<usize>)> =
+            blocks.iter().copied().filter(|&(_, _, l, c)| l >= def || c.is_none() || c != class).collect();
         live.sort_unstable();
         let size = align64(size.max(1));
         let mut at = 0u64;
-        for &(s, len, _) in &live {
+        for &(s, len, _, _) in &live {
             if at + size <= s {
                 break;
             }
             at = at.max(s + len);
         }
-        live.push((at, size, last));
+        blocks.push((at, size, last, class));
         peak = peak.max(at + size);
         value_addr[v.0 as usize] = Some(act_base + at);
         regions.push(NamedRegion { name: g.value(v).name.clone(), start: act_base + at, len: size });

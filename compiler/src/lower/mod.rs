@@ -6,6 +6,7 @@ mod error;
 mod fuse;
 mod host;
 mod layout;
+mod pipeline;
 mod plan;
 mod tiling;
 
@@ -13,6 +14,7 @@ pub use elementwise::{chain_patterns, tile_supports_op};
 pub use error::LowerError;
 pub use host::{HostFallback, HostLayer, HostPlan};
 pub use layout::Layout;
+pub use pipeline::Objective;
 pub use plan::{broadcast_pattern, plan as plan_nodes, Broadcast, NodePlan};
 
 use crate::ir::Graph;
@@ -30,11 +32,13 @@ pub struct LowerOptions {
     /// Depth-first fusion of convolution chains and weight-stationary layers (off: every layer streams its
     /// weights and goes through DRAM, to measure what fusion buys).
     pub fuse_layers: bool,
+    /// Batch-1 latency, or frames/s by pipelining frames over stages of tiles (`pipeline`).
+    pub objective: Objective,
 }
 
 impl Default for LowerOptions {
     fn default() -> Self {
-        LowerOptions { summary: String::new(), fuse_layers: true }
+        LowerOptions { summary: String::new(), fuse_layers: true, objective: Objective::Latency }
     }
 }
 
@@ -43,13 +47,56 @@ pub struct Lowered {
     pub program: Program,
     pub plans: Vec<NodePlan>,
     pub layout_peak: u64,
+    /// The first node of each layer of the debug map.
+    pub layer_nodes: Vec<usize>,
     /// Host nodes left in operator form (no kernel-IR lowering), in node order.
     pub host_fallbacks: Vec<HostFallback>,
 }
 
+/// Lowers `g` for `target`. With the throughput objective, every split of the tiles into equal groups is tried
+/// (layers balanced over the stages by their predicted cycles on one group) and the program with the shortest
+/// predicted frame period wins; the latency schedule stays when no split beats it.
 pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered, LowerError> {
+    let latency = lower_stages(g, target, opts, &pipeline::StagePlan::single(target.tiles))?;
+    if opts.objective == Objective::Latency {
+        return Ok(latency);
+    }
+    let period = |l: &Lowered| {
+        let r = crate::predict::predict(&l.program);
+        r.frame_period_cycles.unwrap_or(r.latency_cycles)
+    };
+    let mut best = (period(&latency), latency);
+    for stages in (2..=target.tiles).filter(|s| target.tiles % s == 0) {
+        let group = target.tiles / stages;
+        // Each layer's predicted cycles on one group, alone: the single-stage program for a `group`-tile target.
+        let sub = Target { tiles: group, ..target.clone() };
+        let trial = lower_stages(g, &sub, opts, &pipeline::StagePlan::single(group))?;
+        let cycles = crate::predict::layer_cycles(&trial.program);
+        if cycles.len() < stages as usize {
+            continue;
+        }
+        let starts = pipeline::balance(&cycles, stages as usize);
+        let starts = starts.iter().map(|&l| if l == 0 { 0 } else { trial.layer_nodes[l] }).collect();
+        let lowered = lower_stages(g, target, opts, &pipeline::StagePlan { group, starts })?;
+        let p = period(&lowered);
+        if p < best.0 {
+            best = (p, lowered);
+        }
+    }
+    Ok(best.1)
+}
+
+/// Lowers `g` with the layers of each stage on its own group of tiles (one stage: the latency schedule).
+fn lower_stages(
+    g: &Graph,
+    target: &Target,
+    opts: &LowerOptions,
+    stage_plan: &pipeline::StagePlan,
+) -> Result<Lowered, LowerError> {
     let plans = plan::plan(g, target)?;
-    let tiles = target.tiles as usize;
+    let pipelined = stage_plan.starts.len() > 1;
+    // Every decision (tiling, fusion, stationary weights) is made for one stage's group of tiles.
+    let tiles = stage_plan.group as usize;
     let budget = |ops_per_cycle: u32| emit::Budget {
         cap: emit::set_bytes(target.tile.sram_bytes, 0),
         tiles,
@@ -62,17 +109,24 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
     // output, so the layout keeps everything its members read alive until its last member.
     let chains = if opts.fuse_layers {
         let shapes = |i: usize| chain_member(g, &plans, i, &|_, _| 0, &|_| 0);
-        fuse::find_chains(g, &plans, &shapes, target.tile.sram_bytes, &mac_budget)
+        let chains = fuse::find_chains(g, &plans, &shapes, target.tile.sram_bytes, &mac_budget);
+        // A chain never crosses a stage boundary (the stages come from layers of the same chains, so this only
+        // guards against a plan made otherwise).
+        chains
+            .into_iter()
+            .filter(|c| c.nodes.iter().all(|&n| stage_plan.stage_of(n) == stage_plan.stage_of(c.nodes[0])))
+            .collect()
     } else {
         Vec::new()
     };
     let spans: Vec<(usize, usize)> =
         chains.iter().filter_map(|c| Some((*c.nodes.first()?, *c.nodes.last()?))).collect();
-    let lay = layout::layout(g, &plans, &spans);
+    let classes = pipelined.then(|| pipeline::value_stages(g, &plans, stage_plan));
+    let lay = layout::layout(g, &plans, &spans, classes.as_deref());
     if lay.dram_bytes > target.dram.capacity_bytes {
         return Err(LowerError::DramCapacity { need: lay.dram_bytes, have: target.dram.capacity_bytes });
     }
-    let mut em = Emitter::new(target);
+    let mut em = Emitter::pipelined(target, stage_plan.starts.len());
     let cap = em.buffer_set_bytes();
     let addr = |v: crate::ir::ValueId| lay.value_addr[v.0 as usize].unwrap_or(0);
     let konst_of = |i: usize, k: usize, fallback: Option<crate::ir::ValueId>| {
@@ -92,7 +146,51 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
     }
     let host = host::plan_host(g, &plans, &addr);
     let mut layers = Vec::new();
+    // The first node of each emitted layer.
+    let mut layer_nodes: Vec<usize> = Vec::new();
+    let starts_layer = |i: usize| {
+        if chains.iter().any(|c| c.nodes.first() == Some(&i)) {
+            return true;
+        }
+        !in_chain[i]
+            && (host.starting_at(i).is_some() || !(host.fused_away(i) || matches!(plans[i], NodePlan::Alias { .. })))
+    };
+    let cross = pipeline::crossings(g, &plans, stage_plan);
+    let mut stages = Vec::new();
+    let mut read_signalled = vec![false; stage_plan.starts.len()];
     for (i, (node, p)) in g.nodes.iter().zip(&plans).enumerate() {
+        if pipelined && starts_layer(i) {
+            let s = stage_plan.stage_of(i);
+            let cur = stages.len().saturating_sub(1);
+            // The stage so far has read every cross-stage value it needs: let earlier stages overwrite them.
+            if let Some(r) = cross.last_reader.get(cur).copied().flatten() {
+                if r < i && !read_signalled[cur] && !stages.is_empty() {
+                    em.signal_read(cur);
+                    read_signalled[cur] = true;
+                }
+            }
+            if stages.len() <= s {
+                let first_tile = (s as u32 * stage_plan.group) as u16;
+                em.begin_stage(s, first_tile..first_tile + stage_plan.group as u16);
+                stages.push(accel_ops::pipeline::Stage {
+                    first_tile,
+                    tiles: stage_plan.group as u16,
+                    first_layer: layers.len() as u32,
+                    layers: 0,
+                });
+            }
+            // This layer writes values later stages read: wait until they read the previous frame's.
+            let next = (i + 1..g.nodes.len()).find(|&j| starts_layer(j)).unwrap_or(g.nodes.len());
+            let mut readers: Vec<usize> =
+                cross.writers.iter().filter(|(w, _)| (i..next).contains(w)).map(|&(_, t)| t).collect();
+            readers.dedup();
+            for t in readers {
+                em.wait_read(t);
+            }
+        }
+        if starts_layer(i) {
+            layer_nodes.push(i);
+        }
         if let Some(c) = chains.iter().find(|c| c.nodes.first() == Some(&i)) {
             let name = c.nodes.iter().map(|&j| g.nodes[j].name.as_str()).collect::<Vec<_>>().join(" > ");
             em.set_layer(layers.len() as u32);
@@ -200,6 +298,16 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
             NodePlan::Host { .. } => return Err(LowerError::layer(name, "internal: a host node without a host layer")),
         }
     }
+    if pipelined {
+        let last = stages.len().saturating_sub(1);
+        if cross.last_reader.get(last).copied().flatten().is_some() && !read_signalled[last] {
+            em.signal_read(last);
+        }
+        let ends: Vec<u32> = stages.iter().skip(1).map(|s| s.first_layer).chain([layers.len() as u32]).collect();
+        for (s, end) in stages.iter_mut().zip(ends) {
+            s.layers = end - s.first_layer;
+        }
+    }
     let io = |v: &crate::ir::ValueId| IoDesc { name: g.value(*v).name.clone(), ty: g.ty(*v).clone(), dram: addr(*v) };
     let kernels = std::mem::take(&mut em.kernels);
     let (queues, command_layer, semaphores) = em.finish();
@@ -212,10 +320,11 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
         outputs: g.outputs.iter().map(io).collect(),
         dram_bytes: lay.dram_bytes,
         semaphores,
+        stages: if pipelined { stages } else { Vec::new() },
     };
     let debug = DebugInfo { layers, command_layer, dram_buffers: lay.regions.clone() };
     let program = Program { meta, queues, constants: lay.constants.clone(), kernels, debug };
-    Ok(Lowered { program, plans, layout_peak: lay.activation_peak, host_fallbacks: host.fallbacks })
+    Ok(Lowered { program, plans, layout_peak: lay.activation_peak, layer_nodes, host_fallbacks: host.fallbacks })
 }
 
 /// The channel-stationary schedule of a convolution when it beats streaming its weights with every stripe:

@@ -44,17 +44,19 @@ pub struct Ctx {
     pub inputs: Vec<TensorType>,
     pub target: Target,
     pub conflicts: Vec<String>,
+    /// The classes of the graph outputs (their values are needed whatever else reads them).
+    pub outputs: Vec<Id>,
 }
 
 impl Ctx {
     pub fn new(target: Target) -> Ctx {
-        Ctx { consts: Vec::new(), inputs: Vec::new(), target, conflicts: Vec::new() }
+        Ctx { consts: Vec::new(), inputs: Vec::new(), target, conflicts: Vec::new(), outputs: Vec::new() }
     }
 
     /// Where a rule-made (or imported) operator node on non-constant operands runs by default: the tiles if
     /// they list its kind, else the host. The `place/host-fallback` rule adds the host twin of tile nodes.
     pub fn home(&self, op: &Op) -> Place {
-        if self.target.tile_supports(op.kind()) {
+        if crate::lower::tile_supports_op(&self.target, op) {
             Place::Tile
         } else {
             Place::Host

@@ -38,6 +38,7 @@ pub fn build<'a>(g: &'a Graph, target: &Target) -> Result<(EGraph, Origin<'a>), 
         class[n.output.0 as usize] = Some(id);
         node_class.push(id);
     }
+    eg.analysis.outputs = g.outputs.iter().filter_map(|&o| class.get(o.0 as usize).copied().flatten()).collect();
     if let Some(why) = eg.analysis.conflicts.first() {
         return Err(RewriteError::Analysis(why.clone()));
     }

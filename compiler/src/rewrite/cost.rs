@@ -8,9 +8,9 @@
 //! but cannot run as given would fall back to the host anyway.
 use super::analysis::Facts;
 use super::lang::Place;
-use crate::lower::broadcast_pattern;
+use crate::lower::{broadcast_pattern, chain_patterns, tile_supports_op};
 use accel_ops::cost::mac_rate;
-use accel_ops::op::{Op, UnaryOp};
+use accel_ops::op::{Op, Step, UnaryOp};
 use accel_ops::target::Target;
 use accel_ops::DType;
 
@@ -83,6 +83,9 @@ impl CostModel {
             Op::Unary(u) => vector(unary_passes(&u.op)),
             Op::Pool(p) => vector((p.kernel[0] * p.kernel[1]) as f64),
             Op::BatchNorm(_) => vector(2.0),
+            // One pass per step over data that stays in SRAM: the DRAM side below pays x, the operands and
+            // the result once, which is what makes a chain cheaper than its steps alone.
+            Op::Elementwise(e) => vector(e.steps.iter().map(step_passes).sum()),
             _ => vector(1.0),
         };
         let dram = Self::bytes(args, out) / self.dram_bytes_per_cycle;
@@ -90,14 +93,20 @@ impl CostModel {
     }
 
     fn host_cost(&self, op: &Op, args: &[&Facts], out: &Facts) -> f64 {
-        let flops = (out.ty.shape.numel() as f64).max(2.0 * Self::macs(op, args, out));
+        let per_element = match op {
+            Op::Elementwise(e) => e.steps.len() as f64,
+            // Two sums over the row, then centre, divide, scale and shift.
+            Op::LayerNorm(_) => 8.0,
+            _ => 1.0,
+        };
+        let flops = (out.ty.shape.numel() as f64 * per_element).max(2.0 * Self::macs(op, args, out));
         Self::bytes(args, out) / self.host_bytes_per_cycle + flops / self.host_flops_per_cycle + self.layer_fixed
     }
 
     /// Whether `lower::plan` would put this node on the tiles (see the module comment).
     fn tile_can_run(&self, op: &Op, args: &[&Facts], out: &Facts) -> bool {
         let f32_only = args.iter().chain([&out]).all(|a| a.ty.dtype == DType::F32);
-        if !self.target.tile_supports(op.kind()) || !f32_only || out.ty.shape.numel() == 0 {
+        if !tile_supports_op(&self.target, op) || !f32_only || out.ty.shape.numel() == 0 {
             return false;
         }
         let konst = |i: usize| args.get(i).is_some_and(|a| a.konst.is_const());
@@ -125,8 +134,20 @@ impl CostModel {
             }
             Op::Pool(_) => dims(0).len() == 4,
             Op::BatchNorm(_) => !konst(0) && (1..5).all(konst),
+            Op::Elementwise(_) => {
+                let od = out.ty.shape.dims();
+                let operands: Vec<&[usize]> = (1..args.len()).map(dims).collect();
+                dims(0) == od && !konst(0) && chain_patterns(od, &operands).is_some()
+            }
             _ => false,
         }
+    }
+}
+
+fn step_passes(s: &Step) -> f64 {
+    match s {
+        Step::Unary(u) => unary_passes(u),
+        Step::Binary { .. } => 1.0,
     }
 }
 

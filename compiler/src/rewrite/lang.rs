@@ -280,6 +280,11 @@ fn key_of(op: &Op) -> Vec<u64> {
                 }
             }
         }
+        Op::LayerNorm(l) => k.extend([20, l.axis as u64, f(l.epsilon)]),
+        Op::HostOnly(h) => {
+            k.push(21);
+            k.extend(h.key());
+        }
     }
     k
 }

@@ -12,12 +12,13 @@ pub use codec::MAX_SECTION_BYTES;
 pub use error::BlobError;
 
 use crate::command::{decode_queues, encode_queues};
-use crate::program::{DebugInfo, HostKernel, Meta, Program};
+use crate::program::{DebugInfo, HostKernel, Meta, MetaV2_0, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
 pub const FORMAT_MAJOR: u16 = 2;
-pub const FORMAT_MINOR: u16 = 0;
+/// 1: the metadata ends with the pipeline stages (`Meta::stages`); 2.0 blobs decode without them.
+pub const FORMAT_MINOR: u16 = 1;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
@@ -65,11 +66,17 @@ impl Default for BlobLimits {
 
 /// Serializes a program. Deterministic: the same program gives the same bytes.
 pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
+    let meta = codec::encode(&program.meta).map_err(|why| BlobError::Encode { section: "meta", why })?;
+    encode_with_meta(program, meta, FORMAT_MINOR)
+}
+
+/// `encode` with the metadata section's bytes and the minor version given (tests write older minors).
+fn encode_with_meta(program: &Program, meta: Vec<u8>, minor: u16) -> Result<Vec<u8>, BlobError> {
     let enc = |kind: SectionKind, r: Result<Vec<u8>, String>| {
         r.map_err(|why| BlobError::Encode { section: kind.name(), why })
     };
     let sections: Vec<(SectionKind, Vec<u8>)> = vec![
-        (SectionKind::Meta, enc(SectionKind::Meta, codec::encode(&program.meta))?),
+        (SectionKind::Meta, meta),
         (SectionKind::Commands, encode_queues(&program.queues)),
         (SectionKind::Constants, program.constants.clone()),
         (SectionKind::Kernels, enc(SectionKind::Kernels, codec::encode(&program.kernels))?),
@@ -86,7 +93,7 @@ pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
     let total = out.len() as u64;
     put(&mut out, 0, &MAGIC);
     put(&mut out, 8, &FORMAT_MAJOR.to_le_bytes());
-    put(&mut out, 10, &FORMAT_MINOR.to_le_bytes());
+    put(&mut out, 10, &minor.to_le_bytes());
     put(&mut out, 12, &(HEADER_LEN as u32).to_le_bytes());
     put(&mut out, 16, &features.to_le_bytes());
     put(&mut out, 24, &program.meta.target.fingerprint().to_le_bytes());
@@ -254,7 +261,12 @@ pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
     };
     let start = |k: SectionKind| range(k).0;
     let dec = |k: SectionKind, why: String| BlobError::Decode { section: k.name(), offset: start(k), why };
-    let meta: Meta = codec::decode(body(SectionKind::Meta)).map_err(|w| dec(SectionKind::Meta, w))?;
+    let meta: Meta = if header.minor == 0 {
+        codec::decode::<MetaV2_0>(body(SectionKind::Meta)).map(Meta::from)
+    } else {
+        codec::decode(body(SectionKind::Meta))
+    }
+    .map_err(|w| dec(SectionKind::Meta, w))?;
     if meta.target.fingerprint() != header.target_fingerprint {
         return Err(BlobError::Malformed {
             offset: 24,

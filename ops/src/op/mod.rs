@@ -5,15 +5,24 @@ use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
 use serde::{Deserialize, Serialize};
 
+pub mod arg_reduce;
+pub mod arith;
 pub mod batchnorm;
 pub mod binary;
 pub mod cast;
+pub mod compare;
 pub mod concat;
 pub mod conv;
 pub mod elementwise;
+pub mod expand;
 pub mod gather;
+pub mod gather_elements;
 pub mod gemm;
+pub mod host_only;
+pub mod layernorm;
+pub mod logic;
 pub mod lrn;
+pub mod math_fn;
 pub mod matmul;
 pub mod pad;
 pub mod pool;
@@ -21,11 +30,15 @@ pub mod quant;
 pub mod reduce;
 pub mod reshape;
 pub mod resize;
+pub mod select;
 pub mod slice;
 pub mod softmax;
+pub mod take;
 pub mod transpose;
+pub mod trilu;
 pub mod unary;
 pub(crate) mod util;
+pub mod values;
 
 pub use batchnorm::BatchNorm;
 pub use binary::{Binary, BinaryOp};
@@ -35,6 +48,8 @@ pub use conv::Conv;
 pub use elementwise::{Elementwise, Step};
 pub use gather::Gather;
 pub use gemm::Gemm;
+pub use host_only::HostOnly;
+pub use layernorm::LayerNorm;
 pub use lrn::Lrn;
 pub use matmul::MatMul;
 pub use pad::Pad;
@@ -73,6 +88,10 @@ pub enum Op {
     Quant(Quant),
     /// An elementwise chain fused by the compiler (one vector operation, no intermediates in DRAM).
     Elementwise(Elementwise),
+    /// Layer normalization over the trailing axes (imported, or recognized by the e-graph).
+    LayerNorm(LayerNorm),
+    /// Operators with no tile form (integer, boolean, index-valued, rare math), run on the host.
+    HostOnly(HostOnly),
 }
 
 impl Op {
@@ -99,6 +118,8 @@ impl Op {
             Op::Cast(_) => "cast",
             Op::Quant(q) => q.name(),
             Op::Elementwise(_) => "elementwise",
+            Op::HostOnly(h) => h.name(),
+            Op::LayerNorm(_) => "layer-norm",
         }
     }
 
@@ -129,6 +150,8 @@ impl Op {
             Op::Cast(o) => o.infer(inputs),
             Op::Quant(o) => o.infer(inputs),
             Op::Elementwise(o) => o.infer(inputs),
+            Op::HostOnly(o) => o.infer(inputs),
+            Op::LayerNorm(o) => o.infer(inputs),
         }
     }
 
@@ -160,6 +183,8 @@ impl Op {
             Op::Cast(o) => o.eval(inputs, &out),
             Op::Quant(o) => o.eval(inputs, &out),
             Op::Elementwise(o) => o.eval(inputs, &out),
+            Op::HostOnly(o) => o.eval(inputs, &out),
+            Op::LayerNorm(o) => o.eval(inputs, &out),
         }
     }
 

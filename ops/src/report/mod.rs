@@ -101,8 +101,16 @@ pub struct Report {
     pub tiles: u32,
     pub latency_cycles: u64,
     pub latency_ms: f64,
-    /// `1000 / latency_ms` at batch 1 (0 for an empty program).
+    /// `1000 / latency_ms` at batch 1 (0 for an empty program); for a pipelined program the steady state:
+    /// one frame per `frame_period_cycles`.
     pub frames_per_s: f64,
+    /// Pipelined programs: each stage's span within one frame, in milliseconds (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stage_ms: Vec<f64>,
+    /// Pipelined programs: cycles between frames in the steady state, the larger of the slowest stage, the
+    /// DRAM channel's busy time per frame and the host's (the stages share both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_period_cycles: Option<u64>,
     /// The larger of `roofline_compute_ms` and `roofline_dram_ms`: no schedule can beat it.
     pub roofline_ms: f64,
     /// The MACs at the peak rate of their dtypes on all tiles.
@@ -290,7 +298,8 @@ impl Report {
     pub fn finish(p: &Program, source: Source, rows: Vec<LayerRow>, latency_cycles: u64) -> Report {
         let t = &p.meta.target;
         let tiles = t.tiles.max(1) as f64;
-        let mut layers: Vec<LayerRow> = rows.into_iter().filter(|r| r.commands > 0).collect();
+        let layers_all = rows;
+        let mut layers: Vec<LayerRow> = layers_all.iter().filter(|r| r.commands > 0).cloned().collect();
         for r in &mut layers {
             r.mac_utilization = ratio(r.ideal_mac_cycles, r.cycles as f64 * tiles);
         }
@@ -302,13 +311,20 @@ impl Report {
             energy.add(&r.energy_split_mj);
             stalls.add(&r.stall_cycles);
         }
+        let stage_cycles = stage_spans(p, &layers_all);
         let measured: Vec<f64> = layers.iter().filter_map(|r| r.host_ms_measured).collect();
         let io_bytes = |ios: &[crate::program::IoDesc]| -> u64 {
             ios.iter().map(|io| io.ty.checked_bytes().unwrap_or(0) as u64).sum()
         };
         let unavoidable = p.constants.len() as u64 + io_bytes(&p.meta.inputs) + io_bytes(&p.meta.outputs);
         let latency_ms = t.cycles_to_ms(latency_cycles);
-        let frames_per_s = if latency_ms > 0.0 { 1000.0 / latency_ms } else { 0.0 };
+        let dram_bytes = sum(|r| r.dram_read_bytes + r.dram_written_bytes);
+        let frame_period_cycles = (!stage_cycles.is_empty()).then(|| {
+            let dram = (dram_bytes as f64 / t.dram_bytes_per_cycle().max(1e-9)).ceil() as u64;
+            stage_cycles.iter().copied().chain([dram, sum(|r| r.host_cycles)]).max().unwrap_or(0)
+        });
+        let period_ms = t.cycles_to_ms(frame_period_cycles.unwrap_or(latency_cycles));
+        let frames_per_s = if period_ms > 0.0 { 1000.0 / period_ms } else { 0.0 };
         let macs = sum(|r| r.macs);
         let compute_cycles = ideal / tiles;
         let roofline_compute_ms = compute_cycles / (t.clock_ghz * 1e6);
@@ -323,6 +339,8 @@ impl Report {
             latency_cycles,
             latency_ms,
             frames_per_s,
+            stage_ms: stage_cycles.iter().map(|&c| t.cycles_to_ms(c)).collect(),
+            frame_period_cycles,
             roofline_ms: roofline_compute_ms.max(roofline_dram_ms),
             roofline_compute_ms,
             roofline_dram_ms,
@@ -334,7 +352,7 @@ impl Report {
             } else {
                 2.0 * mac_rate(t, DType::F32) as f64 * tiles * clock_hz * 1e-12
             },
-            dram_bytes: sum(|r| r.dram_read_bytes + r.dram_written_bytes),
+            dram_bytes,
             dram_read_bytes: sum(|r| r.dram_read_bytes),
             dram_written_bytes: sum(|r| r.dram_written_bytes),
             unavoidable_dram_bytes: unavoidable,
@@ -362,6 +380,19 @@ impl Report {
     pub fn power_at(&self, fps: f64) -> f64 {
         self.energy_mj * 1e-3 * fps.min(self.frames_per_s).max(0.0)
     }
+}
+
+/// Per pipeline stage of `p`: from the first start to the last end of its layers' rows (indexed by layer).
+fn stage_spans(p: &Program, rows: &[LayerRow]) -> Vec<u64> {
+    p.meta
+        .stages
+        .iter()
+        .map(|s| {
+            let mine = rows.iter().enumerate().filter(|(l, r)| s.has_layer(*l) && r.commands > 0).map(|(_, r)| r);
+            let (start, end) = mine.fold((u64::MAX, 0), |(a, b), r| (a.min(r.start_cycle), b.max(r.end_cycle)));
+            end.saturating_sub(start)
+        })
+        .collect()
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

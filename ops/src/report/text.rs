@@ -49,6 +49,18 @@ impl Report {
             four_digits(self.roofline_ms),
             if self.roofline_compute_ms >= self.roofline_dram_ms { "compute" } else { "DRAM" }
         );
+        if let Some(period) = self.frame_period_cycles {
+            let stages: Vec<String> = self.stage_ms.iter().map(|&ms| four_digits(ms)).collect();
+            let _ = writeln!(
+                s,
+                "pipeline    {} stages of {} ms: a frame every {} cycles = {:.1} frames/s, latency {} ms",
+                self.stage_ms.len(),
+                stages.join(" / "),
+                period,
+                self.frames_per_s,
+                four_digits(self.latency_ms)
+            );
+        }
         let _ = writeln!(
             s,
             "MACs        {} ({:.1}% utilization of {} tiles): {:.3} TOPS achieved of {:.3} peak",

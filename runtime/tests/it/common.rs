@@ -32,6 +32,7 @@ pub fn program(
             outputs,
             dram_bytes,
             semaphores,
+            stages: Vec::new(),
         },
         queues,
         constants,

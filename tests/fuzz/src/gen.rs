@@ -336,6 +336,7 @@ pub fn program(u: &mut Unstructured<'_>) -> Result<Program> {
         outputs,
         dram_bytes,
         semaphores,
+        stages: Vec::new(),
     };
     Ok(Program { meta, queues, constants, kernels, debug })
 }

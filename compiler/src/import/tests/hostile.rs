@@ -2,7 +2,7 @@
 use super::builder::{ai, ais, tf32, ti64, value_info, M};
 use super::import;
 use crate::import::{import_bytes, import_path, ImportError, ImportLimits, ImportOptions};
-use accel_ops::Limits;
+use accel_ops::{DType, Limits};
 use std::path::{Path, PathBuf};
 use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
 use tract_onnx::pb::{StringStringEntryProto, TensorProto};
@@ -183,7 +183,7 @@ fn unsupported_forms_are_node_errors() {
         .output("z");
     node_err(&m, "mp", "output #1");
     let m = M::new(13).input("x", &[1, 4]).input("w", &[4, 2]).named("mm", "Gather", &["x", "w"], &["y"], vec![]);
-    node_err(&m.output("y"), "mm", "must be a constant");
+    node_err(&m.output("y"), "mm", "int32 or int64");
 }
 
 #[test]
@@ -286,9 +286,17 @@ fn symbolic_dims_need_a_pin() {
     };
     assert!(matches!(import_bytes(&bytes, None, &small), Err(ImportError::Limit { .. })));
     let mut m = M::new(13);
-    m.graph.input.push(value_info("ids", DataType::Int64, Some(&[Some(3)])));
+    m.graph.input.push(value_info("ids", DataType::Float16, Some(&[Some(3)])));
     let m = m.node("Relu", &["ids"], &["y"], vec![]).output("y");
     assert!(matches!(err(&m), ImportError::UnsupportedInput { input, .. } if input == "ids"));
+    // Integer and bool graph inputs keep their type: the runtime carries their bytes unchanged.
+    for (elem, dtype) in [(DataType::Int64, DType::I64), (DataType::Uint8, DType::U8), (DataType::Bool, DType::Bool)] {
+        let mut m = M::new(13);
+        m.graph.input.push(value_info("ids", elem, Some(&[Some(3)])));
+        let m = m.node("Identity", &["ids"], &["y"], vec![]).output("y");
+        let g = import_bytes(&m.bytes(), None, &ImportOptions::default()).unwrap();
+        assert_eq!(g.ty(g.inputs[0]).dtype, dtype);
+    }
 }
 
 /// A scratch folder for external-data tests.

@@ -1,12 +1,13 @@
 //! ONNX operators that are functions of operators accel has, expanded at import the way the ONNX function
-//! bodies define them: LayerNormalization (opset 17, with its optional Mean and InvStdDev outputs),
+//! bodies define them: LayerNormalization (opset 17; one `LayerNorm` unless its optional Mean and InvStdDev
+//! outputs are used),
 //! RMSNormalization (23), Gelu (20, exact and tanh forms) and CastLike (15). The e-graph sees the plain
 //! operators, so its LayerNorm and GELU recognition applies to them as to exported subgraphs.
 use super::Builder;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
 use crate::ir::ValueId;
-use accel_ops::op::{Binary, BinaryOp, Cast, Op, Reduce, ReduceKind, Unary, UnaryOp};
+use accel_ops::op::{Binary, BinaryOp, Cast, LayerNorm, Op, Reduce, ReduceKind, Unary, UnaryOp};
 use accel_ops::{DType, Tensor};
 
 type Res = Result<(), ImportError>;
@@ -73,11 +74,22 @@ fn norm_axes(b: &Builder<'_>, n: &OnnxNode<'_>, x: ValueId) -> Result<Vec<usize>
     Ok((axis..rank).collect())
 }
 
+/// LayerNormalization as one `LayerNorm` operator; expanded instead when the node's Mean or InvStdDev output
+/// is used (the operator has one output) or its scale or bias has more dims than the normalized shape.
 pub(super) fn layer_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 2, 3)?;
     let (x, scale, bias) = (b.input(n, 0)?, b.input(n, 1)?, b.opt_input(n, 2)?);
     let axes = norm_axes(b, n, x)?;
     let eps = n.finite_float_or("epsilon", 1e-5)?;
+    let stats_used = n.proto.output.iter().skip(1).any(|o| !o.is_empty());
+    let ln = Op::LayerNorm(LayerNorm { axis: axes.first().copied().unwrap_or(0), epsilon: eps });
+    let mut operands = vec![x, scale];
+    operands.extend(bias);
+    let types: Vec<_> = operands.iter().map(|&v| b.ty(v).clone()).collect();
+    if !stats_used && !axes.is_empty() && ln.infer(&types).is_ok() {
+        b.emit_out(n, ln, &operands)?;
+        return Ok(());
+    }
     let e = Expand { n };
     let mean = e.mean(b, "mean", x, &axes)?;
     let d = e.binary(b, "centered", BinaryOp::Sub, x, mean)?;

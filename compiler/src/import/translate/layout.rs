@@ -327,6 +327,9 @@ pub(super) fn gather(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let x = b.input(n, 0)?;
     let dims = b.dims(x).to_vec();
     let axis = n.axis(n.int_or("axis", 0)?, dims.len(), "axis")?;
+    if b.constant(b.input(n, 1)?).is_none() {
+        return super::host_only::take(b, n, x, axis);
+    }
     let idx = b.const_input(n, 1, "indices")?.ok_or_else(|| n.err("input #1 (indices) is required"))?;
     if !matches!(idx.dtype(), DType::I64 | DType::I32) {
         return Err(n.err(format!("indices must be int64 or int32, got {}", idx.ty())));

@@ -6,7 +6,8 @@ use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
 use crate::import::fold;
 use crate::ir::ValueId;
-use accel_ops::op::{Binary, BinaryOp, Gemm, MatMul, Op, Unary, UnaryOp};
+use accel_ops::op::arith::ArithOp;
+use accel_ops::op::{Binary, BinaryOp, Cast, Gemm, MatMul, Op, Unary, UnaryOp};
 use accel_ops::{DType, Tensor};
 
 type Res = Result<(), ImportError>;
@@ -84,6 +85,10 @@ pub(super) fn clip(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         (n.float_or("min", f32::MIN)?, n.float_or("max", f32::MAX)?)
     } else {
         b.arity(n, 1, 3)?;
+        let computed = |i| b.opt_input(n, i).map(|v| v.is_some_and(|v| b.constant(v).is_none()));
+        if computed(1)? || computed(2)? || b.ty(b.input(n, 0)?).dtype != DType::F32 {
+            return clip_as_max_min(b, n);
+        }
         (clip_bound(b, n, 1, "min")?.unwrap_or(f32::MIN), clip_bound(b, n, 2, "max")?.unwrap_or(f32::MAX))
     };
     if min.is_nan() || max.is_nan() {
@@ -92,6 +97,23 @@ pub(super) fn clip(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let x = b.input(n, 0)?;
     b.emit_out(n, Op::Unary(Unary { op: UnaryOp::Clip { min, max } }), &[x])?;
     Ok(())
+}
+
+/// Clip with computed bounds or on integers: `min(max(x, lo), hi)` as broadcasting binary ops.
+fn clip_as_max_min(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    let mut acc = b.input(n, 0)?;
+    let out = b.output_name(n, 0)?.to_string();
+    let (lo, hi) = (b.opt_input(n, 1)?, b.opt_input(n, 2)?);
+    for (bound, op, what) in [(lo, BinaryOp::Max, "lo"), (hi, BinaryOp::Min, "hi")] {
+        let Some(v) = bound else { continue };
+        if b.dims(v).iter().product::<usize>() != 1 {
+            return Err(n.err(format!("the {what} bound must be a scalar, got {}", b.ty(v))));
+        }
+        let last = op == BinaryOp::Min || hi.is_none();
+        let name = if last { out.clone() } else { format!("{out}#{what}") };
+        acc = apply(b, n, op, acc, v, &name)?;
+    }
+    b.define(n, 0, acc)
 }
 
 /// PRelu(x, slope) = relu(x) + slope * min(x, 0): four elementwise ops.
@@ -139,6 +161,35 @@ fn apply(
     if let (Some(x), Some(y)) = (b.constant(a), b.constant(c)) {
         let t = fold::int_binary(op, x, y, &b.limits.tensor).map_err(|e| n.err(e))?;
         return b.add_const(n, name, t);
+    }
+    // Computed integer operands of one dtype run on the host (wrapping integer arithmetic).
+    let int_op = match op {
+        BinaryOp::Add => Some(ArithOp::Add),
+        BinaryOp::Sub => Some(ArithOp::Sub),
+        BinaryOp::Mul => Some(ArithOp::Mul),
+        BinaryOp::Div => Some(ArithOp::Div),
+        BinaryOp::Max => Some(ArithOp::Max),
+        BinaryOp::Min => Some(ArithOp::Min),
+        BinaryOp::Pow => None,
+    };
+    if let Some(int_op) = int_op.filter(|_| ta == tc && ta != DType::Bool) {
+        return super::host_only::arith(b, n, int_op, a, c, name);
+    }
+    // Pow with an integer operand computes in f32 and keeps the base's type (as ONNX's reference does).
+    let is_num = |d: DType| matches!(d, DType::F32 | DType::I8 | DType::U8 | DType::I32 | DType::I64);
+    if op == BinaryOp::Pow && is_num(ta) && is_num(tc) {
+        let as_f32 = |b: &mut Builder<'_>, v: ValueId, what: &str| -> Result<ValueId, ImportError> {
+            if b.ty(v).dtype == DType::F32 {
+                return Ok(v);
+            }
+            b.emit(n, Op::Cast(Cast { to: DType::F32 }), &[v], &format!("{name}#{what}-f32"))
+        };
+        let (x, y) = (as_f32(b, a, "base")?, as_f32(b, c, "exponent")?);
+        if ta == DType::F32 {
+            return b.emit(n, Op::Binary(Binary { op }), &[x, y], name);
+        }
+        let p = b.emit(n, Op::Binary(Binary { op }), &[x, y], &format!("{name}#f32"))?;
+        return b.emit(n, Op::Cast(Cast { to: ta }), &[p], name);
     }
     Err(n.err(format!(
         "{} on {} and {} is supported only on f32, or on constant integers",

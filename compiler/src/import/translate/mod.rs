@@ -14,11 +14,14 @@ use std::path::Path;
 mod composite;
 mod constant;
 mod conv;
+mod conv1d;
+mod host_only;
 mod integer;
 mod layout;
 mod math;
 mod quant;
 mod reduce;
+mod reduce_composite;
 mod resize;
 
 /// Translates one node: reads its inputs from the builder and defines its outputs.
@@ -28,9 +31,9 @@ pub(crate) type Translator = fn(&mut Builder<'_>, &OnnxNode<'_>) -> Result<(), I
 /// the single list of supported operators.
 pub(crate) fn translator(op_type: &str) -> Option<Translator> {
     Some(match op_type {
-        "Conv" => conv::conv,
-        "MaxPool" => conv::max_pool,
-        "AveragePool" => conv::average_pool,
+        "Conv" => conv1d::conv,
+        "MaxPool" => conv1d::max_pool,
+        "AveragePool" => conv1d::average_pool,
         "GlobalAveragePool" => conv::global_average_pool,
         "GlobalMaxPool" => conv::global_max_pool,
         "BatchNormalization" => conv::batch_norm,
@@ -45,6 +48,9 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Sum" | "Max" | "Min" | "Mean" => math::variadic,
         "Softmax" | "LogSoftmax" => reduce::softmax,
         "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceProd" => reduce::reduce,
+        "ReduceL1" | "ReduceL2" | "ReduceSumSquare" | "ReduceLogSum" | "ReduceLogSumExp" => {
+            reduce_composite::reduce_composite
+        }
         "Reshape" => layout::reshape,
         "Flatten" => layout::flatten,
         "Squeeze" => layout::squeeze,
@@ -75,7 +81,16 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Identity" => constant::identity,
         "Dropout" => constant::dropout,
         "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor" | "Not" | "Where"
-        | "Range" | "Expand" => constant::constant_only,
+        | "Expand" => host_only::computed,
+        "Range" => constant::constant_only,
+        "Mod" => host_only::modulo,
+        "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
+        "ArgMax" | "ArgMin" => host_only::arg_reduce,
+        "GatherElements" => host_only::gather_elements,
+        "Trilu" => host_only::trilu,
+        "Cos" | "Sin" | "Tan" | "Acos" | "Asin" | "Atan" | "Cosh" | "Sinh" | "Acosh" | "Asinh" | "Atanh"
+        | "Softsign" | "Mish" | "Sign" | "Round" | "IsNaN" | "IsInf" | "Selu" | "ThresholdedRelu" | "Celu"
+        | "Shrink" => host_only::math_fn,
         _ => return None,
     })
 }

@@ -39,6 +39,30 @@ pub(super) fn softmax(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     Ok(())
 }
 
+/// The normalized axes and `keepdims` of reduction `n` (axes as an attribute, or as a constant input from
+/// opset 18, 13 for ReduceSum), or `None` when empty axes with `noop_with_empty_axes` make it an identity.
+pub(super) fn reduce_axes(
+    b: &Builder<'_>,
+    n: &OnnxNode<'_>,
+    sum: bool,
+) -> Result<Option<(Vec<usize>, bool)>, ImportError> {
+    let axes_as_input = n.opset >= 18 || (sum && n.opset >= 13);
+    let rank = b.dims(b.input(n, 0)?).len();
+    let (axes, noop) = if axes_as_input {
+        b.arity(n, 1, 2)?;
+        (b.const_ints(n, 1, "axes")?, n.flag("noop_with_empty_axes", false)?)
+    } else {
+        b.arity(n, 1, 1)?;
+        (n.ints("axes")?.map(<[i64]>::to_vec), false)
+    };
+    let keepdims = n.flag("keepdims", true)?;
+    Ok(match axes {
+        Some(a) if !a.is_empty() => Some((n.axes(&a, rank, "axes")?, keepdims)),
+        _ if noop => None,
+        _ => Some(((0..rank).collect(), keepdims)),
+    })
+}
+
 pub(super) fn reduce(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let kind = match n.op_type() {
         "ReduceMean" => ReduceKind::Mean,
@@ -48,22 +72,8 @@ pub(super) fn reduce(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         "ReduceProd" => ReduceKind::Prod,
         other => return Err(n.err(format!("`{other}` is not a reduction"))),
     };
-    let axes_as_input = n.opset >= 18 || (kind == ReduceKind::Sum && n.opset >= 13);
     let x = b.input(n, 0)?;
-    let rank = b.dims(x).len();
-    let (axes, noop) = if axes_as_input {
-        b.arity(n, 1, 2)?;
-        (b.const_ints(n, 1, "axes")?, n.flag("noop_with_empty_axes", false)?)
-    } else {
-        b.arity(n, 1, 1)?;
-        (n.ints("axes")?.map(<[i64]>::to_vec), false)
-    };
-    let keepdims = n.flag("keepdims", true)?;
-    let axes = match axes {
-        Some(a) if !a.is_empty() => n.axes(&a, rank, "axes")?,
-        _ if noop => return b.alias_out(n, x),
-        _ => (0..rank).collect(),
-    };
+    let Some((axes, keepdims)) = reduce_axes(b, n, kind == ReduceKind::Sum)? else { return b.alias_out(n, x) };
     if let Some(t) = b.constant(x) {
         if t.dtype() != DType::F32 {
             let y = fold::int_reduce(kind, t, &axes, keepdims).map_err(|e| n.err(e))?;

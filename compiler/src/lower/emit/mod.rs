@@ -83,16 +83,95 @@ pub struct Emitter<'a> {
     signals: Vec<u32>,
     layer: u32,
     pub kernels: Vec<HostKernel>,
+    /// The tiles of the current pipeline stage (all tiles for a latency program).
+    group: Vec<u16>,
+    /// The barrier semaphore of the current stage.
+    done: u16,
+    /// Pipeline stages of the program (1: a latency program).
+    stages: usize,
+    /// Waits every tile's first load of the next layer makes besides the barrier; kept even at value 0,
+    /// because they bind from the second frame on (`accel_ops::pipeline`).
+    entry: Vec<(u16, u32)>,
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(target: &'a Target) -> Self {
-        let sems = 1 + 3 * target.tiles as usize;
-        Emitter { target, queues: BTreeMap::new(), signals: vec![0; sems], layer: 0, kernels: Vec::new() }
+    /// An emitter for `stages` pipeline stages: besides the tiles' semaphores, each stage after the first has
+    /// a barrier semaphore and a "cross-stage inputs read" semaphore.
+    pub fn pipelined(target: &'a Target, stages: usize) -> Self {
+        let stages = stages.max(1);
+        let sems = 1 + 3 * target.tiles as usize + 2 * (stages - 1);
+        Emitter {
+            target,
+            queues: BTreeMap::new(),
+            signals: vec![0; sems],
+            layer: 0,
+            kernels: Vec::new(),
+            group: (0..target.tiles as u16).collect(),
+            done: DONE,
+            stages,
+            entry: Vec::new(),
+        }
     }
 
+    /// Tiles a layer is spread over: the current stage's group.
     pub fn tiles(&self) -> usize {
-        self.target.tiles as usize
+        self.group.len()
+    }
+
+    fn stage_done(&self, s: usize) -> u16 {
+        if s == 0 {
+            DONE
+        } else {
+            (3 * self.target.tiles as usize + s) as u16
+        }
+    }
+    fn stage_read(&self, s: usize) -> u16 {
+        (3 * self.target.tiles as usize + self.stages - 1 + s) as u16
+    }
+
+    /// Starts pipeline stage `s` on `tiles`: its first layer waits until stage `s - 1` has finished the frame.
+    pub fn begin_stage(&mut self, s: usize, tiles: std::ops::Range<u16>) {
+        self.group = tiles.collect();
+        if s > 0 {
+            let prev = self.stage_done(s - 1);
+            self.entry.push((prev, self.signals[prev as usize]));
+        }
+        self.done = self.stage_done(s);
+    }
+
+    /// The next layer overwrites values that stage `t` reads: it waits until stage `t` has read the previous
+    /// frame's (a wait at 0 in frame 0, raised by one per frame).
+    pub fn wait_read(&mut self, t: usize) {
+        let sem = self.stage_read(t);
+        self.entry.push((sem, self.signals[sem as usize]));
+    }
+
+    /// The current stage (`t`) has read every value an earlier stage wrote: signals it once the layers so far
+    /// are done.
+    pub fn signal_read(&mut self, t: usize) {
+        let Some(&tile) = self.group.first() else { return };
+        let q = QueueId { tile, unit: Unit::DmaIn };
+        let (done, sem) = (self.done, self.stage_read(t));
+        self.push(q, Command::Wait { sem: done, value: self.signals[done as usize] });
+        self.signal(q, sem);
+    }
+
+    /// The barrier and entry waits before a layer's first command on queue `q`.
+    /// Waits that block in a one-frame run come first, so that the layer starts (for reports) when they are
+    /// satisfied, not at the trivially satisfied waits at 0.
+    fn enter(&mut self, q: QueueId, barrier: u32, entry: &[(u16, u32)]) {
+        for &(sem, value) in entry.iter().filter(|(_, v)| *v > 0) {
+            self.push(q, Command::Wait { sem, value });
+        }
+        if self.stages > 1 {
+            // Kept at 0: from the second frame on it orders this stage's frames.
+            self.push(q, Command::Wait { sem: self.done, value: barrier });
+        } else {
+            self.wait(q, self.done, barrier);
+        }
+        for &(sem, value) in entry.iter().filter(|(_, v)| *v == 0) {
+            self.push(q, Command::Wait { sem, value });
+        }
     }
 
     /// Bytes of one of the two SRAM buffer sets of a tile.
@@ -135,13 +214,15 @@ impl<'a> Emitter<'a> {
             return Err(LowerError::layer(layer_name, "no work items"));
         }
         let tiles = self.tiles();
-        let barrier = self.signals[DONE as usize];
+        let group = self.group.clone();
+        let entry = std::mem::take(&mut self.entry);
+        let barrier = self.signals[self.done as usize];
         let half = set_bytes(self.target.tile.sram_bytes, resident.bytes);
         let resident_base = 2 * half;
         if resident_base + resident.bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
-        let sem = |t: usize, k: usize| (1 + 3 * t + k) as u16;
+        let sem = |t: usize, k: usize| (1 + 3 * group[t] as usize + k) as u16;
         let base: Vec<[u32; 3]> = (0..tiles).map(|t| [0, 1, 2].map(|k| self.signals[sem(t, k) as usize])).collect();
         let mut count = vec![0u32; tiles];
         for (idx, item) in items.into_iter().enumerate() {
@@ -149,9 +230,9 @@ impl<'a> Emitter<'a> {
             let j = count[t];
             count[t] += 1;
             let buf = (j % 2) as u64 * half;
-            let q = |unit| QueueId { tile: t as u16, unit };
+            let q = |unit| QueueId { tile: group[t], unit };
             if j == 0 {
-                self.wait(q(Unit::DmaIn), DONE, barrier);
+                self.enter(q(Unit::DmaIn), barrier, &entry);
                 for (s, d, c) in &resident.loads {
                     self.push(
                         q(Unit::DmaIn),
@@ -176,7 +257,7 @@ impl<'a> Emitter<'a> {
                 self.push(q(Unit::DmaOut), Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
             }
             self.signal(q(Unit::DmaOut), sem(t, 2));
-            self.signal(q(Unit::DmaOut), DONE);
+            self.signal(q(Unit::DmaOut), self.done);
         }
         Ok(())
     }
@@ -197,20 +278,22 @@ impl<'a> Emitter<'a> {
         if tiles.len() > self.tiles() {
             return Err(LowerError::layer(layer_name, "more tile schedules than tiles"));
         }
-        let barrier = self.signals[DONE as usize];
+        let group = self.group.clone();
+        let entry = std::mem::take(&mut self.entry);
+        let barrier = self.signals[self.done as usize];
         let half = set_bytes(self.target.tile.sram_bytes, resident_bytes);
         let resident_base = 2 * half;
         if resident_base + resident_bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
-        let sem = |t: usize, k: usize| (1 + 3 * t + k) as u16;
+        let sem = |t: usize, k: usize| (1 + 3 * group[t] as usize + k) as u16;
         for (t, phases) in tiles.into_iter().enumerate() {
             let base = [0, 1, 2].map(|k| self.signals[sem(t, k) as usize]);
-            let q = |unit| QueueId { tile: t as u16, unit };
+            let q = |unit| QueueId { tile: group[t], unit };
             let mut j = 0u32;
             for (resident, items) in phases {
                 if j == 0 {
-                    self.wait(q(Unit::DmaIn), DONE, barrier);
+                    self.enter(q(Unit::DmaIn), barrier, &entry);
                 } else {
                     self.wait(q(Unit::DmaIn), sem(t, 1), base[1] + j);
                 }
@@ -242,7 +325,7 @@ impl<'a> Emitter<'a> {
                         );
                     }
                     self.signal(q(Unit::DmaOut), sem(t, 2));
-                    self.signal(q(Unit::DmaOut), DONE);
+                    self.signal(q(Unit::DmaOut), self.done);
                     j += 1;
                 }
             }
@@ -253,11 +336,12 @@ impl<'a> Emitter<'a> {
     /// Emits a host layer: one kernel call after every earlier layer, counted as one completed item.
     pub fn host_layer(&mut self, kernel: HostKernel) {
         let q = QueueId { tile: 0, unit: Unit::Host };
-        let barrier = self.signals[DONE as usize];
-        self.wait(q, DONE, barrier);
+        let barrier = self.signals[self.done as usize];
+        let entry = std::mem::take(&mut self.entry);
+        self.enter(q, barrier, &entry);
         self.push(q, Command::HostCall { kernel: self.kernels.len() as u32 });
         self.kernels.push(kernel);
-        self.signal(q, DONE);
+        self.signal(q, self.done);
     }
 
     /// The queues and, per queue, the layer of each command.

@@ -1,7 +1,8 @@
 //! The rule families, one file each: `fold/` (constant arithmetic into convolutions), `simplify/`
 //! (canonical forms), `recognize/` (decomposed activations), `fuse/` (what the MAC array applies on its way
-//! out) and `place/` (tile or host). No general commutativity or associativity rules: matchers look at both
+//! out; `chain.rs`: elementwise chains as one vector pass) and `place/` (tile or host). No general commutativity or associativity rules: matchers look at both
 //! operand orders and at product groupings themselves, which keeps the e-graph small.
+mod chain;
 mod fold;
 mod fuse;
 mod integer;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Any> {
     v.extend(fold::rules());
     v.extend(recognize::rules());
     v.extend(fuse::rules());
+    v.extend(chain::rules());
     v.extend(place::rules());
     v
 }

@@ -3,11 +3,13 @@
 //! `x * sigmoid(x)`, HardSigmoid `relu6(x + 3) / 6`, HardSwish `x * relu6(x + 3) / 6` and `x * hardsigmoid(x)`,
 //! and exact GELU `x * (1 + erf(x / sqrt 2)) * 0.5`. Products are matched through `terms`, which sees every
 //! grouping of up to four factors and constant scales (`a * b * c`, `(a * b) / 6`, `a * (0.5 * b)`), so no
-//! associativity rule is needed.
+//! associativity rule is needed. LayerNorm and its scale and bias: `layer_norm.rs`.
 use crate::rewrite::analysis::EGraph;
 use crate::rewrite::rule::{add_unary, binary_args, close, same, splat, splat_is, unary_args, Rule};
 use accel_ops::op::{BinaryOp, UnaryOp};
 use egg::Id;
+
+mod layer_norm;
 
 pub fn rules() -> Vec<super::Any> {
     vec![
@@ -16,6 +18,9 @@ pub fn rules() -> Vec<super::Any> {
         super::any(Rule { name: "recognize/hard-swish", find: find_hard_swish, build: build_hard_swish }),
         super::any(Rule { name: "recognize/gelu", find: find_gelu, build: build_gelu }),
     ]
+    .into_iter()
+    .chain(layer_norm::rules())
+    .collect()
 }
 
 /// One way to read a class as a product: `coef * factors[0] * factors[1] * ...` (factors are non-splat

@@ -1,8 +1,10 @@
 //! Tests of the e-graph stage. `check` is the one place the rule tests call `optimize`: it asserts that the
 //! rule fired, that the printed optimized graph contains the expected lines (partial checks: the one fusion
 //! the test is about), and that the optimized graph computes what the original does.
+mod chain;
 mod fold;
 mod fuse;
+mod layer_norm;
 mod lowering;
 mod place;
 mod proptests;

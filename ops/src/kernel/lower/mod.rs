@@ -10,6 +10,7 @@ use crate::tensor::TensorType;
 mod elementwise;
 mod layout;
 mod nn;
+mod norm;
 mod reduce;
 
 pub(crate) use elementwise::unary_value;
@@ -46,12 +47,15 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
         Op::Gemm(g) => nn::gemm(g, inputs, output),
         Op::Pool(p) => nn::pool(p, inputs, output),
         Op::Lrn(l) => nn::lrn(l, inputs, output),
+        Op::LayerNorm(l) => norm::layer_norm(l, inputs, output),
         Op::Conv(c) => nn::conv(c, inputs, output),
         Op::Resize(r) => nn::resize(r, inputs, output),
         // Int8 boundaries run on the tiles (`vec.convert`), never as host kernels.
         Op::Quant(_) => Err(unsupported(op, "quantization runs on the tiles (vec.convert)")),
         // Chains are formed from tile nodes only (the compiler fuses host elementwise kernels its own way).
         Op::Elementwise(_) => Err(unsupported(op, "elementwise chains run on the tiles")),
+        // No kernel-IR lowering yet: these stay in operator form (`HostBody::OpFallback`).
+        Op::HostOnly(_) => Err(unsupported(op, "no kernel-IR lowering: runs in operator form")),
     }
 }
 

@@ -11,6 +11,7 @@ mod fuse;
 mod interp;
 mod lower;
 mod lower_nn;
+mod lower_norm;
 mod math;
 mod verify_tests;
 

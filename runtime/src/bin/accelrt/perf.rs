@@ -55,12 +55,15 @@ pub fn finish(args: &PerfArgs, session: &Session, r: &RunReport) -> Result<()> {
     let stream = match (args.frames, args.fps) {
         (None, None) => None,
         (frames, fps) => {
+            // A pipelined program's frames overlap: its period is measured on a few frames back to back.
+            let period = stream::pipelined_period(session.program()).context("pipelined stream")?;
+            let own_fps = period.map_or(r.frames_per_s, |p| 1e9 * r.clock_ghz / p as f64);
             let o = StreamOptions {
                 frames: frames.unwrap_or(100),
-                fps: fps.unwrap_or(r.frames_per_s),
+                fps: fps.unwrap_or(own_fps),
                 max_waiting: DEFAULT_MAX_WAITING,
             };
-            let s = stream::simulate(r.latency_cycles, r.clock_ghz, r.energy_mj, &o)?;
+            let s = stream::simulate_pipelined(r.latency_cycles, period, r.clock_ghz, r.energy_mj, &o)?;
             println!();
             print!("{}", s.summary());
             Some(s)

@@ -1,0 +1,186 @@
+//! Operators that run on the host in operator form (`Op::HostOnly`): comparisons, logic, Where and Expand on
+//! computed operands (all-constant ones still fold through `constant::constant_only`), integer arithmetic,
+//! Mod, bit shifts and bitwise logic, ArgMax/ArgMin, GatherElements, Gather with computed indices, Trilu and
+//! the rarer f32 math functions. Attributes are validated here; data-dependent indices are checked when run.
+use super::Builder;
+use crate::import::attrs::OnnxNode;
+use crate::import::error::ImportError;
+use crate::ir::ValueId;
+use accel_ops::op::arg_reduce::ArgReduce;
+use accel_ops::op::arith::{Arith, ArithOp};
+use accel_ops::op::compare::{Compare, CompareOp};
+use accel_ops::op::expand::Expand;
+use accel_ops::op::gather_elements::GatherElements;
+use accel_ops::op::logic::{Logic, LogicOp};
+use accel_ops::op::math_fn::{MathFn, MathFnOp};
+use accel_ops::op::select::Select;
+use accel_ops::op::take::Take;
+use accel_ops::op::trilu::Trilu;
+use accel_ops::op::{HostOnly, Op};
+
+type Res = Result<(), ImportError>;
+
+fn emit(b: &mut Builder<'_>, n: &OnnxNode<'_>, op: HostOnly, inputs: &[ValueId]) -> Res {
+    b.emit_out(n, Op::HostOnly(op), inputs)?;
+    Ok(())
+}
+
+/// Comparisons, logic, Where and Expand: folded when every input is a constant, else a host node.
+pub(super) fn computed(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    let count = n.proto.input.len();
+    let inputs = (0..count).map(|i| b.input(n, i)).collect::<Result<Vec<_>, _>>()?;
+    if inputs.iter().all(|&v| b.constant(v).is_some()) {
+        return super::constant::constant_only(b, n);
+    }
+    let cmp = |op| HostOnly::Compare(Compare { op });
+    let logic = |op| HostOnly::Logic(Logic { op });
+    let (op, want) = match n.op_type() {
+        "Equal" => (cmp(CompareOp::Equal), 2),
+        "Less" => (cmp(CompareOp::Less), 2),
+        "Greater" => (cmp(CompareOp::Greater), 2),
+        "LessOrEqual" => (cmp(CompareOp::LessOrEqual), 2),
+        "GreaterOrEqual" => (cmp(CompareOp::GreaterOrEqual), 2),
+        "And" => (logic(LogicOp::And), 2),
+        "Or" => (logic(LogicOp::Or), 2),
+        "Xor" => (logic(LogicOp::Xor), 2),
+        "Not" => (logic(LogicOp::Not), 1),
+        "Where" => (HostOnly::Select(Select), 3),
+        "Expand" => {
+            b.arity(n, 2, 2)?;
+            let shape = b.const_ints(n, 1, "shape")?.ok_or_else(|| n.err("input #1 (shape) is required"))?;
+            let shape = shape.iter().map(|&d| n.to_usize(d, "shape")).collect::<Result<Vec<_>, _>>()?;
+            return emit(b, n, HostOnly::Expand(Expand { shape }), &inputs[..1]);
+        }
+        other => return Err(n.err(format!("`{other}` is not a comparison or logic operator"))),
+    };
+    b.arity(n, want, want)?;
+    emit(b, n, op, &inputs)
+}
+
+/// Integer (or non-f32) arithmetic that `Binary` cannot carry, as a host node `a op c` named `name`.
+pub(super) fn arith(
+    b: &mut Builder<'_>,
+    n: &OnnxNode<'_>,
+    op: ArithOp,
+    a: ValueId,
+    c: ValueId,
+    name: &str,
+) -> Result<ValueId, ImportError> {
+    b.emit(n, Op::HostOnly(HostOnly::Arith(Arith { op })), &[a, c], name)
+}
+
+/// Mod(a, b): `fmod` picks the sign of the dividend, else of the divisor (also on floats, as numpy).
+pub(super) fn modulo(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let fmod = n.flag("fmod", false)?;
+    let (x, y) = (b.input(n, 0)?, b.input(n, 1)?);
+    let name = b.output_name(n, 0)?.to_string();
+    let v = arith(b, n, ArithOp::Mod { fmod }, x, y, &name)?;
+    b.define(n, 0, v)
+}
+
+/// BitShift and the bitwise operators.
+pub(super) fn bitwise(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let op = match n.op_type() {
+        "BitShift" => match n.string("direction")? {
+            Some("LEFT") => ArithOp::ShiftLeft,
+            Some("RIGHT") => ArithOp::ShiftRight,
+            other => return Err(n.err(format!("direction must be LEFT or RIGHT, got {other:?}"))),
+        },
+        "BitwiseAnd" => ArithOp::BitAnd,
+        "BitwiseOr" => ArithOp::BitOr,
+        "BitwiseXor" => ArithOp::BitXor,
+        other => return Err(n.err(format!("`{other}` is not a bitwise operator"))),
+    };
+    let (x, y) = (b.input(n, 0)?, b.input(n, 1)?);
+    let name = b.output_name(n, 0)?.to_string();
+    let v = arith(b, n, op, x, y, &name)?;
+    b.define(n, 0, v)
+}
+
+/// ArgMax / ArgMin.
+pub(super) fn arg_reduce(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    let axis = n.axis(n.int_or("axis", 0)?, b.dims(x).len(), "axis")?;
+    let op = ArgReduce {
+        max: n.op_type() == "ArgMax",
+        axis,
+        keepdims: n.flag("keepdims", true)?,
+        select_last_index: n.flag("select_last_index", false)?,
+    };
+    emit(b, n, HostOnly::ArgReduce(op), &[x])
+}
+
+/// GatherElements(data, indices).
+pub(super) fn gather_elements(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let (x, i) = (b.input(n, 0)?, b.input(n, 1)?);
+    let axis = n.axis(n.int_or("axis", 0)?, b.dims(x).len(), "axis")?;
+    emit(b, n, HostOnly::GatherElements(GatherElements { axis }), &[x, i])
+}
+
+/// Gather with computed indices (`layout::gather` takes constant ones).
+pub(super) fn take(b: &mut Builder<'_>, n: &OnnxNode<'_>, x: ValueId, axis: usize) -> Res {
+    let i = b.input(n, 1)?;
+    emit(b, n, HostOnly::Take(Take { axis }), &[x, i])
+}
+
+/// Trilu(x, k?): a constant `k` becomes the attribute, a computed one stays an operand.
+pub(super) fn trilu(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 2)?;
+    let x = b.input(n, 0)?;
+    let upper = n.flag("upper", true)?;
+    if let Some(k) = b.opt_input(n, 1)?.filter(|&k| b.constant(k).is_none()) {
+        return emit(b, n, HostOnly::Trilu(Trilu { upper, k: 0 }), &[x, k]);
+    }
+    let k = match b.const_ints(n, 1, "k")?.as_deref() {
+        None => 0,
+        Some([k]) => *k,
+        Some(v) => return Err(n.err(format!("k must be one integer, got {v:?}"))),
+    };
+    emit(b, n, HostOnly::Trilu(Trilu { upper, k }), &[x])
+}
+
+/// The f32 math functions without a tile form.
+pub(super) fn math_fn(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    let op = match n.op_type() {
+        "Cos" => MathFnOp::Cos,
+        "Sin" => MathFnOp::Sin,
+        "Tan" => MathFnOp::Tan,
+        "Acos" => MathFnOp::Acos,
+        "Asin" => MathFnOp::Asin,
+        "Atan" => MathFnOp::Atan,
+        "Cosh" => MathFnOp::Cosh,
+        "Sinh" => MathFnOp::Sinh,
+        "Acosh" => MathFnOp::Acosh,
+        "Asinh" => MathFnOp::Asinh,
+        "Atanh" => MathFnOp::Atanh,
+        "Softsign" => MathFnOp::Softsign,
+        "Mish" => MathFnOp::Mish,
+        "Sign" => MathFnOp::Sign,
+        "Round" => MathFnOp::Round,
+        "IsNaN" => MathFnOp::IsNaN,
+        "Selu" => MathFnOp::Selu {
+            alpha: n.finite_float_or("alpha", 1.673_263_2)?,
+            gamma: n.finite_float_or("gamma", 1.050_701)?,
+        },
+        "ThresholdedRelu" => MathFnOp::ThresholdedRelu { alpha: n.finite_float_or("alpha", 1.0)? },
+        "Celu" => {
+            let alpha = n.finite_float_or("alpha", 1.0)?;
+            if alpha == 0.0 {
+                return Err(n.err("alpha must not be 0"));
+            }
+            MathFnOp::Celu { alpha }
+        }
+        "Shrink" => MathFnOp::Shrink { bias: n.finite_float_or("bias", 0.0)?, lambd: n.finite_float_or("lambd", 0.5)? },
+        "IsInf" => {
+            MathFnOp::IsInf { positive: n.flag("detect_positive", true)?, negative: n.flag("detect_negative", true)? }
+        }
+        other => return Err(n.err(format!("`{other}` is not a math function"))),
+    };
+    emit(b, n, HostOnly::MathFn(MathFn { op }), &[x])
+}

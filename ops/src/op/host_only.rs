@@ -1,0 +1,92 @@
+//! Operators with no tile form, run on the host in operator form with their reference semantics: integer,
+//! boolean and index-valued computations (comparisons, logic, Where, integer arithmetic and Mod, ArgMax,
+//! data-dependent gathers, Expand, Trilu) and the rarer f32 math functions. Grouped under one `Op` variant so
+//! that the passes, which never rewrite them, treat them alike; each operator is still its own file.
+use super::{
+    arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
+    logic::Logic, math_fn::MathFn, select::Select, take::Take, trilu::Trilu,
+};
+use crate::error::OpError;
+use crate::tensor::{Tensor, TensorType};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum HostOnly {
+    Compare(Compare),
+    Logic(Logic),
+    Select(Select),
+    Arith(Arith),
+    ArgReduce(ArgReduce),
+    Expand(Expand),
+    GatherElements(GatherElements),
+    Take(Take),
+    Trilu(Trilu),
+    MathFn(MathFn),
+}
+
+impl HostOnly {
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostOnly::Compare(o) => o.op.name(),
+            HostOnly::Logic(o) => o.op.name(),
+            HostOnly::Select(_) => "where",
+            HostOnly::Arith(o) => o.op.name(),
+            HostOnly::ArgReduce(o) => o.name(),
+            HostOnly::Expand(_) => "expand",
+            HostOnly::GatherElements(_) => "gather-elements",
+            HostOnly::Take(_) => "take",
+            HostOnly::Trilu(_) => "trilu",
+            HostOnly::MathFn(o) => o.op.name(),
+        }
+    }
+
+    pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
+        match self {
+            HostOnly::Compare(o) => o.infer(inputs),
+            HostOnly::Logic(o) => o.infer(inputs),
+            HostOnly::Select(o) => o.infer(inputs),
+            HostOnly::Arith(o) => o.infer(inputs),
+            HostOnly::ArgReduce(o) => o.infer(inputs),
+            HostOnly::Expand(o) => o.infer(inputs),
+            HostOnly::GatherElements(o) => o.infer(inputs),
+            HostOnly::Take(o) => o.infer(inputs),
+            HostOnly::Trilu(o) => o.infer(inputs),
+            HostOnly::MathFn(o) => o.infer(inputs),
+        }
+    }
+
+    pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
+        match self {
+            HostOnly::Compare(o) => o.eval(inputs, out),
+            HostOnly::Logic(o) => o.eval(inputs, out),
+            HostOnly::Select(o) => o.eval(inputs, out),
+            HostOnly::Arith(o) => o.eval(inputs, out),
+            HostOnly::ArgReduce(o) => o.eval(inputs, out),
+            HostOnly::Expand(o) => o.eval(inputs, out),
+            HostOnly::GatherElements(o) => o.eval(inputs, out),
+            HostOnly::Take(o) => o.eval(inputs, out),
+            HostOnly::Trilu(o) => o.eval(inputs, out),
+            HostOnly::MathFn(o) => o.eval(inputs, out),
+        }
+    }
+
+    /// Every attribute as 64-bit words (floats as bits), so that the e-graph can hash and compare the operator.
+    pub fn key(&self) -> Vec<u64> {
+        match self {
+            HostOnly::Compare(o) => vec![0, o.op as u64],
+            HostOnly::Logic(o) => vec![1, o.op as u64],
+            HostOnly::Select(_) => vec![2],
+            HostOnly::Arith(o) => vec![3, o.op.code()],
+            HostOnly::ArgReduce(o) => {
+                vec![4, u64::from(o.max), o.axis as u64, u64::from(o.keepdims), u64::from(o.select_last_index)]
+            }
+            HostOnly::Expand(o) => {
+                [5, o.shape.len() as u64].into_iter().chain(o.shape.iter().map(|&d| d as u64)).collect()
+            }
+            HostOnly::GatherElements(o) => vec![6, o.axis as u64],
+            HostOnly::Take(o) => vec![7, o.axis as u64],
+            HostOnly::Trilu(o) => vec![8, u64::from(o.upper), o.k as u64],
+            HostOnly::MathFn(o) => [9].into_iter().chain(o.op.key()).collect(),
+        }
+    }
+}
