@@ -55,17 +55,13 @@ pub struct Lowered {
 
 /// Lowers `g` for `target`. With the throughput objective, every split of the tiles into equal groups is tried
 /// (layers balanced over the stages by their predicted cycles on one group) and the program with the shortest
-/// predicted frame period wins; the latency schedule stays when no split beats it.
+/// simulated frame period wins; the latency schedule stays when no split beats it.
 pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered, LowerError> {
     let latency = lower_stages(g, target, opts, &pipeline::StagePlan::single(target.tiles))?;
     if opts.objective == Objective::Latency {
         return Ok(latency);
     }
-    let period = |l: &Lowered| {
-        let r = crate::predict::predict(&l.program);
-        r.frame_period_cycles.unwrap_or(r.latency_cycles)
-    };
-    let mut best = (period(&latency), latency);
+    let mut best = (simulated_period(&latency.program)?, latency);
     for stages in (2..=target.tiles).filter(|s| target.tiles % s == 0) {
         let group = target.tiles / stages;
         // Each layer's predicted cycles on one group, alone: the single-stage program for a `group`-tile target.
@@ -78,12 +74,29 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
         let starts = pipeline::balance(&cycles, stages as usize);
         let starts = starts.iter().map(|&l| if l == 0 { 0 } else { trial.layer_nodes[l] }).collect();
         let lowered = lower_stages(g, target, opts, &pipeline::StagePlan { group, starts })?;
-        let p = period(&lowered);
+        let p = simulated_period(&lowered.program)?;
         if p < best.0 {
             best = (p, lowered);
         }
     }
     Ok(best.1)
+}
+
+/// Cycles between frame starts in a steady stream, from the simulator's timing-only run (deterministic: the
+/// timing never depends on the data): a frame's latency for a one-stage program, the measured steady-state
+/// period of several frames back to back for a pipelined one. Measured rather than predicted because the
+/// stages of consecutive frames wait on each other (a stage overwrites the values the next stage reads only
+/// once it has read them) and share the DRAM channel, which `predict`'s layer-by-layer model does not see.
+fn simulated_period(p: &accel_ops::program::Program) -> Result<u64, LowerError> {
+    let sim = |e: accel_runtime::RuntimeError| LowerError::Other(format!("simulating a pipeline candidate: {e}"));
+    match accel_runtime::stream::pipelined_period(p).map_err(sim)? {
+        Some(period) => Ok(period),
+        None => Ok(accel_runtime::Session::from_program(p.clone())
+            .map_err(sim)?
+            .run_timing_only()
+            .map_err(sim)?
+            .latency_cycles),
+    }
 }
 
 /// Lowers `g` with the layers of each stage on its own group of tiles (one stage: the latency schedule).

@@ -382,6 +382,17 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Replaces the pipelined frame period estimated from one frame's stage spans with `cycles` measured on
+    /// several frames back to back (`accel_runtime::stream::pipelined_period`): stages of consecutive frames
+    /// also wait on each other, which one frame's spans do not show. Frames/s follows.
+    pub fn set_measured_period(&mut self, cycles: u64) {
+        self.frame_period_cycles = Some(cycles);
+        let ms = self.latency_ms * cycles as f64 / self.latency_cycles.max(1) as f64;
+        self.frames_per_s = if ms > 0.0 { 1000.0 / ms } else { 0.0 };
+    }
+}
+
 /// Per pipeline stage of `p`: from the first start to the last end of its layers' rows (indexed by layer).
 fn stage_spans(p: &Program, rows: &[LayerRow]) -> Vec<u64> {
     p.meta

@@ -150,7 +150,8 @@ fn run(args: &RunArgs, limits: &BlobLimits) -> Result<()> {
     drop(bytes);
     session.set_step_budget(args.step_budget);
     if args.timing_only {
-        let r = perf::simulate(&mut session, |s| s.run_timing_only()).context("run failed")?;
+        let mut r = perf::simulate(&mut session, |s| s.run_timing_only()).context("run failed")?;
+        perf::measure_period(&session, &mut r)?;
         println!("model       {} (target {}, {} tiles; timing only)", args.model.display(), r.target, r.tiles);
         print!("{}", r.summary());
         return perf::finish(&args.perf, &session, &r);
@@ -169,7 +170,8 @@ fn run(args: &RunArgs, limits: &BlobLimits) -> Result<()> {
             parse_inputs(&args.inputs, &model_inputs)?
         }
     };
-    let out = perf::simulate(&mut session, |s| s.run(&inputs)).context("run failed")?;
+    let mut out = perf::simulate(&mut session, |s| s.run(&inputs)).context("run failed")?;
+    perf::measure_period(&session, &mut out.report)?;
     let r = &out.report;
     println!("model       {} (target {}, {} tiles)", args.model.display(), r.target, r.tiles);
     print!("{}", r.summary());

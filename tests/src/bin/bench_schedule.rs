@@ -3,8 +3,10 @@
 //! utilization, DRAM bytes per frame and the roofline bound max(MACs / peak MAC rate, unavoidable bytes / DRAM
 //! bandwidth), with layer fusion on and off, and the compiler's predicted latency next to the simulated one.
 //! The simulation is timing-only (cycles and traffic never depend on the data); `--functional` also computes
-//! the outputs, with seeded random inputs.
-use accel_compiler::driver::{compile_bytes, CompileOptions};
+//! the outputs, with seeded random inputs. The `pipe` rows compile with `--objective throughput` (fusion on):
+//! their frames/s is the steady-state rate of overlapping frames, measured by simulating the program unrolled
+//! over several frames (`accel_runtime::stream::pipelined_period`); `--no-pipe` skips them.
+use accel_compiler::driver::{compile_bytes, CompileOptions, Objective};
 use accel_compiler::predict::predict;
 use accel_ops::target::Target;
 use accel_runtime::random::random_inputs;
@@ -33,6 +35,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let functional = args.iter().any(|a| a == "--functional");
+    let pipe = !args.iter().any(|a| a == "--no-pipe");
     let only = list(&args, "--only");
     let presets = list(&args, "--preset").unwrap_or_else(|| vec!["x1".into(), "x16".into()]);
     println!(
@@ -61,8 +64,12 @@ fn main() -> Result<()> {
         let onnx = accel_modelgen::to_bytes(&build()?);
         for preset in &presets {
             let target = Target::preset(preset)?;
-            for fuse in [true, false] {
-                let opts = CompileOptions { target: target.clone(), no_fusion: !fuse, ..Default::default() };
+            let mut configs = vec![("on", true, Objective::Latency), ("off", false, Objective::Latency)];
+            if pipe {
+                configs.push(("pipe", true, Objective::Throughput));
+            }
+            for (label, fuse, objective) in configs {
+                let opts = CompileOptions { target: target.clone(), no_fusion: !fuse, objective, ..Default::default() };
                 let c = compile_bytes(&onnx, None, &opts).with_context(|| format!("compiling {name}"))?;
                 let predicted = predict(c.program());
                 let mut s = Session::load(&c.blob)?;
@@ -72,14 +79,18 @@ fn main() -> Result<()> {
                 } else {
                     s.run_timing_only()?.0
                 };
+                let fps = match accel_runtime::stream::pipelined_period(c.program())? {
+                    Some(period) => 1e9 * target.clock_ghz / period as f64,
+                    None => r.frames_per_s,
+                };
                 println!(
                     "{:<16} {:<4} {:<6} {:>10.3} {:>10.3} {:>7.2} {:>5.1}% {:>10.1} {:>11.1} {:>7.2} {:>11.3} {:>7.2}",
                     name,
                     preset,
-                    if fuse { "on" } else { "off" },
+                    label,
                     r.latency_ms,
                     predicted.latency_ms,
-                    r.frames_per_s,
+                    fps,
                     r.mac_utilization * 100.0,
                     r.dram_bytes as f64 / 1e6,
                     r.unavoidable_dram_bytes as f64 / 1e6,

@@ -46,6 +46,15 @@ pub fn simulate<T>(session: &mut Session, f: impl FnOnce(&mut Session) -> T) -> 
     out
 }
 
+/// A pipelined program's frame period and frames/s, measured on several frames back to back
+/// (`stream::pipelined_period`) instead of estimated from one frame's stage spans.
+pub fn measure_period(session: &Session, r: &mut RunReport) -> Result<()> {
+    if let Some(period) = stream::pipelined_period(session.program()).context("measuring the pipeline period")? {
+        r.0.set_measured_period(period);
+    }
+    Ok(())
+}
+
 /// Prints and writes what the flags ask for, after a run whose report is `r`.
 pub fn finish(args: &PerfArgs, session: &Session, r: &RunReport) -> Result<()> {
     if args.profile {
@@ -57,7 +66,7 @@ pub fn finish(args: &PerfArgs, session: &Session, r: &RunReport) -> Result<()> {
         (frames, fps) => {
             // A pipelined program's frames overlap: its period is measured on a few frames back to back.
             let period = stream::pipelined_period(session.program()).context("pipelined stream")?;
-            let own_fps = period.map_or(r.frames_per_s, |p| 1e9 * r.clock_ghz / p as f64);
+            let own_fps = r.frames_per_s;
             let o = StreamOptions {
                 frames: frames.unwrap_or(100),
                 fps: fps.unwrap_or(own_fps),
