@@ -1,6 +1,7 @@
 //! Benchmark of the e-graph stage on generated ResNet-50@224 and YOLOv3@608 (x1 target): operators on the
-//! tiles before and after, the e-graph's time and stop reason, predicted DRAM bytes before and after (the
-//! lowered program summed by `predict`), and the whole compile time.
+//! tiles before and after, the e-graph's time and stop reason, DRAM bytes and latency before and after, both
+//! simulated (the runtime's timing-only run of the lowered program) and predicted (`predict`), and the whole
+//! compile time.
 //! Run: `cargo run --release -p accel-compiler --example egraph_bench`.
 use accel_compiler::driver::{compile_graph, CompileOptions};
 use accel_compiler::import::{import_bytes, ImportOptions};
@@ -9,8 +10,15 @@ use accel_compiler::predict::predict;
 use accel_compiler::rewrite::{optimize, RewriteOptions};
 use accel_modelgen::zoo;
 use accel_ops::target::Target;
+use accel_ops::program::Program;
+use accel_runtime::Session;
 use anyhow::Result;
 use std::time::Instant;
+
+/// The simulator's timing-only report of `p` (cycles and traffic never depend on the data).
+fn simulate(p: &Program) -> Result<accel_runtime::RunReport> {
+    Ok(Session::from_program(p.clone())?.run_timing_only()?)
+}
 
 fn main() -> Result<()> {
     let target = Target::x1();
@@ -31,6 +39,7 @@ fn main() -> Result<()> {
         let after = lower(&opt, &target, &LowerOptions::default())?;
         let tiles_after = after.plans.iter().filter(|p| p.runs_on_tiles()).count();
         let pa = predict(&after.program);
+        let (sb, sa) = (simulate(&before.program)?, simulate(&after.program)?);
 
         let t = Instant::now();
         let compiled =
@@ -53,6 +62,13 @@ fn main() -> Result<()> {
             report.stop_reason, report.iterations, report.enodes, report.eclasses
         );
         println!("  fusions             {}", report.fusions.len());
+        println!(
+            "  DRAM bytes (sim.)   {} -> {} ({:.1}% less)",
+            sb.dram_bytes,
+            sa.dram_bytes,
+            100.0 * (1.0 - sa.dram_bytes as f64 / sb.dram_bytes.max(1) as f64)
+        );
+        println!("  latency (sim.)      {:.3} ms -> {:.3} ms", sb.latency_ms, sa.latency_ms);
         println!(
             "  DRAM bytes (pred.)  {} -> {} ({:.1}% less)",
             dram_before,
