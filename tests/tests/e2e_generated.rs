@@ -59,3 +59,24 @@ fn fused_chains_match_unfused_layers() {
         assert_close("fused vs unfused", &a.to_f32_vec(), &b.to_f32_vec(), ATOL, RTOL);
     }
 }
+
+/// A pre-norm transformer block: LayerNorm recognized from its exported pieces (run as one host kernel), GELU,
+/// attention, and the bias and residual adds fused into elementwise chains on the tiles.
+#[test]
+fn transformer_block_matches_tract() {
+    let m = accel_modelgen::zoo::transformer_block(16, 64, 4, 5).unwrap();
+    let onnx = accel_modelgen::to_bytes(&m);
+    let compiled = compile(&onnx, &Target::x1(), &[]);
+    let ops: Vec<&str> = compiled.optimized.nodes.iter().map(|n| n.op.kind()).collect();
+    for want in ["layer-norm", "elementwise"] {
+        assert!(ops.contains(&want), "no {want} in the optimized graph: {ops:?}");
+    }
+    check("transformer-block", &onnx, "input", &[1, 16, 64], &Target::x1());
+}
+
+/// A YOLOv8 C2f block: SiLU recognized and fused into the convolutions, the split and concatenation.
+#[test]
+fn c2f_block_matches_tract() {
+    let m = accel_modelgen::zoo::c2f_block(20, 24, 16, 2, 6).unwrap();
+    check("c2f-block", &accel_modelgen::to_bytes(&m), "input", &[1, 16, 20, 24], &Target::x1());
+}
