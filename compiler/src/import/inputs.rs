@@ -91,6 +91,25 @@ pub(crate) fn input_type(
 
 /// The accel type a graph input of ONNX element type `elem` is fed as, if the runtime carries it unchanged
 /// (the caller's bytes are the tensor's bytes: no widening at the boundary, unlike initializers).
+/// A graph output declared with an element type accel has no exact form for (float16, double, 16-bit and
+/// unsigned 32/64-bit integers) would come out as another type (the graph computes them as f32, i32 or i64):
+/// refused, naming the output, rather than silently changed.
+pub(crate) fn check_output_type(vi: &ValueInfoProto, produced: DType) -> Result<(), ImportError> {
+    let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Ok(());
+    };
+    let declared = DataType::try_from(tt.elem_type).unwrap_or(DataType::Undefined);
+    let exact = input_dtype(tt.elem_type).or((declared == DataType::Bfloat16).then_some(DType::BF16));
+    if declared == DataType::Undefined || exact.is_some() {
+        return Ok(());
+    }
+    Err(ImportError::Model(format!(
+        "graph output `{}` is declared {}, which accel has no exact type for (it would be {produced:?})",
+        vi.name,
+        declared.as_str_name()
+    )))
+}
+
 fn input_dtype(elem: i32) -> Option<DType> {
     Some(match DataType::try_from(elem).ok()? {
         DataType::Float => DType::F32,

@@ -224,6 +224,7 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         let v = b
             .lookup(&o.name)
             .ok_or_else(|| ImportError::MissingInput { node: "<graph outputs>".into(), input: o.name.clone() })?;
+        inputs::check_output_type(o, b.graph.ty(v).dtype)?;
         // An output that is an alias (Identity, Dropout) of another value still gets its own value and name.
         let v = if b.graph.value(v).name != o.name {
             let node = b.alias_by.get(&o.name).cloned().unwrap_or_else(|| o.name.clone());

@@ -408,3 +408,20 @@ fn structural_errors() {
         .output("y");
     node_err(&m, "div", "divides by zero");
 }
+
+/// A Cast to double (or an output declared float16) cannot come out as declared: refused, naming the output,
+/// not silently delivered as float32.
+#[test]
+fn outputs_of_types_without_an_exact_form_are_refused() {
+    for (to, elem) in [(11, DataType::Double), (10, DataType::Float16)] {
+        let mut m = M::new(13).input("x", &[1, 4]).node("Cast", &["x"], &["y"], vec![ai("to", to)]);
+        m.graph.output.push(value_info("y", elem, None));
+        match err(&m) {
+            ImportError::Model(why) => assert!(why.contains("`y`") && why.contains(elem.as_str_name()), "{why}"),
+            e => panic!("expected a model error, got {e}"),
+        }
+    }
+    // Declared float: fine.
+    let m = relu_model();
+    assert!(import(&m.bytes()).is_ok());
+}
