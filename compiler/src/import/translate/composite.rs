@@ -13,23 +13,29 @@ use accel_ops::{DType, Tensor};
 type Res = Result<(), ImportError>;
 
 /// Helpers that name every intermediate after the node's first output (`out#what`).
-struct Expand<'n, 'o> {
-    n: &'n OnnxNode<'o>,
+pub(super) struct Expand<'n, 'o> {
+    pub n: &'n OnnxNode<'o>,
 }
 
 impl Expand<'_, '_> {
-    fn scalar(&self, b: &mut Builder<'_>, what: &str, v: f32) -> Result<ValueId, ImportError> {
+    pub(super) fn scalar(&self, b: &mut Builder<'_>, what: &str, v: f32) -> Result<ValueId, ImportError> {
         let t = Tensor::from_f32(vec![], vec![v]).map_err(|e| self.n.err(e.to_string()))?;
         let name = b.helper_name(self.n, what)?;
         b.add_const(self.n, &name, t)
     }
 
-    fn unary(&self, b: &mut Builder<'_>, what: &str, op: UnaryOp, x: ValueId) -> Result<ValueId, ImportError> {
+    pub(super) fn unary(
+        &self,
+        b: &mut Builder<'_>,
+        what: &str,
+        op: UnaryOp,
+        x: ValueId,
+    ) -> Result<ValueId, ImportError> {
         let name = b.helper_name(self.n, what)?;
         b.emit(self.n, Op::Unary(Unary { op }), &[x], &name)
     }
 
-    fn binary(
+    pub(super) fn binary(
         &self,
         b: &mut Builder<'_>,
         what: &str,
@@ -41,14 +47,20 @@ impl Expand<'_, '_> {
         b.emit(self.n, Op::Binary(Binary { op }), &[x, y], &name)
     }
 
-    fn mean(&self, b: &mut Builder<'_>, what: &str, x: ValueId, axes: &[usize]) -> Result<ValueId, ImportError> {
+    pub(super) fn mean(
+        &self,
+        b: &mut Builder<'_>,
+        what: &str,
+        x: ValueId,
+        axes: &[usize],
+    ) -> Result<ValueId, ImportError> {
         let name = b.helper_name(self.n, what)?;
         let op = Reduce { kind: ReduceKind::Mean, axes: axes.to_vec(), keepdims: true };
         b.emit(self.n, Op::Reduce(op), &[x], &name)
     }
 
     /// `1 / sqrt(v + epsilon)`.
-    fn inv_sqrt(&self, b: &mut Builder<'_>, v: ValueId, eps: f32) -> Result<ValueId, ImportError> {
+    pub(super) fn inv_sqrt(&self, b: &mut Builder<'_>, v: ValueId, eps: f32) -> Result<ValueId, ImportError> {
         let e = self.scalar(b, "epsilon", eps)?;
         let s = self.binary(b, "var_eps", BinaryOp::Add, v, e)?;
         let r = self.unary(b, "std", UnaryOp::Sqrt, s)?;
@@ -56,7 +68,7 @@ impl Expand<'_, '_> {
     }
 
     /// Defines output slot `i` as `v` under its ONNX name (an alias when `v` is a helper).
-    fn define(&self, b: &mut Builder<'_>, i: usize, v: ValueId) -> Res {
+    pub(super) fn define(&self, b: &mut Builder<'_>, i: usize, v: ValueId) -> Res {
         match b.output_name(self.n, i) {
             Ok(name) if !name.is_empty() => b.define(self.n, i, v),
             _ => Ok(()),

@@ -15,10 +15,12 @@ mod composite;
 mod constant;
 mod conv;
 mod conv1d;
+mod depth_space;
 mod host_only;
 mod integer;
 mod layout;
 mod math;
+mod normalize;
 mod quant;
 mod reduce;
 mod reduce_composite;
@@ -66,6 +68,11 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Cast" => constant::cast,
         "CastLike" => composite::cast_like,
         "LayerNormalization" => composite::layer_norm,
+        "InstanceNormalization" => normalize::instance_norm,
+        "GroupNormalization" => normalize::group_norm,
+        "LpNormalization" => normalize::lp_norm,
+        "DepthToSpace" => depth_space::depth_to_space,
+        "SpaceToDepth" => depth_space::space_to_depth,
         "RMSNormalization" => composite::rms_norm,
         "Gelu" => composite::gelu,
         "QuantizeLinear" => quant::quantize_linear,
