@@ -39,7 +39,7 @@ pub fn random_tensor(dims: &[usize], seed: u64) -> Tensor {
     Tensor::from_f32(dims.to_vec(), (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()).unwrap()
 }
 
-/// Runs the ONNX model with tract (optimized) on f32 inputs; outputs in graph order.
+/// Runs the ONNX model with tract (optimized) on f32 inputs; outputs in graph order, as f32.
 pub fn tract_run(onnx: &[u8], inputs: &[Tensor]) -> Vec<Vec<f32>> {
     let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).expect("tract loads the model");
     for (i, t) in inputs.iter().enumerate() {
@@ -57,7 +57,11 @@ pub fn tract_run(onnx: &[u8], inputs: &[Tensor]) -> Vec<Vec<f32>> {
     plan.run(tv)
         .expect("tract runs")
         .iter()
-        .map(|o| o.to_plain_array_view::<f32>().unwrap().iter().copied().collect())
+        // Integer outputs (indices) come back as f32 too, exactly for values below 2^24.
+        .map(|o| {
+            let f = o.cast_to::<f32>().expect("an output tract casts to f32");
+            f.to_plain_array_view::<f32>().unwrap().iter().copied().collect()
+        })
         .collect()
 }
 

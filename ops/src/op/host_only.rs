@@ -4,7 +4,7 @@
 //! that the passes, which never rewrite them, treat them alike; each operator is still its own file.
 use super::{
     arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
-    logic::Logic, math_fn::MathFn, select::Select, take::Take, trilu::Trilu,
+    logic::Logic, math_fn::MathFn, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
@@ -22,6 +22,7 @@ pub enum HostOnly {
     Take(Take),
     Trilu(Trilu),
     MathFn(MathFn),
+    TopK(TopK),
 }
 
 impl HostOnly {
@@ -37,6 +38,13 @@ impl HostOnly {
             HostOnly::Take(_) => "take",
             HostOnly::Trilu(_) => "trilu",
             HostOnly::MathFn(o) => o.op.name(),
+            HostOnly::TopK(o) => {
+                if o.indices {
+                    "top-k-indices"
+                } else {
+                    "top-k"
+                }
+            }
         }
     }
 
@@ -52,6 +60,7 @@ impl HostOnly {
             HostOnly::Take(o) => o.infer(inputs),
             HostOnly::Trilu(o) => o.infer(inputs),
             HostOnly::MathFn(o) => o.infer(inputs),
+            HostOnly::TopK(o) => o.infer(inputs),
         }
     }
 
@@ -67,6 +76,7 @@ impl HostOnly {
             HostOnly::Take(o) => o.eval(inputs, out),
             HostOnly::Trilu(o) => o.eval(inputs, out),
             HostOnly::MathFn(o) => o.eval(inputs, out),
+            HostOnly::TopK(o) => o.eval(inputs, out),
         }
     }
 
@@ -87,6 +97,7 @@ impl HostOnly {
             HostOnly::Take(o) => vec![7, o.axis as u64],
             HostOnly::Trilu(o) => vec![8, u64::from(o.upper), o.k as u64],
             HostOnly::MathFn(o) => [9].into_iter().chain(o.op.key()).collect(),
+            HostOnly::TopK(o) => vec![10, o.axis as u64, o.k as u64, u64::from(o.largest), u64::from(o.indices)],
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod select;
 pub mod slice;
 pub mod softmax;
 pub mod take;
+pub mod top_k;
 pub mod transpose;
 pub mod trilu;
 pub mod unary;

@@ -15,6 +15,7 @@ use accel_ops::op::logic::{Logic, LogicOp};
 use accel_ops::op::math_fn::{MathFn, MathFnOp};
 use accel_ops::op::select::Select;
 use accel_ops::op::take::Take;
+use accel_ops::op::top_k::TopK;
 use accel_ops::op::trilu::Trilu;
 use accel_ops::op::{HostOnly, Op};
 
@@ -111,6 +112,29 @@ pub(super) fn arg_reduce(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         select_last_index: n.flag("select_last_index", false)?,
     };
     emit(b, n, HostOnly::ArgReduce(op), &[x])
+}
+
+/// TopK(x, k): `k` must be a constant; each used output (values, indices) becomes its own host node.
+pub(super) fn top_k(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let x = b.input(n, 0)?;
+    let k = b.const_ints(n, 1, "k")?.ok_or_else(|| n.err("input #1 (k) must be a constant"))?;
+    let &[k] = k.as_slice() else {
+        return Err(n.err(format!("k must hold one value, got {}", k.len())));
+    };
+    let k = n.to_usize(k, "k")?;
+    let axis = n.axis(n.int_or("axis", -1)?, b.dims(x).len(), "axis")?;
+    let largest = n.flag("largest", true)?;
+    // `sorted = 0` leaves the order unspecified: sorted order is one valid answer.
+    for (slot, indices) in [(0, false), (1, true)] {
+        let name = b.output_name(n, slot)?.to_string();
+        if name.is_empty() {
+            continue;
+        }
+        let v = b.emit(n, Op::HostOnly(HostOnly::TopK(TopK { axis, k, largest, indices })), &[x], &name)?;
+        b.define(n, slot, v)?;
+    }
+    Ok(())
 }
 
 /// GatherElements(data, indices).

@@ -93,6 +93,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Mod" => host_only::modulo,
         "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
         "ArgMax" | "ArgMin" => host_only::arg_reduce,
+        "TopK" => host_only::top_k,
         "GatherElements" => host_only::gather_elements,
         "Trilu" => host_only::trilu,
         "Cos" | "Sin" | "Tan" | "Acos" | "Asin" | "Atan" | "Cosh" | "Sinh" | "Acosh" | "Asinh" | "Atanh"
