@@ -44,6 +44,15 @@ pub fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: v, ..Default::default() }
 }
 
+pub fn string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
 /// An f32 tensor in `raw_data` (the payload may disagree with `dims` on purpose).
 pub fn f32_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
     TensorProto {

@@ -2,9 +2,10 @@
 //! boolean and index-valued computations (comparisons, logic, Where, integer arithmetic and Mod, ArgMax,
 //! data-dependent gathers, Expand, Trilu) and the rarer f32 math functions. Grouped under one `Op` variant so
 //! that the passes, which never rewrite them, treat them alike; each operator is still its own file.
+use super::recurrent;
 use super::{
     arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
-    logic::Logic, math_fn::MathFn, select::Select, take::Take, top_k::TopK, trilu::Trilu,
+    logic::Logic, math_fn::MathFn, recurrent::Recurrent, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
@@ -23,6 +24,7 @@ pub enum HostOnly {
     Trilu(Trilu),
     MathFn(MathFn),
     TopK(TopK),
+    Recurrent(Recurrent),
 }
 
 impl HostOnly {
@@ -38,6 +40,11 @@ impl HostOnly {
             HostOnly::Take(_) => "take",
             HostOnly::Trilu(_) => "trilu",
             HostOnly::MathFn(o) => o.op.name(),
+            HostOnly::Recurrent(o) => match o.cell {
+                recurrent::Cell::Rnn => "rnn",
+                recurrent::Cell::Gru => "gru",
+                recurrent::Cell::Lstm => "lstm",
+            },
             HostOnly::TopK(o) => {
                 if o.indices {
                     "top-k-indices"
@@ -61,6 +68,7 @@ impl HostOnly {
             HostOnly::Trilu(o) => o.infer(inputs),
             HostOnly::MathFn(o) => o.infer(inputs),
             HostOnly::TopK(o) => o.infer(inputs),
+            HostOnly::Recurrent(o) => o.infer(inputs),
         }
     }
 
@@ -77,6 +85,7 @@ impl HostOnly {
             HostOnly::Trilu(o) => o.eval(inputs, out),
             HostOnly::MathFn(o) => o.eval(inputs, out),
             HostOnly::TopK(o) => o.eval(inputs, out),
+            HostOnly::Recurrent(o) => o.eval(inputs, out),
         }
     }
 
@@ -98,6 +107,20 @@ impl HostOnly {
             HostOnly::Trilu(o) => vec![8, u64::from(o.upper), o.k as u64],
             HostOnly::MathFn(o) => [9].into_iter().chain(o.op.key()).collect(),
             HostOnly::TopK(o) => vec![10, o.axis as u64, o.k as u64, u64::from(o.largest), u64::from(o.indices)],
+            HostOnly::Recurrent(o) => {
+                let present = o.present.iter().enumerate().map(|(i, &p)| u64::from(p) << i).sum::<u64>();
+                vec![
+                    11,
+                    o.cell as u64,
+                    o.direction as u64,
+                    o.hidden as u64,
+                    u64::from(o.batch_major),
+                    u64::from(o.linear_before_reset),
+                    o.clip.map_or(u64::MAX, |c| u64::from(c.to_bits())),
+                    present,
+                    o.output as u64,
+                ]
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod matmul;
 pub mod pad;
 pub mod pool;
 pub mod quant;
+pub mod recurrent;
 pub mod reduce;
 pub mod reshape;
 pub mod resize;

@@ -22,6 +22,7 @@ mod layout;
 mod math;
 mod normalize;
 mod quant;
+mod recurrent;
 mod reduce;
 mod reduce_composite;
 mod resize;
@@ -94,6 +95,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
         "ArgMax" | "ArgMin" => host_only::arg_reduce,
         "TopK" => host_only::top_k,
+        "RNN" | "GRU" | "LSTM" => recurrent::recurrent,
         "GatherElements" => host_only::gather_elements,
         "Trilu" => host_only::trilu,
         "Cos" | "Sin" | "Tan" | "Acos" | "Asin" | "Atan" | "Cosh" | "Sinh" | "Acosh" | "Asinh" | "Atanh"
