@@ -75,18 +75,18 @@ fn runner_classifies_pass_fail_and_unsupported() {
     results.push(r);
 
     // An operator tract runs and accel does not (yet).
-    let mut m = Model::default().node("", "Hardmax", &["x"], &["y"], vec![]);
+    let mut m = Model::default().node("", "EyeLike", &["x"], &["y"], vec![]);
     m.graph.input.push(value_info("x", &[Some(2), Some(3)]));
     m.graph.output.push(value_info("y", &[Some(2), Some(3)]));
-    let hard = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
-    let dir = write_case(&root, "test_hardmax", &m.bytes(), &[2, 3], &x, &hard);
-    results.push(check(&dir, |o| matches!(o, Outcome::Unsupported(d) if d.contains("Hardmax")), Outcome::is_pass));
+    let eye = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    let dir = write_case(&root, "test_eye_like", &m.bytes(), &[2, 3], &x, &eye);
+    results.push(check(&dir, |o| matches!(o, Outcome::Unsupported(d) if d.contains("EyeLike")), Outcome::is_pass));
 
     assert_eq!(case::list(&root).unwrap().len(), 3);
     let (a, t) = totals(&results, |_| true);
     assert_eq!((a.cases, a.pass, a.fail, a.unsupported), (3, 1, 1, 1));
     assert_eq!((t.pass, t.fail), (2, 1));
     let md = markdown(&results, "# test");
-    assert!(md.contains("- **Hardmax** (1):"), "{md}");
+    assert!(md.contains("- **EyeLike** (1):"), "{md}");
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -76,3 +76,25 @@ fn lstm_and_gru_match_tract() {
         }
     }
 }
+
+/// CumSum with a constant axis (inclusive, exclusive, reversed) and Hardmax, against tract.
+#[test]
+fn cumsum_and_hardmax_match_tract() {
+    for (exclusive, reverse) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+        let m = Model::default()
+            .input("x", &[3, 5])
+            .init(i64_tensor("axis", &[], &[1]))
+            .node("c", "CumSum", &["x", "axis"], &["c"], vec![int("exclusive", exclusive), int("reverse", reverse)])
+            .node("h", "Hardmax", &["c"], &["y"], vec![int("axis", 0)])
+            .output("c")
+            .output("y");
+        let onnx = m.bytes();
+        let compiled = compile(&onnx, &Target::x1(), &[]);
+        let x = random_tensor(&[3, 5], 23);
+        let got = run_blob(&compiled.blob, &[("x".to_string(), x.clone())]);
+        let want = tract_run(&onnx, &[x]);
+        for ((name, g), w) in got.iter().zip(&want) {
+            accel_tests::harness::assert_close(name, &g.to_f32_vec(), w, 1e-6, 1e-5);
+        }
+    }
+}

@@ -7,6 +7,7 @@ use super::{
     arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
     logic::Logic, math_fn::MathFn, recurrent::Recurrent, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
+use super::{cumsum::CumSum, hardmax::Hardmax};
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub enum HostOnly {
     MathFn(MathFn),
     TopK(TopK),
     Recurrent(Recurrent),
+    CumSum(CumSum),
+    Hardmax(Hardmax),
 }
 
 impl HostOnly {
@@ -40,6 +43,8 @@ impl HostOnly {
             HostOnly::Take(_) => "take",
             HostOnly::Trilu(_) => "trilu",
             HostOnly::MathFn(o) => o.op.name(),
+            HostOnly::CumSum(_) => "cumsum",
+            HostOnly::Hardmax(_) => "hardmax",
             HostOnly::Recurrent(o) => match o.cell {
                 recurrent::Cell::Rnn => "rnn",
                 recurrent::Cell::Gru => "gru",
@@ -69,6 +74,8 @@ impl HostOnly {
             HostOnly::MathFn(o) => o.infer(inputs),
             HostOnly::TopK(o) => o.infer(inputs),
             HostOnly::Recurrent(o) => o.infer(inputs),
+            HostOnly::CumSum(o) => o.infer(inputs),
+            HostOnly::Hardmax(o) => o.infer(inputs),
         }
     }
 
@@ -86,6 +93,8 @@ impl HostOnly {
             HostOnly::MathFn(o) => o.eval(inputs, out),
             HostOnly::TopK(o) => o.eval(inputs, out),
             HostOnly::Recurrent(o) => o.eval(inputs, out),
+            HostOnly::CumSum(o) => o.eval(inputs, out),
+            HostOnly::Hardmax(o) => o.eval(inputs, out),
         }
     }
 
@@ -107,6 +116,8 @@ impl HostOnly {
             HostOnly::Trilu(o) => vec![8, u64::from(o.upper), o.k as u64],
             HostOnly::MathFn(o) => [9].into_iter().chain(o.op.key()).collect(),
             HostOnly::TopK(o) => vec![10, o.axis as u64, o.k as u64, u64::from(o.largest), u64::from(o.indices)],
+            HostOnly::CumSum(o) => vec![12, o.axis as u64, u64::from(o.exclusive), u64::from(o.reverse)],
+            HostOnly::Hardmax(o) => vec![13, o.axis as u64],
             HostOnly::Recurrent(o) => {
                 let present = o.present.iter().enumerate().map(|(i, &p)| u64::from(p) << i).sum::<u64>();
                 vec![

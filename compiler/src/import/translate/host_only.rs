@@ -9,8 +9,10 @@ use crate::ir::ValueId;
 use accel_ops::op::arg_reduce::ArgReduce;
 use accel_ops::op::arith::{Arith, ArithOp};
 use accel_ops::op::compare::{Compare, CompareOp};
+use accel_ops::op::cumsum::CumSum;
 use accel_ops::op::expand::Expand;
 use accel_ops::op::gather_elements::GatherElements;
+use accel_ops::op::hardmax::Hardmax;
 use accel_ops::op::logic::{Logic, LogicOp};
 use accel_ops::op::math_fn::{MathFn, MathFnOp};
 use accel_ops::op::select::Select;
@@ -135,6 +137,30 @@ pub(super) fn top_k(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         b.define(n, slot, v)?;
     }
     Ok(())
+}
+
+/// CumSum(x, axis): the axis must be a constant.
+pub(super) fn cumsum(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let x = b.input(n, 0)?;
+    let axis = b.const_ints(n, 1, "axis")?.ok_or_else(|| n.err("input #1 (axis) must be a constant"))?;
+    let &[axis] = axis.as_slice() else {
+        return Err(n.err(format!("axis must hold one value, got {}", axis.len())));
+    };
+    let axis = n.axis(axis, b.dims(x).len(), "axis")?;
+    let op = CumSum { axis, exclusive: n.flag("exclusive", false)?, reverse: n.flag("reverse", false)? };
+    emit(b, n, HostOnly::CumSum(op), &[x])
+}
+
+/// Hardmax (opset 13+: along `axis`, default -1; earlier opsets flatten to 2-D at `axis`, default 1).
+pub(super) fn hardmax(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    if n.opset < 13 {
+        return Err(n.err(format!("Hardmax before opset 13 (flattening at `axis`) is unsupported (opset {})", n.opset)));
+    }
+    let axis = n.axis(n.int_or("axis", -1)?, b.dims(x).len(), "axis")?;
+    emit(b, n, HostOnly::Hardmax(Hardmax { axis }), &[x])
 }
 
 /// GatherElements(data, indices).

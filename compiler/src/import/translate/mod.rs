@@ -95,6 +95,8 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
         "ArgMax" | "ArgMin" => host_only::arg_reduce,
         "TopK" => host_only::top_k,
+        "CumSum" => host_only::cumsum,
+        "Hardmax" => host_only::hardmax,
         "RNN" | "GRU" | "LSTM" => recurrent::recurrent,
         "GatherElements" => host_only::gather_elements,
         "Trilu" => host_only::trilu,
