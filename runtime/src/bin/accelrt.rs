@@ -245,6 +245,17 @@ fn info(model: &Path, limits: &BlobLimits) -> Result<()> {
             fallbacks.len()
         );
     }
+    if !m.stages.is_empty() {
+        let stages: Vec<String> = m
+            .stages
+            .iter()
+            .map(|s| {
+                let tiles = s.first_tile..s.first_tile + s.tiles;
+                format!("layers {}..{} on tiles {tiles:?}", s.first_layer, s.first_layer + s.layers)
+            })
+            .collect();
+        println!("pipeline    {} stages (frames overlap): {}", m.stages.len(), stages.join("; "));
+    }
     for io in &m.inputs {
         println!("input       `{}` {} at d:{:#x}", io.name, io.ty, io.dram);
     }
