@@ -7,7 +7,7 @@ use super::{
     arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
     logic::Logic, math_fn::MathFn, recurrent::Recurrent, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
-use super::{cumsum::CumSum, hardmax::Hardmax};
+use super::{cumsum::CumSum, gather_nd::GatherNd, hardmax::Hardmax, scatter::Scatter};
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,8 @@ pub enum HostOnly {
     Recurrent(Recurrent),
     CumSum(CumSum),
     Hardmax(Hardmax),
+    Scatter(Scatter),
+    GatherNd(GatherNd),
 }
 
 impl HostOnly {
@@ -45,6 +47,14 @@ impl HostOnly {
             HostOnly::MathFn(o) => o.op.name(),
             HostOnly::CumSum(_) => "cumsum",
             HostOnly::Hardmax(_) => "hardmax",
+            HostOnly::Scatter(o) => {
+                if o.axis.is_some() {
+                    "scatter-elements"
+                } else {
+                    "scatter-nd"
+                }
+            }
+            HostOnly::GatherNd(_) => "gather-nd",
             HostOnly::Recurrent(o) => match o.cell {
                 recurrent::Cell::Rnn => "rnn",
                 recurrent::Cell::Gru => "gru",
@@ -76,6 +86,8 @@ impl HostOnly {
             HostOnly::Recurrent(o) => o.infer(inputs),
             HostOnly::CumSum(o) => o.infer(inputs),
             HostOnly::Hardmax(o) => o.infer(inputs),
+            HostOnly::Scatter(o) => o.infer(inputs),
+            HostOnly::GatherNd(o) => o.infer(inputs),
         }
     }
 
@@ -95,6 +107,8 @@ impl HostOnly {
             HostOnly::Recurrent(o) => o.eval(inputs, out),
             HostOnly::CumSum(o) => o.eval(inputs, out),
             HostOnly::Hardmax(o) => o.eval(inputs, out),
+            HostOnly::Scatter(o) => o.eval(inputs, out),
+            HostOnly::GatherNd(o) => o.eval(inputs, out),
         }
     }
 
@@ -118,6 +132,8 @@ impl HostOnly {
             HostOnly::TopK(o) => vec![10, o.axis as u64, o.k as u64, u64::from(o.largest), u64::from(o.indices)],
             HostOnly::CumSum(o) => vec![12, o.axis as u64, u64::from(o.exclusive), u64::from(o.reverse)],
             HostOnly::Hardmax(o) => vec![13, o.axis as u64],
+            HostOnly::Scatter(o) => vec![14, o.axis.map_or(u64::MAX, |a| a as u64), o.reduction as u64],
+            HostOnly::GatherNd(o) => vec![15, o.batch_dims as u64],
             HostOnly::Recurrent(o) => {
                 let present = o.present.iter().enumerate().map(|(i, &p)| u64::from(p) << i).sum::<u64>();
                 vec![

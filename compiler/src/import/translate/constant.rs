@@ -92,6 +92,27 @@ pub(super) fn cast(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     Ok(())
 }
 
+/// EyeLike: ones on diagonal `k` of a rank-2 tensor shaped as the input (whose values are not read), of the
+/// `dtype` attribute or the input's. A constant: nothing runs.
+pub(super) fn eye_like(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    let &[rows, cols] = b.dims(x) else {
+        return Err(n.err(format!("EyeLike needs a rank-2 input, got {}", b.ty(x))));
+    };
+    let dtype = match n.int("dtype")? {
+        Some(code) => dtype_of(code).ok_or_else(|| n.err(format!("dtype {code} is unsupported")))?,
+        None => b.ty(x).dtype,
+    };
+    let k = n.int_or("k", 0)?;
+    let on = |r: usize, c: usize| c as i64 - r as i64 == k;
+    let ones: Vec<f32> =
+        (0..rows * cols).map(|i| if on(i / cols.max(1), i % cols.max(1)) { 1.0 } else { 0.0 }).collect();
+    let t = Tensor::from_f32(vec![rows, cols], ones).map_err(|e| n.err(e.to_string()))?;
+    let t = Op::Cast(Cast { to: dtype }).eval(&[&t]).map_err(|e| n.err(e.to_string()))?;
+    b.const_out(n, t)
+}
+
 pub(super) fn identity(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 1, 1)?;
     let x = b.input(n, 0)?;

@@ -12,9 +12,11 @@ use accel_ops::op::compare::{Compare, CompareOp};
 use accel_ops::op::cumsum::CumSum;
 use accel_ops::op::expand::Expand;
 use accel_ops::op::gather_elements::GatherElements;
+use accel_ops::op::gather_nd::GatherNd;
 use accel_ops::op::hardmax::Hardmax;
 use accel_ops::op::logic::{Logic, LogicOp};
 use accel_ops::op::math_fn::{MathFn, MathFnOp};
+use accel_ops::op::scatter::{Reduction, Scatter};
 use accel_ops::op::select::Select;
 use accel_ops::op::take::Take;
 use accel_ops::op::top_k::TopK;
@@ -161,6 +163,33 @@ pub(super) fn hardmax(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     }
     let axis = n.axis(n.int_or("axis", -1)?, b.dims(x).len(), "axis")?;
     emit(b, n, HostOnly::Hardmax(Hardmax { axis }), &[x])
+}
+
+/// ScatterElements / Scatter (along `axis`) and ScatterND, with their `reduction`.
+pub(super) fn scatter(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 3, 3)?;
+    let (x, i, u) = (b.input(n, 0)?, b.input(n, 1)?, b.input(n, 2)?);
+    let reduction = match n.string_or("reduction", "none")? {
+        "none" => Reduction::None,
+        "add" => Reduction::Add,
+        "mul" => Reduction::Mul,
+        "max" => Reduction::Max,
+        "min" => Reduction::Min,
+        other => return Err(n.err(format!("reduction `{other}` is unsupported"))),
+    };
+    let axis = match n.op_type() {
+        "ScatterND" => None,
+        _ => Some(n.axis(n.int_or("axis", 0)?, b.dims(x).len(), "axis")?),
+    };
+    emit(b, n, HostOnly::Scatter(Scatter { axis, reduction }), &[x, i, u])
+}
+
+/// GatherND(data, indices) with `batch_dims`.
+pub(super) fn gather_nd(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 2)?;
+    let (x, i) = (b.input(n, 0)?, b.input(n, 1)?);
+    let batch_dims = n.to_usize(n.int_or("batch_dims", 0)?, "batch_dims")?;
+    emit(b, n, HostOnly::GatherNd(GatherNd { batch_dims }), &[x, i])
 }
 
 /// GatherElements(data, indices).

@@ -1,7 +1,7 @@
 //! Normalizations expanded at import into operators accel has, as their ONNX definitions read:
 //! InstanceNormalization (per sample and channel over the spatial axes, then a per-channel scale and bias),
 //! GroupNormalization (over groups of channels; scale and bias per channel from opset 21, per group before)
-//! and LpNormalization (`x / ||x||_p` along one axis, p = 1 or 2). The e-graph then fuses and places the pieces
+//! MeanVarianceNormalization and LpNormalization (`x / ||x||_p` along one axis, p = 1 or 2). The e-graph then fuses and places the pieces
 //! like any exported subgraph (the trailing-axes mean and variance become one `LayerNorm`).
 use super::composite::Expand;
 use super::Builder;
@@ -114,6 +114,25 @@ pub(super) fn group_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let scaled = e.binary(b, "scaled", BinaryOp::Mul, y, s)?;
     let shifted = e.binary(b, "shifted", BinaryOp::Add, scaled, t)?;
     b.emit_out(n, Op::Reshape(Reshape { shape: Shape(dims) }), &[shifted])?;
+    Ok(())
+}
+
+/// MeanVarianceNormalization: `(x - mean) / sqrt(var + 1e-9)` over `axes` (default N, H, W).
+pub(super) fn mvn(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    let rank = b.dims(x).len();
+    if b.ty(x).dtype != DType::F32 {
+        return Err(n.err(format!("MeanVarianceNormalization on {} is unsupported (f32 only)", b.ty(x))));
+    }
+    let axes = n.axes(n.ints("axes")?.unwrap_or(&[0, 2, 3]), rank, "axes")?;
+    let e = Expand { n };
+    let mean = e.mean(b, "mean", x, &axes)?;
+    let d = e.binary(b, "centered", BinaryOp::Sub, x, mean)?;
+    let sq = e.binary(b, "square", BinaryOp::Mul, d, d)?;
+    let var = e.mean(b, "var", sq, &axes)?;
+    let inv = e.inv_sqrt(b, var, 1e-9)?;
+    b.emit_out(n, Op::Binary(accel_ops::op::Binary { op: BinaryOp::Mul }), &[d, inv])?;
     Ok(())
 }
 
