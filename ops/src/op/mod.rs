@@ -200,6 +200,7 @@ impl Op {
             Op::Conv(o) => o.macs(inputs, output),
             Op::Gemm(o) => o.macs(inputs, output),
             Op::MatMul(o) => o.macs(inputs, output),
+            Op::HostOnly(HostOnly::Recurrent(o)) => o.macs(inputs),
             _ => 0,
         }
     }

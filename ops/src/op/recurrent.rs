@@ -124,6 +124,17 @@ impl Recurrent {
         Ok(Dims { seq, batch, input, dirs })
     }
 
+    /// Multiply-accumulates of one evaluation (every step's input and recurrent products), so that the importer
+    /// does not fold an expensive all-constant sequence at compile time.
+    pub fn macs(&self, inputs: &[TensorType]) -> u64 {
+        let Ok(d) = self.dims(inputs) else { return 0 };
+        let rows = (self.cell.gates() * self.hidden) as u64;
+        [d.seq, d.batch, d.dirs]
+            .iter()
+            .fold(rows, |a, &x| a.saturating_mul(x as u64))
+            .saturating_mul((d.input + self.hidden) as u64)
+    }
+
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
         if self.hidden == 0 {
             return Err(OpError::attr("hidden_size", "must be >= 1"));
@@ -296,5 +307,22 @@ mod tests {
         let h1 = (0.5 * -2.0 + 0.25 * h2).tanh();
         let h0 = (0.5 * 1.0 + 0.25 * h1).tanh();
         assert!(close(&run(Direction::Reverse, RecurrentOutput::Y), &[h0, h1, h2]));
+        // 3 steps x 1 row x (1 input + 1 state): counted, so that the importer does not fold a costly one.
+        let op = Recurrent {
+            cell: Cell::Rnn,
+            direction: Direction::Forward,
+            hidden: 1,
+            batch_major: false,
+            linear_before_reset: false,
+            clip: None,
+            present: [false; 5],
+            output: RecurrentOutput::Y,
+        };
+        let types = [x.ty(), w.ty(), r.ty()];
+        assert_eq!(
+            crate::op::Op::HostOnly(crate::op::HostOnly::Recurrent(op.clone()))
+                .macs(&types, &op.infer(&types).unwrap()),
+            6
+        );
     }
 }
