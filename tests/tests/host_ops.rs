@@ -98,3 +98,33 @@ fn cumsum_and_hardmax_match_tract() {
         }
     }
 }
+
+/// ConvTranspose as a decoder uses it (stride 2, pads, output_padding, groups, bias; weights as initializers),
+/// against tract.
+#[test]
+fn conv_transpose_matches_tract() {
+    let m = Model::default()
+        .input("x", &[1, 4, 5, 6])
+        .init(weights("w", &[4, 3, 3, 3], 5))
+        .init(weights("b", &[6], 6))
+        .node(
+            "up",
+            "ConvTranspose",
+            &["x", "w", "b"],
+            &["y"],
+            vec![
+                accel_tests::onnx_model::ints("strides", &[2, 2]),
+                accel_tests::onnx_model::ints("pads", &[1, 1, 1, 1]),
+                accel_tests::onnx_model::ints("output_padding", &[1, 1]),
+                int("group", 2),
+            ],
+        )
+        .output("y");
+    let onnx = m.bytes();
+    let compiled = compile(&onnx, &Target::x1(), &[]);
+    let x = random_tensor(&[1, 4, 5, 6], 31);
+    let got = run_blob(&compiled.blob, &[("x".to_string(), x.clone())]);
+    let want = tract_run(&onnx, &[x]);
+    assert_eq!(got[0].1.dims(), &[1, 6, 10, 12]);
+    accel_tests::harness::assert_close("conv-transpose", &got[0].1.to_f32_vec(), &want[0], 1e-5, 1e-4);
+}

@@ -7,7 +7,7 @@ use super::{
     arg_reduce::ArgReduce, arith::Arith, compare::Compare, expand::Expand, gather_elements::GatherElements,
     logic::Logic, math_fn::MathFn, recurrent::Recurrent, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
-use super::{cumsum::CumSum, gather_nd::GatherNd, hardmax::Hardmax, scatter::Scatter};
+use super::{conv_transpose::ConvTranspose, cumsum::CumSum, gather_nd::GatherNd, hardmax::Hardmax, scatter::Scatter};
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ pub enum HostOnly {
     Hardmax(Hardmax),
     Scatter(Scatter),
     GatherNd(GatherNd),
+    ConvTranspose(ConvTranspose),
 }
 
 impl HostOnly {
@@ -55,6 +56,7 @@ impl HostOnly {
                 }
             }
             HostOnly::GatherNd(_) => "gather-nd",
+            HostOnly::ConvTranspose(_) => "conv-transpose",
             HostOnly::Recurrent(o) => match o.cell {
                 recurrent::Cell::Rnn => "rnn",
                 recurrent::Cell::Gru => "gru",
@@ -88,6 +90,7 @@ impl HostOnly {
             HostOnly::Hardmax(o) => o.infer(inputs),
             HostOnly::Scatter(o) => o.infer(inputs),
             HostOnly::GatherNd(o) => o.infer(inputs),
+            HostOnly::ConvTranspose(o) => o.infer(inputs),
         }
     }
 
@@ -109,6 +112,7 @@ impl HostOnly {
             HostOnly::Hardmax(o) => o.eval(inputs, out),
             HostOnly::Scatter(o) => o.eval(inputs, out),
             HostOnly::GatherNd(o) => o.eval(inputs, out),
+            HostOnly::ConvTranspose(o) => o.eval(inputs, out),
         }
     }
 
@@ -134,6 +138,12 @@ impl HostOnly {
             HostOnly::Hardmax(o) => vec![13, o.axis as u64],
             HostOnly::Scatter(o) => vec![14, o.axis.map_or(u64::MAX, |a| a as u64), o.reduction as u64],
             HostOnly::GatherNd(o) => vec![15, o.batch_dims as u64],
+            HostOnly::ConvTranspose(o) => {
+                let lists = [&o.strides, &o.dilations, &o.pads_begin, &o.out_spatial];
+                let mut k = vec![16, o.group as u64, o.strides.len() as u64];
+                k.extend(lists.iter().flat_map(|l| l.iter().map(|&v| v as u64)));
+                k
+            }
             HostOnly::Recurrent(o) => {
                 let present = o.present.iter().enumerate().map(|(i, &p)| u64::from(p) << i).sum::<u64>();
                 vec![

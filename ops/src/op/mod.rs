@@ -13,6 +13,7 @@ pub mod cast;
 pub mod compare;
 pub mod concat;
 pub mod conv;
+pub mod conv_transpose;
 pub mod cumsum;
 pub mod elementwise;
 pub mod expand;
@@ -201,6 +202,7 @@ impl Op {
             Op::Gemm(o) => o.macs(inputs, output),
             Op::MatMul(o) => o.macs(inputs, output),
             Op::HostOnly(HostOnly::Recurrent(o)) => o.macs(inputs),
+            Op::HostOnly(HostOnly::ConvTranspose(o)) => o.macs(inputs),
             _ => 0,
         }
     }

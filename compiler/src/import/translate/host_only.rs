@@ -9,6 +9,7 @@ use crate::ir::ValueId;
 use accel_ops::op::arg_reduce::ArgReduce;
 use accel_ops::op::arith::{Arith, ArithOp};
 use accel_ops::op::compare::{Compare, CompareOp};
+use accel_ops::op::conv_transpose::ConvTranspose;
 use accel_ops::op::cumsum::CumSum;
 use accel_ops::op::expand::Expand;
 use accel_ops::op::gather_elements::GatherElements;
@@ -190,6 +191,88 @@ pub(super) fn gather_nd(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let (x, i) = (b.input(n, 0)?, b.input(n, 1)?);
     let batch_dims = n.to_usize(n.int_or("batch_dims", 0)?, "batch_dims")?;
     emit(b, n, HostOnly::GatherNd(GatherNd { batch_dims }), &[x, i])
+}
+
+/// ConvTranspose(x, w, b?): pads resolved here from `pads`, `auto_pad` or `output_shape` as the ONNX
+/// definition gives them, into the begin pads and the output size.
+pub(super) fn conv_transpose(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 2, 3)?;
+    let (x, w) = (b.input(n, 0)?, b.input(n, 1)?);
+    let bias = b.opt_input(n, 2)?;
+    let (xd, wd) = (b.dims(x).to_vec(), b.dims(w).to_vec());
+    if xd.len() < 3 || wd.len() != xd.len() {
+        return Err(n.err(format!("input {} and weights {} must have the same rank >= 3", b.ty(x), b.ty(w))));
+    }
+    let sp = xd.len() - 2;
+    let list = |name: &str, default: usize| -> Result<Vec<usize>, ImportError> {
+        match n.ints(name)? {
+            None => Ok(vec![default; sp]),
+            Some(v) if v.len() == sp => v.iter().map(|&x| n.to_usize(x, name)).collect(),
+            Some(v) => Err(n.err(format!("`{name}` has {} values for {sp} spatial axes", v.len()))),
+        }
+    };
+    let strides = list("strides", 1)?;
+    let dilations = list("dilations", 1)?;
+    let out_pad = list("output_padding", 0)?;
+    let kernel = match n.ints("kernel_shape")? {
+        Some(_) => list("kernel_shape", 1)?,
+        None => wd[2..].to_vec(),
+    };
+    if kernel != wd[2..] {
+        return Err(n.err(format!("kernel_shape {kernel:?} differs from the weights {:?}", &wd[2..])));
+    }
+    // The full extent of each axis before padding: stride * (in - 1) + output_padding + dilated kernel.
+    let full: Vec<i64> = (0..sp)
+        .map(|a| (strides[a] * (xd[a + 2].max(1) - 1) + out_pad[a] + (kernel[a].max(1) - 1) * dilations[a] + 1) as i64)
+        .collect();
+    let auto = n.string_or("auto_pad", "NOTSET")?;
+    let output_shape = match n.ints("output_shape")? {
+        Some(v) if v.len() >= sp => {
+            Some(v[v.len() - sp..].iter().map(|&d| n.to_usize(d, "output_shape")).collect::<Result<Vec<_>, _>>()?)
+        }
+        Some(v) => return Err(n.err(format!("output_shape {v:?} has fewer than {sp} values"))),
+        None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => Some((0..sp).map(|a| xd[a + 2] * strides[a]).collect()),
+        None => None,
+    };
+    let (pads_begin, out_spatial) = match output_shape {
+        Some(out) => {
+            let mut begin = Vec::with_capacity(sp);
+            for a in 0..sp {
+                // Negative when the output is larger than the transposed convolution gives: the extra end
+                // positions hold only the bias (floor division, as the ONNX definition computes it).
+                let total = full[a] - out[a] as i64;
+                let start = if auto == "SAME_UPPER" { total.div_euclid(2) } else { total - total.div_euclid(2) };
+                let start = usize::try_from(start).map_err(|_| {
+                    n.err(format!("output_shape {out:?} would need a negative begin pad along axis {}", a + 2))
+                })?;
+                begin.push(start);
+            }
+            (begin, out)
+        }
+        None => {
+            let pads = match n.ints("pads")? {
+                None => vec![0; 2 * sp],
+                Some(p) if p.len() == 2 * sp => {
+                    p.iter().map(|&x| n.to_usize(x, "pads")).collect::<Result<Vec<_>, _>>()?
+                }
+                Some(p) => return Err(n.err(format!("`pads` has {} values for {sp} spatial axes", p.len()))),
+            };
+            let mut out = Vec::with_capacity(sp);
+            for a in 0..sp {
+                let o = full[a] - (pads[a] + pads[sp + a]) as i64;
+                if o < 1 {
+                    return Err(n.err(format!("the pads {pads:?} leave no output along axis {}", a + 2)));
+                }
+                out.push(o as usize);
+            }
+            (pads[..sp].to_vec(), out)
+        }
+    };
+    let group = n.to_positive(n.int_or("group", 1)?, "group")?;
+    let op = ConvTranspose { strides, dilations, pads_begin, out_spatial, group };
+    let mut operands = vec![x, w];
+    operands.extend(bias);
+    emit(b, n, HostOnly::ConvTranspose(op), &operands)
 }
 
 /// GatherElements(data, indices).

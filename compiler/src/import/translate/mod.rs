@@ -101,6 +101,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Hardmax" => host_only::hardmax,
         "ScatterElements" | "Scatter" | "ScatterND" => host_only::scatter,
         "GatherND" => host_only::gather_nd,
+        "ConvTranspose" => host_only::conv_transpose,
         "RNN" | "GRU" | "LSTM" => recurrent::recurrent,
         "GatherElements" => host_only::gather_elements,
         "Trilu" => host_only::trilu,
