@@ -72,25 +72,29 @@ impl ConvTranspose {
             }
             c
         };
-        // Per (input position, kernel position): the output position, if inside.
-        let mut scatter: Vec<Option<usize>> = Vec::with_capacity(in_len * k_len);
-        for i in 0..in_len {
-            let ic = unflat(i, ins);
-            for k in 0..k_len {
-                let kc = unflat(k, ks);
-                let mut flat = 0usize;
-                let mut inside = true;
-                for a in 0..ins.len() {
-                    let o = (ic[a] * self.strides[a] + kc[a] * self.dilations[a]) as i64 - self.pads_begin[a] as i64;
-                    if o < 0 || o as usize >= outs[a] {
-                        inside = false;
-                        break;
-                    }
-                    flat = flat * outs[a] + o as usize;
-                }
-                scatter.push(inside.then_some(flat));
+        // Per axis, per (input index, kernel index): the output index along that axis, if inside. Small tables
+        // (sum over axes of in * k), never one entry per input-kernel pair.
+        let axis_out: Vec<Vec<Option<usize>>> = (0..ins.len())
+            .map(|a| {
+                (0..ins[a] * ks[a])
+                    .map(|p| {
+                        let (i, k) = (p / ks[a], p % ks[a]);
+                        let o = (i * self.strides[a] + k * self.dilations[a]) as i64 - self.pads_begin[a] as i64;
+                        (o >= 0 && (o as usize) < outs[a]).then_some(o as usize)
+                    })
+                    .collect()
+            })
+            .collect();
+        let out_strides: Vec<usize> = (0..outs.len()).map(|a| outs[a + 1..].iter().product()).collect();
+        let target = |ic: &[usize], kc: &[usize]| -> Option<usize> {
+            let mut flat = 0;
+            for a in 0..ic.len() {
+                flat += axis_out[a][ic[a] * ks[a] + kc[a]]? * out_strides[a];
             }
-        }
+            Some(flat)
+        };
+        // Kernel coordinates once (as many as one channel's weights); input coordinates as they come.
+        let k_coords: Vec<Vec<usize>> = (0..k_len).map(|k| unflat(k, ks)).collect();
         for b in 0..n {
             for gi in 0..g {
                 for ci in 0..cg {
@@ -100,8 +104,9 @@ impl ConvTranspose {
                         let ws = &w[(ch * mg + mi) * k_len..][..k_len];
                         let ys = &mut y[(b * m + gi * mg + mi) * out_len..][..out_len];
                         for (i, &xv) in xs.iter().enumerate() {
-                            for (k, &wv) in ws.iter().enumerate() {
-                                if let Some(o) = scatter[i * k_len + k] {
+                            let ic = unflat(i, ins);
+                            for (kc, &wv) in k_coords.iter().zip(ws) {
+                                if let Some(o) = target(&ic, kc) {
                                     ys[o] += xv * wv;
                                 }
                             }
