@@ -79,8 +79,9 @@ impl ConvTranspose {
                 (0..ins[a] * ks[a])
                     .map(|p| {
                         let (i, k) = (p / ks[a], p % ks[a]);
-                        let o = (i * self.strides[a] + k * self.dilations[a]) as i64 - self.pads_begin[a] as i64;
-                        (o >= 0 && (o as usize) < outs[a]).then_some(o as usize)
+                        // Checked: the fields may come from a blob; an overflow lands nowhere.
+                        let at = i.checked_mul(self.strides[a])?.checked_add(k.checked_mul(self.dilations[a])?)?;
+                        at.checked_sub(self.pads_begin[a]).filter(|&o| o < outs[a])
                     })
                     .collect()
             })

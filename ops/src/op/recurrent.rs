@@ -90,6 +90,10 @@ impl Recurrent {
     fn dims(&self, inputs: &[TensorType]) -> Result<Dims, OpError> {
         let want = 3 + self.present.iter().filter(|&&p| p).count();
         arity(inputs.len(), want, want)?;
+        // Every product below is at most 8 * hidden (a blob may carry any hidden size).
+        if self.hidden.checked_mul(8).is_none() {
+            return Err(OpError::attr("hidden_size", format!("{} is too large", self.hidden)));
+        }
         if self.cell != Cell::Lstm && (self.present[3] || self.present[4]) {
             return Err(OpError::Other("initial_c and P are LSTM operands".into()));
         }

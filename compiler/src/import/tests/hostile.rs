@@ -425,3 +425,22 @@ fn outputs_of_types_without_an_exact_form_are_refused() {
     let m = relu_model();
     assert!(import(&m.bytes()).is_ok());
 }
+
+/// ConvTranspose attributes that cannot describe an output are node errors, never a panic or a huge tensor.
+#[test]
+fn conv_transpose_attributes_are_checked() {
+    let base = || M::new(13).input("x", &[1, 2, 3, 3]).init(tf32("w", &[2, 1, 3, 3], &[0.5; 18]));
+    let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("pads", &[1, 1, 1])]);
+    node_err(&m.output("y"), "up", "`pads` has 3 values");
+    let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("pads", &[3, 3, 3, 3])]);
+    node_err(&m.output("y"), "up", "leave no output");
+    let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("output_shape", &[40, 40])]);
+    node_err(&m.output("y"), "up", "negative begin pad");
+    let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("strides", &[1 << 40, 1])]);
+    match err(&m.output("y")) {
+        ImportError::Node { .. } | ImportError::Limit { .. } => {}
+        e => panic!("expected a node or limit error, got {e}"),
+    }
+    let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("dilations", &[i64::MAX, 1])]);
+    node_err(&m.output("y"), "up", "overflow");
+}

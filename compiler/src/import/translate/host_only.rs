@@ -223,8 +223,13 @@ pub(super) fn conv_transpose(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     }
     // The full extent of each axis before padding: stride * (in - 1) + output_padding + dilated kernel.
     let full: Vec<i64> = (0..sp)
-        .map(|a| (strides[a] * (xd[a + 2].max(1) - 1) + out_pad[a] + (kernel[a].max(1) - 1) * dilations[a] + 1) as i64)
-        .collect();
+        .map(|a| {
+            let span = strides[a].checked_mul(xd[a + 2].max(1) - 1)?;
+            let reach = (kernel[a].max(1) - 1).checked_mul(dilations[a])?;
+            i64::try_from(span.checked_add(out_pad[a])?.checked_add(reach)?.checked_add(1)?).ok()
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| n.err("strides, dilations or output_padding overflow the output size"))?;
     let auto = n.string_or("auto_pad", "NOTSET")?;
     let output_shape = match n.ints("output_shape")? {
         Some(v) if v.len() >= sp => {
