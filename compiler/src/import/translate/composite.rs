@@ -67,6 +67,24 @@ impl Expand<'_, '_> {
         self.unary(b, "inv_std", UnaryOp::Reciprocal, r)
     }
 
+    /// `(mean, 1 / sqrt(var + eps), (x - mean) / sqrt(var + eps))` over `axes` (kept dims): the body of
+    /// every normalization (LayerNorm, InstanceNorm, GroupNorm, MVN).
+    pub(super) fn standardize(
+        &self,
+        b: &mut Builder<'_>,
+        x: ValueId,
+        axes: &[usize],
+        eps: f32,
+    ) -> Result<(ValueId, ValueId, ValueId), ImportError> {
+        let mean = self.mean(b, "mean", x, axes)?;
+        let d = self.binary(b, "centered", BinaryOp::Sub, x, mean)?;
+        let sq = self.binary(b, "square", BinaryOp::Mul, d, d)?;
+        let var = self.mean(b, "var", sq, axes)?;
+        let inv = self.inv_sqrt(b, var, eps)?;
+        let normed = self.binary(b, "normalized", BinaryOp::Mul, d, inv)?;
+        Ok((mean, inv, normed))
+    }
+
     /// Defines output slot `i` as `v` under its ONNX name (an alias when `v` is a helper).
     pub(super) fn define(&self, b: &mut Builder<'_>, i: usize, v: ValueId) -> Res {
         match b.output_name(self.n, i) {
@@ -103,12 +121,7 @@ pub(super) fn layer_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         return Ok(());
     }
     let e = Expand { n };
-    let mean = e.mean(b, "mean", x, &axes)?;
-    let d = e.binary(b, "centered", BinaryOp::Sub, x, mean)?;
-    let sq = e.binary(b, "square", BinaryOp::Mul, d, d)?;
-    let var = e.mean(b, "var", sq, &axes)?;
-    let inv = e.inv_sqrt(b, var, eps)?;
-    let normed = e.binary(b, "normalized", BinaryOp::Mul, d, inv)?;
+    let (mean, inv, normed) = e.standardize(b, x, &axes, eps)?;
     let out = b.output_name(n, 0)?.to_string();
     let y = match bias {
         None => b.emit(n, Op::Binary(Binary { op: BinaryOp::Mul }), &[normed, scale], &out)?,

@@ -123,11 +123,7 @@ pub(super) fn arg_reduce(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 pub(super) fn top_k(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 2, 2)?;
     let x = b.input(n, 0)?;
-    let k = b.const_ints(n, 1, "k")?.ok_or_else(|| n.err("input #1 (k) must be a constant"))?;
-    let &[k] = k.as_slice() else {
-        return Err(n.err(format!("k must hold one value, got {}", k.len())));
-    };
-    let k = n.to_usize(k, "k")?;
+    let k = n.to_usize(b.const_int(n, 1, "k")?, "k")?;
     let axis = n.axis(n.int_or("axis", -1)?, b.dims(x).len(), "axis")?;
     let largest = n.flag("largest", true)?;
     // `sorted = 0` leaves the order unspecified: sorted order is one valid answer.
@@ -146,11 +142,7 @@ pub(super) fn top_k(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 pub(super) fn cumsum(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 2, 2)?;
     let x = b.input(n, 0)?;
-    let axis = b.const_ints(n, 1, "axis")?.ok_or_else(|| n.err("input #1 (axis) must be a constant"))?;
-    let &[axis] = axis.as_slice() else {
-        return Err(n.err(format!("axis must hold one value, got {}", axis.len())));
-    };
-    let axis = n.axis(axis, b.dims(x).len(), "axis")?;
+    let axis = n.axis(b.const_int(n, 1, "axis")?, b.dims(x).len(), "axis")?;
     let op = CumSum { axis, exclusive: n.flag("exclusive", false)?, reverse: n.flag("reverse", false)? };
     emit(b, n, HostOnly::CumSum(op), &[x])
 }

@@ -198,6 +198,15 @@ impl<'o> Builder<'o> {
         t.to_i64_vec().map(Some).map_err(|e| n.err(e.to_string()))
     }
 
+    /// Required constant integer input `i` holding exactly one value (TopK's `k`, CumSum's axis).
+    pub fn const_int(&self, n: &OnnxNode<'_>, i: usize, what: &str) -> Result<i64, ImportError> {
+        let v = self.const_ints(n, i, what)?.ok_or_else(|| n.err(format!("input #{i} ({what}) must be a constant")))?;
+        match v.as_slice() {
+            &[x] => Ok(x),
+            _ => Err(n.err(format!("{what} must hold one value, got {}", v.len()))),
+        }
+    }
+
     /// Optional constant float input `i` (f32 scalar or list).
     pub fn const_floats(&self, n: &OnnxNode<'_>, i: usize, what: &str) -> Result<Option<Vec<f32>>, ImportError> {
         let Some(t) = self.const_input(n, i, what)? else { return Ok(None) };

@@ -25,22 +25,6 @@ fn reshape(
     b.emit(n, Op::Reshape(Reshape { shape: Shape(dims) }), &[x], &name)
 }
 
-/// `(x - mean) / sqrt(var + eps)` over `axes` (kept dims).
-fn normalized(
-    e: &Expand<'_, '_>,
-    b: &mut Builder<'_>,
-    x: ValueId,
-    axes: &[usize],
-    eps: f32,
-) -> Result<ValueId, ImportError> {
-    let mean = e.mean(b, "mean", x, axes)?;
-    let d = e.binary(b, "centered", BinaryOp::Sub, x, mean)?;
-    let sq = e.binary(b, "square", BinaryOp::Mul, d, d)?;
-    let var = e.mean(b, "var", sq, axes)?;
-    let inv = e.inv_sqrt(b, var, eps)?;
-    e.binary(b, "normalized", BinaryOp::Mul, d, inv)
-}
-
 /// The f32 input's dims, rank >= 3 (`[N, C, spatial...]`).
 fn nc_dims(b: &Builder<'_>, n: &OnnxNode<'_>, x: ValueId) -> Result<Vec<usize>, ImportError> {
     let dims = b.dims(x).to_vec();
@@ -79,7 +63,7 @@ pub(super) fn instance_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     vector_of(b, n, bias, 2, dims[1])?;
     let eps = n.finite_float_or("epsilon", 1e-5)?;
     let axes: Vec<usize> = (2..dims.len()).collect();
-    let y = normalized(&Expand { n }, b, x, &axes, eps)?;
+    let (_, _, y) = Expand { n }.standardize(b, x, &axes, eps)?;
     affine(b, n, y, scale, bias, dims.len())
 }
 
@@ -104,7 +88,7 @@ pub(super) fn group_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let rest: usize = dims[2..].iter().product();
     let grouped = reshape(b, n, "grouped", x, vec![dims[0], groups, (c / groups) * rest])?;
     let e = Expand { n };
-    let y = normalized(&e, b, grouped, &[2], eps)?;
+    let (_, _, y) = e.standardize(b, grouped, &[2], eps)?;
     if len == c {
         let back = reshape(b, n, "ungrouped", y, dims.clone())?;
         return affine(b, n, back, scale, bias, dims.len());
@@ -126,14 +110,8 @@ pub(super) fn mvn(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         return Err(n.err(format!("MeanVarianceNormalization on {} is unsupported (f32 only)", b.ty(x))));
     }
     let axes = n.axes(n.ints("axes")?.unwrap_or(&[0, 2, 3]), rank, "axes")?;
-    let e = Expand { n };
-    let mean = e.mean(b, "mean", x, &axes)?;
-    let d = e.binary(b, "centered", BinaryOp::Sub, x, mean)?;
-    let sq = e.binary(b, "square", BinaryOp::Mul, d, d)?;
-    let var = e.mean(b, "var", sq, &axes)?;
-    let inv = e.inv_sqrt(b, var, 1e-9)?;
-    b.emit_out(n, Op::Binary(accel_ops::op::Binary { op: BinaryOp::Mul }), &[d, inv])?;
-    Ok(())
+    let (_, _, y) = Expand { n }.standardize(b, x, &axes, 1e-9)?;
+    b.define(n, 0, y)
 }
 
 pub(super) fn lp_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
