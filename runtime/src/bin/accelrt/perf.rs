@@ -64,8 +64,8 @@ pub fn finish(args: &PerfArgs, session: &Session, r: &RunReport) -> Result<()> {
     let stream = match (args.frames, args.fps) {
         (None, None) => None,
         (frames, fps) => {
-            // A pipelined program's frames overlap: its period is measured on a few frames back to back.
-            let period = stream::pipelined_period(session.program()).context("pipelined stream")?;
+            // A pipelined program's frames overlap: its period, measured by `measure_period` before this.
+            let period = r.frame_period_cycles.filter(|_| !session.program().meta.stages.is_empty());
             let own_fps = r.frames_per_s;
             let o = StreamOptions {
                 frames: frames.unwrap_or(100),
