@@ -14,7 +14,7 @@ use tract_onnx::pb::tensor_proto::DataLocation;
 use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, StringStringEntryProto, TensorProto};
 
 fn compile_with(bytes: &[u8], limits: ImportLimits) -> Result<Compiled, CompileError> {
-    let opts = CompileOptions { import: ImportOptions { input_shapes: vec![], limits }, ..Default::default() };
+    let opts = CompileOptions { import: ImportOptions { limits, ..Default::default() }, ..Default::default() };
     compile_bytes(bytes, None, &opts)
 }
 

@@ -44,6 +44,11 @@ struct CompileArgs {
     /// Pins an input's shape, e.g. `--input-shape input=1,3,224,224` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shapes: Vec<String>,
+    /// Fixes an input's value at compile time from a .npy file, e.g. `--freeze k=k.npy` (repeatable): it
+    /// becomes a constant and leaves the blob's inputs (for operands the schedule needs as constants, such as
+    /// a TopK's `k` or a Reduce's `axes` given as an input).
+    #[arg(long = "freeze", value_name = "NAME=FILE.npy")]
+    frozen_inputs: Vec<String>,
     /// Numeric mode of the tiles' MAC layers: fp32 (exact), bf16 (no data needed), int8 or auto (int8 where
     /// the accuracy budget allows, else bf16), both needing --calibrate. Default: auto with --calibrate, else
     /// bf16.
@@ -179,6 +184,13 @@ fn parse_shape(s: &str) -> Result<(String, Vec<usize>)> {
     Ok((name.to_string(), dims))
 }
 
+fn parse_frozen(s: &str) -> Result<(String, accel_ops::Tensor)> {
+    let (name, file) = s.split_once('=').with_context(|| format!("--freeze `{s}`: expected NAME=FILE.npy"))?;
+    let t = accel_runtime::npy::read_npy_file(std::path::Path::new(file))
+        .with_context(|| format!("--freeze `{s}`: reading `{file}`"))?;
+    Ok((name.to_string(), t))
+}
+
 fn compile(args: CompileArgs) -> Result<()> {
     let Some(model) = args.model else {
         bail!("no model given: usage `accelc model.onnx -o model.bin` (or `accelc demo`)")
@@ -191,9 +203,10 @@ fn compile(args: CompileArgs) -> Result<()> {
         (None, None) => Precision::Bf16,
     };
     let input_shapes = args.input_shapes.iter().map(|s| parse_shape(s)).collect::<Result<Vec<_>>>()?;
+    let frozen_inputs = args.frozen_inputs.iter().map(|s| parse_frozen(s)).collect::<Result<Vec<_>>>()?;
     let mut opts = CompileOptions {
         target,
-        import: ImportOptions { input_shapes, limits: args.limits.limits() },
+        import: ImportOptions { input_shapes, frozen_inputs, limits: args.limits.limits() },
         precision,
         no_passes: args.no_passes,
         no_fusion: args.no_fusion,

@@ -2,12 +2,15 @@
 //! must be known (declared or pinned) before anything is sized (BAD-INPUT #4).
 use super::error::ImportError;
 use super::ImportLimits;
-use accel_ops::{DType, Shape, TensorType};
+use accel_ops::{DType, Shape, Tensor, TensorType};
+use std::collections::HashMap;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::pb::{type_proto, ValueInfoProto};
 
-/// The static type of graph input `vi`, from its declaration and an optional pin.
+/// The static type of graph input `vi`, from its declaration and an optional pin. A pin may hold a 0 (an
+/// empty input, such as the `axes` of a Reduce that reduces every axis): declarations cannot, since exporters
+/// write 0 for a dynamic dim.
 pub(crate) fn input_type(
     vi: &ValueInfoProto,
     pin: Option<&[usize]>,
@@ -41,9 +44,6 @@ pub(crate) fn input_type(
     });
     let dims = match (pin, declared) {
         (Some(pin), declared) => {
-            if let Some(&d) = pin.iter().find(|&&d| d == 0) {
-                return Err(bad(format!("pinned dim {d} must be >= 1")));
-            }
             if let Some(decl) = declared {
                 if decl.len() != pin.len() {
                     return Err(bad(format!(
@@ -120,4 +120,30 @@ fn input_dtype(elem: i32) -> Option<DType> {
         DataType::Bool => DType::Bool,
         _ => return None,
     })
+}
+
+/// The `--freeze` values by input name, after checking that each names a real input, once, and is not also
+/// pinned (its value already fixes its shape).
+pub(crate) fn check_frozen<'a>(
+    frozen: &'a [(String, Tensor)],
+    graph_inputs: &[&ValueInfoProto],
+    pins: &HashMap<&str, &[usize]>,
+) -> Result<HashMap<&'a str, &'a Tensor>, ImportError> {
+    let mut by_name = HashMap::new();
+    for (name, t) in frozen {
+        let why = if !graph_inputs.iter().any(|vi| &vi.name == name) {
+            let names: Vec<&str> = graph_inputs.iter().map(|vi| vi.name.as_str()).collect();
+            Some(format!("cannot be frozen: the model has no such input (inputs: {})", names.join(", ")))
+        } else if pins.contains_key(name.as_str()) {
+            Some("is both frozen and pinned: a frozen value fixes the shape".to_string())
+        } else if by_name.insert(name.as_str(), t).is_some() {
+            Some("is frozen twice".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(ImportError::BadInputShape { input: name.clone(), why });
+        }
+    }
+    Ok(by_name)
 }

@@ -22,7 +22,7 @@ pub use error::ImportError;
 
 use crate::ir::Graph;
 use accel_ops::op::{Op, Reshape};
-use accel_ops::Limits;
+use accel_ops::{Limits, Tensor};
 use attrs::{node_label, OnnxNode};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -50,10 +50,14 @@ impl Default for ImportLimits {
 }
 
 /// What the user tells the importer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportOptions {
     /// `--input-shape NAME=dims` pins, for symbolic or unknown input dims.
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// `--freeze NAME=FILE.npy`: inputs whose value is fixed at compile time. They become constants and leave
+    /// the blob's interface, so that operands an ahead-of-time schedule needs as constants (a TopK `k`, Reduce
+    /// `axes`, a Range's bounds) may come from an input (OpenVINO's `--input name->value` does the same).
+    pub frozen_inputs: Vec<(String, Tensor)>,
     pub limits: ImportLimits,
 }
 
@@ -176,11 +180,37 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         }
     }
 
+    let frozen = inputs::check_frozen(&opts.frozen_inputs, &graph_inputs, &pins)?;
+
     let mut b = Builder::new(limits, model_dir);
     for vi in &graph_inputs {
+        if let Some(&t) = frozen.get(vi.name.as_str()) {
+            let ty = inputs::input_type(vi, Some(t.dims()), limits)?;
+            if ty.dtype != t.dtype() {
+                return Err(ImportError::BadInputShape {
+                    input: vi.name.clone(),
+                    why: format!("the frozen value is {}, the model declares {}", t.dtype(), ty.dtype),
+                });
+            }
+            let c = b.graph.add_const(vi.name.clone(), t.clone());
+            b.bind(&vi.name, c);
+            continue;
+        }
         let ty = inputs::input_type(vi, pins.get(vi.name.as_str()).copied(), limits)?;
-        let v = b.graph.add_input(vi.name.clone(), ty);
-        b.bind(&vi.name, v);
+        let empty = ty.shape.numel() == 0;
+        let v = b.graph.add_input(vi.name.clone(), ty.clone());
+        if empty {
+            // An empty input has one possible value: operators that need constant operands (Reduce axes,
+            // Resize scales) see it as the empty constant. The input stays in the interface, unread.
+            let c = b.graph.add_const(
+                format!("{}.empty", vi.name),
+                Tensor::zeros(&ty)
+                    .map_err(|e| ImportError::Limit { what: format!("input `{}`", vi.name), why: e.to_string() })?,
+            );
+            b.bind(&vi.name, c);
+        } else {
+            b.bind(&vi.name, v);
+        }
     }
     // Only initializers something reads are loaded.
     let consumed: HashSet<&str> = graph

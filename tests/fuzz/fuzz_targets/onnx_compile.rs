@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
                 max_depth: 256,
                 tensor: Limits { max_rank: 6, max_elements: 1 << 18 },
             },
+            ..Default::default()
         },
         ..Default::default()
     };

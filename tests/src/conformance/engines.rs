@@ -8,7 +8,7 @@ use accel_compiler::driver::{compile_bytes, CompileError, CompileOptions};
 use accel_compiler::import::{ImportError, ImportOptions};
 use accel_ops::target::Target;
 use accel_ops::tensor::Data;
-use accel_ops::Tensor;
+use accel_ops::{DType, Tensor};
 use accel_runtime::Session;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tract_onnx::prelude::*;
@@ -50,18 +50,51 @@ pub fn run_accel(case: &Case) -> Outcome {
 
 fn accel_case(case: &Case) -> Outcome {
     let mut inputs = Vec::with_capacity(case.inputs.len());
-    let mut pins = Vec::with_capacity(case.inputs.len());
     for (name, t) in &case.inputs {
         let Some(t) = t else { return Outcome::Unsupported(format!("non-tensor input `{name}`")) };
         let Some(a) = to_accel(t) else {
             return Outcome::Unsupported(format!("input `{name}` of element type {:?}", t.datum_type()));
         };
-        pins.push((name.clone(), t.shape().to_vec()));
         inputs.push((name.clone(), a));
     }
+    match accel_compile_run(case, &inputs, &[]) {
+        // An operand the schedule needs as a constant came from an input: freeze the integer inputs to the
+        // case's values, as a user would with `accelc --freeze`, and say so.
+        Outcome::Unsupported(why) | Outcome::Error(why)
+            if why.contains("not a constant") || why.contains("must be a constant") =>
+        {
+            let frozen: Vec<&str> = inputs
+                .iter()
+                .filter(|(_, t)| matches!(t.dtype(), DType::I64 | DType::I32))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if frozen.is_empty() {
+                return Outcome::Unsupported(why);
+            }
+            match accel_compile_run(case, &inputs, &frozen) {
+                Outcome::Pass => Outcome::PassFrozen(format!("frozen: {}", frozen.join(", "))),
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Compiles the case with the `frozen` inputs fixed to their values (and every other input's shape pinned),
+/// runs it and compares every output.
+fn accel_compile_run(case: &Case, inputs: &[(String, Tensor)], frozen: &[&str]) -> Outcome {
+    let is_frozen = |name: &str| frozen.contains(&name);
     let opts = CompileOptions {
         target: Target::x1(),
-        import: ImportOptions { input_shapes: pins, ..Default::default() },
+        import: ImportOptions {
+            input_shapes: inputs
+                .iter()
+                .filter(|(n, _)| !is_frozen(n))
+                .map(|(n, t)| (n.clone(), t.dims().to_vec()))
+                .collect(),
+            frozen_inputs: inputs.iter().filter(|(n, _)| is_frozen(n)).cloned().collect(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let compiled = match compile_bytes(&case.model, None, &opts) {
@@ -72,7 +105,8 @@ fn accel_case(case: &Case) -> Outcome {
         Ok(s) => s,
         Err(e) => return Outcome::Error(short(&format!("load: {e}"))),
     };
-    let out = match session.run(&inputs) {
+    let fed: Vec<(String, Tensor)> = inputs.iter().filter(|(n, _)| !is_frozen(n)).cloned().collect();
+    let out = match session.run(&fed) {
         Ok(o) => o.outputs,
         Err(e) => return Outcome::Error(short(&format!("run: {e}"))),
     };

@@ -14,6 +14,10 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
+    /// Passed once the named integer inputs were frozen to the case's values at compile time (`accelc
+    /// --freeze`): operands an ahead-of-time schedule needs as constants (TopK's k, Reduce axes, Range bounds)
+    /// that the case feeds as inputs. Counted as a pass and reported apart.
+    PassFrozen(String),
     /// Ran, but an output differs (which and where).
     Fail(String),
     /// An operator, input type or opset the engine declines.
@@ -33,6 +37,7 @@ impl Outcome {
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
+            Outcome::PassFrozen(_) => "pass-frozen",
             Outcome::Fail(_) => "fail",
             Outcome::Unsupported(_) => "unsupported",
             Outcome::Error(_) => "error",
@@ -45,7 +50,12 @@ impl Outcome {
     pub fn detail(&self) -> &str {
         match self {
             Outcome::Pass | Outcome::Timeout => "",
-            Outcome::Fail(s) | Outcome::Unsupported(s) | Outcome::Error(s) | Outcome::Panic(s) | Outcome::Crash(s) => s,
+            Outcome::PassFrozen(s)
+            | Outcome::Fail(s)
+            | Outcome::Unsupported(s)
+            | Outcome::Error(s)
+            | Outcome::Panic(s)
+            | Outcome::Crash(s) => s,
         }
     }
 
@@ -54,6 +64,7 @@ impl Outcome {
         let d = detail.to_string();
         Some(match kind {
             "pass" => Outcome::Pass,
+            "pass-frozen" => Outcome::PassFrozen(d),
             "fail" => Outcome::Fail(d),
             "unsupported" => Outcome::Unsupported(d),
             "error" => Outcome::Error(d),
@@ -65,7 +76,7 @@ impl Outcome {
     }
 
     pub fn is_pass(&self) -> bool {
-        *self == Outcome::Pass
+        matches!(self, Outcome::Pass | Outcome::PassFrozen(_))
     }
 }
 

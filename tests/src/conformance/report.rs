@@ -40,6 +40,8 @@ impl CaseResult {
 pub struct Totals {
     pub cases: usize,
     pub pass: usize,
+    /// Of `pass`, those that needed inputs frozen (`Outcome::PassFrozen`).
+    pub frozen: usize,
     pub fail: usize,
     pub unsupported: usize,
     pub error: usize,
@@ -55,6 +57,10 @@ impl Totals {
             t.cases += 1;
             match o {
                 Outcome::Pass => t.pass += 1,
+                Outcome::PassFrozen(_) => {
+                    t.pass += 1;
+                    t.frozen += 1
+                }
                 Outcome::Fail(_) => t.fail += 1,
                 Outcome::Unsupported(_) => t.unsupported += 1,
                 Outcome::Error(_) => t.error += 1,
@@ -68,9 +74,10 @@ impl Totals {
 
     fn row(&self, label: &str) -> String {
         format!(
-            "| {label} | {} | {} | {} | {} | {} | {} |\n",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} |\n",
             self.cases,
             self.pass,
+            self.frozen,
             self.fail,
             self.unsupported,
             self.error,
@@ -79,7 +86,7 @@ impl Totals {
     }
 
     fn json(&self) -> serde_json::Value {
-        json!({"cases": self.cases, "pass": self.pass, "fail": self.fail, "unsupported": self.unsupported,
+        json!({"cases": self.cases, "pass": self.pass, "frozen": self.frozen, "fail": self.fail, "unsupported": self.unsupported,
                "error": self.error, "panic": self.panic, "crash": self.crash, "timeout": self.timeout})
     }
 }
@@ -96,8 +103,10 @@ pub fn markdown(results: &[CaseResult], header: &str) -> String {
     let (a, t) = totals(results, |_| true);
     let (ra, rt) = totals(results, CaseResult::real_model);
     let _ = writeln!(s, "{header}\n");
-    s.push_str("| engine / cases | cases | pass | fail | unsupported | error | panic/crash/timeout |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str(
+        "| engine / cases | cases | pass | of which frozen | fail | unsupported | error | panic/crash/timeout |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     s.push_str(&a.row("accel, all"));
     s.push_str(&t.row("tract, all"));
     s.push_str(&ra.row("accel, real-model ops"));

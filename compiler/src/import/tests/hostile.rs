@@ -2,7 +2,8 @@
 use super::builder::{ai, ais, tf32, ti64, value_info, M};
 use super::import;
 use crate::import::{import_bytes, import_path, ImportError, ImportLimits, ImportOptions};
-use accel_ops::{DType, Limits};
+use crate::ir::Graph;
+use accel_ops::{DType, Limits, Tensor};
 use std::path::{Path, PathBuf};
 use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
 use tract_onnx::pb::{StringStringEntryProto, TensorProto};
@@ -279,10 +280,13 @@ fn symbolic_dims_need_a_pin() {
         matches!(bad(&[("data", &[2, 4, 8, 8])]), ImportError::BadInputShape { why, .. } if why.contains("axis 1"))
     );
     assert!(matches!(bad(&[("nope", &[1])]), ImportError::BadInputShape { input, .. } if input == "nope"));
-    assert!(matches!(bad(&[("data", &[0, 3, 8, 8])]), ImportError::BadInputShape { .. }));
+    // An empty input is a constant (its one possible value): the Relu on it folds to an empty output.
+    let g = import_bytes(&bytes, None, &pinned(&[("data", &[0, 3, 8, 8])])).unwrap();
+    assert!(g.nodes.is_empty() && g.ty(g.outputs[0]).shape.dims() == [0, 3, 8, 8]);
     let small = ImportOptions {
         input_shapes: vec![("data".into(), vec![1 << 20, 3, 8, 8])],
         limits: ImportLimits { tensor: Limits { max_rank: 8, max_elements: 1 << 20 }, ..Default::default() },
+        ..Default::default()
     };
     assert!(matches!(import_bytes(&bytes, None, &small), Err(ImportError::Limit { .. })));
     let mut m = M::new(13);
@@ -443,4 +447,32 @@ fn conv_transpose_attributes_are_checked() {
     }
     let m = base().named("up", "ConvTranspose", &["x", "w"], &["y"], vec![ais("dilations", &[i64::MAX, 1])]);
     node_err(&m.output("y"), "up", "overflow");
+}
+
+/// `--freeze`: an input fixed at compile time becomes a constant (so a Reshape may take its shape from it) and
+/// leaves the interface; a wrong name, type or double use is refused naming the input.
+#[test]
+fn frozen_inputs_become_constants() {
+    let mut m = M::new(13).input("x", &[2, 6]);
+    m.graph.input.push(value_info("shape", DataType::Int64, Some(&[Some(2)])));
+    let bytes = m.node("Reshape", &["x", "shape"], &["y"], vec![]).output("y").bytes();
+    // Without the value, the Reshape cannot be sized.
+    assert!(import_bytes(&bytes, None, &pinned(&[])).is_err());
+    let freeze = |name: &str, t: Tensor, pins: &[(&str, &[usize])]| {
+        let mut o = pinned(pins);
+        o.frozen_inputs = vec![(name.to_string(), t)];
+        import_bytes(&bytes, None, &o)
+    };
+    let shape = Tensor::from_i64(vec![2], vec![3, 4]).unwrap();
+    let g = freeze("shape", shape.clone(), &[]).unwrap();
+    assert_eq!(g.inputs.len(), 1, "the frozen input left the interface");
+    assert_eq!(g.ty(g.outputs[0]).shape.dims(), [3, 4]);
+    let refused = |r: Result<Graph, ImportError>, needle: &str| match r {
+        Err(e @ ImportError::BadInputShape { .. }) => assert!(e.to_string().contains(needle), "{e}"),
+        other => panic!("expected a refusal with {needle:?}, got {other:?}"),
+    };
+    refused(freeze("nope", shape.clone(), &[]), "no such input");
+    refused(freeze("shape", shape.clone(), &[("shape", &[2])]), "both frozen and pinned");
+    refused(freeze("shape", Tensor::from_i32(vec![2], vec![3, 4]).unwrap(), &[]), "the frozen value is i32");
+    refused(freeze("shape", Tensor::from_i64(vec![3], vec![3, 4, 1]).unwrap(), &[]), "fixes it at 2");
 }
