@@ -13,16 +13,24 @@ pub enum DType {
     I32,
     I64,
     Bool,
+    // Host-only types (appended: the codes and serde indices of the ones above are the file format). The
+    // host operators in operator form compute on them exactly; the tiles and the kernel IR do not take them.
+    F16,
+    F64,
+    I16,
+    U16,
+    U32,
+    U64,
 }
 
 impl DType {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            DType::F32 | DType::I32 => 4,
-            DType::BF16 => 2,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::BF16 | DType::F16 | DType::I16 | DType::U16 => 2,
             DType::I8 | DType::U8 | DType::Bool => 1,
-            DType::I64 => 8,
+            DType::I64 | DType::F64 | DType::U64 => 8,
         }
     }
 
@@ -36,6 +44,12 @@ impl DType {
             DType::I32 => 4,
             DType::I64 => 5,
             DType::Bool => 6,
+            DType::F16 => 7,
+            DType::F64 => 8,
+            DType::I16 => 9,
+            DType::U16 => 10,
+            DType::U32 => 11,
+            DType::U64 => 12,
         }
     }
 
@@ -48,6 +62,12 @@ impl DType {
             4 => DType::I32,
             5 => DType::I64,
             6 => DType::Bool,
+            7 => DType::F16,
+            8 => DType::F64,
+            9 => DType::I16,
+            10 => DType::U16,
+            11 => DType::U32,
+            12 => DType::U64,
             _ => return None,
         })
     }
@@ -61,6 +81,12 @@ impl DType {
             DType::I32 => "i32",
             DType::I64 => "i64",
             DType::Bool => "bool",
+            DType::F16 => "f16",
+            DType::F64 => "f64",
+            DType::I16 => "i16",
+            DType::U16 => "u16",
+            DType::U32 => "u32",
+            DType::U64 => "u64",
         }
     }
 }

@@ -2,7 +2,7 @@
 use crate::dtype::DType;
 use crate::error::OpError;
 use crate::shape::Shape;
-use half::bf16;
+use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -41,6 +41,12 @@ pub enum Data {
     I32(Vec<i32>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
+    F16(Vec<f16>),
+    F64(Vec<f64>),
+    I16(Vec<i16>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
 }
 
 /// A dense row-major tensor.
@@ -88,6 +94,12 @@ impl Tensor {
     typed_access!(from_i32, as_i32, I32, i32);
     typed_access!(from_i64, as_i64, I64, i64);
     typed_access!(from_bool, as_bool, Bool, bool);
+    typed_access!(from_f16, as_f16, F16, f16);
+    typed_access!(from_f64, as_f64, F64, f64);
+    typed_access!(from_i16, as_i16, I16, i16);
+    typed_access!(from_u16, as_u16, U16, u16);
+    typed_access!(from_u32, as_u32, U32, u32);
+    typed_access!(from_u64, as_u64, U64, u64);
 
     /// A tensor of zeros.
     pub fn zeros(ty: &TensorType) -> Result<Tensor, OpError> {
@@ -100,6 +112,12 @@ impl Tensor {
             DType::I32 => Data::I32(vec![0; n]),
             DType::I64 => Data::I64(vec![0; n]),
             DType::Bool => Data::Bool(vec![false; n]),
+            DType::F16 => Data::F16(vec![f16::ZERO; n]),
+            DType::F64 => Data::F64(vec![0.0; n]),
+            DType::I16 => Data::I16(vec![0; n]),
+            DType::U16 => Data::U16(vec![0; n]),
+            DType::U32 => Data::U32(vec![0; n]),
+            DType::U64 => Data::U64(vec![0; n]),
         };
         Tensor::new(ty.shape.clone(), data)
     }
@@ -131,6 +149,12 @@ impl Tensor {
             Data::I32(_) => DType::I32,
             Data::I64(_) => DType::I64,
             Data::Bool(_) => DType::Bool,
+            Data::F16(_) => DType::F16,
+            Data::F64(_) => DType::F64,
+            Data::I16(_) => DType::I16,
+            Data::U16(_) => DType::U16,
+            Data::U32(_) => DType::U32,
+            Data::U64(_) => DType::U64,
         }
     }
     pub fn ty(&self) -> TensorType {
@@ -152,6 +176,13 @@ impl Tensor {
             Data::Bool(v) => v.iter().map(|&x| x as i64).collect(),
             Data::F32(v) => v.iter().map(|&x| x as i64).collect(),
             Data::BF16(v) => v.iter().map(|&x| x.to_f32() as i64).collect(),
+            Data::F16(v) => v.iter().map(|&x| x.to_f32() as i64).collect(),
+            Data::F64(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::I16(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::U16(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::U32(v) => v.iter().map(|&x| x as i64).collect(),
+            // Wraps above i64::MAX: callers read shapes and indices, which a larger value cannot be.
+            Data::U64(v) => v.iter().map(|&x| x as i64).collect(),
         })
     }
 
@@ -165,6 +196,12 @@ impl Tensor {
             Data::I32(v) => v.iter().map(|&x| x as f32).collect(),
             Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
+            Data::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            Data::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            Data::I16(v) => v.iter().map(|&x| x as f32).collect(),
+            Data::U16(v) => v.iter().map(|&x| x as f32).collect(),
+            Data::U32(v) => v.iter().map(|&x| x as f32).collect(),
+            Data::U64(v) => v.iter().map(|&x| x as f32).collect(),
         }
     }
 
@@ -178,6 +215,12 @@ impl Tensor {
             Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
+            Data::F16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
+            Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     }
 
@@ -206,6 +249,12 @@ impl Tensor {
                     .collect(),
             ),
             DType::Bool => Data::Bool(bytes.iter().map(|&b| b != 0).collect()),
+            DType::F16 => Data::F16(le(bytes, |b| f16::from_bits(u16::from_le_bytes(b)))),
+            DType::F64 => Data::F64(le(bytes, f64::from_le_bytes)),
+            DType::I16 => Data::I16(le(bytes, i16::from_le_bytes)),
+            DType::U16 => Data::U16(le(bytes, u16::from_le_bytes)),
+            DType::U32 => Data::U32(le(bytes, u32::from_le_bytes)),
+            DType::U64 => Data::U64(le(bytes, u64::from_le_bytes)),
         };
         Tensor::new(ty.shape.clone(), data)
     }
@@ -223,13 +272,30 @@ impl Tensor {
             Data::I32(v) => Data::I32(pick(v, index)?),
             Data::I64(v) => Data::I64(pick(v, index)?),
             Data::Bool(v) => Data::Bool(pick(v, index)?),
+            Data::F16(v) => Data::F16(pick(v, index)?),
+            Data::F64(v) => Data::F64(pick(v, index)?),
+            Data::I16(v) => Data::I16(pick(v, index)?),
+            Data::U16(v) => Data::U16(pick(v, index)?),
+            Data::U32(v) => Data::U32(pick(v, index)?),
+            Data::U64(v) => Data::U64(pick(v, index)?),
         };
         Tensor::new(shape, data)
     }
 }
 
+/// Elements of `N` little-endian bytes each, decoded by `f` (the caller checked the length).
+fn le<T, const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+    bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect()
+}
+
 fn data_len(d: &Data) -> usize {
     match d {
+        Data::F16(v) => v.len(),
+        Data::F64(v) => v.len(),
+        Data::I16(v) => v.len(),
+        Data::U16(v) => v.len(),
+        Data::U32(v) => v.len(),
+        Data::U64(v) => v.len(),
         Data::F32(v) => v.len(),
         Data::BF16(v) => v.len(),
         Data::I8(v) => v.len(),

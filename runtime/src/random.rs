@@ -47,6 +47,12 @@ pub fn random_tensor(ty: &TensorType, rng: &mut SplitMix64) -> Result<Tensor, Op
             DType::U8 | DType::Bool => bytes.push((v > 0.0) as u8),
             DType::I32 => bytes.extend_from_slice(&(v.round() as i32).to_le_bytes()),
             DType::I64 => bytes.extend_from_slice(&(v.round() as i64).to_le_bytes()),
+            DType::F16 => bytes.extend_from_slice(&half::f16::from_f32(v).to_le_bytes()),
+            DType::F64 => bytes.extend_from_slice(&f64::from(v).to_le_bytes()),
+            DType::I16 => bytes.extend_from_slice(&(v.round() as i16).to_le_bytes()),
+            DType::U16 => bytes.extend_from_slice(&u16::from(v > 0.0).to_le_bytes()),
+            DType::U32 => bytes.extend_from_slice(&u32::from(v > 0.0).to_le_bytes()),
+            DType::U64 => bytes.extend_from_slice(&u64::from(v > 0.0).to_le_bytes()),
         }
     }
     Tensor::from_le_bytes(ty, &bytes)

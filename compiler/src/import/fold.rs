@@ -57,8 +57,9 @@ fn broadcast_to(t: &Tensor, shape: &Shape) -> R<Tensor> {
     t.gather_flat(shape.clone(), (0..shape.numel()).map(|i| broadcast_index(&od, &sd, i))).map_err(|e| e.to_string())
 }
 
-fn is_int(d: DType) -> bool {
-    matches!(d, DType::I64 | DType::I32 | DType::I8 | DType::U8)
+/// The integer dtypes folded here through i64 (u64 is not: it may not fit; `Op::eval` folds it exactly).
+pub(crate) fn is_int(d: DType) -> bool {
+    matches!(d, DType::I64 | DType::I32 | DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::U32)
 }
 
 /// Integer elements back into `dtype`, range-checked.
@@ -71,6 +72,9 @@ fn ints_to(dtype: DType, shape: Shape, v: Vec<i64>) -> R<Tensor> {
         DType::I32 => Data::I32(narrow(v, dtype)?),
         DType::I8 => Data::I8(narrow(v, dtype)?),
         DType::U8 => Data::U8(narrow(v, dtype)?),
+        DType::I16 => Data::I16(narrow(v, dtype)?),
+        DType::U16 => Data::U16(narrow(v, dtype)?),
+        DType::U32 => Data::U32(narrow(v, dtype)?),
         other => return Err(format!("{other} is not an integer type")),
     };
     Tensor::new(shape, data).map_err(|e| e.to_string())
@@ -266,16 +270,7 @@ pub(crate) fn fill(value: &Tensor, shape: Shape, limits: &Limits) -> R<Tensor> {
     }
     let shape = checked_shape(shape, limits)?;
     let n = shape.numel();
-    let data = match value.data() {
-        Data::F32(v) => Data::F32(vec![v[0]; n]),
-        Data::BF16(v) => Data::BF16(vec![v[0]; n]),
-        Data::I8(v) => Data::I8(vec![v[0]; n]),
-        Data::U8(v) => Data::U8(vec![v[0]; n]),
-        Data::I32(v) => Data::I32(vec![v[0]; n]),
-        Data::I64(v) => Data::I64(vec![v[0]; n]),
-        Data::Bool(v) => Data::Bool(vec![v[0]; n]),
-    };
-    Tensor::new(shape, data).map_err(|e| e.to_string())
+    value.gather_flat(shape, std::iter::repeat_n(0, n)).map_err(|e| e.to_string())
 }
 
 /// Integer ReduceSum/Prod/Max/Min over sorted `axes` (checked arithmetic).

@@ -25,7 +25,7 @@ pub(crate) fn input_type(
         let got = DataType::try_from(tt.elem_type).map(|d| d.as_str_name()).unwrap_or("UNKNOWN");
         return Err(ImportError::UnsupportedInput {
             input: name.to_string(),
-            why: format!("element type {got}: graph inputs must be float32, int8, uint8, int32, int64 or bool"),
+            why: format!("element type {got}: graph inputs must be float, float16, double, an integer or bool"),
         });
     };
     // Declared dims: Some(size) when static, Err(label) when symbolic or unknown; None when the rank is unknown.
@@ -89,25 +89,39 @@ pub(crate) fn input_type(
     Ok(TensorType { dtype, shape })
 }
 
-/// The accel type a graph input of ONNX element type `elem` is fed as, if the runtime carries it unchanged
-/// (the caller's bytes are the tensor's bytes: no widening at the boundary, unlike initializers).
-/// A graph output declared with an element type accel has no exact form for (float16, double, 16-bit and
-/// unsigned 32/64-bit integers) would come out as another type (the graph computes them as f32, i32 or i64):
-/// refused, naming the output, rather than silently changed.
-pub(crate) fn check_output_type(vi: &ValueInfoProto, produced: DType) -> Result<(), ImportError> {
+/// The type the graph computes a value of interface type `d` in: the host-only float types in f32 (as float16
+/// and double initializers are: the compiler chooses tile precision itself), 16-bit integers in i32 and u32 in
+/// i64 (exact: every value fits). u64 stays u64 (no signed type holds it); the host operators take it exactly.
+pub(crate) fn compute_type(d: DType) -> DType {
+    match d {
+        DType::F16 | DType::F64 => DType::F32,
+        DType::I16 | DType::U16 => DType::I32,
+        DType::U32 => DType::I64,
+        d => d,
+    }
+}
+
+/// What a graph output declared in `vi` needs when the graph produced it as `produced`: nothing, or a final
+/// cast to the declared type when the graph computed it in that type's `compute_type` (an f16 output
+/// computed in f32 is rounded to f16 once, at the end). A declared type accel has no form for (strings,
+/// 4-bit, float8) is refused, naming the output, rather than silently delivered as another type.
+pub(crate) fn output_cast(vi: &ValueInfoProto, produced: DType) -> Result<Option<DType>, ImportError> {
     let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return Ok(());
+        return Ok(None);
     };
     let declared = DataType::try_from(tt.elem_type).unwrap_or(DataType::Undefined);
-    let exact = input_dtype(tt.elem_type).or((declared == DataType::Bfloat16).then_some(DType::BF16));
-    if declared == DataType::Undefined || exact.is_some() {
-        return Ok(());
+    if declared == DataType::Undefined || declared == DataType::Bfloat16 {
+        return Ok(None);
     }
-    Err(ImportError::Model(format!(
-        "graph output `{}` is declared {}, which accel has no exact type for (it would be {produced:?})",
-        vi.name,
-        declared.as_str_name()
-    )))
+    match input_dtype(tt.elem_type) {
+        Some(d) if d != produced && compute_type(d) == produced => Ok(Some(d)),
+        Some(_) => Ok(None),
+        None => Err(ImportError::Model(format!(
+            "graph output `{}` is declared {}, which accel has no exact type for (it would be {produced:?})",
+            vi.name,
+            declared.as_str_name()
+        ))),
+    }
 }
 
 fn input_dtype(elem: i32) -> Option<DType> {
@@ -118,6 +132,12 @@ fn input_dtype(elem: i32) -> Option<DType> {
         DataType::Int32 => DType::I32,
         DataType::Int64 => DType::I64,
         DataType::Bool => DType::Bool,
+        DataType::Float16 => DType::F16,
+        DataType::Double => DType::F64,
+        DataType::Int16 => DType::I16,
+        DataType::Uint16 => DType::U16,
+        DataType::Uint32 => DType::U32,
+        DataType::Uint64 => DType::U64,
         _ => return None,
     })
 }

@@ -21,8 +21,8 @@ mod tests;
 pub use error::ImportError;
 
 use crate::ir::Graph;
-use accel_ops::op::{Op, Reshape};
-use accel_ops::{Limits, Tensor};
+use accel_ops::op::{Cast, Op, Reshape};
+use accel_ops::{Limits, Tensor, TensorType};
 use attrs::{node_label, OnnxNode};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -198,13 +198,23 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         }
         let ty = inputs::input_type(vi, pins.get(vi.name.as_str()).copied(), limits)?;
         let empty = ty.shape.numel() == 0;
+        let compute = inputs::compute_type(ty.dtype);
         let v = b.graph.add_input(vi.name.clone(), ty.clone());
-        if empty {
+        if compute != ty.dtype && !empty {
+            // The interface keeps the caller's type; the graph computes in `compute` (see `compute_type`).
+            let w = b.graph.add_node(
+                format!("{}#widen", vi.name),
+                Op::Cast(Cast { to: compute }),
+                vec![v],
+                format!("{}#{compute}", vi.name),
+            )?;
+            b.bind(&vi.name, w);
+        } else if empty {
             // An empty input has one possible value: operators that need constant operands (Reduce axes,
             // Resize scales) see it as the empty constant. The input stays in the interface, unread.
             let c = b.graph.add_const(
                 format!("{}.empty", vi.name),
-                Tensor::zeros(&ty)
+                Tensor::zeros(&TensorType { dtype: compute, shape: ty.shape.clone() })
                     .map_err(|e| ImportError::Limit { what: format!("input `{}`", vi.name), why: e.to_string() })?,
             );
             b.bind(&vi.name, c);
@@ -254,7 +264,17 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         let v = b
             .lookup(&o.name)
             .ok_or_else(|| ImportError::MissingInput { node: "<graph outputs>".into(), input: o.name.clone() })?;
-        inputs::check_output_type(o, b.graph.ty(v).dtype)?;
+        let v = match inputs::output_cast(o, b.graph.ty(v).dtype)? {
+            Some(to) => {
+                // The computed value gives its name to the cast that delivers it in the declared type.
+                let computed = &mut b.graph.values[v.0 as usize];
+                if computed.name == o.name {
+                    computed.name = format!("{}#{}", o.name, computed.ty.dtype);
+                }
+                b.graph.add_node(format!("{}#narrow", o.name), Op::Cast(Cast { to }), vec![v], o.name.clone())?
+            }
+            None => v,
+        };
         // An output that is an alias (Identity, Dropout) of another value still gets its own value and name.
         let v = if b.graph.value(v).name != o.name {
             let node = b.alias_by.get(&o.name).cloned().unwrap_or_else(|| o.name.clone());

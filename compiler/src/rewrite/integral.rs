@@ -27,7 +27,11 @@ fn dtype_bound(dt: DType) -> Option<f64> {
         DType::I32 => Some(2_147_483_648.0),
         DType::I64 => Some(9.223_372_036_854_776e18),
         DType::Bool => Some(1.0),
-        DType::F32 | DType::BF16 => None,
+        DType::I16 => Some(32_768.0),
+        DType::U16 => Some(65_535.0),
+        DType::U32 => Some(4_294_967_295.0),
+        DType::U64 => Some(1.844_674_407_370_955_2e19),
+        DType::F32 | DType::BF16 | DType::F16 | DType::F64 => None,
     }
 }
 

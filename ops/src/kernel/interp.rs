@@ -249,6 +249,7 @@ fn decode(dtype: DType, src: &[u8], off: usize) -> Option<Val> {
         DType::I32 => Val::I(i32::from_le_bytes(b.try_into().ok()?)),
         DType::I64 => Val::L(i64::from_le_bytes(b.try_into().ok()?)),
         DType::Bool => Val::B(b[0] != 0),
+        DType::F16 | DType::F64 | DType::I16 | DType::U16 | DType::U32 | DType::U64 => return None,
     })
 }
 

@@ -263,14 +263,23 @@ impl Kernel {
 }
 
 impl DType {
-    /// The type a buffer element of this dtype has once loaded.
-    pub fn value_type(self) -> ScalarType {
-        match self {
+    /// The type a buffer element of this dtype has once loaded, for the dtypes the kernel IR takes (the
+    /// host-only f16, f64, i16 and unsigned 16/32/64-bit types stay in operator form: `from_op` refuses them
+    /// and the verifier rejects a kernel holding one).
+    pub fn value_type_checked(self) -> Option<ScalarType> {
+        Some(match self {
             DType::F32 | DType::BF16 => ScalarType::F32,
             DType::I8 | DType::U8 | DType::I32 => ScalarType::I32,
             DType::I64 => ScalarType::I64,
             DType::Bool => ScalarType::Bool,
-        }
+            DType::F16 | DType::F64 | DType::I16 | DType::U16 | DType::U32 | DType::U64 => return None,
+        })
+    }
+
+    /// `value_type_checked` for a dtype already known to be a kernel dtype (a verified kernel's buffer, or a
+    /// type `from_op` admitted); the others map to I64 so that this stays total.
+    pub fn value_type(self) -> ScalarType {
+        self.value_type_checked().unwrap_or(ScalarType::I64)
     }
 }
 

@@ -378,6 +378,9 @@ fn check_buffers(kernel: &Kernel, limits: &VerifyLimits) -> Result<Vec<usize>, K
     }
     let mut args = Vec::new();
     for (i, b) in kernel.buffers.iter().enumerate() {
+        if b.dtype.value_type_checked().is_none() {
+            return Err(fail(i, format!("{} buffers are not in the kernel IR (operator form only)", b.dtype)));
+        }
         let bytes = b
             .len
             .checked_mul(b.dtype.size() as u64)

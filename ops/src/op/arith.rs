@@ -8,7 +8,6 @@ use super::values::{is_float, is_int, Values};
 use crate::error::OpError;
 use crate::shape::broadcast;
 use crate::tensor::{Tensor, TensorType};
-use crate::DType;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,7 +66,7 @@ impl ArithOp {
         }
     }
 
-    fn int(self, a: i64, b: i64) -> Result<i64, OpError> {
+    fn int(self, a: i128, b: i128) -> Result<i128, OpError> {
         if b == 0 && matches!(self, ArithOp::Div | ArithOp::Mod { .. }) {
             return Err(OpError::Other(format!("{}: division by zero", self.name())));
         }
@@ -86,9 +85,12 @@ impl ArithOp {
             }
             ArithOp::Max => a.max(b),
             ArithOp::Min => a.min(b),
-            // Shifts by the width or more clear every bit (the operands are unsigned).
+            // Left shifts by 128 or more (or negative) clear every bit; narrowing clears those past the width.
             ArithOp::ShiftLeft => u32::try_from(b).ok().and_then(|s| a.checked_shl(s)).unwrap_or(0),
-            ArithOp::ShiftRight => u32::try_from(b).ok().and_then(|s| a.checked_shr(s)).unwrap_or(0),
+            // Right shifts past the width, or by a negative count, fill with the sign (numpy's semantics).
+            ArithOp::ShiftRight => {
+                u32::try_from(b).ok().and_then(|s| a.checked_shr(s)).unwrap_or(if a < 0 { -1 } else { 0 })
+            }
             ArithOp::BitAnd => a & b,
             ArithOp::BitOr => a | b,
             ArithOp::BitXor => a ^ b,
@@ -135,7 +137,9 @@ impl Arith {
         same_dtype(inputs)?;
         let d = inputs[0].dtype;
         let ok = match self.op {
-            ArithOp::ShiftLeft | ArithOp::ShiftRight => d == DType::U8,
+            // ONNX defines shifts on unsigned types (opset 11) and numpy's on signed ones too: left wraps,
+            // right is arithmetic. Exact for every width through the i128 values.
+            ArithOp::ShiftLeft | ArithOp::ShiftRight => is_int(d),
             op if op.takes_floats() => is_int(d) || is_float(d),
             _ => is_int(d),
         };
@@ -194,5 +198,41 @@ mod tests {
         let z = Tensor::from_i32(vec![1], vec![0]).unwrap();
         assert!(run(ArithOp::Div, &a, &z).unwrap_err().to_string().contains("division by zero"));
         assert!(run(ArithOp::BitAnd, &f, &g).is_err());
+    }
+
+    /// The host-only integer widths: u64 above i64::MAX divides, orders and shifts as unsigned; 16-bit
+    /// values wrap at their width; signed shifts are numpy's (left wraps, right is arithmetic).
+    #[test]
+    fn wide_and_narrow_integer_types_are_exact() {
+        let big = u64::MAX - 5;
+        let a = Tensor::from_u64(vec![3], vec![big, 7, 1 << 63]).unwrap();
+        let b = Tensor::from_u64(vec![3], vec![2, big, 1]).unwrap();
+        assert_eq!(run(ArithOp::Div, &a, &b).unwrap().as_u64().unwrap(), &[big / 2, 0, 1 << 63]);
+        assert_eq!(run(ArithOp::Max, &a, &b).unwrap().as_u64().unwrap(), &[big, big, 1 << 63]);
+        assert_eq!(run(ArithOp::Add, &a, &b).unwrap().as_u64().unwrap(), &[u64::MAX - 3, 1, (1 << 63) + 1]);
+        assert_eq!(run(ArithOp::ShiftRight, &a, &b).unwrap().as_u64().unwrap(), &[big >> 2, 0, 1 << 62]);
+        let u = Tensor::from_u16(vec![2], vec![65535, 3]).unwrap();
+        let v = Tensor::from_u16(vec![2], vec![2, 65535]).unwrap();
+        assert_eq!(run(ArithOp::Mul, &u, &v).unwrap().as_u16().unwrap(), &[65534, 65533]);
+        let i = Tensor::from_i16(vec![2], vec![-32768, -8]).unwrap();
+        let j = Tensor::from_i16(vec![2], vec![-1, 1]).unwrap();
+        assert_eq!(run(ArithOp::Div, &i, &j).unwrap().as_i16().unwrap(), &[-32768, -8]);
+        assert_eq!(run(ArithOp::ShiftRight, &i, &j).unwrap().as_i16().unwrap(), &[-1, -4]);
+        let x = Tensor::from_i32(vec![1], vec![0x4000_0001]).unwrap();
+        let s = Tensor::from_i32(vec![1], vec![1]).unwrap();
+        assert_eq!(run(ArithOp::ShiftLeft, &x, &s).unwrap().as_i32().unwrap(), &[-0x7fff_fffe]);
+    }
+
+    /// f16 arithmetic rounds once, to nearest even, from the exact f64 result.
+    #[test]
+    fn f16_rounds_once() {
+        use half::f16;
+        let a = Tensor::from_f16(vec![2], vec![f16::from_f32(2048.0), f16::from_f32(1.0)]).unwrap();
+        let b = Tensor::from_f16(vec![2], vec![f16::from_f32(1.0), f16::from_f32(3.0)]).unwrap();
+        let sum = run(ArithOp::Add, &a, &b).unwrap();
+        // 2049 is a tie between 2048 and 2050 (f16 spacing 2 there): even mantissa wins.
+        assert_eq!(sum.as_f16().unwrap()[0].to_f32(), 2048.0);
+        let q = run(ArithOp::Div, &a, &b).unwrap();
+        assert_eq!(q.as_f16().unwrap()[1], f16::from_f64(1.0 / 3.0));
     }
 }

@@ -58,9 +58,9 @@ impl CumSum {
                 Values::Float(y)
             }
             Values::Int(v) => {
-                let mut y = vec![0i64; v.len()];
+                let mut y = vec![0i128; v.len()];
                 for line in self.lines(dims) {
-                    let mut acc = 0i64;
+                    let mut acc = 0i128;
                     for &j in &line {
                         let before = acc;
                         acc = acc.wrapping_add(v[j]);

@@ -29,7 +29,7 @@ impl Reduction {
         }
     }
 
-    fn int(self, a: i64, b: i64) -> i64 {
+    fn int(self, a: i128, b: i128) -> i128 {
         match self {
             Reduction::None => b,
             Reduction::Add => a.wrapping_add(b),

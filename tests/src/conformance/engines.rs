@@ -63,9 +63,11 @@ fn accel_case(case: &Case) -> Outcome {
         Outcome::Unsupported(why) | Outcome::Error(why)
             if why.contains("not a constant") || why.contains("must be a constant") =>
         {
+            // Integer tensors (shapes, axes, k) and scalars of any type (Range bounds, quantization scales
+            // and zero points, a training flag).
             let frozen: Vec<&str> = inputs
                 .iter()
-                .filter(|(_, t)| matches!(t.dtype(), DType::I64 | DType::I32))
+                .filter(|(_, t)| matches!(t.dtype(), DType::I64 | DType::I32) || t.len() <= 1)
                 .map(|(n, _)| n.as_str())
                 .collect();
             if frozen.is_empty() {
@@ -144,6 +146,14 @@ pub fn to_accel(t: &tract_onnx::prelude::Tensor) -> Option<Tensor> {
         DatumType::I8 => Tensor::from_i8(dims, plain::<i8>(t)?),
         DatumType::U8 => Tensor::from_u8(dims, plain::<u8>(t)?),
         DatumType::Bool => Tensor::from_bool(dims, plain::<bool>(t)?),
+        DatumType::F16 => {
+            Tensor::from_f16(dims, plain::<f16>(t)?.into_iter().map(|x| half::f16::from_bits(x.to_bits())).collect())
+        }
+        DatumType::F64 => Tensor::from_f64(dims, plain::<f64>(t)?),
+        DatumType::I16 => Tensor::from_i16(dims, plain::<i16>(t)?),
+        DatumType::U16 => Tensor::from_u16(dims, plain::<u16>(t)?),
+        DatumType::U32 => Tensor::from_u32(dims, plain::<u32>(t)?),
+        DatumType::U64 => Tensor::from_u64(dims, plain::<u64>(t)?),
         _ => return None,
     };
     r.ok()
@@ -168,6 +178,12 @@ pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
         Data::I32(v) => arr(dims, v.clone()),
         Data::I64(v) => arr(dims, v.clone()),
         Data::Bool(v) => arr(dims, v.clone()),
+        Data::F16(v) => arr(dims, v.iter().map(|x| f16::from_bits(x.to_bits())).collect::<Vec<f16>>()),
+        Data::F64(v) => arr(dims, v.clone()),
+        Data::I16(v) => arr(dims, v.clone()),
+        Data::U16(v) => arr(dims, v.clone()),
+        Data::U32(v) => arr(dims, v.clone()),
+        Data::U64(v) => arr(dims, v.clone()),
     }
 }
 

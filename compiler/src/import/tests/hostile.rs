@@ -290,11 +290,19 @@ fn symbolic_dims_need_a_pin() {
     };
     assert!(matches!(import_bytes(&bytes, None, &small), Err(ImportError::Limit { .. })));
     let mut m = M::new(13);
-    m.graph.input.push(value_info("ids", DataType::Float16, Some(&[Some(3)])));
+    m.graph.input.push(value_info("ids", DataType::String, Some(&[Some(3)])));
     let m = m.node("Relu", &["ids"], &["y"], vec![]).output("y");
     assert!(matches!(err(&m), ImportError::UnsupportedInput { input, .. } if input == "ids"));
-    // Integer and bool graph inputs keep their type: the runtime carries their bytes unchanged.
-    for (elem, dtype) in [(DataType::Int64, DType::I64), (DataType::Uint8, DType::U8), (DataType::Bool, DType::Bool)] {
+    // Integer, bool, float16 and double graph inputs keep their type at the interface: the runtime carries
+    // their bytes unchanged (the graph computes f16/f64 in f32 and u32 in i64 behind a cast).
+    for (elem, dtype) in [
+        (DataType::Int64, DType::I64),
+        (DataType::Uint8, DType::U8),
+        (DataType::Bool, DType::Bool),
+        (DataType::Float16, DType::F16),
+        (DataType::Double, DType::F64),
+        (DataType::Uint32, DType::U32),
+    ] {
         let mut m = M::new(13);
         m.graph.input.push(value_info("ids", elem, Some(&[Some(3)])));
         let m = m.node("Identity", &["ids"], &["y"], vec![]).output("y");
@@ -417,13 +425,21 @@ fn structural_errors() {
 /// not silently delivered as float32.
 #[test]
 fn outputs_of_types_without_an_exact_form_are_refused() {
-    for (to, elem) in [(11, DataType::Double), (10, DataType::Float16)] {
-        let mut m = M::new(13).input("x", &[1, 4]).node("Cast", &["x"], &["y"], vec![ai("to", to)]);
+    for elem in [DataType::String, DataType::Complex64, DataType::Float8e4m3fn] {
+        let mut m = M::new(13).input("x", &[1, 4]).node("Relu", &["x"], &["y"], vec![]);
         m.graph.output.push(value_info("y", elem, None));
         match err(&m) {
             ImportError::Model(why) => assert!(why.contains("`y`") && why.contains(elem.as_str_name()), "{why}"),
             e => panic!("expected a model error, got {e}"),
         }
+    }
+    // Declared double or float16, computed in f32: delivered in the declared type by one final cast.
+    for (to, elem, dtype) in [(11, DataType::Double, DType::F64), (10, DataType::Float16, DType::F16)] {
+        let mut m = M::new(13).input("x", &[1, 4]).node("Cast", &["x"], &["y"], vec![ai("to", to)]);
+        m.graph.output.push(value_info("y", elem, None));
+        let g = import(&m.bytes()).unwrap();
+        assert_eq!(g.ty(g.outputs[0]).dtype, dtype);
+        assert_eq!(g.value(g.outputs[0]).name, "y");
     }
     // Declared float: fine.
     let m = relu_model();

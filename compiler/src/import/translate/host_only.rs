@@ -22,7 +22,9 @@ use accel_ops::op::select::Select;
 use accel_ops::op::take::Take;
 use accel_ops::op::top_k::TopK;
 use accel_ops::op::trilu::Trilu;
+use accel_ops::op::values::Values;
 use accel_ops::op::{HostOnly, Op};
+use accel_ops::Shape;
 
 type Res = Result<(), ImportError>;
 
@@ -102,6 +104,18 @@ pub(super) fn bitwise(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let (x, y) = (b.input(n, 0)?, b.input(n, 1)?);
     let name = b.output_name(n, 0)?.to_string();
     let v = arith(b, n, op, x, y, &name)?;
+    b.define(n, 0, v)
+}
+
+/// BitwiseNot: `x ^ !0`, an xor with the all-ones value of x's integer type.
+pub(super) fn bitwise_not(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    let dtype = b.ty(x).dtype;
+    let ones = Values::Int(vec![-1]).into_tensor(dtype, Shape::new(vec![])).map_err(|e| n.err(e.to_string()))?;
+    let name = b.output_name(n, 0)?.to_string();
+    let ones = b.add_const(n, &format!("{name}#ones"), ones)?;
+    let v = arith(b, n, ArithOp::BitXor, x, ones, &name)?;
     b.define(n, 0, v)
 }
 

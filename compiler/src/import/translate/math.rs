@@ -158,7 +158,7 @@ fn apply(
             return b.emit(n, Op::Binary(Binary { op }), &[a, ev], name);
         }
     }
-    if let (Some(x), Some(y)) = (b.constant(a), b.constant(c)) {
+    if let (Some(x), Some(y), true) = (b.constant(a), b.constant(c), fold::is_int(ta)) {
         let t = fold::int_binary(op, x, y, &b.limits.tensor).map_err(|e| n.err(e))?;
         return b.add_const(n, name, t);
     }
@@ -176,7 +176,7 @@ fn apply(
         return super::host_only::arith(b, n, int_op, a, c, name);
     }
     // Pow with an integer operand computes in f32 and keeps the base's type (as ONNX's reference does).
-    let is_num = |d: DType| matches!(d, DType::F32 | DType::I8 | DType::U8 | DType::I32 | DType::I64);
+    let is_num = |d: DType| d == DType::F32 || accel_ops::op::values::is_int(d);
     if op == BinaryOp::Pow && is_num(ta) && is_num(tc) {
         let as_f32 = |b: &mut Builder<'_>, v: ValueId, what: &str| -> Result<ValueId, ImportError> {
             if b.ty(v).dtype == DType::F32 {

@@ -95,6 +95,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Range" => constant::constant_only,
         "Mod" => host_only::modulo,
         "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
+        "BitwiseNot" => host_only::bitwise_not,
         "ArgMax" | "ArgMin" => host_only::arg_reduce,
         "TopK" => host_only::top_k,
         "CumSum" => host_only::cumsum,

@@ -24,6 +24,9 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
     for t in inputs.iter().chain([output]) {
         // Byte sizes must exist; the verifier applies the policy caps.
         t.checked_bytes()?;
+        if t.dtype.value_type_checked().is_none() {
+            return Err(unsupported(op, format!("{} is not a kernel-IR type", t.dtype)));
+        }
     }
     let all_f32 = inputs.iter().chain([output]).all(|t| t.dtype == crate::DType::F32);
     if matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && !all_f32 {

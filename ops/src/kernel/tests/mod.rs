@@ -54,6 +54,12 @@ impl Rng {
             DType::I32 => Tensor::from_i32(d, (0..n).map(|_| self.next_u64() as i32 >> self.below(31)).collect()),
             DType::I64 => Tensor::from_i64(d, (0..n).map(|_| self.next_u64() as i64 >> self.below(63)).collect()),
             DType::Bool => Tensor::from_bool(d, (0..n).map(|_| self.next_u64() & 1 == 1).collect()),
+            DType::F16 => Tensor::from_f16(d, (0..n).map(|_| half::f16::from_f32(self.f32(-300.0, 300.0))).collect()),
+            DType::F64 => Tensor::from_f64(d, (0..n).map(|_| f64::from(self.f32(-300.0, 300.0))).collect()),
+            DType::I16 => Tensor::from_i16(d, (0..n).map(|_| self.next_u64() as i16).collect()),
+            DType::U16 => Tensor::from_u16(d, (0..n).map(|_| self.next_u64() as u16).collect()),
+            DType::U32 => Tensor::from_u32(d, (0..n).map(|_| self.next_u64() as u32).collect()),
+            DType::U64 => Tensor::from_u64(d, (0..n).map(|_| self.next_u64()).collect()),
         }
         .unwrap()
     }
