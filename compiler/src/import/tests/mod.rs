@@ -1,5 +1,6 @@
 //! Tests of the ONNX importer: per-family differential tests against tract, the public light models, and
 //! hostile inputs, each asserting its specific error.
+mod attention;
 mod builder;
 mod hostile;
 mod models;

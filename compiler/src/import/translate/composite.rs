@@ -1,14 +1,14 @@
 //! ONNX operators that are functions of operators accel has, expanded at import the way the ONNX function
 //! bodies define them: LayerNormalization (opset 17; one `LayerNorm` unless its optional Mean and InvStdDev
 //! outputs are used),
-//! RMSNormalization (23), Gelu (20, exact and tanh forms) and CastLike (15). The e-graph sees the plain
+//! RMSNormalization (23), Gelu (20, exact and tanh forms), Swish (24) and CastLike (15). The e-graph sees the plain
 //! operators, so its LayerNorm and GELU recognition applies to them as to exported subgraphs.
 use super::Builder;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
 use crate::ir::ValueId;
-use accel_ops::op::{Binary, BinaryOp, Cast, LayerNorm, Op, Reduce, ReduceKind, Unary, UnaryOp};
-use accel_ops::{DType, Tensor};
+use accel_ops::op::{Binary, BinaryOp, Cast, LayerNorm, Op, Reduce, ReduceKind, Reshape, Unary, UnaryOp};
+use accel_ops::{DType, Shape, Tensor};
 
 type Res = Result<(), ImportError>;
 
@@ -45,6 +45,29 @@ impl Expand<'_, '_> {
     ) -> Result<ValueId, ImportError> {
         let name = b.helper_name(self.n, what)?;
         b.emit(self.n, Op::Binary(Binary { op }), &[x, y], &name)
+    }
+
+    /// Any operator on `inputs`, named `out#what`.
+    pub(super) fn op(
+        &self,
+        b: &mut Builder<'_>,
+        what: &str,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId, ImportError> {
+        let name = b.helper_name(self.n, what)?;
+        b.emit(self.n, op, inputs, &name)
+    }
+
+    /// `x` reshaped to `dims` (an alias: no data moves).
+    pub(super) fn reshape(
+        &self,
+        b: &mut Builder<'_>,
+        what: &str,
+        x: ValueId,
+        dims: Vec<usize>,
+    ) -> Result<ValueId, ImportError> {
+        self.op(b, what, Op::Reshape(Reshape { shape: Shape(dims) }), &[x])
     }
 
     pub(super) fn mean(
@@ -177,6 +200,27 @@ pub(super) fn gelu(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let p = e.binary(b, "one_plus", BinaryOp::Add, inner, one)?;
     let hx = e.binary(b, "half_x", BinaryOp::Mul, x, half)?;
     b.emit_out(n, Op::Binary(Binary { op: BinaryOp::Mul }), &[hx, p])?;
+    Ok(())
+}
+
+/// Swish (opset 24): `x * sigmoid(alpha x)`. With `alpha = 1` it is written as SiLU is exported, so the
+/// e-graph's SiLU recognition applies.
+pub(super) fn swish(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    b.arity(n, 1, 1)?;
+    let x = b.input(n, 0)?;
+    if b.ty(x).dtype != DType::F32 {
+        return Err(n.err(format!("Swish on {} is unsupported (f32 only)", b.ty(x))));
+    }
+    let alpha = n.finite_float_or("alpha", 1.0)?;
+    let e = Expand { n };
+    let arg = if alpha == 1.0 {
+        x
+    } else {
+        let a = e.scalar(b, "alpha", alpha)?;
+        e.binary(b, "scaled", BinaryOp::Mul, x, a)?
+    };
+    let s = e.unary(b, "sigmoid", UnaryOp::Sigmoid, arg)?;
+    b.emit_out(n, Op::Binary(Binary { op: BinaryOp::Mul }), &[x, s])?;
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use accel_ops::{DType, Tensor, TensorType};
 use std::collections::HashMap;
 use std::path::Path;
 
+mod attention;
+mod attention_bias;
 mod composite;
 mod constant;
 mod conv;
@@ -26,6 +28,7 @@ mod recurrent;
 mod reduce;
 mod reduce_composite;
 mod resize;
+mod rotary;
 
 /// Translates one node: reads its inputs from the builder and defines its outputs.
 pub(crate) type Translator = fn(&mut Builder<'_>, &OnnxNode<'_>) -> Result<(), ImportError>;
@@ -78,6 +81,9 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "SpaceToDepth" => depth_space::space_to_depth,
         "RMSNormalization" => composite::rms_norm,
         "Gelu" => composite::gelu,
+        "Swish" => composite::swish,
+        "Attention" => attention::attention,
+        "RotaryEmbedding" => rotary::rotary_embedding,
         "QuantizeLinear" => quant::quantize_linear,
         "DequantizeLinear" => quant::dequantize_linear,
         "QLinearConv" => quant::qlinear_conv,
