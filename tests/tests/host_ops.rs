@@ -128,3 +128,89 @@ fn conv_transpose_matches_tract() {
     assert_eq!(got[0].1.dims(), &[1, 6, 10, 12]);
     accel_tests::harness::assert_close("conv-transpose", &got[0].1.to_f32_vec(), &want[0], 1e-5, 1e-4);
 }
+
+/// GridSample (opset 20) in every mode and padding, both corner alignments, the grid reaching past the
+/// borders, against tract.
+#[test]
+fn grid_sample_matches_tract() {
+    for (k, (mode, padding, align)) in [
+        ("linear", "zeros", 0),
+        ("linear", "border", 1),
+        ("linear", "reflection", 0),
+        ("nearest", "zeros", 1),
+        ("nearest", "reflection", 0),
+        ("cubic", "border", 0),
+        ("cubic", "reflection", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let attrs = vec![
+            accel_tests::onnx_model::string("mode", mode),
+            accel_tests::onnx_model::string("padding_mode", padding),
+            int("align_corners", align),
+        ];
+        let mut m = Model::default()
+            .input("x", &[1, 2, 5, 6])
+            .input("grid", &[1, 4, 3, 2])
+            .node("gs", "GridSample", &["x", "grid"], &["y"], attrs)
+            .output("y");
+        m.opset = 20;
+        let onnx = m.bytes();
+        let compiled = compile(&onnx, &Target::x1(), &[]);
+        let x = random_tensor(&[1, 2, 5, 6], 41 + k as u64);
+        // Coordinates in [-1.3, 1.3): some past the borders, where the padding modes differ.
+        let g = random_tensor(&[1, 4, 3, 2], 43 + k as u64);
+        let g = accel_ops::Tensor::from_f32(vec![1, 4, 3, 2], g.as_f32().unwrap().iter().map(|v| v * 1.3).collect())
+            .unwrap();
+        let inputs = [("x".to_string(), x.clone()), ("grid".to_string(), g.clone())];
+        let got = run_blob(&compiled.blob, &inputs);
+        let want = tract_run(&onnx, &[x, g]);
+        assert_eq!(got[0].1.dims(), &[1, 2, 4, 3]);
+        accel_tests::harness::assert_close(
+            &format!("{mode}/{padding}/{align}"),
+            &got[0].1.to_f32_vec(),
+            &want[0],
+            1e-5,
+            1e-4,
+        );
+    }
+}
+
+/// The N-D host pool: a 3-D MaxPool with dilations and both outputs, and a 3-D AveragePool with pads counted
+/// and not, against tract.
+#[test]
+fn pool_nd_matches_tract() {
+    let ints = accel_tests::onnx_model::ints;
+    let cases = [
+        ("MaxPool", vec![ints("kernel_shape", &[2, 2, 2]), ints("dilations", &[2, 1, 2]), ints("strides", &[1, 2, 1])]),
+        ("AveragePool", vec![ints("kernel_shape", &[3, 2, 3]), ints("pads", &[1, 0, 1, 1, 1, 0])]),
+        (
+            "AveragePool",
+            vec![
+                ints("kernel_shape", &[3, 3, 2]),
+                ints("pads", &[1, 1, 0, 1, 1, 1]),
+                ints("strides", &[2, 2, 1]),
+                int("count_include_pad", 1),
+            ],
+        ),
+    ];
+    for (k, (op, attrs)) in cases.into_iter().enumerate() {
+        let outs: &[&str] = if op == "MaxPool" { &["y", "i"] } else { &["y"] };
+        let mut m = Model::default().input("x", &[1, 2, 5, 6, 7]).node("p", op, &["x"], outs, attrs);
+        for o in outs {
+            m = m.output(o);
+        }
+        let onnx = m.bytes();
+        let compiled = compile(&onnx, &Target::x1(), &[]);
+        let x = random_tensor(&[1, 2, 5, 6, 7], 51 + k as u64);
+        let got = run_blob(&compiled.blob, &[("x".to_string(), x.clone())]);
+        let want = tract_run(&onnx, &[x]);
+        assert_eq!(got.len(), outs.len(), "{op}");
+        accel_tests::harness::assert_close(op, &got[0].1.to_f32_vec(), &want[0], 1e-6, 1e-5);
+        if let Some((_, i)) = got.get(1) {
+            let indices: Vec<f32> = i.as_i64().expect("int64 indices").iter().map(|&v| v as f32).collect();
+            assert_eq!(indices, want[1], "{op} indices");
+        }
+    }
+}

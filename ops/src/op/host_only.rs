@@ -1,6 +1,7 @@
 //! Operators with no tile form, run on the host in operator form with their reference semantics: integer,
 //! boolean and index-valued computations (comparisons, logic, Where, integer arithmetic and Mod, ArgMax,
-//! data-dependent gathers, Expand, Trilu) and the rarer f32 math functions. Grouped under one `Op` variant so
+//! data-dependent gathers, Expand, Trilu), the rarer f32 math functions and the window operators the tiles do
+//! not cover (ConvTranspose, GridSample, N-D pooling). Grouped under one `Op` variant so
 //! that the passes, which never rewrite them, treat them alike; each operator is still its own file.
 use super::recurrent;
 use super::{
@@ -8,6 +9,7 @@ use super::{
     logic::Logic, math_fn::MathFn, recurrent::Recurrent, select::Select, take::Take, top_k::TopK, trilu::Trilu,
 };
 use super::{conv_transpose::ConvTranspose, cumsum::CumSum, gather_nd::GatherNd, hardmax::Hardmax, scatter::Scatter};
+use super::{grid_sample::GridSample, pool_nd::PoolNd, pool_nd::PoolNdKind};
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,8 @@ pub enum HostOnly {
     Scatter(Scatter),
     GatherNd(GatherNd),
     ConvTranspose(ConvTranspose),
+    GridSample(GridSample),
+    PoolNd(PoolNd),
 }
 
 impl HostOnly {
@@ -57,6 +61,8 @@ impl HostOnly {
             }
             HostOnly::GatherNd(_) => "gather-nd",
             HostOnly::ConvTranspose(_) => "conv-transpose",
+            HostOnly::GridSample(_) => "grid-sample",
+            HostOnly::PoolNd(o) => o.name(),
             HostOnly::Recurrent(o) => match o.cell {
                 recurrent::Cell::Rnn => "rnn",
                 recurrent::Cell::Gru => "gru",
@@ -91,6 +97,8 @@ impl HostOnly {
             HostOnly::Scatter(o) => o.infer(inputs),
             HostOnly::GatherNd(o) => o.infer(inputs),
             HostOnly::ConvTranspose(o) => o.infer(inputs),
+            HostOnly::GridSample(o) => o.infer(inputs),
+            HostOnly::PoolNd(o) => o.infer(inputs),
         }
     }
 
@@ -113,6 +121,8 @@ impl HostOnly {
             HostOnly::Scatter(o) => o.eval(inputs, out),
             HostOnly::GatherNd(o) => o.eval(inputs, out),
             HostOnly::ConvTranspose(o) => o.eval(inputs, out),
+            HostOnly::GridSample(o) => o.eval(inputs, out),
+            HostOnly::PoolNd(o) => o.eval(inputs, out),
         }
     }
 
@@ -141,6 +151,18 @@ impl HostOnly {
             HostOnly::ConvTranspose(o) => {
                 let lists = [&o.strides, &o.dilations, &o.pads_begin, &o.out_spatial];
                 let mut k = vec![16, o.group as u64, o.strides.len() as u64];
+                k.extend(lists.iter().flat_map(|l| l.iter().map(|&v| v as u64)));
+                k
+            }
+            HostOnly::GridSample(o) => vec![17, o.mode as u64, o.padding as u64, u64::from(o.align_corners)],
+            HostOnly::PoolNd(o) => {
+                let kind = match o.kind {
+                    PoolNdKind::Max => 0,
+                    PoolNdKind::ArgMax { column_major } => 1 + u64::from(column_major),
+                    PoolNdKind::Avg { count_include_pad } => 3 + u64::from(count_include_pad),
+                };
+                let lists = [&o.kernel, &o.strides, &o.dilations, &o.pads_begin, &o.pads_end];
+                let mut k = vec![18, kind, u64::from(o.ceil_mode), o.kernel.len() as u64];
                 k.extend(lists.iter().flat_map(|l| l.iter().map(|&v| v as u64)));
                 k
             }

@@ -21,6 +21,7 @@ pub mod gather;
 pub mod gather_elements;
 pub mod gather_nd;
 pub mod gemm;
+pub mod grid_sample;
 pub mod hardmax;
 pub mod host_only;
 pub mod layernorm;
@@ -30,6 +31,7 @@ pub mod math_fn;
 pub mod matmul;
 pub mod pad;
 pub mod pool;
+pub mod pool_nd;
 pub mod quant;
 pub mod recurrent;
 pub mod reduce;
@@ -203,6 +205,8 @@ impl Op {
             Op::MatMul(o) => o.macs(inputs, output),
             Op::HostOnly(HostOnly::Recurrent(o)) => o.macs(inputs),
             Op::HostOnly(HostOnly::ConvTranspose(o)) => o.macs(inputs),
+            Op::HostOnly(HostOnly::GridSample(o)) => o.macs(inputs, output),
+            Op::HostOnly(HostOnly::PoolNd(o)) => o.macs(output),
             _ => 0,
         }
     }

@@ -116,9 +116,9 @@ fn degenerate_window_attributes() {
         "MaxPool",
         &["x"],
         &["y"],
-        vec![ais("kernel_shape", &[2, 2]), ais("dilations", &[2, 2])],
+        vec![ais("kernel_shape", &[2, 2]), ais("dilations", &[0, 2])],
     );
-    node_err(&pool.output("y"), "p", "dilations");
+    node_err(&pool.output("y"), "p", "dilations must be >= 1");
 }
 
 #[test]
@@ -176,13 +176,13 @@ fn unsupported_forms_are_node_errors() {
         vec![super::builder::astr("mode", "reflect")],
     );
     node_err(&m.output("y"), "pad", "unsupported");
-    // A MaxPool's Indices output is unsupported only when something reads it.
+    // A MaxPool's Indices output is an int64 host node (the N-D host pool).
     let m = M::new(13)
         .input("x", &[1, 1, 4, 4])
         .named("mp", "MaxPool", &["x"], &["y", "idx"], vec![ais("kernel_shape", &[2, 2])])
-        .named("use", "Relu", &["idx"], &["z"], vec![])
-        .output("z");
-    node_err(&m, "mp", "output #1");
+        .output("idx");
+    let g = import(&m.bytes()).expect("MaxPool indices import");
+    assert!(g.to_string().contains("max-pool-nd-indices"), "{g}");
     let m = M::new(13).input("x", &[1, 4]).input("w", &[4, 2]).named("mm", "Gather", &["x", "w"], &["y"], vec![]);
     node_err(&m.output("y"), "mm", "int32 or int64");
 }
@@ -491,4 +491,27 @@ fn frozen_inputs_become_constants() {
     refused(freeze("shape", shape.clone(), &[("shape", &[2])]), "both frozen and pinned");
     refused(freeze("shape", Tensor::from_i32(vec![2], vec![3, 4]).unwrap(), &[]), "the frozen value is i32");
     refused(freeze("shape", Tensor::from_i64(vec![3], vec![3, 4, 1]).unwrap(), &[]), "fixes it at 2");
+}
+
+/// Host pooling (3-D, dilated) and GridSample attributes that cannot describe an output are node errors.
+#[test]
+fn host_pool_and_grid_sample_attributes_are_checked() {
+    let pool = |attrs| M::new(22).input("x", &[1, 1, 4, 4, 4]).named("p", "MaxPool", &["x"], &["y"], attrs).output("y");
+    node_err(&pool(vec![ais("kernel_shape", &[2, 2])]), "p", "`kernel_shape` has 2 values");
+    node_err(&pool(vec![ais("kernel_shape", &[4, 2, 2]), ais("dilations", &[i64::MAX, 1, 1])]), "p", "overflow");
+    node_err(&pool(vec![ais("kernel_shape", &[9, 2, 2])]), "p", "larger than the padded axis");
+    node_err(&pool(vec![ais("kernel_shape", &[2, 2, 2]), ais("strides", &[0, 1, 1])]), "p", "strides must be >= 1");
+    let pads = vec![ais("kernel_shape", &[2, 2, 2]), ais("pads", &[i64::MAX, 0, 0, i64::MAX, 0, 0])];
+    node_err(&pool(pads), "p", "overflow");
+    let grid = |opset, x: &[i64], g: &[i64], mode: &str| {
+        M::new(opset)
+            .input("x", x)
+            .input("g", g)
+            .named("gs", "GridSample", &["x", "g"], &["y"], vec![super::builder::astr("mode", mode)])
+            .output("y")
+    };
+    node_err(&grid(16, &[1, 1, 4, 4], &[1, 2, 2, 2], "linear"), "gs", "not a GridSample mode");
+    node_err(&grid(16, &[1, 1, 2, 4, 4], &[1, 2, 2, 2, 3], "bilinear"), "gs", "4-D input");
+    node_err(&grid(20, &[1, 1, 4, 4], &[1, 2, 2, 3], "linear"), "gs", "does not fit");
+    assert!(import(&grid(20, &[1, 1, 4, 4], &[1, 2, 2, 2], "cubic").bytes()).is_ok());
 }

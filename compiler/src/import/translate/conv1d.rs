@@ -14,11 +14,19 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     lift(b, n, super::conv::conv, true)
 }
 
+/// MaxPool: the tile pool where it fits, else the N-D host pool.
 pub(super) fn max_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    if super::pool_nd::needs_host(b, n, true)? {
+        return super::pool_nd::pool(b, n, true);
+    }
     lift(b, n, super::conv::max_pool, false)
 }
 
+/// AveragePool: the tile pool where it fits, else the N-D host pool.
 pub(super) fn average_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    if super::pool_nd::needs_host(b, n, false)? {
+        return super::pool_nd::pool(b, n, false);
+    }
     lift(b, n, super::conv::average_pool, false)
 }
 

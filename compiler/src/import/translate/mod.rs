@@ -18,11 +18,13 @@ mod constant;
 mod conv;
 mod conv1d;
 mod depth_space;
+mod grid_sample;
 mod host_only;
 mod integer;
 mod layout;
 mod math;
 mod normalize;
+mod pool_nd;
 mod quant;
 mod recurrent;
 mod reduce;
@@ -109,6 +111,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "ScatterElements" | "Scatter" | "ScatterND" => host_only::scatter,
         "GatherND" => host_only::gather_nd,
         "ConvTranspose" => host_only::conv_transpose,
+        "GridSample" => grid_sample::grid_sample,
         "RNN" | "GRU" | "LSTM" => recurrent::recurrent,
         "GatherElements" => host_only::gather_elements,
         "Trilu" => host_only::trilu,

@@ -100,7 +100,7 @@ pub(crate) fn binary_value(b: &mut Builder, op: BinaryOp, x: ValueId, y: ValueId
 }
 
 /// One elementwise nest: `out[i] = f(inputs broadcast to i)`.
-fn elementwise_kernel(
+pub(super) fn elementwise_kernel(
     name: &str,
     inputs: &[TensorType],
     output: &TensorType,

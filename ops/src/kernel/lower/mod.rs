@@ -8,6 +8,7 @@ use crate::op::Op;
 use crate::tensor::TensorType;
 
 mod elementwise;
+mod host_only;
 mod layout;
 mod nn;
 mod norm;
@@ -57,8 +58,8 @@ pub fn from_op(op: &Op, inputs: &[TensorType], output: &TensorType) -> Result<Ke
         Op::Quant(_) => Err(unsupported(op, "quantization runs on the tiles (vec.convert)")),
         // Chains are formed from tile nodes only (the compiler fuses host elementwise kernels its own way).
         Op::Elementwise(_) => Err(unsupported(op, "elementwise chains run on the tiles")),
-        // No kernel-IR lowering yet: these stay in operator form (`HostBody::OpFallback`).
-        Op::HostOnly(_) => Err(unsupported(op, "no kernel-IR lowering: runs in operator form")),
+        // The elementwise ones lower; the rest stay in operator form (`HostBody::OpFallback`).
+        Op::HostOnly(h) => host_only::host_only(h, inputs, output),
     }
 }
 

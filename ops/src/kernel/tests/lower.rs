@@ -205,3 +205,46 @@ fn from_op_rejects_a_wrong_output_type() {
     assert!(from_op(&op, &[TensorType::new(DType::I8, vec![3])], &x).is_err());
     let _ = Tensor::from_f32(vec![1], vec![0.0]);
 }
+
+/// The elementwise host-only operators (comparisons, logic, Where, Expand, integer arithmetic) lowered to the
+/// IR give the reference's result exactly, on every dtype they take, with broadcasting and empty shapes.
+#[test]
+fn elementwise_host_only_ops_match_the_reference() {
+    use crate::op::arith::{Arith, ArithOp};
+    use crate::op::compare::{Compare, CompareOp};
+    use crate::op::expand::Expand;
+    use crate::op::logic::{Logic, LogicOp};
+    use crate::op::select::Select;
+    let mut rng = Rng::new(41);
+    let pairs: &[(&[usize], &[usize])] = &[(&[6], &[6]), (&[2, 3, 4], &[4]), (&[2, 1, 4], &[3, 1]), (&[0, 3], &[3])];
+    let host = |h: HostOnly| Op::HostOnly(h);
+    for &(a, c) in pairs {
+        for dtype in [DType::F32, DType::I8, DType::U8, DType::I32, DType::I64] {
+            let (x, y) = (rng.typed(dtype, a), rng.typed(dtype, c));
+            // Equal needs ties to be tested: compare x with itself too.
+            for op in [CompareOp::Equal, CompareOp::Less, CompareOp::Greater, CompareOp::LessOrEqual] {
+                check(&host(HostOnly::Compare(Compare { op })), &[x.clone(), y.clone()], Tol::Exact);
+                check(&host(HostOnly::Compare(Compare { op })), &[x.clone(), x.clone()], Tol::Exact);
+            }
+            if dtype != DType::F32 {
+                for op in [ArithOp::Add, ArithOp::Sub, ArithOp::Mul, ArithOp::Max, ArithOp::Min] {
+                    check(&host(HostOnly::Arith(Arith { op })), &[x.clone(), y.clone()], Tol::Exact);
+                }
+            }
+            let cond = rng.typed(DType::Bool, c);
+            check(&host(HostOnly::Select(Select)), &[cond, x.clone(), y.clone()], Tol::Exact);
+            let mut to = vec![2];
+            to.extend_from_slice(a);
+            check(&host(HostOnly::Expand(Expand { shape: to })), &[x], Tol::Exact);
+        }
+        let (p, q) = (rng.typed(DType::Bool, a), rng.typed(DType::Bool, c));
+        for op in [LogicOp::And, LogicOp::Or, LogicOp::Xor] {
+            check(&host(HostOnly::Logic(Logic { op })), &[p.clone(), q.clone()], Tol::Exact);
+        }
+        check(&host(HostOnly::Logic(Logic { op: LogicOp::Not })), &[p], Tol::Exact);
+    }
+    // What has no IR form stays in operator form.
+    let x = rng.typed(DType::I32, &[4]);
+    let div = host(HostOnly::Arith(Arith { op: ArithOp::Div }));
+    assert!(from_op(&div, &[x.ty(), x.ty()], &x.ty()).is_err());
+}

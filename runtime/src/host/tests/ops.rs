@@ -201,3 +201,42 @@ fn the_benchmark_kernels_are_vectorized() {
     let mm = Op::MatMul(MatMul);
     assert_eq!(run(&mm, &[f32s(&[4, 64]), f32s(&[64, 4])], &mut rng), (1, 1));
 }
+
+/// The elementwise host-only operators lowered to the IR (comparisons, logic, Where, Expand, integer
+/// arithmetic): native code against the interpreter on every dtype they take, broadcasting included.
+#[test]
+fn elementwise_host_only_ops() {
+    use accel_ops::op::arith::{Arith, ArithOp};
+    use accel_ops::op::compare::{Compare, CompareOp};
+    use accel_ops::op::expand::Expand;
+    use accel_ops::op::logic::{Logic, LogicOp};
+    use accel_ops::op::select::Select;
+    let mut rng = Rng::new(17);
+    let host = |h: HostOnly| Op::HostOnly(h);
+    for _ in 0..6 {
+        let (a, c) = (random_dims(&mut rng, 3), random_dims(&mut rng, 1));
+        let mut c = c;
+        c[0] = if rng.below(2) == 0 { 1 } else { a[2] };
+        for dtype in [DType::F32, DType::I8, DType::U8, DType::I32, DType::I64] {
+            let (x, y) = (TensorType::new(dtype, a.clone()), TensorType::new(dtype, c.clone()));
+            for op in [CompareOp::Equal, CompareOp::Less, CompareOp::Greater, CompareOp::GreaterOrEqual] {
+                run(&host(HostOnly::Compare(Compare { op })), &[x.clone(), y.clone()], &mut rng);
+            }
+            if dtype != DType::F32 {
+                for op in [ArithOp::Add, ArithOp::Sub, ArithOp::Mul, ArithOp::Max, ArithOp::Min] {
+                    run(&host(HostOnly::Arith(Arith { op })), &[x.clone(), y.clone()], &mut rng);
+                }
+            }
+            let cond = TensorType::new(DType::Bool, c.clone());
+            run(&host(HostOnly::Select(Select)), &[cond, x.clone(), y], &mut rng);
+            let mut to = vec![3];
+            to.extend_from_slice(&a);
+            run(&host(HostOnly::Expand(Expand { shape: to })), &[x], &mut rng);
+        }
+        let (p, q) = (TensorType::new(DType::Bool, a.clone()), TensorType::new(DType::Bool, c.clone()));
+        for op in [LogicOp::And, LogicOp::Or, LogicOp::Xor] {
+            run(&host(HostOnly::Logic(Logic { op })), &[p.clone(), q.clone()], &mut rng);
+        }
+        run(&host(HostOnly::Logic(Logic { op: LogicOp::Not })), &[p], &mut rng);
+    }
+}
