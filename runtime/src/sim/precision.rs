@@ -6,11 +6,12 @@
 //! - INT8: the int32 accumulators from `int8::conv_i8` / `int8::gemm_i8` (exact, so bit-identical in any
 //!   order), then `numerics::requant::output` per element, the one definition of requantization.
 use super::conv::{im2col, ConvGeom};
+use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8, gemm_i8, GemmI8};
 use super::memory::{bytes, bytes_mut};
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
-use accel_ops::numerics::requant::{output, QuantParams};
+use accel_ops::numerics::requant::{output, QuantHeader, QuantParams};
 use accel_ops::op::UnaryOp;
 use accel_ops::DType;
 use half::bf16;
@@ -176,16 +177,59 @@ pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
 }
 
 /// Requantizes accumulators whose element `i` belongs to channel `(i / plane) % channels`: channel-major
-/// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul).
+/// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul). Works a
+/// block (one channel's plane, or one row) at a time, in parallel over blocks: no per-element division and one
+/// allocation, the elementwise `output` of `numerics` in a plain loop the compiler can unroll.
 fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>) -> Vec<i8> {
     let c = q.channels.len().max(1);
-    acc.par_iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            let ch = (i / plane.max(1)) % c;
-            output(a, q.channels.get(ch).copied().unwrap_or((0, 0)), &q.header, residual.map(|r| r[i]))
-        })
-        .collect()
+    let param = |ch: usize| q.channels.get(ch).copied().unwrap_or((0, 0));
+    let mut y = vec![0i8; acc.len()];
+    let block = if plane > 1 { plane } else { c };
+    y.par_chunks_mut(block).zip(acc.par_chunks(block)).enumerate().for_each(|(b, (out, a))| {
+        let res = residual.and_then(|r| r.get(b * block..b * block + a.len()));
+        match (plane > 1, res) {
+            // One channel's plane without a residual: uniform parameters, a branch-free loop that vectorizes.
+            (true, None) => dispatch(RequantPlane { acc: a, out, param: param(b % c), header: &q.header }),
+            _ => {
+                for (i, (o, &v)) in out.iter_mut().zip(a).enumerate() {
+                    let ch = if plane > 1 { b % c } else { i };
+                    *o = output(v, param(ch), &q.header, res.map(|r| r[i]));
+                }
+            }
+        }
+    });
+    y
+}
+
+/// One channel's plane of accumulators requantized with uniform parameters and no residual: `numerics::output`
+/// in a branch-free form (the same integer arithmetic: |v x m| <= 2^62, so the sign trick and the rounding add
+/// cannot overflow), compiled per instruction set by `dispatch` so that it vectorizes. The differential test
+/// `requant_plane_matches_numerics` holds it to `output` bit for bit.
+struct RequantPlane<'a> {
+    acc: &'a [i32],
+    out: &'a mut [i8],
+    param: (i32, i32),
+    header: &'a QuantHeader,
+}
+
+impl Simd for RequantPlane<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (m, shift) = (self.param.0 as i64, self.param.1);
+        let t = 31 - shift.clamp(-31, 30);
+        let half = 1i64 << (t - 1);
+        let h = self.header;
+        let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
+        let (lo, hi) = (lo.clamp(-128, 127), hi.clamp(-128, 127));
+        for (o, &v) in self.out.iter_mut().zip(self.acc) {
+            let p = v as i64 * m;
+            let sign = p >> 63;
+            let mag = (((p ^ sign) - sign) + half) >> t;
+            let r = ((mag ^ sign) - sign).clamp(i32::MIN as i64, i32::MAX as i64);
+            *o = (h.y_zero as i64 + r).max(lo).min(hi) as i8;
+        }
+    }
 }
 
 /// Plain int32 accumulation (the reference order), for zero points outside int8.

@@ -5,7 +5,7 @@
 use super::*;
 use crate::random::SplitMix64;
 use accel_ops::command::{Act, Command, SramAddr};
-use accel_ops::numerics::requant::{QuantHeader, QuantParams};
+use accel_ops::numerics::requant::QuantParams;
 use accel_ops::numerics::{self as nx, ConvGeom as RefGeom};
 use accel_ops::op::UnaryOp;
 
@@ -338,4 +338,28 @@ fn convert_quantizes_through_sram() {
     assert_eq!(got, vec![-96, 2, 4, 6, 54, 127]);
     let bad = Command::Convert { from: DType::F32, to: DType::I8, src, dst, params: SramAddr::NONE, len: 6 };
     assert!(bad.footprint().is_err(), "quantizing needs params");
+}
+
+/// The vectorized plane requantization equals `numerics::output` bit for bit, over accumulators from the
+/// whole i32 range and every shift (including the extremes a hostile blob may carry), zero points and
+/// clamps (including an empty clamp range).
+#[test]
+fn requant_plane_matches_numerics() {
+    let mut rng = SplitMix64::new(99);
+    let mut acc: Vec<i32> = (0..257).map(|_| rng.next_u64() as i32 >> (rng.next_u64() % 32)).collect();
+    acc.extend([i32::MIN, i32::MAX, 0, -1, 1]);
+    for shift in [-31, -20, -1, 0, 1, 7, 30, 31, i32::MIN, i32::MAX] {
+        for m in [0, 1, -1, 1 << 30, i32::MAX, i32::MIN, rng.next_u64() as i32] {
+            for (y_zero, y_min, y_max) in
+                [(0, -128, 127), (-128, 0, 127), (17, -5, 90), (3, 100, -100), (1 << 20, 300, -300)]
+            {
+                let header = QuantHeader { y_zero, y_min, y_max, ..Default::default() };
+                let mut out = vec![0i8; acc.len()];
+                dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header });
+                for (&a, &o) in acc.iter().zip(&out) {
+                    assert_eq!(o, output(a, (m, shift), &header, None), "acc {a} m {m} shift {shift} {header:?}");
+                }
+            }
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! `bench_runtime`: this runtime's functional simulation against tract-onnx (optimized), side by side in one
 //! process with the same thread count, on ResNet-50@224, MobileNetV2@224 and the public `light_*` models.
 //! Prints per model the median wall and CPU time of a run (after warm-up) for both and the ratios ours / tract
-//! (CPU time is the robust one on a shared machine), the timing-only run's wall time, and the CPU time of the
-//! standalone f32, INT8 and BF16 convolution kernels on the model's largest `mac.conv` command.
+//! (CPU time is the robust one on a shared machine), the timing-only run's wall time, the median wall time of
+//! the same model compiled for BF16 and for INT8 (calibrated on 4 random inputs) run end to end, and the time of
+//! the standalone f32, INT8 and BF16 convolution kernels on the model's largest `mac.conv` command.
 //! Not a test: it asserts nothing about time; it does check that both engines agree on the outputs.
+use accel_compiler::driver::{compile_bytes, CompileOptions, Precision};
+use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_ops::command::Command;
 use accel_ops::target::Target;
 use accel_ops::Tensor;
@@ -215,6 +218,25 @@ fn kernel_times(g: &ConvGeom, warmup: usize, runs: usize) -> Result<[f64; 3]> {
     Ok([f32_ms, int8_ms, bf16_ms])
 }
 
+/// Median wall ms of one run of `onnx` compiled in `precision` (INT8 calibrated on 4 random inputs of the
+/// shapes of `inputs`), end to end through `Session::run`.
+fn precision_run_ms(onnx: &[u8], precision: Precision, inputs: &[(String, Tensor)], a: &Args) -> Result<f64> {
+    let samples = (0..4u64).map(|s| inputs.iter().map(|(_, t)| random_tensor(t.dims(), 100 + s)).collect()).collect();
+    let opts = CompileOptions {
+        precision,
+        calibration: Some(Calibration { samples, method: CalibrationMethod::MinMax }),
+        ..Default::default()
+    };
+    let compiled = compile_bytes(onnx, None, &opts)?;
+    let mut session = Session::load(&compiled.blob)?;
+    session.set_parallel_tiles(!a.serial_tiles);
+    session.run(inputs)?;
+    Ok(median_ms(a.warmup, a.runs, || {
+        session.run(inputs).ok();
+    })
+    .0)
+}
+
 fn main() -> Result<()> {
     let args = parse_args()?;
     rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().context("rayon pool")?;
@@ -228,7 +250,7 @@ fn main() -> Result<()> {
         if args.serial_tiles { ", serial tiles" } else { "" }
     );
     println!(
-        "{:<20} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>8} | {:>30} {:>8} {:>8} {:>8}",
+        "{:<20} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} | {:>30} {:>8} {:>8} {:>8}",
         "model",
         "ours ms",
         "tract ms",
@@ -237,6 +259,8 @@ fn main() -> Result<()> {
         "tract cpu",
         "ratio",
         "timing",
+        "bf16 ms",
+        "int8 ms",
         "largest mac.conv (cin>cout,hxw,k)",
         "f32",
         "int8",
@@ -285,6 +309,10 @@ fn main() -> Result<()> {
         let timing_ms = median_ms(args.warmup, args.runs, || {
             session.run_timing_only().ok();
         });
+        let bf16_ms =
+            precision_run_ms(&onnx, Precision::Bf16, &inputs, &args).with_context(|| format!("{name}: bf16"))?;
+        let int8_ms =
+            precision_run_ms(&onnx, Precision::Int8, &inputs, &args).with_context(|| format!("{name}: int8"))?;
         let (ratio, cpu_ratio) = (ours_ms.0 / tract_ms.0, ours_ms.1 / tract_ms.1);
         ratios.push((ratio, cpu_ratio));
         let (shape, kt) = match largest_conv(&session) {
@@ -295,8 +323,8 @@ fn main() -> Result<()> {
             None => ("-".into(), [f64::NAN; 3]),
         };
         println!(
-            "{name:<20} {:>9.2} {:>9.2} {ratio:>6.2} {:>9.2} {:>9.2} {cpu_ratio:>6.2} {:>8.2} | {shape:>30} {:>8.3} \
-             {:>8.3} {:>8.3}{}",
+            "{name:<20} {:>9.2} {:>9.2} {ratio:>6.2} {:>9.2} {:>9.2} {cpu_ratio:>6.2} {:>8.2} {bf16_ms:>8.2} \
+             {int8_ms:>8.2} | {shape:>30} {:>8.3} {:>8.3} {:>8.3}{}",
             ours_ms.0,
             tract_ms.0,
             ours_ms.1,
