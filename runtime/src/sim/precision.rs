@@ -274,6 +274,34 @@ fn finish(acc: f32, r: Option<bf16>, act: Option<UnaryOp>) -> bf16 {
     bf16::from_f32(v)
 }
 
+/// The f32 sums of one group's output channels over a column block of im2col: `acc[o][j] = bias[o] +
+/// sum over p in order of col[p][j] * w[o][p]`, a multiply then an add (never fused), the order
+/// `numerics::bf16::conv` defines. Compiled per instruction set by `dispatch`: the loop over `j` vectorizes.
+struct Bf16Block<'a> {
+    col: &'a [f32],
+    w: &'a [f32],
+    bias: Option<&'a [f32]>,
+    k: usize,
+    cols: usize,
+    acc: &'a mut [f32],
+}
+
+impl Simd for Bf16Block<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (k, cols) = (self.k, self.cols);
+        for (o, acc) in self.acc.chunks_exact_mut(cols).enumerate() {
+            acc.fill(self.bias.map_or(0.0, |b| b[o]));
+            for (p, &wv) in self.w[o * k..][..k].iter().enumerate() {
+                for (a, &xv) in acc.iter_mut().zip(&self.col[p * cols..][..cols]) {
+                    *a += xv * wv;
+                }
+            }
+        }
+    }
+}
+
 /// BF16 convolution, bit-exact with `numerics::bf16::conv`.
 pub fn conv_bf16(
     g: &ConvGeom,
@@ -301,17 +329,14 @@ pub fn conv_bf16(
             let cols = COLS.min(npos - n0);
             let mut col = vec![0f32; k * cols];
             im2col(g, &wide[grp * cg * plane..][..cg * plane], n0, n0 + cols, 0.0, &mut col);
+            let mut acc = vec![0f32; kg * cols];
+            let (w, b) = (&wf[grp * kg * k..][..kg * k], bias.map(|b| &b[grp * kg..][..kg]));
+            dispatch(Bf16Block { col: &col, w, bias: b, k, cols, acc: &mut acc });
             let mut out = Vec::with_capacity(kg * cols);
-            let mut acc = vec![0f32; cols];
-            for oc in grp * kg..(grp + 1) * kg {
-                acc.fill(bias.map_or(0.0, |b| b[oc]));
-                for (p, &wv) in wf[oc * k..][..k].iter().enumerate() {
-                    for (a, &xv) in acc.iter_mut().zip(&col[p * cols..][..cols]) {
-                        *a += xv * wv;
-                    }
-                }
+            for (i, row) in acc.chunks_exact(cols).enumerate() {
+                let oc = grp * kg + i;
                 out.extend(
-                    acc.iter().enumerate().map(|(j, &a)| finish(a, residual.map(|r| r[oc * npos + n0 + j]), act)),
+                    row.iter().enumerate().map(|(j, &a)| finish(a, residual.map(|r| r[oc * npos + n0 + j]), act)),
                 );
             }
             out
