@@ -135,3 +135,39 @@ fn throughput_objective_from_the_command_line() {
     assert_clean_failure(&out, "fastest");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `accelc --freeze`: a TopK whose `k` is a graph input is refused with a hint naming the flag, compiles once
+/// `k` is frozen from a .npy file, and the blob then takes only `x` and gives the top values and indices.
+#[test]
+fn freeze_fixes_an_input_operand() {
+    use accel_tests::onnx_model::{int, value_info, Model};
+    use tract_onnx::pb::tensor_proto::DataType;
+    use tract_onnx::pb::type_proto;
+    let dir = tmp("freeze");
+    let mut m = Model::default().node("top", "TopK", &["x", "k"], &["v", "i"], vec![int("axis", 1)]);
+    m.graph.input.push(value_info("x", &[Some(3), Some(4)]));
+    let mut k = value_info("k", &[Some(1)]);
+    if let Some(type_proto::Value::TensorType(t)) = k.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+        t.elem_type = DataType::Int64 as i32;
+    }
+    m.graph.input.push(k);
+    let m = m.output("v").output("i");
+    let model = dir.join("topk.onnx");
+    std::fs::write(&model, m.bytes()).unwrap();
+    let blob = dir.join("topk.bin");
+    let (model_s, blob_s) = (model.to_str().unwrap(), blob.to_str().unwrap());
+    assert_clean_failure(&run("accelc", &[model_s, "-o", blob_s]), "--freeze k=FILE.npy");
+    let k_file = dir.join("k.npy");
+    write_npy(&k_file, &accel_ops::Tensor::from_i64(vec![1], vec![2]).unwrap());
+    let freeze = format!("k={}", k_file.display());
+    let out = run("accelc", &[model_s, "-o", blob_s, "--freeze", &freeze]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let x_file = dir.join("x.npy");
+    write_npy(&x_file, &accel_ops::Tensor::from_f32(vec![3, 4], (0..12).map(|v| v as f32).collect()).unwrap());
+    let (x_arg, out_dir) = (format!("x={}", x_file.display()), dir.join("out"));
+    let out = run("accelrt", &["run", blob_s, "--input", &x_arg, "--output-dir", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read_npy(&out_dir.join("v.npy")), [3.0, 2.0, 7.0, 6.0, 11.0, 10.0]);
+    assert_eq!(read_npy(&out_dir.join("i.npy")), [3.0, 2.0, 3.0, 2.0, 3.0, 2.0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

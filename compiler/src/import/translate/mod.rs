@@ -194,7 +194,15 @@ impl<'o> Builder<'o> {
         match self.opt_input(n, i)? {
             None => Ok(None),
             Some(v) => self.constant(v).map(Some).ok_or_else(|| {
-                n.err(format!("input #{i} ({what}) must be a constant: data-dependent {what} are unsupported"))
+                // A graph input the user can fix at compile time: say how.
+                let hint = match self.graph.inputs.contains(&v) {
+                    true => {
+                        let name = &self.graph.value(v).name;
+                        format!(" (it is graph input `{name}`: give its value with `--freeze {name}=FILE.npy`)")
+                    }
+                    false => String::new(),
+                };
+                n.err(format!("input #{i} ({what}) must be a constant: data-dependent {what} are unsupported{hint}"))
             }),
         }
     }
