@@ -248,6 +248,42 @@ pub fn conv_i8_reference(
     Ok(())
 }
 
+/// Depthwise convolution (one input and one output channel per group): a direct loop per channel, in
+/// parallel over channels, instead of a one-row GEMM whose packing would cost more than its sums. Padding
+/// taps contribute `(x_zero - x_zero) * w = 0` in the reference, so they are skipped; the int32 sums are exact
+/// (wrapping), so this order gives `conv_i8_reference`'s result. Shapes were checked by `check_conv`.
+fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: Option<&[i32]>, y: &mut [i32]) {
+    let [kh, kw] = g.kernel;
+    let (plane, n, xz) = (g.in_h * g.in_w, g.out_h * g.out_w, x_zero as i32);
+    let (sw, dw, pw) = (g.stride[1], g.dilation[1], g.pad[1]);
+    // The output columns whose input column `ox * sw + kx * dw - pw` lies in [0, in_w).
+    let columns = |kx: usize| {
+        let off = kx * dw;
+        let lo = pw.saturating_sub(off).div_ceil(sw);
+        let hi = (g.in_w + pw).checked_sub(off).map_or(0, |e| e.div_ceil(sw)).min(g.out_w);
+        (lo.min(hi), hi, off as isize - pw as isize)
+    };
+    y.par_chunks_mut(n.max(1)).enumerate().for_each(|(c, yc)| {
+        let (xc, wc) = (&x[c * plane..][..plane], &w[c * kh * kw..][..kh * kw]);
+        for (oy, row) in yc.chunks_mut(g.out_w.max(1)).enumerate() {
+            row.fill(bias.map_or(0, |b| b[c]));
+            for ky in 0..kh {
+                let iy = (oy * g.stride[0] + ky * g.dilation[0]).checked_sub(g.pad[0]).filter(|&iy| iy < g.in_h);
+                let Some(iy) = iy else { continue };
+                let xr = &xc[iy * g.in_w..][..g.in_w];
+                for kx in 0..kw {
+                    let wv = wc[ky * kw + kx] as i32;
+                    let (lo, hi, shift) = columns(kx);
+                    for (ox, a) in row.iter_mut().enumerate().take(hi).skip(lo) {
+                        let ix = (ox * sw) as isize + shift;
+                        *a = a.wrapping_add((xr[ix as usize] as i32 - xz).wrapping_mul(wv));
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// The fast convolution (im2col with `x_zero` padding + the packed GEMM per group and column chunk);
 /// bit-identical to `conv_i8_reference`.
 pub fn conv_i8(
@@ -264,6 +300,10 @@ pub fn conv_i8(
         return Ok(());
     }
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+    if cg == 1 && kg == 1 {
+        depthwise_i8(g, x, x_zero, w, bias, y);
+        return Ok(());
+    }
     let k = cg * g.kernel[0] * g.kernel[1];
     let plane = g.in_h * g.in_w;
     let nc = (COL_BYTES / k.max(1)).clamp(NR, n.max(NR)).min(n);
