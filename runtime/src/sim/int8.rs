@@ -100,25 +100,54 @@ fn pack_a(a: &[i8], rows: usize, k: usize, lda: usize) -> Vec<APanel> {
 }
 
 /// Packs columns `n0..n0 + n` of `b` (`k` rows, leading dimension `ldb`) in panels of `NR` columns x 4 k
-/// (zero beyond the matrix), and returns each column's sum over k (wrapping).
+/// (zero beyond the matrix), and returns each column's sum over k (wrapping, so any order is exact).
 fn pack_b(b: &[i8], k: usize, ldb: usize, n0: usize, n: usize) -> (Vec<I8Panel>, Vec<i32>) {
     let kq = k.div_ceil(4);
     let mut out = vec![[0i8; 4 * NR]; n.div_ceil(NR) * kq];
     let mut colsum = vec![0i32; n];
-    for (jp, panel) in out.chunks_mut(kq.max(1)).enumerate() {
-        let j0 = jp * NR;
-        let cols = NR.min(n - j0);
-        for (q, step) in panel.iter_mut().enumerate() {
-            for t in 0..4.min(k - 4 * q) {
-                let row = &b[(4 * q + t) * ldb + n0 + j0..][..cols];
-                for (j, &v) in row.iter().enumerate() {
-                    step[4 * j + t] = v;
-                    colsum[j0 + j] = colsum[j0 + j].wrapping_add(v as i32);
+    dispatch(PackB { b, k, ldb, n0, n, out: &mut out, colsum: &mut colsum });
+    (out, colsum)
+}
+
+/// `pack_b`'s body, compiled per instruction set: the 4-row interleave and the column sums are plain loops
+/// over columns that vectorize.
+struct PackB<'a> {
+    b: &'a [i8],
+    k: usize,
+    ldb: usize,
+    n0: usize,
+    n: usize,
+    out: &'a mut [I8Panel],
+    colsum: &'a mut [i32],
+}
+
+impl Simd for PackB<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (b, k, ldb, n0, n) = (self.b, self.k, self.ldb, self.n0, self.n);
+        for r in 0..k {
+            for (s, &v) in self.colsum.iter_mut().zip(&b[r * ldb + n0..][..n]) {
+                *s = s.wrapping_add(v as i32);
+            }
+        }
+        let kq = k.div_ceil(4);
+        let zeros = [0i8; NR];
+        for (jp, panel) in self.out.chunks_mut(kq.max(1)).enumerate() {
+            let j0 = jp * NR;
+            let cols = NR.min(n - j0);
+            for (q, step) in panel.iter_mut().enumerate() {
+                let row = |t: usize| match 4 * q + t {
+                    r if r < k => &b[r * ldb + n0 + j0..][..cols],
+                    _ => &zeros[..cols],
+                };
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                for (j, quad) in step.chunks_exact_mut(4).take(cols).enumerate() {
+                    quad.copy_from_slice(&[r0[j], r1[j], r2[j], r3[j]]);
                 }
             }
         }
     }
-    (out, colsum)
 }
 
 /// The portable microkernel: the same sums as `gemm::dot_u8i8`, for CPUs without AVX-512 VNNI.
