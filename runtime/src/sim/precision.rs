@@ -290,12 +290,21 @@ impl Simd for Bf16Block<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
+        // k in blocks of `KB` rows of im2col (KB x COLS f32 = 64 KiB, cache-resident while every output channel
+        // takes its turn): each block is read from memory once, not once per channel. Per output the sum still
+        // runs over p = 0, 1, ... in order.
+        const KB: usize = 64;
         let (k, cols) = (self.k, self.cols);
         for (o, acc) in self.acc.chunks_exact_mut(cols).enumerate() {
             acc.fill(self.bias.map_or(0.0, |b| b[o]));
-            for (p, &wv) in self.w[o * k..][..k].iter().enumerate() {
-                for (a, &xv) in acc.iter_mut().zip(&self.col[p * cols..][..cols]) {
-                    *a += xv * wv;
+        }
+        for p0 in (0..k).step_by(KB) {
+            let pn = KB.min(k - p0);
+            for (o, acc) in self.acc.chunks_exact_mut(cols).enumerate() {
+                for (p, &wv) in self.w[o * k + p0..][..pn].iter().enumerate() {
+                    for (a, &xv) in acc.iter_mut().zip(&self.col[(p0 + p) * cols..][..cols]) {
+                        *a += xv * wv;
+                    }
                 }
             }
         }
