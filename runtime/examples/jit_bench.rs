@@ -3,7 +3,8 @@
 //! axis of [4096, 1000]. Single thread; each timing is the best of several runs after a warm-up (page faults).
 //! Bandwidth counts bytes read plus bytes written; memcpy (`copy_from_slice`) moves the same per-element bytes.
 //!
-//! Run: `cargo run --release -p accel-runtime --example jit_bench [-- --quick]`.
+//! Run: `cargo run --release -p accel-runtime --example jit_bench [-- --quick]`. With `ACCEL_JIT_LISTING` set,
+//! prints each kernel's machine code (`JitKernel::listing`) to stderr.
 #[path = "../src/host/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod host;
@@ -54,6 +55,9 @@ fn kernel(op: &Op, inputs: &[TensorType]) -> Kernel {
 
 fn compile(k: Kernel) -> JitKernel {
     let vk = verify(k).expect("verified");
+    if std::env::var_os("ACCEL_JIT_LISTING").is_some() {
+        eprintln!("{}", JitKernel::listing(&vk).expect("listing"));
+    }
     let jit = JitKernel::compile(&vk).expect("compiled");
     assert!(jit.stats().vector_regions == jit.stats().regions, "every loop vectorized");
     jit

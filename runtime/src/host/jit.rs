@@ -18,19 +18,24 @@ use std::sync::{Mutex, OnceLock};
 /// The native entry point: a table of buffer pointers in, status out.
 type Entry = unsafe extern "C" fn(*const *mut u8) -> u32;
 
-/// The host ISA with the flags the JIT needs, built once.
-fn isa() -> Result<OwnedTargetIsa, HostError> {
-    static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
-    ISA.get_or_init(|| {
-        let mut flags = settings::builder();
-        for (k, v) in [("use_colocated_libcalls", "false"), ("is_pic", "false"), ("opt_level", "speed")] {
-            flags.set(k, v).map_err(|e| e.to_string())?;
-        }
-        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
-        builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(HostError::Isa)
+/// The host ISA with the flags the JIT needs, built once per optimization level. `source_order` turns
+/// Cranelift's mid-end optimizer off: its e-graph elaboration places every pure instruction right before its
+/// first use, which undoes the interleaving of independent `exp` chains the code generator emits (see
+/// `codegen::keeps_order`), and that interleaving is worth more than the optimizer for those kernels.
+fn isa(source_order: bool) -> Result<OwnedTargetIsa, HostError> {
+    static ISA: [OnceLock<Result<OwnedTargetIsa, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    ISA[usize::from(source_order)]
+        .get_or_init(|| {
+            let opt = if source_order { "none" } else { "speed" };
+            let mut flags = settings::builder();
+            for (k, v) in [("use_colocated_libcalls", "false"), ("is_pic", "false"), ("opt_level", opt)] {
+                flags.set(k, v).map_err(|e| e.to_string())?;
+            }
+            let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+            builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(HostError::Isa)
 }
 
 /// A kernel compiled to native code.
@@ -54,7 +59,7 @@ impl std::fmt::Debug for JitKernel {
 impl JitKernel {
     /// Compiles a verified kernel (the type admits no other).
     pub fn compile(vk: &VerifiedKernel) -> Result<JitKernel, HostError> {
-        let isa = isa()?;
+        let isa = isa(codegen::keeps_order(vk))?;
         let ptr = isa.pointer_type();
         let call_conv = isa.default_call_conv();
         let config = isa.frontend_config();
@@ -97,7 +102,7 @@ impl JitKernel {
     /// The machine code of a kernel as text (Cranelift's lowered form, after register allocation), for
     /// inspecting what the code generator emits.
     pub fn listing(vk: &VerifiedKernel) -> Result<String, HostError> {
-        let isa = isa()?;
+        let isa = isa(codegen::keeps_order(vk))?;
         let mut ctx = cranelift_codegen::Context::new();
         ctx.func.signature = codegen::kernel_signature(isa.pointer_type(), isa.default_call_conv());
         let mut fctx = FunctionBuilderContext::new();

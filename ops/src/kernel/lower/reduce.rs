@@ -1,5 +1,5 @@
 //! Reduction lowerings: ReduceMean/Sum/Max/Min/Prod over any set of axes (kept axes as loops, reduced axes as
-//! nested `Reduce`s, adjacent axes merged) and Softmax/LogSoftmax (max, sum of exponentials, normalize).
+//! nested `Reduce`s, adjacent axes merged) and Softmax/LogSoftmax (max, exponentials, their sum, normalize).
 use super::{close, declare, loop_or_zero, row_major};
 use crate::kernel::build::Builder;
 use crate::kernel::{BinaryFn, Kernel, KernelError, ReduceFn, UnaryFn, ValueId};
@@ -24,26 +24,43 @@ pub(super) fn softmax(s: &Softmax, inputs: &[TensorType], output: &TensorType) -
     let ix = at(&mut b, j);
     let x = b.load(ins[0], ix);
     let max = b.end_reduce(x);
-    let j = b.reduce(ReduceFn::Sum, len);
-    let ix = at(&mut b, j);
-    let x = b.load(ins[0], ix);
-    let e = b.sub(x, max);
-    let e = b.un(UnaryFn::Exp, e);
-    let sum = b.end_reduce(e);
-    let log_sum = if s.log { Some(b.un(UnaryFn::Log, sum)) } else { None };
-    let j = b.loop_(len);
-    let ix = at(&mut b, j);
-    let x = b.load(ins[0], ix);
-    let e = b.sub(x, max);
-    let y = match log_sum {
-        Some(ls) => b.sub(e, ls),
-        None => {
-            let ex = b.un(UnaryFn::Exp, e);
-            b.div(ex, sum)
-        }
-    };
-    b.store(out, ix, y);
-    b.end();
+    if s.log {
+        let j = b.reduce(ReduceFn::Sum, len);
+        let ix = at(&mut b, j);
+        let x = b.load(ins[0], ix);
+        let e = b.sub(x, max);
+        let e = b.un(UnaryFn::Exp, e);
+        let sum = b.end_reduce(e);
+        let log_sum = b.un(UnaryFn::Log, sum);
+        let j = b.loop_(len);
+        let ix = at(&mut b, j);
+        let x = b.load(ins[0], ix);
+        let e = b.sub(x, max);
+        let y = b.sub(e, log_sum);
+        b.store(out, ix, y);
+        b.end();
+    } else {
+        // The exponentials go to the output first, then are summed and divided in place: `exp` once per
+        // element (a row is usually small enough to stay in cache between the passes). Reduction bodies are
+        // pure, so the sum cannot store them itself.
+        let j = b.loop_(len);
+        let ix = at(&mut b, j);
+        let x = b.load(ins[0], ix);
+        let e = b.sub(x, max);
+        let e = b.un(UnaryFn::Exp, e);
+        b.store(out, ix, e);
+        b.end();
+        let j = b.reduce(ReduceFn::Sum, len);
+        let ix = at(&mut b, j);
+        let e = b.load(out, ix);
+        let sum = b.end_reduce(e);
+        let j = b.loop_(len);
+        let ix = at(&mut b, j);
+        let e = b.load(out, ix);
+        let y = b.div(e, sum);
+        b.store(out, ix, y);
+        b.end();
+    }
     close(&mut b, li);
     close(&mut b, lo);
     Ok(b.finish())

@@ -27,6 +27,22 @@ pub fn kernel_signature(ptr: Type, call_conv: CallConv) -> Signature {
     sig
 }
 
+/// Whether `vk` is compiled with Cranelift's mid-end optimizer off, keeping the instruction order emitted here:
+/// its e-graph elaboration would serialize the interleaved math chains of unrolled vector loops again
+/// (`region::vector_body`). For a kernel with such a loop the interleaving is worth more than the optimizer
+/// (1.6-1.8x on the `exp`-bound kernels of `jit_bench`); kernels without one keep the optimizer.
+pub fn keeps_order(vk: &VerifiedKernel) -> bool {
+    let insts = &vk.kernel().insts;
+    (0..insts.len()).any(|pc| match &insts[pc] {
+        Inst::Loop { extent } | Inst::Reduce { extent, .. } if *extent >= 8 && vk.is_innermost(pc) => {
+            let end = vk.matching(pc);
+            let chain = insts[pc + 1..end].iter().any(|i| matches!(i, Inst::Unary { op, .. } if region::is_chain(*op)));
+            chain && vector::plan(vk, pc, end).is_some()
+        }
+        _ => false,
+    })
+}
+
 /// A scalar loop being emitted: its blocks, induction variable and accumulators.
 struct LoopBlocks {
     header: Block,

@@ -31,6 +31,9 @@ impl Plan {
             Some(i) => self.lanes.get(i).copied().unwrap_or(Lane::Uniform),
         }
     }
+    pub fn is_uniform(&self, opener: usize, at: usize) -> bool {
+        self.lanes.get(at - opener) == Some(&Lane::Uniform)
+    }
     pub fn is_vector(&self, opener: usize, at: usize) -> bool {
         self.lanes.get(at - opener) == Some(&Lane::Vector)
     }
