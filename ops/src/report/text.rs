@@ -121,6 +121,8 @@ impl Report {
 
 /// At least four significant digits, and at least three decimals: `12.345`, `0.0005792`.
 pub fn four_digits(v: f64) -> String {
+    // -0.0 (an empty model's roofline) prints as 0.
+    let v = if v == 0.0 { 0.0 } else { v };
     let decimals = if v > 0.0 && v < 1.0 { (3.0 - v.log10().floor()).clamp(3.0, 12.0) as usize } else { 3 };
     format!("{v:.decimals$}")
 }
@@ -141,4 +143,17 @@ fn shorten(s: &str, max: usize) -> String {
     }
     let tail: String = s.chars().rev().take(max - 3).collect::<Vec<_>>().into_iter().rev().collect();
     format!("...{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::four_digits;
+
+    #[test]
+    fn four_digits_keeps_small_values_readable_and_zero_unsigned() {
+        assert_eq!(four_digits(-0.0), "0.000");
+        assert_eq!(four_digits(0.0), "0.000");
+        assert_eq!(four_digits(12.5), "12.500");
+        assert_eq!(four_digits(0.0012345), "0.001234");
+    }
 }
