@@ -251,3 +251,35 @@ fn inlined_activations_equal_apply_bitwise() {
         }
     }
 }
+
+/// The direct depthwise INT8 loop on rows long enough for its vector path (and their remainders), with
+/// stride 1 and 2, dilation and asymmetric padding: bit for bit the reference.
+#[test]
+fn depthwise_i8_on_wide_rows_is_bit_identical() {
+    let mut rng = SplitMix64::new(5);
+    for (stride, dil, pad, k) in [(1, 1, 1, 3), (1, 2, 2, 3), (2, 1, 1, 3), (1, 1, 0, 5), (2, 2, 3, 5)] {
+        let (c, h, w) = (5, 9, 37);
+        let out = |n: usize| (n + 2 * pad).checked_sub(dil * (k - 1) + 1).map(|v| v / stride + 1).unwrap_or(0);
+        let g = ConvGeom {
+            in_c: c,
+            in_h: h,
+            in_w: w,
+            out_c: c,
+            out_h: out(h),
+            out_w: out(w),
+            kernel: [k, k],
+            stride: [stride, stride],
+            dilation: [dil, dil],
+            pad: [pad, pad],
+            groups: c,
+        };
+        let x = i8_vec(&mut rng, c * h * w);
+        let wt = i8_vec(&mut rng, c * k * k);
+        let bias: Vec<i32> = (0..c).map(|_| rng.next_u64() as i32 >> 8).collect();
+        let n = c * g.out_h * g.out_w;
+        let (mut got, mut want) = (vec![7i32; n], vec![9i32; n]);
+        conv_i8(&g, &x, -3, &wt, Some(&bias), &mut got).unwrap();
+        conv_i8_reference(&g, &x, -3, &wt, Some(&bias), &mut want).unwrap();
+        assert_eq!(got, want, "stride {stride} dilation {dil} pad {pad} kernel {k}");
+    }
+}

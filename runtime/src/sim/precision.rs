@@ -189,7 +189,9 @@ fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8
         let res = residual.and_then(|r| r.get(b * block..b * block + a.len()));
         match (plane > 1, res) {
             // One channel's plane without a residual: uniform parameters, a branch-free loop that vectorizes.
-            (true, None) => dispatch(RequantPlane { acc: a, out, param: param(b % c), header: &q.header }),
+            (true, residual) => {
+                dispatch(RequantPlane { acc: a, out, param: param(b % c), header: &q.header, residual })
+            }
             _ => {
                 for (i, (o, &v)) in out.iter_mut().zip(a).enumerate() {
                     let ch = if plane > 1 { b % c } else { i };
@@ -210,24 +212,45 @@ struct RequantPlane<'a> {
     out: &'a mut [i8],
     param: (i32, i32),
     header: &'a QuantHeader,
+    /// The residual's int8 values (same length), requantized by the header's `r_*` and added.
+    residual: Option<&'a [i8]>,
+}
+
+/// `numerics::requantize` without branches: round half away from zero of `v * m / 2^t`, saturated to i32.
+#[inline(always)]
+fn requant_branchless(v: i32, m: i64, t: i32, half: i64) -> i64 {
+    let p = v as i64 * m;
+    let sign = p >> 63;
+    let mag = (((p ^ sign) - sign) + half) >> t;
+    ((mag ^ sign) - sign).clamp(i32::MIN as i64, i32::MAX as i64)
 }
 
 impl Simd for RequantPlane<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let (m, shift) = (self.param.0 as i64, self.param.1);
-        let t = 31 - shift.clamp(-31, 30);
-        let half = 1i64 << (t - 1);
         let h = self.header;
+        let shift_of = |s: i32| 31 - s.clamp(-31, 30);
+        let (m, t) = (self.param.0 as i64, shift_of(self.param.1));
+        let half = 1i64 << (t - 1);
         let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
         let (lo, hi) = (lo.clamp(-128, 127), hi.clamp(-128, 127));
-        for (o, &v) in self.out.iter_mut().zip(self.acc) {
-            let p = v as i64 * m;
-            let sign = p >> 63;
-            let mag = (((p ^ sign) - sign) + half) >> t;
-            let r = ((mag ^ sign) - sign).clamp(i32::MIN as i64, i32::MAX as i64);
-            *o = (h.y_zero as i64 + r).max(lo).min(hi) as i8;
+        match self.residual {
+            None => {
+                for (o, &v) in self.out.iter_mut().zip(self.acc) {
+                    let r = requant_branchless(v, m, t, half);
+                    *o = (h.y_zero as i64 + r).max(lo).min(hi) as i8;
+                }
+            }
+            Some(res) => {
+                let (rm, rt) = (h.r_mult as i64, shift_of(h.r_shift));
+                let rhalf = 1i64 << (rt - 1);
+                for ((o, &v), &rv) in self.out.iter_mut().zip(self.acc).zip(res) {
+                    let r = requant_branchless(v, m, t, half);
+                    let rr = requant_branchless((rv as i32).wrapping_sub(h.r_zero), rm, rt, rhalf);
+                    *o = (h.y_zero as i64 + r + rr).max(lo).min(hi) as i8;
+                }
+            }
         }
     }
 }

@@ -355,9 +355,18 @@ fn requant_plane_matches_numerics() {
             {
                 let header = QuantHeader { y_zero, y_min, y_max, ..Default::default() };
                 let mut out = vec![0i8; acc.len()];
-                dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header });
+                dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header, residual: None });
                 for (&a, &o) in acc.iter().zip(&out) {
                     assert_eq!(o, output(a, (m, shift), &header, None), "acc {a} m {m} shift {shift} {header:?}");
+                }
+                // With a residual, its own zero point, multiplier and shift (the same sweep, reversed).
+                let (r_mult, r_shift) = (m.wrapping_neg() | 1, shift.wrapping_neg());
+                let header = QuantHeader { r_zero: 5, r_mult, r_shift, ..header };
+                let res: Vec<i8> = acc.iter().map(|&a| (a >> 3) as i8).collect();
+                let residual = Some(res.as_slice());
+                dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header, residual });
+                for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
+                    assert_eq!(o, output(a, (m, shift), &header, Some(r)), "acc {a} residual {r} {header:?}");
                 }
             }
         }
