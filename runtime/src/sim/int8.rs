@@ -379,11 +379,19 @@ pub fn conv_i8(
             })
             .collect();
         let xg = &x[grp * cg * plane..][..cg * plane];
+        // A 1x1 stride-1 unpadded convolution over the whole plane: im2col would copy x as it is, so the
+        // packing reads x directly (`cg` rows of `plane` columns).
+        let pointwise =
+            g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && (g.out_h, g.out_w) == (g.in_h, g.in_w);
         for n0 in (0..n).step_by(nc) {
             let cols = nc.min(n - n0);
-            let colv = &mut col[..k * cols];
-            im2col(g, xg, n0, n0 + cols, x_zero, colv);
-            let (pb, colsum) = pack_b(colv, k, cols, 0, cols);
+            let (pb, colsum) = if pointwise {
+                pack_b(xg, k, plane, n0, cols)
+            } else {
+                let colv = &mut col[..k * cols];
+                im2col(g, xg, n0, n0 + cols, x_zero, colv);
+                pack_b(colv, k, cols, 0, cols)
+            };
             let col_init: Vec<i32> = colsum.iter().map(|s| s.wrapping_mul(-128)).collect();
             core(&pa, &pb, (kg, cols), Init { row: &row_init, col: &col_init }, &mut yg[n0..], n);
         }
