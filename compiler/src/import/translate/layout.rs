@@ -7,7 +7,7 @@ use crate::import::error::ImportError;
 use crate::ir::ValueId;
 use accel_ops::op::{Concat, Gather, Op, Pad, Reshape, Slice, Transpose};
 use accel_ops::shape::checked_numel;
-use accel_ops::{DType, Shape};
+use accel_ops::{DType, Shape, Tensor};
 
 type Res = Result<(), ImportError>;
 
@@ -336,17 +336,26 @@ pub(super) fn gather(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     }
     let index_shape = idx.shape().clone();
     let len = dims[axis];
-    let indices = idx
-        .to_i64_vec()
+    let indices =
+        constant_indices(n, idx, len, |i| format!("index {i} is out of range for axis {axis} of length {len}"))?;
+    b.emit_out(n, Op::Gather(Gather { axis, indices, index_shape }), &[x])?;
+    Ok(())
+}
+
+/// The indices held by constant `t` into an axis of `len` (negative ones count from the end), for Gather and the
+/// like; `out_of_range` words the error for one outside the axis.
+pub(super) fn constant_indices(
+    n: &OnnxNode<'_>,
+    t: &Tensor,
+    len: usize,
+    out_of_range: impl Fn(i64) -> String,
+) -> Result<Vec<usize>, ImportError> {
+    t.to_i64_vec()
         .map_err(|e| n.err(e.to_string()))?
         .into_iter()
         .map(|i| {
             let j = if i < 0 { i.checked_add(len as i64) } else { Some(i) };
-            j.and_then(|j| usize::try_from(j).ok())
-                .filter(|&j| j < len)
-                .ok_or_else(|| n.err(format!("index {i} is out of range for axis {axis} of length {len}")))
+            j.and_then(|j| usize::try_from(j).ok()).filter(|&j| j < len).ok_or_else(|| n.err(out_of_range(i)))
         })
-        .collect::<Result<Vec<usize>, _>>()?;
-    b.emit_out(n, Op::Gather(Gather { axis, indices, index_shape }), &[x])?;
-    Ok(())
+        .collect()
 }

@@ -13,18 +13,6 @@ use accel_ops::{DType, Shape};
 
 type Res = Result<(), ImportError>;
 
-/// `x` reshaped to `dims` (an alias: no data moves).
-fn reshape(
-    b: &mut Builder<'_>,
-    n: &OnnxNode<'_>,
-    what: &str,
-    x: ValueId,
-    dims: Vec<usize>,
-) -> Result<ValueId, ImportError> {
-    let name = b.helper_name(n, what)?;
-    b.emit(n, Op::Reshape(Reshape { shape: Shape(dims) }), &[x], &name)
-}
-
 /// The f32 input's dims, rank >= 3 (`[N, C, spatial...]`).
 fn nc_dims(b: &Builder<'_>, n: &OnnxNode<'_>, x: ValueId) -> Result<Vec<usize>, ImportError> {
     let dims = b.dims(x).to_vec();
@@ -47,8 +35,8 @@ fn affine(b: &mut Builder<'_>, n: &OnnxNode<'_>, y: ValueId, scale: ValueId, bia
     let len = b.dims(scale)[0];
     let mut per = vec![1; rank - 1];
     per[0] = len;
-    let s = reshape(b, n, "scale_c", scale, per.clone())?;
-    let c = reshape(b, n, "bias_c", bias, per)?;
+    let s = Expand { n }.reshape(b, "scale_c", scale, per.clone())?;
+    let c = Expand { n }.reshape(b, "bias_c", bias, per)?;
     let e = Expand { n };
     let scaled = e.binary(b, "scaled", BinaryOp::Mul, y, s)?;
     b.emit_out(n, Op::Binary(accel_ops::op::Binary { op: BinaryOp::Add }), &[scaled, c])?;
@@ -86,15 +74,15 @@ pub(super) fn group_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     vector_of(b, n, scale, 1, len)?;
     vector_of(b, n, bias, 2, len)?;
     let rest: usize = dims[2..].iter().product();
-    let grouped = reshape(b, n, "grouped", x, vec![dims[0], groups, (c / groups) * rest])?;
+    let grouped = Expand { n }.reshape(b, "grouped", x, vec![dims[0], groups, (c / groups) * rest])?;
     let e = Expand { n };
     let (_, _, y) = e.standardize(b, grouped, &[2], eps)?;
     if len == c {
-        let back = reshape(b, n, "ungrouped", y, dims.clone())?;
+        let back = Expand { n }.reshape(b, "ungrouped", y, dims.clone())?;
         return affine(b, n, back, scale, bias, dims.len());
     }
-    let s = reshape(b, n, "scale_g", scale, vec![groups, 1])?;
-    let t = reshape(b, n, "bias_g", bias, vec![groups, 1])?;
+    let s = Expand { n }.reshape(b, "scale_g", scale, vec![groups, 1])?;
+    let t = Expand { n }.reshape(b, "bias_g", bias, vec![groups, 1])?;
     let scaled = e.binary(b, "scaled", BinaryOp::Mul, y, s)?;
     let shifted = e.binary(b, "shifted", BinaryOp::Add, scaled, t)?;
     b.emit_out(n, Op::Reshape(Reshape { shape: Shape(dims) }), &[shifted])?;

@@ -4,6 +4,7 @@
 //! `interleaved`), the rest passed through. The input stays in its own layout: 4-D is `[batch, heads, seq,
 //! head]`, 3-D `[batch, seq, heads * head]` is viewed as `[batch, seq, heads, head]`.
 use super::composite::Expand;
+use super::layout::constant_indices;
 use super::Builder;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
@@ -49,17 +50,8 @@ fn rows_at(
         return e.op(b, what, Op::HostOnly(HostOnly::Take(Take { axis: 0 })), &[cache, positions]);
     };
     let index_shape = p.shape().clone();
-    let indices = p
-        .to_i64_vec()
-        .map_err(|err| n.err(err.to_string()))?
-        .into_iter()
-        .map(|i| {
-            let j = if i < 0 { i.checked_add(len as i64) } else { Some(i) };
-            j.and_then(|j| usize::try_from(j).ok())
-                .filter(|&j| j < len)
-                .ok_or_else(|| n.err(format!("position id {i} is out of range for {len} cached positions")))
-        })
-        .collect::<Result<Vec<usize>, _>>()?;
+    let indices =
+        constant_indices(n, p, len, |i| format!("position id {i} is out of range for {len} cached positions"))?;
     e.op(b, what, Op::Gather(Gather { axis: 0, indices, index_shape }), &[cache])
 }
 
