@@ -4,7 +4,7 @@
 //! the defined numerics through tiling), and the outputs stay close to tract's f32 outputs: BF16 within
 //! `|a - b| <= 1e-2 max|b|`; INT8 with the same top-1 class and an output SQNR of at least 28 dB (ResNet-50)
 //! or 25 dB (MobileNetV2, every layer forced to int8 with per-tensor activations); `auto` meets its 30 dB
-//! budget on the calibration set and keeps 29 dB on inputs it was not calibrated on.
+//! budget on every calibration sample and on inputs it was not calibrated on.
 use accel_compiler::driver::{compile_bytes, CompileOptions, Compiled, Precision};
 use accel_compiler::ir::evaluate;
 use accel_compiler::precision::{Calibration, CalibrationMethod};
@@ -111,10 +111,10 @@ fn mobilenetv2_int8_is_exact_against_the_reference_and_close_to_tract() {
 fn mobilenetv2_auto_meets_the_30_db_budget() {
     let m = accel_modelgen::zoo::mobilenetv2(64, 64, 2).unwrap();
     let c =
-        check_int8("mobilenetv2@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Auto, 29.0);
-    // The budget is met on the calibration set (as `--accuracy-budget` is defined); unseen inputs may lose a
-    // little (checked above at 29 dB).
-    assert!(c.precision.outputs.iter().all(|(_, db)| *db >= 30.0), "{}", c.precision);
+        check_int8("mobilenetv2@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Auto, 30.0);
+    // The budget bounds the worst calibration sample (as `--accuracy-budget` is defined); the unseen inputs
+    // above meet it too.
+    assert!(c.precision.worst_outputs.iter().all(|(_, db)| *db >= 30.0), "{}", c.precision);
     assert!(c.precision.layers.iter().any(|l| l.precision == "bf16"), "some layers demoted:\n{}", c.precision);
 }
 

@@ -1,6 +1,7 @@
-//! The int8 MAC layers of a rewritten graph, each run alone on the f32 reference input of its source layer
-//! (quantized with the layer's own parameters), next to the f32 reference output: what the auto policy's noise
-//! ranking (`auto.rs`) and bias correction (`bias.rs`) measure. One pass of the reference interpreter over the
+//! The reduced-precision (int8 or bf16) MAC layers of a rewritten graph, each run alone on the f32 reference
+//! input of its source layer (quantized with the layer's own parameters, or rounded to bf16), next to the f32
+//! reference output: what the auto policy's noise per layer and format (`auto.rs`) and bias correction
+//! (`bias.rs`) measure. One pass of the reference interpreter over the
 //! source graph per sample; the int8 layers are evaluated one at a time.
 use super::rewrite::Fmt;
 use crate::ir::{evaluate_observed, Graph, IrError, Node, ValueId};
@@ -17,11 +18,18 @@ pub struct Layer<'g> {
 
 /// The int8 MAC layers of `dst` (by node name in `src`), in `dst` order.
 pub fn int8_layers<'g>(src: &'g Graph, dst: &'g Graph, fmts: &[Fmt]) -> Vec<Layer<'g>> {
+    reduced_layers(src, dst, fmts, DType::I8)
+}
+
+/// The MAC layers of `dst` that compute in `dtype` (int8 or bf16), in `dst` order.
+pub fn reduced_layers<'g>(src: &'g Graph, dst: &'g Graph, fmts: &[Fmt], dtype: DType) -> Vec<Layer<'g>> {
     let src_nodes: BTreeMap<&str, &Node> = src.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     dst.nodes
         .iter()
         .filter(|n| {
-            dst.ty(n.output).dtype == DType::I8 && matches!(fmts.get(n.output.0 as usize), Some(Fmt::I8 { .. }))
+            let fmt = fmts.get(n.output.0 as usize);
+            dst.ty(n.output).dtype == dtype
+                && matches!((dtype, fmt), (DType::I8, Some(Fmt::I8 { .. })) | (DType::BF16, Some(Fmt::Bf16)))
         })
         .filter_map(|n| src_nodes.get(n.name.as_str()).map(|&s| Layer { dst: n, src: s }))
         .filter(|l| matches!(l.src.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)))
@@ -36,8 +44,8 @@ fn residual_of(n: &Node) -> Option<ValueId> {
     }
 }
 
-/// Runs every layer of `layers` alone on each sample: `visit(k, got, want)` with layer `k`'s int8 output
-/// dequantized and the f32 reference output of its source node.
+/// Runs every layer of `layers` alone on each sample: `visit(k, got, want)` with layer `k`'s output as f32
+/// (int8 dequantized, bf16 widened) and the f32 reference output of its source node.
 pub fn each_alone(
     src: &Graph,
     dst: &Graph,
@@ -65,12 +73,15 @@ pub fn each_alone(
         for (k, l) in layers.iter().enumerate() {
             let fail = |why: String| IrError::Invalid { node: l.dst.name.clone(), why };
             let quantized = |src_v: ValueId, dst_v: ValueId| -> Result<Tensor, IrError> {
-                let Some(Fmt::I8 { scale, zero }) = fmts.get(dst_v.0 as usize) else {
-                    return Err(fail("input is not int8".into()));
-                };
                 let t = vals.get(&src_v).ok_or_else(|| fail("reference value missing".into()))?;
-                convert_tensor(t, DType::I8, Some(ConvertParams { scale: *scale, zero: *zero }))
-                    .map_err(|e| fail(e.to_string()))
+                let converted = match fmts.get(dst_v.0 as usize) {
+                    Some(Fmt::I8 { scale, zero }) => {
+                        convert_tensor(t, DType::I8, Some(ConvertParams { scale: *scale, zero: *zero }))
+                    }
+                    Some(Fmt::Bf16) => convert_tensor(t, DType::BF16, None),
+                    _ => return Err(fail("input is neither int8 nor bf16".into())),
+                };
+                converted.map_err(|e| fail(e.to_string()))
             };
             let mut args: Vec<Tensor> = Vec::with_capacity(l.dst.inputs.len());
             for (i, &dv) in l.dst.inputs.iter().enumerate() {

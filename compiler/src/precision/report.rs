@@ -26,8 +26,10 @@ pub struct PrecisionReport {
     /// The requested mode (`bf16`, `int8`, `auto`).
     pub mode: String,
     pub layers: Vec<LayerPrecision>,
-    /// SQNR of each model output (name, dB).
+    /// SQNR of each model output (name, dB), over all the samples' energy.
     pub outputs: Vec<(String, f64)>,
+    /// The least SQNR of each model output on any one sample (name, dB): what `auto`'s budget bounds.
+    pub worst_outputs: Vec<(String, f64)>,
     /// What the errors were measured on.
     pub measured_on: String,
 }
@@ -71,6 +73,7 @@ pub fn measure(
         report.layers.iter().filter_map(|l| src_out.get(l.node.as_str()).map(|&v| (v, l.node.as_str()))).collect();
     let mut energy: BTreeMap<String, Energy> = BTreeMap::new();
     let mut outputs = vec![Energy::default(); src.outputs.len()];
+    let mut worst = vec![f64::INFINITY; src.outputs.len()];
     for s in samples {
         let mut reference: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
         let want = evaluate_observed(src, s, |v, t| {
@@ -84,14 +87,20 @@ pub fn measure(
                 energy.entry(dst_out[&v].to_string()).or_default().add(&f.to_f32(t), r);
             }
         })?;
-        for ((e, g), w) in outputs.iter_mut().zip(&got).zip(&want) {
-            e.add(&g.to_f32_vec(), &w.to_f32_vec());
+        for (((e, least), g), w) in outputs.iter_mut().zip(&mut worst).zip(&got).zip(&want) {
+            let mut one = Energy::default();
+            one.add(&g.to_f32_vec(), &w.to_f32_vec());
+            *least = least.min(one.db());
+            e.signal += one.signal;
+            e.noise += one.noise;
         }
     }
     for l in &mut report.layers {
         l.sqnr_db = energy.get(&l.node).map(Energy::db);
     }
-    report.outputs = src.outputs.iter().zip(&outputs).map(|(&o, e)| (src.value(o).name.clone(), e.db())).collect();
+    let name = |o: &ValueId| src.value(*o).name.clone();
+    report.outputs = src.outputs.iter().zip(&outputs).map(|(o, e)| (name(o), e.db())).collect();
+    report.worst_outputs = src.outputs.iter().zip(&worst).map(|(o, &w)| (name(o), w)).collect();
     Ok(())
 }
 
@@ -116,8 +125,8 @@ impl fmt::Display for PrecisionReport {
             let name = if l.node.len() > 48 { format!("..{}", &l.node[l.node.len() - 46..]) } else { l.node.clone() };
             writeln!(f, "{name:<48} {:<8} {:<9} {:>9}", l.op, l.precision, db(l.sqnr_db))?;
         }
-        for (name, v) in &self.outputs {
-            writeln!(f, "output {name}: SQNR {} dB", db(Some(*v)))?;
+        for ((name, v), (_, w)) in self.outputs.iter().zip(&self.worst_outputs) {
+            writeln!(f, "output {name}: SQNR {} dB (worst sample {} dB)", db(Some(*v)), db(Some(*w)))?;
         }
         let count = |p: &str| self.layers.iter().filter(|l| l.precision == p).count();
         writeln!(f, "layers: {} int8, {} bf16, {} fp32", count("int8"), count("bf16"), count("fp32"))

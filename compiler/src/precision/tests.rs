@@ -121,11 +121,84 @@ fn bias_correction_shrinks_the_per_channel_mean_error() {
     let cal = calibrate::ranges(&g, o.calibration.as_ref().unwrap()).unwrap();
     let params: Vec<Option<(f32, i32)>> =
         cal.iter().map(|r| r.map(|(lo, hi)| quantize::activation_params(lo, hi))).collect();
-    let mut report =
-        PrecisionReport { mode: String::new(), layers: vec![], outputs: vec![], measured_on: String::new() };
-    let (g0, f0) = build(&g, &choices, &params, &BTreeMap::new(), &mut report).unwrap();
+    let mut report = PrecisionReport {
+        mode: String::new(),
+        layers: vec![],
+        outputs: vec![],
+        worst_outputs: vec![],
+        measured_on: String::new(),
+    };
+    let mac: Vec<bool> = choices.iter().map(|&c| c == Choice::Int8).collect();
+    let (g0, f0) = build(&g, &choices, &mac, &params, &BTreeMap::new(), &mut report).unwrap();
     let before = bias::corrections(&g, &g0, &f0, samples).unwrap();
     let size = |m: &BTreeMap<String, Vec<f32>>| m.values().flatten().map(|v| (*v as f64).powi(2)).sum::<f64>();
     assert_eq!(before.len(), 2, "both convolutions are int8");
     assert!(size(&before) > 0.0 && size(&after) < 0.25 * size(&before), "{before:?} -> {after:?}");
+}
+
+/// Two compute-bound convolutions: int8's and bf16's faster MACs pay for the conversions around them (on
+/// `small_net` the cost model rightly keeps f32: its layers cost less than a conversion pass).
+fn wide_net() -> Graph {
+    let mut g = Graph::default();
+    let x = g.add_input("x", TensorType::f32(vec![1, 32, 16, 16]));
+    let conv = |k: usize, pad: usize| {
+        Op::Conv(Conv {
+            kernel: [k; 2],
+            strides: [1; 2],
+            dilations: [1; 2],
+            pads: [pad; 4],
+            group: 1,
+            act: Some(UnaryOp::Relu),
+        })
+    };
+    let w1 = g.add_const("w1", Tensor::from_f32(vec![64, 32, 3, 3], lcg(5, 18432, 0.08)).unwrap());
+    let y1 = g.add_node("conv1", conv(3, 1), vec![x, w1], "y1").unwrap();
+    let w2 = g.add_const("w2", Tensor::from_f32(vec![64, 64, 3, 3], lcg(6, 36864, 0.06)).unwrap());
+    let y2 = g.add_node("conv2", conv(3, 1), vec![y1, w2], "out").unwrap();
+    g.outputs.push(y2);
+    g
+}
+
+/// `auto` on `wide_net` with budget `db` (4 calibration samples): the precision per layer and the worst
+/// output SQNR.
+fn auto(db: f64) -> (Vec<String>, f64) {
+    let calibration = Calibration {
+        samples: (0..4)
+            .map(|s| vec![Tensor::from_f32(vec![1, 32, 16, 16], lcg(200 + s, 8192, 1.0)).unwrap()])
+            .collect(),
+        method: CalibrationMethod::MinMax,
+    };
+    let o = PrecisionOptions {
+        precision: Precision::Auto,
+        calibration: Some(calibration),
+        accuracy_budget_db: Some(db),
+        measure: false,
+        bias_correction: false,
+    };
+    let a = apply(&wide_net(), &Target::x1(), &o).unwrap();
+    let worst = a.report.worst_outputs.iter().map(|(_, d)| *d).fold(f64::INFINITY, f64::min);
+    (a.report.layers.iter().map(|l| l.precision.clone()).collect(), worst)
+}
+
+#[test]
+fn auto_takes_the_fastest_formats_that_meet_the_budget() {
+    // No budget to speak of: every layer in int8.
+    let (layers, _) = auto(0.0);
+    assert_eq!(layers, ["int8", "int8"]);
+    // The default budget holds on the worst calibration sample (with the margin), whatever was chosen.
+    let (layers, worst) = auto(30.0);
+    assert!(worst >= 30.0 + AUTO_MARGIN_DB, "{layers:?}: {worst} dB");
+    // A budget only f32 meets: both layers exact.
+    let (layers, worst) = auto(200.0);
+    assert_eq!(layers, ["fp32", "fp32"]);
+    assert!(worst.is_infinite(), "{worst}");
+}
+
+/// A budget just above int8's SQNR on this net: something leaves int8, nothing needs f32.
+#[test]
+fn auto_demotes_to_bf16_before_f32() {
+    let (int8, int8_db) = auto(0.0);
+    assert_eq!(int8, ["int8", "int8"]);
+    let (layers, worst) = auto(int8_db + 1.0);
+    assert!(layers.iter().any(|p| p == "bf16") && !layers.iter().any(|p| p == "fp32"), "{layers:?} ({worst} dB)");
 }

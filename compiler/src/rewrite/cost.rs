@@ -60,6 +60,18 @@ impl CostModel {
         }
     }
 
+    /// Cycles of a MAC layer of `macs` multiply-accumulates in `dtype` moving `bytes` to and from DRAM: the
+    /// precision e-graph's variants of one layer (`formats`).
+    pub fn mac_layer(&self, macs: f64, dtype: DType, bytes: f64) -> f64 {
+        let compute = macs / (mac_rate(&self.target, dtype).max(1) as f64 * self.tiles);
+        compute.max(bytes / self.dram_bytes_per_cycle) + self.layer_fixed
+    }
+
+    /// Cycles of one vector-unit pass over `numel` elements moving `bytes` (a format conversion).
+    pub fn vector_pass(&self, numel: f64, bytes: f64) -> f64 {
+        (numel / (self.lanes * self.tiles)).max(bytes / self.dram_bytes_per_cycle) + self.layer_fixed
+    }
+
     fn macs(op: &Op, args: &[&Facts], out: &Facts) -> f64 {
         let types: Vec<_> = args.iter().map(|a| a.ty.clone()).collect();
         op.macs(&types, &out.ty) as f64

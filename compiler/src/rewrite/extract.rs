@@ -9,20 +9,21 @@
 use super::analysis::{EGraph, Facts};
 use super::cost::CostModel;
 use super::lang::ENode;
-use egg::Id;
+use egg::{Id, Language};
 use std::collections::VecDeque;
 
-/// One chosen node per class, by canonical class id.
-pub struct Extracted {
+/// One chosen node per class, by canonical class id (of the rewrite language by default; the precision
+/// e-graph extracts its own language with the same algorithm).
+pub struct Extracted<L = ENode> {
     /// Each class's nodes (children canonical) with their own cost.
-    nodes: Vec<Vec<(ENode, f64)>>,
+    nodes: Vec<Vec<(L, f64)>>,
     chosen: Vec<Option<usize>>,
     konst: Vec<bool>,
 }
 
-impl Extracted {
+impl<L: Language> Extracted<L> {
     /// The chosen node of a class (children canonical).
-    pub fn node(&self, id: Id) -> Option<&ENode> {
+    pub fn node(&self, id: Id) -> Option<&L> {
         let i = usize::from(id);
         let k = (*self.chosen.get(i)?)?;
         self.nodes.get(i).and_then(|n| n.get(k)).map(|(n, _)| n)
@@ -56,7 +57,7 @@ impl Extracted {
             total += self.own_cost(i);
             stack.push((i, true));
             let node = self.node(Id::from(i))?;
-            for &c in egg::Language::children(node) {
+            for &c in Language::children(node) {
                 match colour.get(usize::from(c))? {
                     1 => return None,
                     2 => {}
@@ -79,7 +80,7 @@ impl Extracted {
             seen[i] = true;
             out.push(i);
             if let Some(n) = self.node(Id::from(i)) {
-                stack.extend(egg::Language::children(n).iter().map(|&c| usize::from(c)));
+                stack.extend(Language::children(n).iter().map(|&c| usize::from(c)));
             }
         }
         out.sort_unstable();
@@ -168,24 +169,16 @@ fn union(sets: &[&[(u32, f64)]]) -> Vec<(u32, f64)> {
 /// Chooses a node for every class that has a finite, acyclic choice, then improves the choice for the graph
 /// reachable from `roots`.
 pub fn extract(eg: &EGraph, model: &CostModel, roots: &[Id]) -> Extracted {
-    let mut ids: Vec<Id> = eg.classes().map(|c| c.id).collect();
-    ids.sort();
-    let size = ids.iter().map(|&i| usize::from(i) + 1).max().unwrap_or(0);
-    let konst: Vec<bool> = {
-        let mut k = vec![false; size];
-        for &i in &ids {
-            k[usize::from(i)] = eg[i].data.konst.is_const();
-        }
-        k
-    };
+    let size = eg.classes().map(|c| usize::from(c.id) + 1).max().unwrap_or(0);
+    let mut konst = vec![false; size];
     // Nodes of each class with canonical children and their own cost.
     let mut nodes: Vec<Vec<(ENode, f64)>> = vec![Vec::new(); size];
-    let mut parents: Vec<Vec<u32>> = vec![Vec::new(); size];
-    for &id in &ids {
-        let class = &eg[id];
+    for class in eg.classes() {
+        let id = usize::from(class.id);
+        konst[id] = class.data.konst.is_const();
         for n in &class.nodes {
             let mut n = n.clone();
-            egg::Language::update_children(&mut n, |c| eg.find(c));
+            Language::update_children(&mut n, |c| eg.find(c));
             let cost = match &n {
                 ENode::Op { op, place, args } => {
                     let facts: Vec<&Facts> = args.iter().map(|&a| &eg[a].data).collect();
@@ -193,10 +186,27 @@ pub fn extract(eg: &EGraph, model: &CostModel, roots: &[Id]) -> Extracted {
                 }
                 _ => 0.0,
             };
-            for &c in egg::Language::children(&n) {
-                parents[usize::from(c)].push(usize::from(id) as u32);
+            nodes[id].push((n, cost));
+        }
+    }
+    let roots: Vec<Id> = roots.iter().map(|&r| eg.find(r)).collect();
+    extract_table(nodes, konst, &roots)
+}
+
+/// The greedy-DAG extraction on a table: each class's nodes (children canonical class indices) with their own
+/// cost, and which classes are constants (free, chosen apart by `choose_constants`). A class without nodes
+/// does not exist.
+pub fn extract_table<L: Language>(nodes: Vec<Vec<(L, f64)>>, konst: Vec<bool>, roots: &[Id]) -> Extracted<L> {
+    let size = nodes.len();
+    let ids: Vec<Id> = (0..size).filter(|&i| !nodes[i].is_empty()).map(Id::from).collect();
+    let mut parents: Vec<Vec<u32>> = vec![Vec::new(); size];
+    for &id in &ids {
+        for (n, _) in &nodes[usize::from(id)] {
+            for &c in Language::children(n) {
+                if let Some(p) = parents.get_mut(usize::from(c)) {
+                    p.push(usize::from(id) as u32);
+                }
             }
-            nodes[usize::from(id)].push((n, cost));
         }
     }
     for p in &mut parents {
@@ -218,7 +228,7 @@ pub fn extract(eg: &EGraph, model: &CostModel, roots: &[Id]) -> Extracted {
         }
         let mut improved = false;
         for (ni, (n, cost)) in nodes[c].iter().enumerate() {
-            let children = egg::Language::children(n);
+            let children = Language::children(n);
             let mut sets: Vec<&[(u32, f64)]> = Vec::with_capacity(children.len());
             let mut ready = true;
             for &ch in children {
@@ -262,13 +272,12 @@ pub fn extract(eg: &EGraph, model: &CostModel, roots: &[Id]) -> Extracted {
     }
     let chosen = (0..size).map(|i| if konst[i] { const_choice[i] } else { best[i].as_ref().map(|b| b.node) }).collect();
     let mut ex = Extracted { nodes, chosen, konst };
-    let roots: Vec<Id> = roots.iter().map(|&r| eg.find(r)).collect();
-    ex.improve(&roots);
+    ex.improve(roots);
     ex
 }
 
 /// For constant classes: the node with the fewest folding steps below it (leaves first), which is acyclic.
-fn choose_constants(ids: &[Id], nodes: &[Vec<(ENode, f64)>], konst: &[bool]) -> Vec<Option<usize>> {
+fn choose_constants<L: Language>(ids: &[Id], nodes: &[Vec<(L, f64)>], konst: &[bool]) -> Vec<Option<usize>> {
     let size = nodes.len();
     let mut depth: Vec<Option<(usize, usize)>> = vec![None; size];
     let const_ids: Vec<usize> = ids.iter().map(|&i| usize::from(i)).filter(|&i| konst[i]).collect();
@@ -277,7 +286,7 @@ fn choose_constants(ids: &[Id], nodes: &[Vec<(ENode, f64)>], konst: &[bool]) -> 
         let mut changed = false;
         for &c in &const_ids {
             for (ni, (n, _)) in nodes[c].iter().enumerate() {
-                let children = egg::Language::children(n);
+                let children = Language::children(n);
                 let d: Option<usize> = children
                     .iter()
                     .map(|&ch| depth[usize::from(ch)].filter(|_| konst[usize::from(ch)]).map(|(d, _)| d))

@@ -7,6 +7,7 @@ mod analysis;
 mod build;
 mod cost;
 mod extract;
+mod formats;
 mod groups;
 mod integral;
 mod lang;
@@ -17,6 +18,9 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
+pub use formats::{
+    choose as choose_formats, FormatChoice, FormatNode, FormatProblem, Kind as FormatKind, Numeric, Variant,
+};
 pub use groups::Group;
 pub use report::{Fusion, RewriteReport, StopReason};
 

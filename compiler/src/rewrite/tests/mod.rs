@@ -3,6 +3,7 @@
 //! the test is about), and that the optimized graph computes what the original does.
 mod chain;
 mod fold;
+mod formats;
 mod fuse;
 mod layer_norm;
 mod lowering;
