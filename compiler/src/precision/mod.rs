@@ -21,6 +21,7 @@ mod rewrite;
 
 pub use calibrate::{find_files, load_samples, ranges, Calibration, CalibrationError, CalibrationMethod};
 pub use report::{measure, tensor_sqnr, LayerPrecision, PrecisionReport};
+use report::{output_sqnr, reference_outputs};
 pub use rewrite::Fmt;
 
 use crate::ir::{Graph, IrError, ValueId};
@@ -185,19 +186,37 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
         // Each layer's own noise in int8 (the graph as built) and in bf16 (every candidate in bf16), then the
         // format e-graph's fastest choice that meets the budget.
         let budget = opts.accuracy_budget_db.unwrap_or(30.0);
-        let int8_noise = auto::local_noise(g, &graph, &formats, DType::I8, &samples)?;
+        // Layer noise is stable across samples: the report's few suffice; the budget is checked on all.
+        let few = &samples[..samples.len().min(MEASURE_SAMPLES)];
+        let int8_noise = auto::local_noise(g, &graph, &formats, DType::I8, few)?;
         let all_bf16: Vec<Choice> = choices.iter().map(|&c| if c == Choice::Int8 { Choice::Bf16 } else { c }).collect();
         let (bf_graph, bf_formats) = build(g, &all_bf16, &mac, &ranges, &fixes, &mut report.clone())?;
-        let bf16_noise = auto::local_noise(g, &bf_graph, &bf_formats, DType::BF16, &samples)?;
+        let bf16_noise = auto::local_noise(g, &bf_graph, &bf_formats, DType::BF16, few)?;
         let problem = auto::problem(g, &mac, &int8_noise, &bf16_noise);
+        let reference = reference_outputs(g, &samples)?;
         let (graph, formats, mut report) = auto::search(&problem, target, |chosen| {
             let mut report = report.clone();
             report.layers.clear();
             let (gr, f) = build(g, chosen, &mac, &ranges, &fixes, &mut report)?;
-            measure(g, &gr, &f, &samples, &mut report)?;
+            output_sqnr(g, &gr, &samples, &reference, &mut report)?;
             let ok = report.worst_outputs.iter().all(|(_, d)| *d >= budget + AUTO_MARGIN_DB);
             Ok(((gr, f, report), ok))
         })?;
+        if opts.measure {
+            // Per-layer errors on the report's samples; the output SQNR stays the one the budget was checked on.
+            let outputs = (report.outputs.clone(), report.worst_outputs.clone());
+            measure(g, &graph, &formats, few, &mut report)?;
+            (report.outputs, report.worst_outputs) = outputs;
+        }
+        report.measured_on = match cal {
+            Some(c) => format!(
+                "layers on {} and outputs on {} of {} calibration samples",
+                few.len(),
+                samples.len(),
+                c.samples.len()
+            ),
+            None => "one seeded random input in [-1, 1)".into(),
+        };
         report.mode = format!("auto (budget {budget} dB output SQNR)");
         return Ok(Applied { graph, formats, report });
     }

@@ -104,6 +104,38 @@ pub fn measure(
     Ok(())
 }
 
+/// The f32 graph's outputs on each sample (what `output_sqnr` compares with, computed once).
+pub fn reference_outputs(src: &Graph, samples: &[Vec<Tensor>]) -> Result<Vec<Vec<Tensor>>, IrError> {
+    samples.iter().map(|s| crate::ir::evaluate(src, s)).collect()
+}
+
+/// The SQNR of each model output of `dst` against `reference` (from `reference_outputs` on the same
+/// samples): over all samples into `report.outputs`, the worst sample into `report.worst_outputs`.
+pub fn output_sqnr(
+    src: &Graph,
+    dst: &Graph,
+    samples: &[Vec<Tensor>],
+    reference: &[Vec<Tensor>],
+    report: &mut PrecisionReport,
+) -> Result<(), IrError> {
+    let mut outputs = vec![Energy::default(); src.outputs.len()];
+    let mut worst = vec![f64::INFINITY; src.outputs.len()];
+    for (s, want) in samples.iter().zip(reference) {
+        let got = crate::ir::evaluate(dst, s)?;
+        for (((e, least), g), w) in outputs.iter_mut().zip(&mut worst).zip(&got).zip(want) {
+            let mut one = Energy::default();
+            one.add(&g.to_f32_vec(), &w.to_f32_vec());
+            *least = least.min(one.db());
+            e.signal += one.signal;
+            e.noise += one.noise;
+        }
+    }
+    let name = |o: &ValueId| src.value(*o).name.clone();
+    report.outputs = src.outputs.iter().zip(&outputs).map(|(o, e)| (name(o), e.db())).collect();
+    report.worst_outputs = src.outputs.iter().zip(&worst).map(|(o, &w)| (name(o), w)).collect();
+    Ok(())
+}
+
 /// SQNR of one tensor pair (exposed for benchmarks).
 pub fn tensor_sqnr(got: &Tensor, want: &Tensor) -> f64 {
     sqnr_db(&got.to_f32_vec(), &want.to_f32_vec())
