@@ -2,6 +2,7 @@
 //! hostile inputs, each asserting its specific error.
 mod attention;
 mod builder;
+mod einsum;
 mod hostile;
 mod models;
 mod ops;

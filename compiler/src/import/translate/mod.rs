@@ -18,6 +18,7 @@ mod constant;
 mod conv;
 mod conv1d;
 mod depth_space;
+mod einsum;
 mod grid_sample;
 mod host_only;
 mod integer;
@@ -48,6 +49,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "LRN" => conv::lrn,
         "Gemm" => math::gemm,
         "MatMul" => math::matmul,
+        "Einsum" => einsum::einsum,
         "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg" | "Abs" | "Erf" | "Floor"
         | "Ceil" | "Softplus" | "LeakyRelu" | "HardSigmoid" | "HardSwish" | "Elu" => math::unary,
         "Clip" => math::clip,
