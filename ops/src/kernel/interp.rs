@@ -3,7 +3,7 @@
 //! access again, so a verifier bug shows up as an error here instead of memory corruption (BAD-INPUT 17).
 use super::math::{self, ScalarMath};
 use super::verify::VerifiedKernel;
-use super::{BinaryFn, BoundsMode, BufKind, CmpFn, Const, Inst, KernelError, ReduceFn, ScalarType, UnaryFn};
+use super::{BinaryFn, BoundsMode, BufKind, CmpFn, Const, Inst, KernelError, ReduceFn, ScalarType, UnaryFn, PARTIALS};
 use crate::DType;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,7 +19,7 @@ struct Frame {
     j: u64,
     extent: u64,
     reduce: Option<ReduceFn>,
-    partial: [f32; 4],
+    partial: [f32; PARTIALS],
 }
 
 /// Where a buffer's bytes are: an argument slot or a constant inside the kernel.
@@ -109,13 +109,13 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
                 if *extent == 0 {
                     if let Some(op) = reduce {
                         let id = reduce_identity(op);
-                        vals[end] = Val::F(combine(op, [id; 4]));
+                        vals[end] = Val::F(combine(op, &[id; PARTIALS]));
                     }
                     pc = end + 1;
                     continue;
                 }
                 let id = reduce.map_or(0.0, reduce_identity);
-                frames.push(Frame { opener: pc, j: 0, extent: *extent, reduce, partial: [id; 4] });
+                frames.push(Frame { opener: pc, j: 0, extent: *extent, reduce, partial: [id; PARTIALS] });
                 Val::L(0)
             }
             Inst::End { value } => {
@@ -125,7 +125,7 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
                 };
                 let frame = frames.last_mut().ok_or_else(|| internal(at, "end without a loop"))?;
                 if let (Some(op), Some(x)) = (frame.reduce, x) {
-                    let p = &mut frame.partial[(frame.j % 4) as usize];
+                    let p = &mut frame.partial[(frame.j % PARTIALS as u64) as usize];
                     *p = reduce_step(op, *p, x);
                 }
                 frame.j += 1;
@@ -134,7 +134,7 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
                     pc = frame.opener + 1;
                     continue;
                 }
-                let result = frame.reduce.map(|op| combine(op, frame.partial));
+                let result = frame.reduce.map(|op| combine(op, &frame.partial));
                 frames.pop();
                 match result {
                     Some(r) => Val::F(r),
@@ -221,10 +221,14 @@ pub fn interpret(vk: &VerifiedKernel, args: &mut [&mut [u8]]) -> Result<(), Kern
     Ok(())
 }
 
-/// `(p0 op p1) op (p2 op p3)`: how the four partials of a reduction combine.
-pub fn combine(op: ReduceFn, p: [f32; 4]) -> f32 {
-    let a = reduce_step(op, p[0], p[1]);
-    let b = reduce_step(op, p[2], p[3]);
+/// How the partials of a reduction combine: lane-wise across the three vectors of partials,
+/// `q_l = (p_l op p_{4+l}) op p_{8+l}`, then `(q_0 op q_1) op (q_2 op q_3)` (vector adds, then a horizontal
+/// tree, as native code does it).
+pub fn combine(op: ReduceFn, p: &[f32; PARTIALS]) -> f32 {
+    let q: [f32; 4] =
+        std::array::from_fn(|l| (4 + l..PARTIALS).step_by(4).fold(p[l], |acc, k| reduce_step(op, acc, p[k])));
+    let a = reduce_step(op, q[0], q[1]);
+    let b = reduce_step(op, q[2], q[3]);
     reduce_step(op, a, b)
 }
 

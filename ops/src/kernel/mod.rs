@@ -27,6 +27,11 @@ pub use analysis::{affine_forms, Affine};
 pub use build::Builder;
 pub use fuse::{fuse_elementwise, Fused};
 pub use interp::{combine, interpret, pow, reduce_identity, reduce_step};
+
+/// The partials of a reduction (`Inst::Reduce`): element `j` goes into partial `j % PARTIALS`. Three 4-lane
+/// vectors, so native code keeps three independent accumulator chains (one chain is bound by the latency of
+/// an add or a max, not by throughput: 3x slower on the reductions of softmax).
+pub const PARTIALS: usize = 12;
 pub use lower::from_op;
 pub use verify::{verify, verify_with, Range, VerifiedKernel, VerifyLimits};
 
@@ -179,8 +184,9 @@ pub enum Inst {
     },
     /// A reduction over `0..extent` of the f32 value named by the matching `End`; yields the reduction
     /// variable (`I64`) inside the body. The body is pure (no stores, copies or loops). The order is fixed:
-    /// element `j` goes into partial `j % 4` (each starting at the identity of `op`), and the result is
-    /// `(p0 op p1) op (p2 op p3)`. This is what four SIMD lanes compute, so native code agrees bit for bit.
+    /// element `j` goes into partial `j % PARTIALS` (each starting at the identity of `op`), and the result is
+    /// `combine`d from the partials. This is what three 4-lane SIMD accumulators compute, so native code agrees
+    /// bit for bit.
     Reduce {
         op: ReduceFn,
         extent: u64,

@@ -54,10 +54,14 @@ pub(super) fn softmax(s: &Softmax, inputs: &[TensorType], output: &TensorType) -
         let ix = at(&mut b, j);
         let e = b.load(out, ix);
         let sum = b.end_reduce(e);
+        // One division per row, then a multiply per element (a vector division costs several multiplies;
+        // the reciprocal adds at most one rounding, well inside the reference tolerance).
+        let one = b.f32(1.0);
+        let inv = b.div(one, sum);
         let j = b.loop_(len);
         let ix = at(&mut b, j);
         let e = b.load(out, ix);
-        let y = b.div(e, sum);
+        let y = b.mul(e, inv);
         b.store(out, ix, y);
         b.end();
     }

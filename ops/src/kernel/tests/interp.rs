@@ -1,4 +1,4 @@
-//! The interpreter's fixed semantics: the 4-lane order of reductions, bounds checks that clamp or trap,
+//! The interpreter's fixed semantics: the 12-partial order of reductions, bounds checks that clamp or trap,
 //! argument checks, bool normalization and the text form.
 use crate::kernel::{interpret, verify, BoundsMode, Builder, KernelError, ReduceFn};
 use crate::DType;
@@ -25,20 +25,26 @@ fn sum_kernel(n: usize) -> crate::kernel::Kernel {
 }
 
 #[test]
-fn reductions_accumulate_in_four_interleaved_partials() {
-    // Element j goes to partial j % 4; the result is (p0 + p1) + (p2 + p3). In order, each 3 would vanish
-    // next to 1e8 (its ulp is 8); in partials the threes meet each other first.
+fn reductions_accumulate_in_twelve_interleaved_partials() {
+    let sum = |xs: &[f32]| {
+        let mut args = vec![f32s(xs), vec![0; 4]];
+        run(sum_kernel(xs.len()), &mut args).unwrap();
+        f32::from_le_bytes(args[1][..4].try_into().unwrap())
+    };
+    // Element j goes to partial j % 12; lane l of the result is (p_l + p_{4+l}) + p_{8+l}, then
+    // (q0 + q1) + (q2 + q3). In order, each 3 would vanish next to 1e8 (its ulp is 8); in partials the threes
+    // meet each other first.
     let xs = [1e8f32, 3.0, 3.0, 3.0];
-    let mut args = vec![f32s(&xs), vec![0; 4]];
-    run(sum_kernel(xs.len()), &mut args).unwrap();
-    let got = f32::from_le_bytes(args[1][..4].try_into().unwrap());
-    assert_eq!(got, (1e8f32 + 3.0) + (3.0 + 3.0));
-    assert_eq!(got, 100_000_008.0);
-    assert_ne!(got, xs.iter().sum::<f32>());
+    assert_eq!(sum(&xs), (1e8f32 + 3.0) + (3.0 + 3.0));
+    assert_eq!(sum(&xs), 100_000_008.0);
+    assert_ne!(sum(&xs), xs.iter().sum::<f32>());
+    // Element 12 joins partial 0 before element 4 (partial 4) does: the 3 vanishes next to 1e8, then 1e8
+    // cancels. With four partials (1e8 - 1e8 first) the result would be 3.
+    let mut xs = [0f32; 13];
+    (xs[0], xs[4], xs[12]) = (1e8, -1e8, 3.0);
+    assert_eq!(sum(&xs), 0.0);
     // An empty reduction is the identity.
-    let mut args = vec![vec![], vec![0; 4]];
-    run(sum_kernel(0), &mut args).unwrap();
-    assert_eq!(args[1], 0f32.to_le_bytes());
+    assert_eq!(sum(&[]).to_bits(), 0f32.to_bits());
 }
 
 fn check_kernel(mode: BoundsMode) -> crate::kernel::Kernel {

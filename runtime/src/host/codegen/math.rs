@@ -101,6 +101,11 @@ impl FloatOps for ClifMath<'_, '_> {
     fn fdiv(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fdiv(a, b)
     }
+    fn fma(&mut self, a: Value, b: Value, c: Value) -> Value {
+        // One `vfmadd` with the host's FMA (`cranelift_native` enables it when detected), else a libcall per
+        // lane: either way a single rounding, as `f32::mul_add`.
+        self.b.ins().fma(a, b, c)
+    }
     fn fneg(&mut self, a: Value) -> Value {
         if self.vector {
             // Flips the sign bits, as `fneg` does, with the mask from the constant pool (x86 has no vector
@@ -125,9 +130,6 @@ impl FloatOps for ClifMath<'_, '_> {
     }
     fn is_nan(&mut self, a: Value) -> Value {
         self.b.ins().fcmp(FloatCC::Unordered, a, a)
-    }
-    fn mask_or(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().bor(a, b)
     }
     fn fselect(&mut self, m: Value, a: Value, b: Value) -> Value {
         if self.vector {
@@ -222,7 +224,7 @@ impl Wide {
 
 /// `FloatOps` on several independent values at once, emitting each operation for all of them side by side:
 /// the operation sequence per value is exactly `ClifMath`'s, but the independent dependency chains are
-/// interleaved, so the CPU can overlap them (one `exp` alone is ~30 dependent operations).
+/// interleaved, so the CPU can overlap them (one `exp` alone is a chain of ~12 dependent operations).
 pub struct WideMath<'s, 'a> {
     pub m: ClifMath<'s, 'a>,
     pub n: usize,
@@ -252,6 +254,9 @@ impl FloatOps for WideMath<'_, '_> {
     fn fdiv(&mut self, a: Wide, b: Wide) -> Wide {
         a.zip(b, |a, b| self.m.fdiv(a, b))
     }
+    fn fma(&mut self, a: Wide, b: Wide, c: Wide) -> Wide {
+        a.zip3(b, c, |a, b, c| self.m.fma(a, b, c))
+    }
     fn fneg(&mut self, a: Wide) -> Wide {
         a.map(|a| self.m.fneg(a))
     }
@@ -269,9 +274,6 @@ impl FloatOps for WideMath<'_, '_> {
     }
     fn is_nan(&mut self, a: Wide) -> Wide {
         a.map(|a| self.m.is_nan(a))
-    }
-    fn mask_or(&mut self, a: Wide, b: Wide) -> Wide {
-        a.zip(b, |a, b| self.m.mask_or(a, b))
     }
     fn fselect(&mut self, m: Wide, a: Wide, b: Wide) -> Wide {
         m.zip3(a, b, |m, a, b| self.m.fselect(m, a, b))

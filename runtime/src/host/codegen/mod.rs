@@ -1,11 +1,11 @@
 //! Lowers a `VerifiedKernel` to one Cranelift function `fn(buffers: *const *mut u8) -> u32` (0, or 1 + the
 //! instruction index of a trapping bounds check). One linear walk over the instructions with an explicit loop
 //! stack: outer loops and reductions become scalar loops (header block with the induction variable and, for a
-//! reduction, four rotating accumulators as block parameters); each innermost loop or reduction is a region
+//! reduction, `PARTIALS` rotating accumulators as block parameters); each innermost loop or reduction is a region
 //! (`region.rs`) emitted as an f32x4 loop when `vector::plan` allows, followed by a scalar remainder.
 //! Every address comes from an index the verifier proved in bounds; nothing here decides what is safe.
 use super::HostError;
-use accel_ops::kernel::{Inst, ReduceFn, VerifiedKernel};
+use accel_ops::kernel::{Inst, ReduceFn, VerifiedKernel, PARTIALS};
 use cranelift_codegen::ir::{
     types, AbiParam, Block, BlockArg, Function, InstBuilder, Signature, StackSlot, Type, Value,
 };
@@ -78,6 +78,9 @@ pub(super) struct Translator<'a, 'k> {
     /// The scalar value of each instruction (for a vector region: lane 0 of affine and uniform values).
     vals: Vec<Option<Value>>,
     lanes_slot: Option<StackSlot>,
+    /// Within one trip of a vector loop (`region::vector_body`), shared by its iterations: the splat of each
+    /// uniform operand, and copy 0's address of each vector load and store (the others add a constant offset).
+    trip: vector::TripCache,
 }
 
 /// Fills `func` (whose signature is `kernel_signature`) with the code of `vk`.
@@ -100,6 +103,7 @@ pub fn translate(
         bases: Vec::new(),
         vals: vec![None; n],
         lanes_slot: None,
+        trip: vector::TripCache::default(),
     };
     let entry = t.b.create_block();
     t.b.append_block_params_for_function_params(entry);
@@ -139,7 +143,7 @@ impl Translator<'_, '_> {
                     };
                     let extent = i64::try_from(*extent).map_err(|_| HostError::internal("extent"))?;
                     let init = match reduce {
-                        Some(op) => vec![self.identity(op, false); 4],
+                        Some(op) => vec![self.identity(op, false); PARTIALS],
                         None => Vec::new(),
                     };
                     let blocks = self.open_loop(0, extent, 1, &init, types::F32);
@@ -227,12 +231,20 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The reduction result from the rotating accumulators after `iterations` scalar steps that started with
-    /// partial `k` in position `k`: position `k` now holds partial `(iterations + k) % 4`.
-    fn combine(&mut self, op: ReduceFn, accs: &[Value], iterations: i64) -> Value {
-        let p: Vec<Value> = (0..4).map(|r: i64| accs[(r - iterations).rem_euclid(4) as usize]).collect();
-        let a = self.step(op, p[0], p[1], false);
-        let b = self.step(op, p[2], p[3], false);
+    /// The reduction result from rotating accumulators where position `k` holds partial
+    /// `(offset + k) % PARTIALS` (after a scalar loop ending at element `offset`), combined exactly as
+    /// `accel_ops::kernel::combine`.
+    fn combine(&mut self, op: ReduceFn, accs: &[Value], offset: i64) -> Value {
+        let n = PARTIALS as i64;
+        let p: Vec<Value> = (0..n).map(|r| accs[(r - offset).rem_euclid(n) as usize]).collect();
+        let mut q = [p[0], p[1], p[2], p[3]];
+        for (l, ql) in q.iter_mut().enumerate() {
+            for k in (4 + l..PARTIALS).step_by(4) {
+                *ql = self.step(op, *ql, p[k], false);
+            }
+        }
+        let a = self.step(op, q[0], q[1], false);
+        let b = self.step(op, q[2], q[3], false);
         self.step(op, a, b, false)
     }
 }

@@ -1,18 +1,25 @@
 //! An innermost loop or reduction (a straight-line body): a 4-lane vector loop over the largest multiple of 4
-//! iterations when `vector::plan` allows, then a scalar loop over the rest. A reduction keeps its four partials
-//! in the vector's lanes, spills them to a stack slot (the vector loop covers a multiple of 4 elements, so
-//! lane k holds partial k) and carries them into the scalar loop as rotating accumulators: this is exactly the
-//! order `Inst::Reduce` defines, so native code and the interpreter agree bit for bit.
+//! iterations when `vector::plan` allows, then a scalar loop over the rest. A reduction keeps its `PARTIALS`
+//! partials in the lanes of `VACCS` vector accumulators (vector iteration v steps accumulator v % VACCS, so
+//! lane l of accumulator k holds partial 4k + l), spills them to a stack slot and carries them into the scalar
+//! loop as rotating accumulators: this is exactly the order `Inst::Reduce` defines, so native code and the
+//! interpreter agree bit for bit.
 use super::math::{ClifMath, Wide, WideMath, MAX_WIDE};
 use super::{rotate, vector, Translator};
 use crate::host::HostError;
 use accel_ops::kernel::math as kmath;
-use accel_ops::kernel::{Inst, ReduceFn, UnaryFn};
+use accel_ops::kernel::{Inst, ReduceFn, UnaryFn, PARTIALS};
 use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
 
-/// Vector iterations per trip of the unrolled vector loop (Cranelift does not unroll). 6 measured best for
-/// `exp` chains on Zen 4 (4: too little overlap; 8 and more: spills, x86-64 has 16 xmm registers).
+/// Vector iterations per trip of the unrolled vector loop (Cranelift does not unroll). 6 measured best for the
+/// unfused `exp` on Zen 4 (4: too little overlap; 8 and more: spills, x86-64 has 16 xmm registers); the fused
+/// `exp` runs as fast with 4 as with 6. A multiple of `VACCS`.
 const UNROLL: i64 = MAX_WIDE as i64;
+
+/// The vector accumulators of a reduction: independent dependency chains (a max or an add per vector each).
+const VACCS: usize = PARTIALS / 4;
+// Every unrolled trip starts at a multiple of `VACCS` vectors, so copy u always steps accumulator u % VACCS.
+const _: () = assert!(PARTIALS % 4 == 0 && MAX_WIDE % VACCS == 0);
 
 impl Translator<'_, '_> {
     pub(super) fn region(&mut self, opener: usize, end: usize) -> Result<(), HostError> {
@@ -27,30 +34,34 @@ impl Translator<'_, '_> {
         self.stats.vector_regions += usize::from(plan.is_some());
         let mut start = 0;
         let mut accs: Vec<Value> = match reduce {
-            Some(op) => vec![self.identity(op, false); 4],
+            Some(op) => vec![self.identity(op, false); PARTIALS],
             None => Vec::new(),
         };
         if let Some(plan) = &plan {
             let m = n - n % 4;
-            let mut acc = reduce.map(|op| self.identity(op, true));
+            let mut vaccs: Vec<Value> = match reduce {
+                Some(op) => vec![self.identity(op, true); VACCS],
+                None => Vec::new(),
+            };
             // The unrolled loop, then the remaining vectors (fewer than `UNROLL`, known at compile time) as one
             // straight-line trip: both cover multiples of 4 elements, so lanes stay partials.
             let big = if m >= 4 * UNROLL { m - m % (4 * UNROLL) } else { 0 };
             if big > 0 {
-                let init: Vec<Value> = acc.into_iter().collect();
-                let l = self.open_loop(0, big, 4 * UNROLL, &init, types::F32X4);
+                let l = self.open_loop(0, big, 4 * UNROLL, &vaccs, types::F32X4);
                 let lane0s: Vec<Value> =
                     (0..UNROLL).map(|u| if u == 0 { l.j } else { self.b.ins().iadd_imm_s(l.j, 4 * u) }).collect();
-                let a = self.vector_body(plan, opener, end, &lane0s, l.accs.first().copied(), reduce)?;
-                let next: Vec<Value> = a.into_iter().collect();
-                acc = self.close_loop(&l, 4 * UNROLL, &next).first().copied();
+                let next = self.vector_body(plan, opener, end, &lane0s, &l.accs, reduce)?;
+                vaccs = self.close_loop(&l, 4 * UNROLL, &next);
             }
             if big < m {
                 let lane0s: Vec<Value> = (big..m).step_by(4).map(|j| self.b.ins().iconst(types::I64, j)).collect();
-                acc = self.vector_body(plan, opener, end, &lane0s, acc, reduce)?;
+                vaccs = self.vector_body(plan, opener, end, &lane0s, &vaccs, reduce)?;
             }
-            if let Some(acc) = acc {
-                accs = self.spill_lanes(acc);
+            if reduce.is_some() {
+                // The scalar loop starts at element m: position k holds partial (m + k) % PARTIALS.
+                let partials = self.spill_lanes(&vaccs);
+                let r = m as usize % PARTIALS;
+                accs = (0..PARTIALS).map(|k| partials[(r + k) % PARTIALS]).collect();
             }
             start = m;
         }
@@ -70,51 +81,59 @@ impl Translator<'_, '_> {
             accs = self.close_loop(&l, 1, &next);
         }
         if let Some(op) = reduce {
-            // The scalar loop ran n - start steps with partial k starting in position k (start % 4 == 0).
-            let r = self.combine(op, &accs, n - start);
+            // Position k holds partial (n + k) % PARTIALS (the scalar loop, if any, ended at element n).
+            let r = self.combine(op, &accs, n);
             self.vals[end] = Some(r);
         }
         Ok(())
     }
 
-    /// The four lanes of an f32x4 as scalars (through a stack slot).
-    fn spill_lanes(&mut self, v: Value) -> Vec<Value> {
+    /// The lanes of `VACCS` f32x4 accumulators as scalars, accumulator by accumulator (through a stack slot).
+    fn spill_lanes(&mut self, vs: &[Value]) -> Vec<Value> {
         let slot = match self.lanes_slot {
             Some(s) => s,
             None => {
-                let s = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 4));
+                let bytes = 16 * VACCS as u32;
+                let s = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4));
                 self.lanes_slot = Some(s);
                 s
             }
         };
         let ptr = self.ptr;
-        self.b.ins().stack_store(ptr, v, slot, 0);
-        (0..4).map(|k| self.b.ins().stack_load(ptr, types::F32, slot, 4 * k)).collect()
+        for (k, &v) in (0i32..).zip(vs) {
+            self.b.ins().stack_store(ptr, v, slot, 16 * k);
+        }
+        let lanes = 4 * vs.len() as i32;
+        (0..lanes).map(|i| self.b.ins().stack_load(ptr, types::F32, slot, 4 * i)).collect()
     }
 
     /// Emits one trip of the vector loop: `lane0s.len()` vector iterations (lanes `lane0 .. lane0 + 4` each),
     /// interleaved instruction by instruction. Emitted one after the other, each iteration is one long
-    /// dependency chain (an `exp` is ~30 dependent operations) and the out-of-order window holds too few of
+    /// dependency chain (an `exp` is ~12 dependent operations) and the out-of-order window holds too few of
     /// them to overlap; side by side, the CPU sees independent work at every step. Returns the new
-    /// accumulator of a reduction, stepped by the iterations in order (the order `Inst::Reduce` defines).
+    /// accumulators of a reduction: iteration u steps accumulator u % VACCS (the order `Inst::Reduce` defines,
+    /// as trips start at multiples of `VACCS` vectors).
     fn vector_body(
         &mut self,
         plan: &vector::Plan,
         opener: usize,
         end: usize,
         lane0s: &[Value],
-        acc: Option<Value>,
+        accs: &[Value],
         reduce: Option<ReduceFn>,
-    ) -> Result<Option<Value>, HostError> {
+    ) -> Result<Vec<Value>, HostError> {
         let len = end - opener;
-        let mut copies: Vec<Iteration> = lane0s
-            .iter()
-            .map(|&j| {
+        // Iteration u covers elements lane0s[0] + 4u.. (the callers space them so), which the trip cache's
+        // address offsets rely on.
+        let mut copies: Vec<Iteration> = (0i64..)
+            .zip(lane0s)
+            .map(|(u, &j)| {
                 let mut vals = vec![None; len];
                 vals[0] = Some(j);
-                Iteration { vals, vecs: vec![None; len] }
+                Iteration { u, vals, vecs: vec![None; len] }
             })
             .collect();
+        self.trip = vector::TripCache::default();
         for at in opener + 1..end {
             if plan.is_uniform(opener, at) {
                 // The same in every iteration: emitted once (the mid-end optimizer may be off, see `keeps_order`).
@@ -138,15 +157,34 @@ impl Translator<'_, '_> {
                 })?;
             }
         }
-        match (reduce, acc, &self.vk.kernel().insts[end]) {
-            (Some(op), Some(mut acc), Inst::End { value: Some(v) }) => {
-                for c in &mut copies {
-                    let x = self.in_copy(opener, c, |t, vecs| t.vec_operand(plan, opener, *v, vecs))?;
-                    acc = self.step(op, acc, x, true);
+        let result = self.step_accumulators(plan, opener, end, &mut copies, accs, reduce);
+        self.trip = vector::TripCache::default();
+        result
+    }
+
+    /// Steps the reduction's accumulators by the trip's iterations (none for a loop).
+    fn step_accumulators(
+        &mut self,
+        plan: &vector::Plan,
+        opener: usize,
+        end: usize,
+        copies: &mut [Iteration],
+        accs: &[Value],
+        reduce: Option<ReduceFn>,
+    ) -> Result<Vec<Value>, HostError> {
+        match (reduce, &self.vk.kernel().insts[end]) {
+            (Some(op), Inst::End { value: Some(v) }) => {
+                if accs.len() != VACCS {
+                    return Err(HostError::internal("vector accumulators"));
                 }
-                Ok(Some(acc))
+                let mut accs = accs.to_vec();
+                for (u, c) in copies.iter_mut().enumerate() {
+                    let x = self.in_copy(opener, c, |t, vecs| t.vec_operand(plan, opener, *v, vecs))?;
+                    accs[u % VACCS] = self.step(op, accs[u % VACCS], x, true);
+                }
+                Ok(accs)
             }
-            _ => Ok(None),
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -191,7 +229,9 @@ impl Translator<'_, '_> {
     ) -> Result<R, HostError> {
         let range = opener..opener + c.vals.len();
         self.vals[range.clone()].swap_with_slice(&mut c.vals);
+        self.trip.copy = c.u;
         let r = f(self, &mut c.vecs);
+        self.trip.copy = 0;
         self.vals[range].swap_with_slice(&mut c.vals);
         r
     }
@@ -200,6 +240,8 @@ impl Translator<'_, '_> {
 /// One of the interleaved vector iterations of an unrolled trip: the scalar values (lane 0 of affine ones)
 /// and the vectors of the region's instructions, indexed by `at - opener`.
 struct Iteration {
+    /// Its position in the trip.
+    u: i64,
     vals: Vec<Option<Value>>,
     vecs: Vec<Option<Value>>,
 }

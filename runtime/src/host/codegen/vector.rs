@@ -172,6 +172,18 @@ fn constant(vk: &VerifiedKernel, v: ValueId) -> Option<i64> {
     }
 }
 
+/// Values shared by the iterations of one trip of a vector loop (reset per trip, so everything in it
+/// dominates its uses: a trip is straight-line code).
+#[derive(Default)]
+pub struct TripCache {
+    /// The iteration being emitted (`region::vector_body` sets it).
+    pub copy: i64,
+    /// Splats of uniform scalars.
+    splats: Vec<(ValueId, Value)>,
+    /// Per load or store instruction: the address iteration 0 computed.
+    addrs: Vec<(usize, Value)>,
+}
+
 fn vector_type(t: ScalarType) -> Type {
     match t {
         ScalarType::F32 => types::F32X4,
@@ -193,8 +205,11 @@ impl Translator<'_, '_> {
                 vecs.get(v.index() - opener).copied().flatten().ok_or_else(|| HostError::internal("vector"))
             }
             Lane::Uniform => {
+                if let Some(&(_, x)) = self.trip.splats.iter().find(|(u, _)| *u == v) {
+                    return Ok(x);
+                }
                 let s = self.val(v)?;
-                Ok(match self.vk.value_type(v) {
+                let x = match self.vk.value_type(v) {
                     Some(ScalarType::F32) => self.b.ins().splat(types::F32X4, s),
                     Some(ScalarType::I32) => self.b.ins().splat(types::I32X4, s),
                     Some(ScalarType::Bool) => {
@@ -203,7 +218,9 @@ impl Translator<'_, '_> {
                         self.b.ins().splat(types::I32X4, mask)
                     }
                     _ => return Err(HostError::internal("i64 vector operand")),
-                })
+                };
+                self.trip.splats.push((v, x));
+                Ok(x)
             }
             Lane::Affine(_) => Err(HostError::internal("affine vector operand")),
         }
@@ -223,19 +240,18 @@ impl Translator<'_, '_> {
         Ok(Some(match &vk.kernel().insts[at] {
             Inst::Load { buf, index } => {
                 let dtype = self.dtype(*buf)?;
-                let i = self.val(*index)?;
-                let addr = self.addr(*buf, i)?;
+                let (addr, off) = self.vector_addr(plan, opener, at, *buf, *index)?;
                 match (plan.lane(opener, *index), dtype) {
-                    (Lane::Affine(1), DType::F32) => self.b.ins().load(types::F32X4, flags(), addr, 0),
-                    (Lane::Affine(1), DType::I32) => self.b.ins().load(types::I32X4, flags(), addr, 0),
+                    (Lane::Affine(1), DType::F32) => self.b.ins().load(types::F32X4, flags(), addr, off),
+                    (Lane::Affine(1), DType::I32) => self.b.ins().load(types::I32X4, flags(), addr, off),
                     (Lane::Affine(1), DType::BF16) => {
-                        let bits = self.b.ins().uload16x4(flags(), addr, 0);
+                        let bits = self.b.ins().uload16x4(flags(), addr, off);
                         let bits = self.b.ins().ishl_imm_s(bits, 16);
                         self.b.ins().bitcast(types::F32X4, cast_flags(), bits)
                     }
                     (Lane::Affine(1), DType::I8 | DType::U8 | DType::Bool) => {
                         // Four bytes, widened lane by lane (never reading past the fourth element).
-                        let word = self.b.ins().load(types::I32, flags(), addr, 0);
+                        let word = self.b.ins().load(types::I32, flags(), addr, off);
                         let v = self.b.ins().scalar_to_vector(types::I32X4, word);
                         let bytes = self.b.ins().bitcast(types::I8X16, cast_flags(), v);
                         let wide = if dtype == DType::I8 {
@@ -257,11 +273,11 @@ impl Translator<'_, '_> {
                         let (st, vt) =
                             if dtype == DType::F32 { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
                         let step = c.checked_mul(4).ok_or_else(|| HostError::internal("stride"))?;
-                        let x0 = self.b.ins().load(st, flags(), addr, 0);
+                        let x0 = self.b.ins().load(st, flags(), addr, off);
                         let mut v = self.b.ins().scalar_to_vector(vt, x0);
                         for lane in 1..4u8 {
                             let a = self.b.ins().iadd_imm_s(addr, step * i64::from(lane));
-                            let x = self.b.ins().load(st, flags(), a, 0);
+                            let x = self.b.ins().load(st, flags(), a, off);
                             v = self.b.ins().insertlane(v, x, lane);
                         }
                         v
@@ -271,9 +287,8 @@ impl Translator<'_, '_> {
             }
             Inst::Store { buf, index, value } => {
                 let x = operand(self, *value)?;
-                let i = self.val(*index)?;
-                let addr = self.addr(*buf, i)?;
-                self.b.ins().store(flags(), x, addr, 0);
+                let (addr, off) = self.vector_addr(plan, opener, at, *buf, *index)?;
+                self.b.ins().store(flags(), x, addr, off);
                 return Ok(None);
             }
             Inst::Copy { dst, dst_index, src, src_index } => {
@@ -337,6 +352,33 @@ impl Translator<'_, '_> {
             }
             _ => return Err(HostError::internal("no vector form")),
         }))
+    }
+
+    /// The address of lane 0 of load or store `at` as a base and a byte offset: iteration u of a trip reuses
+    /// iteration 0's address, offset by the 4u elements between them (an affine index moves by `4u * stride`),
+    /// instead of recomputing the index and address.
+    fn vector_addr(
+        &mut self,
+        plan: &Plan,
+        opener: usize,
+        at: usize,
+        buf: BufId,
+        index: ValueId,
+    ) -> Result<(Value, i32), HostError> {
+        let size = self.dtype(buf)?.size() as i64;
+        let first = self.trip.addrs.iter().find(|(a, _)| *a == at).map(|&(_, v)| v);
+        if let (Lane::Affine(c), Some(addr)) = (plan.lane(opener, index), first) {
+            let off = (4 * self.trip.copy).checked_mul(c).and_then(|x| x.checked_mul(size));
+            if let Some(off) = off.and_then(|x| i32::try_from(x).ok()) {
+                return Ok((addr, off));
+            }
+        }
+        let i = self.val(index)?;
+        let addr = self.addr(buf, i)?;
+        if self.trip.copy == 0 {
+            self.trip.addrs.push((at, addr));
+        }
+        Ok((addr, 0))
     }
 
     fn vector_cast(&mut self, from: ScalarType, to: ScalarType, x: Value) -> Value {

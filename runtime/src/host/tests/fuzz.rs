@@ -71,7 +71,7 @@ fn grow(b: &mut Builder, rng: &mut Rng, p: &mut Pool, allow_pow: bool) {
 
 /// A random kernel: an optional outer loop around a loop or a reduction of random length.
 fn random_kernel(rng: &mut Rng) -> Kernel {
-    let n = [1usize, 3, 4, 5, 8, 13, 16, 17, 31, 64, 67][rng.below(11)];
+    let n = [1usize, 3, 4, 5, 8, 13, 16, 17, 29, 31, 64, 67, 75][rng.below(13)];
     let outer = rng.below(3) + 1;
     let mut b = Builder::new("fuzz");
     let xf = b.input(DType::F32, 2 * n * outer);

@@ -1,7 +1,7 @@
 //! Every `from_op` lowering, JIT against interpreter, on random shapes (empty, one element, odd lengths that
 //! leave vector remainders, broadcasting, permuted layouts), plus the vectorization the benchmark relies on.
-use super::{check, Rng};
-use accel_ops::kernel::from_op;
+use super::{check, differential_on, Rng};
+use accel_ops::kernel::{from_op, verify};
 use accel_ops::op::*;
 use accel_ops::{DType, Shape, TensorType};
 
@@ -182,6 +182,54 @@ fn matmul_gemm_pool_lrn_conv_resize() {
             let r = Resize { mode, coord, out_hw: [7, 10], scales: [7.0 / 3.0, 2.0] };
             run(&Op::Resize(r), &[f32s(&[1, 2, 3, 5])], &mut rng);
         }
+    }
+}
+
+/// The math functions on the edges of their ranges (overflow, flush to zero, the clamps, infinities, NaN,
+/// zeros, subnormals), in the unrolled vector loop, the remaining vectors and the scalar tail alike.
+#[test]
+fn math_functions_at_the_edges_of_their_range() {
+    const EDGES: [f32; 30] = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        88.37,
+        88.376,
+        88.3763,
+        88.38,
+        88.72,
+        88.73,
+        89.0,
+        89.5,
+        1e4,
+        -87.3,
+        -87.33,
+        -87.34,
+        -87.5,
+        -87.68,
+        -87.69,
+        -88.0,
+        -88.1,
+        -1e4,
+        1e-40,
+        -1e-40,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        0.346_573_6,
+        -0.346_573_6,
+    ];
+    // 61 elements: two unrolled trips of 6 vectors, 3 remaining vectors, one scalar element.
+    let xs: Vec<u8> = EDGES.iter().cycle().take(61).flat_map(|x| x.to_le_bytes()).collect();
+    use UnaryOp::*;
+    for op in [Exp, Sigmoid, Tanh, Erf, Log, Softplus, Silu, Gelu, Elu { alpha: 0.7 }] {
+        let t = f32s(&[61]);
+        let k = from_op(&Op::Unary(Unary { op }), std::slice::from_ref(&t), &t).unwrap_or_else(|e| panic!("{e}"));
+        let vk = verify(k).unwrap_or_else(|e| panic!("{e}"));
+        let jit = differential_on(&vk, &[xs.clone(), vec![0; 4 * 61]]);
+        assert_eq!(jit.stats().vector_regions, 1, "{op:?}");
     }
 }
 
