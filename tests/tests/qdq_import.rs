@@ -100,3 +100,49 @@ fn qlinear_ops_import() {
     let db8 = sqnr_db(&got8[0].1.to_f32_vec(), want);
     assert!(db8 >= 30.0, "QLinearConv in int8 vs tract: {db8:.1} dB");
 }
+
+/// A uint8 graph input dequantized, requantized to a uint8 graph output: the interface keeps uint8 (carried
+/// inside as int8 with shifted zero points) and delivers the exact uint8 values.
+#[test]
+fn uint8_inputs_and_outputs_keep_their_values() {
+    use accel_tests::onnx_model::{value_info, Model};
+    use tract_onnx::pb::tensor_proto::DataType;
+    use tract_onnx::pb::{type_proto, TensorProto};
+    let u8_info = |name: &str| {
+        let mut vi = value_info(name, &[Some(2), Some(4)]);
+        if let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            t.elem_type = DataType::Uint8 as i32;
+        }
+        vi
+    };
+    let scalar = |name: &str, dt: DataType, f: Vec<f32>, b: Vec<u8>| TensorProto {
+        name: name.into(),
+        data_type: dt as i32,
+        float_data: f,
+        raw_data: b,
+        ..Default::default()
+    };
+    let mut m = Model::default().node("", "DequantizeLinear", &["x", "xs", "xz"], &["f"], vec![]).node(
+        "",
+        "QuantizeLinear",
+        &["f", "ys", "yz"],
+        &["y"],
+        vec![],
+    );
+    m.opset = 13;
+    m.graph.input.push(u8_info("x"));
+    m.graph.output.push(u8_info("y"));
+    m.graph.initializer.extend([
+        scalar("xs", DataType::Float, vec![0.5], vec![]),
+        scalar("xz", DataType::Uint8, vec![], vec![100]),
+        scalar("ys", DataType::Float, vec![0.25], vec![]),
+        scalar("yz", DataType::Uint8, vec![], vec![10]),
+    ]);
+    let c = compile(&m.bytes(), Precision::Fp32);
+    let x: Vec<u8> = vec![0, 1, 90, 100, 101, 150, 200, 255];
+    let got = run_blob(&c.blob, &[("x".to_string(), accel_ops::Tensor::from_u8(vec![2, 4], x.clone()).unwrap())]);
+    assert_eq!(got[0].1.dtype(), DType::U8);
+    // y = clamp(round(0.5 (x - 100) / 0.25) + 10) = clamp(2 (x - 100) + 10, 0, 255).
+    let want: Vec<i64> = x.iter().map(|&v| (2 * (v as i64 - 100) + 10).clamp(0, 255)).collect();
+    assert_eq!(got[0].1.to_i64_vec().unwrap(), want);
+}

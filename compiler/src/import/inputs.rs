@@ -105,6 +105,16 @@ pub(crate) fn compute_type(d: DType) -> DType {
 /// cast to the declared type when the graph computed it in that type's `compute_type` (an f16 output
 /// computed in f32 is rounded to f16 once, at the end). A declared type accel has no form for (strings,
 /// 4-bit, float8) is refused, naming the output, rather than silently delivered as another type.
+/// Whether graph output `vi` is declared uint8 and computed in the int8 carrier (uint8 values are carried as
+/// int8 with the zero point shifted by -128): it must be shifted back by +128 to deliver the declared values.
+pub(crate) fn is_uint8_carrier(vi: &ValueInfoProto, produced: DType) -> bool {
+    let declared = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(tt)) => tt.elem_type,
+        _ => return false,
+    };
+    produced == DType::I8 && declared == DataType::Uint8 as i32
+}
+
 pub(crate) fn output_cast(vi: &ValueInfoProto, produced: DType) -> Result<Option<DType>, ImportError> {
     let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Ok(None);

@@ -20,9 +20,9 @@ mod tests;
 
 pub use error::ImportError;
 
-use crate::ir::Graph;
+use crate::ir::{Graph, ValueId};
 use accel_ops::op::{Cast, Op, Reshape};
-use accel_ops::{Limits, Tensor, TensorType};
+use accel_ops::{DType, Limits, Tensor, TensorType};
 use attrs::{node_label, OnnxNode};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -264,6 +264,11 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
         let v = b
             .lookup(&o.name)
             .ok_or_else(|| ImportError::MissingInput { node: "<graph outputs>".into(), input: o.name.clone() })?;
+        let v = if inputs::is_uint8_carrier(o, b.graph.ty(v).dtype) {
+            uint8_from_carrier(&mut b.graph, v, &o.name)?
+        } else {
+            v
+        };
         let v = match inputs::output_cast(o, b.graph.ty(v).dtype)? {
             Some(to) => {
                 // The computed value gives its name to the cast that delivers it in the declared type.
@@ -290,4 +295,21 @@ pub fn import_bytes(bytes: &[u8], model_dir: Option<&Path>, opts: &ImportOptions
     g.prune();
     g.verify()?;
     Ok(g)
+}
+
+/// The uint8 values of an int8-carried graph output `v` (`q + 128`, exactly, through f32), under the output's
+/// name.
+fn uint8_from_carrier(g: &mut Graph, v: ValueId, name: &str) -> Result<ValueId, ImportError> {
+    let computed = &mut g.values[v.0 as usize];
+    if computed.name == name {
+        computed.name = format!("{name}#carrier");
+    }
+    let wide = g.add_node(format!("{name}#wide"), Op::Cast(Cast { to: DType::F32 }), vec![v], format!("{name}#f32"))?;
+    let k = g.add_const(
+        format!("{name}#128"),
+        Tensor::from_f32(vec![], vec![128.0]).map_err(|e| ImportError::Model(e.to_string()))?,
+    );
+    let op = Op::Binary(accel_ops::op::Binary { op: accel_ops::op::BinaryOp::Add });
+    let shifted = g.add_node(format!("{name}#unshift"), op, vec![wide, k], format!("{name}#u8f32"))?;
+    Ok(g.add_node(format!("{name}#u8"), Op::Cast(Cast { to: DType::U8 }), vec![shifted], name.to_string())?)
 }

@@ -67,6 +67,7 @@ fn integer_operand(
         let name = b.helper_name(n, what)?;
         return b.add_const(n, &name, t);
     }
+    let v = super::quant::int8_carrier(b, n, v, what)?;
     if b.ty(v).dtype != DType::I8 {
         return Err(n.err(format!("{what} must be a quantized (int8/uint8) tensor, got {}", b.ty(v))));
     }

@@ -8,7 +8,7 @@ use super::Builder;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
 use crate::ir::ValueId;
-use accel_ops::op::{MatMul, Op, Quant};
+use accel_ops::op::{Binary, BinaryOp, Cast, MatMul, Op, Quant};
 use accel_ops::{DType, Tensor};
 
 type Res = Result<(), ImportError>;
@@ -56,7 +56,12 @@ fn slice_index(dims: &[usize], axis: usize, count: usize) -> impl Fn(usize) -> u
     move |i| if count == 1 { 0 } else { (i / inner.max(1)) % per.max(1) }
 }
 
+/// The quantization axis; per-tensor parameters ignore it (the ONNX default axis 1 does not exist on a rank-1
+/// tensor, and a scalar scale applies everywhere).
 fn check_axis(n: &OnnxNode<'_>, dims: &[usize], p: &Params) -> Result<usize, ImportError> {
+    if p.scales.len() == 1 {
+        return Ok(0);
+    }
     let axis = n.axis(n.int_or("axis", 1)?, dims.len().max(1), "axis")?;
     if p.scales.len() != 1 && dims.get(axis) != Some(&p.scales.len()) {
         return Err(n.err(format!("{} scales do not match axis {axis} of {dims:?}", p.scales.len())));
@@ -110,6 +115,7 @@ pub(super) fn dequantize_linear(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         let t = dequantize_const(n, t, &p, axis, shift)?;
         return b.const_out(n, t);
     }
+    let x = int8_carrier(b, n, x, "x")?;
     if p.scales.len() != 1 || b.ty(x).dtype != DType::I8 || dt == DType::I32 {
         return Err(n.err(format!("dequantizing a computed {} per axis or from int32 is unsupported", b.ty(x))));
     }
@@ -117,7 +123,31 @@ pub(super) fn dequantize_linear(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     Ok(())
 }
 
-/// `x` (input #0 of `n`, int8) dequantized by inputs #`si`/#`zi`, as a helper value.
+/// A computed uint8 tensor (a graph input declared uint8) in the int8 carrier: `x - 128`, exactly (through
+/// f32, which holds every value), so the zero points shifted by -128 apply to it as to every other uint8 value. Anything else is
+/// returned as it is.
+pub(super) fn int8_carrier(
+    b: &mut Builder<'_>,
+    n: &OnnxNode<'_>,
+    x: ValueId,
+    what: &str,
+) -> Result<ValueId, ImportError> {
+    if b.ty(x).dtype != DType::U8 || b.constant(x).is_some() {
+        return Ok(x);
+    }
+    let name = b.helper_name(n, &format!("{what}_f32"))?;
+    let wide = b.emit(n, Op::Cast(Cast { to: DType::F32 }), &[x], &name)?;
+    let k = Tensor::from_f32(vec![], vec![128.0]).map_err(|e| n.err(e.to_string()))?;
+    let name = b.helper_name(n, &format!("{what}_128"))?;
+    let k = b.add_const(n, &name, k)?;
+    let name = b.helper_name(n, &format!("{what}_shifted"))?;
+    let shifted = b.emit(n, Op::Binary(Binary { op: BinaryOp::Sub }), &[wide, k], &name)?;
+    let name = b.helper_name(n, &format!("{what}_i8"))?;
+    b.emit(n, Op::Cast(Cast { to: DType::I8 }), &[shifted], &name)
+}
+
+/// `x` (input #0 of `n`, int8, or a computed uint8 in its carrier) dequantized by inputs #`si`/#`zi`, as a
+/// helper value.
 fn dequantize_input(
     b: &mut Builder<'_>,
     n: &OnnxNode<'_>,
@@ -130,6 +160,7 @@ fn dequantize_input(
     if p.scales.len() != 1 {
         return Err(n.err(format!("{what}: per-axis activation scales are unsupported")));
     }
+    let x = int8_carrier(b, n, x, what)?;
     if b.ty(x).dtype != DType::I8 {
         return Err(n.err(format!("{what} must be a quantized (int8/uint8) tensor, got {}", b.ty(x))));
     }
