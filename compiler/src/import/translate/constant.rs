@@ -122,13 +122,27 @@ pub(super) fn identity(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 pub(super) fn dropout(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 1, 3)?;
     let x = b.input(n, 0)?;
-    // Opset 12+: training_mode (input 2) must be absent or a constant false.
+    // Opset 12+: training_mode (input 2) must be absent or a constant false, or true with a constant ratio
+    // (input 1) of 0, which drops nothing either.
     if let Some(t) = b.const_input(n, 2, "training_mode")? {
         if t.to_f32_vec().iter().any(|&v| v != 0.0) {
-            return Err(n.err("training_mode=true is unsupported (inference only)"));
+            let ratio = b.const_input(n, 1, "ratio")?.map_or(vec![0.5], |r| r.to_f32_vec());
+            if ratio.iter().any(|&r| r != 0.0) {
+                return Err(n.err("training_mode=true with a ratio above 0 is unsupported (inference only)"));
+            }
         }
     }
-    b.alias_out(n, x)
+    b.alias_out(n, x)?;
+    // The mask keeps every element: a constant of trues, made only when the mask is an output.
+    if n.proto.output.get(1).is_some_and(|o| !o.is_empty()) {
+        let dims = b.dims(x).to_vec();
+        let mask =
+            Tensor::from_bool(dims.clone(), vec![true; dims.iter().product()]).map_err(|e| n.err(e.to_string()))?;
+        let name = b.output_name(n, 1)?.to_string();
+        let v = b.add_const(n, &name, mask)?;
+        b.define(n, 1, v)?;
+    }
+    Ok(())
 }
 
 /// Operators accel evaluates only at import, when all inputs are constant.
