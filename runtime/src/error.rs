@@ -20,6 +20,8 @@ pub enum ExecError {
     Deadlock { blocked: Vec<(QueueId, usize)> },
     #[error("step budget of {budget} commands exhausted at cycle {cycle}")]
     StepBudget { budget: u64, cycle: u64 },
+    #[error("tile {tile}: copying pending loads into SRAM at the end of the run: {why}")]
+    Settle { tile: usize, why: String },
 }
 
 fn show_blocked(blocked: &[(QueueId, usize)]) -> String {

@@ -162,7 +162,8 @@ impl Session {
                 .map_err(|why| RuntimeError::Output { name: "(constants)".into(), why })?;
             self.constants_loaded = true;
         }
-        // Loads of constants may be skipped when SRAM still holds them, only if nothing can change them.
+        // Loads of constants may be skipped when SRAM still holds them, or left pending (`sim::lazy`), only if
+        // nothing can change them.
         self.machine.work.immutable_end = if self.constants_clobbered { 0 } else { p.constants.len() as u64 };
         for io in &p.meta.inputs {
             let Some((_, tensor)) = inputs.iter().find(|(n, _)| n == &io.name) else {

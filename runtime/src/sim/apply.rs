@@ -5,6 +5,7 @@
 //! here (see `exec`), nor the order of commands (see `functional`). Sizes were verified; they are recomputed
 //! with checked arithmetic anyway, and any mismatch is an error string, never a panic.
 use super::conv::{conv_f32, ConvGeom};
+use super::lazy::{dense_in_sram, Immutable, Lazy, Operands};
 use super::matmul::{matmul_f32, MatMulGeom};
 use super::memory::{bytes, bytes_mut};
 use super::vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
@@ -158,12 +159,13 @@ fn store(sram: &[u8], dram: &mut Dram<'_>, s: u64, d: u64, c: &Copy3) -> Result<
 }
 
 /// What one tile's SRAM is known to hold: ranges filled by loads from immutable DRAM (the constants, when the
-/// program never writes them) and untouched since. A load that would copy the same bytes to the same place
-/// again is skipped: the memories end exactly as if it ran.
-#[derive(Debug, Default, Clone)]
+/// program never writes them) and untouched since, whether copied (`loads`) or still pending (`lazy`). A load
+/// that would copy the same bytes to the same place again is skipped: the memories end exactly as if it ran.
+#[derive(Debug, Default)]
 pub(crate) struct Held {
-    /// (SRAM start, SRAM end, DRAM address, copy) of each such load.
+    /// (SRAM start, SRAM end, DRAM address, copy) of each such copied load.
     loads: Vec<(u64, u64, u64, Copy3)>,
+    pub(crate) lazy: Lazy,
 }
 
 impl Held {
@@ -172,47 +174,75 @@ impl Held {
     }
 }
 
-/// `apply`, skipping loads that `held` proves redundant; DRAM below `immutable_end` never changes during the
-/// run (0: nothing is known to be immutable, nothing is skipped).
+/// Whether `cmd` reads its SRAM operands through `Operands` and writes all of its SRAM output range.
+fn reads_in_place(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Conv { .. }
+            | Command::MatMul { .. }
+            | Command::Unary { .. }
+            | Command::Binary { .. }
+            | Command::Pool { .. }
+            | Command::Affine { .. }
+    )
+}
+
+/// `apply`, skipping loads that `held` proves redundant and leaving loads from immutable DRAM pending (see
+/// `lazy`); `fixed.end == 0`: nothing is known to be immutable, nothing is skipped or pending.
 pub(crate) fn apply_tracked(
     dram: &mut Dram<'_>,
     sram: &mut [u8],
     cmd: &Command,
     held: &mut Held,
-    immutable_end: u64,
+    fixed: Immutable,
 ) -> Result<(), String> {
-    if immutable_end == 0 {
+    if fixed.end == 0 {
         held.loads.clear();
-        return apply(dram, sram, cmd);
+        // Nothing pending: ranges are only recorded with immutable DRAM, and settled at the end of each run.
+        return apply(dram, sram, cmd, &held.lazy);
     }
     let footprint = cmd.footprint().map_err(|e| e.why)?;
-    let mut sram_writes = footprint.iter().filter(|a| a.space == Space::Sram && a.write);
     if let Command::Load { sram: s, dram: d, copy } = cmd {
-        let (Some(to), Some(from)) = (sram_writes.next(), footprint.iter().find(|a| a.space == Space::Dram)) else {
+        let (Some(to), Some(from)) = (
+            footprint.iter().find(|a| a.space == Space::Sram && a.write),
+            footprint.iter().find(|a| a.space == Space::Dram),
+        ) else {
             return Err("load without a footprint".into());
         };
-        let stable = from.end() <= immutable_end;
+        let stable = from.end() <= fixed.end;
         let same = |&(hs, _, hd, hc): &(u64, u64, u64, Copy3)| hs == addr(*s) && hd == d.0 && hc == *copy;
-        if stable && held.loads.iter().any(same) {
+        if stable && (held.lazy.holds(to, d.0, copy) || held.loads.iter().any(same)) {
             return Ok(());
         }
+        // Checked first: past this point the load cannot fail, so what `written` forgets is overwritten.
+        bytes(dram.read(), from.start, from.len)?;
+        bytes(sram, to.start, to.len)?;
+        held.lazy.prepare(dram.read(), sram, &footprint, false, dense_in_sram(copy))?;
+        held.lazy.written(&footprint)?;
         // Forgotten first: a load that fails half way leaves the range unknown.
         held.forget(to.start, to.end());
-        apply(dram, sram, cmd)?;
+        if stable && held.lazy.record(dram.read(), to, d.0, copy, fixed.image_budget)? {
+            return Ok(());
+        }
+        apply(dram, sram, cmd, &held.lazy)?;
         if stable {
             held.loads.push((to.start, to.end(), d.0, *copy));
         }
         return Ok(());
     }
-    for w in sram_writes {
+    let in_place = reads_in_place(cmd);
+    held.lazy.prepare(dram.read(), sram, &footprint, in_place, in_place)?;
+    for w in footprint.iter().filter(|a| a.space == Space::Sram && a.write) {
         held.forget(w.start, w.end());
     }
-    apply(dram, sram, cmd)
+    let result = apply(dram, sram, cmd, &held.lazy);
+    held.lazy.written(&footprint)?;
+    result
 }
 
-/// Applies `cmd` (held by a queue of the tile that owns `sram`). Sync commands have no data effect; host calls
-/// are not tile commands.
-pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Result<(), String> {
+/// Applies `cmd` (held by a queue of the tile that owns `sram`), reading operands that `lazy` keeps pending
+/// where their bytes are. Sync commands have no data effect; host calls are not tile commands.
+pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command, lazy: &Lazy) -> Result<(), String> {
     match cmd {
         Command::Load { sram: s, dram: d, copy } => load(dram.read(), sram, addr(*s), d.0, copy),
         Command::Store { sram: s, dram: d, copy } => {
@@ -222,6 +252,21 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Resu
             }
             store(sram, dram, addr(*s), d.0, copy)
         }
+        Command::Conv { .. }
+        | Command::MatMul { .. }
+        | Command::Unary { .. }
+        | Command::Binary { .. }
+        | Command::Pool { .. }
+        | Command::Affine { .. } => compute_cmd(sram, Operands { dram: dram.read(), lazy }, cmd),
+        Command::Convert { .. } => super::precision::convert_cmd(sram, cmd),
+        Command::HostCall { .. } => Err("host calls run through host_call".into()),
+        Command::Signal { .. } | Command::Wait { .. } => Ok(()),
+    }
+}
+
+/// The effect of a MAC or vector command (`reads_in_place`).
+fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), String> {
+    match cmd {
         Command::Conv {
             dtype,
             input,
@@ -250,7 +295,7 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Resu
             act,
         } => {
             if *dtype != DType::F32 {
-                return super::precision::mac(sram, cmd);
+                return super::precision::mac(sram, ops, cmd);
             }
             if *groups == 0 {
                 return Err("groups must be >= 1".into());
@@ -275,13 +320,13 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Resu
                 optional(*bias, *out_c as usize),
                 optional(*residual, out_len),
             ];
-            compute(sram, ins, (addr(*output), out_len), |[x, w, b, r], y| {
+            compute(sram, ops, ins, (addr(*output), out_len), |[x, w, b, r], y| {
                 conv_f32(&g, x.unwrap_or(&[]), w.unwrap_or(&[]), b, r, act.0, y)
             })
         }
         Command::MatMul { dtype, a, b, bias, quant: _, output, m: rows, k, n: cols, act } => {
             if *dtype != DType::F32 {
-                return super::precision::mac(sram, cmd);
+                return super::precision::mac(sram, ops, cmd);
             }
             let g = MatMulGeom { m: *rows as usize, k: *k as usize, n: *cols as usize };
             let ins = [
@@ -289,19 +334,19 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Resu
                 Some((addr(*b), n(&[*k, *cols])?)),
                 optional(*bias, *cols as usize),
             ];
-            compute(sram, ins, (addr(*output), n(&[*rows, *cols])?), |[a, b, bias], y| {
+            compute(sram, ops, ins, (addr(*output), n(&[*rows, *cols])?), |[a, b, bias], y| {
                 matmul_f32(&g, a.unwrap_or(&[]), b.unwrap_or(&[]), bias, act.0, y)
             })
         }
         Command::Unary { func, src, dst, len } => {
             let f = func.0.ok_or("vec.unary without a function")?;
             let len = *len as usize;
-            compute(sram, [Some((addr(*src), len))], (addr(*dst), len), |[s], d| unary_f32(f, s.unwrap_or(&[]), d))
+            compute(sram, ops, [Some((addr(*src), len))], (addr(*dst), len), |[s], d| unary_f32(f, s.unwrap_or(&[]), d))
         }
         Command::Binary { op, a, b, dst, len, b_period, b_repeat } => {
             let (len, period) = (*len as usize, *b_period as usize);
             let ins = [Some((addr(*a), len)), Some((addr(*b), period))];
-            compute(sram, ins, (addr(*dst), len), |[a, b], d| {
+            compute(sram, ops, ins, (addr(*dst), len), |[a, b], d| {
                 binary_f32(op.0, a.unwrap_or(&[]), b.unwrap_or(&[]), *b_repeat as usize, d)
             })
         }
@@ -334,20 +379,18 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command) -> Resu
                 pads: [*pad_top as usize, *pad_left as usize, *pad_bottom as usize, *pad_right as usize],
             };
             let ins = [Some((addr(*src), n(&[*c, *in_h, *in_w])?))];
-            compute(sram, ins, (addr(*dst), n(&[*c, *out_h, *out_w])?), |[s], d| {
+            compute(sram, ops, ins, (addr(*dst), n(&[*c, *out_h, *out_w])?), |[s], d| {
                 pool_f32(kind.0, &g, s.unwrap_or(&[]), d)
             })
         }
         Command::Affine { src, dst, params, c, inner } => {
             let len = n(&[*c, *inner])?;
             let ins = [Some((addr(*src), len)), Some((addr(*params), n(&[*c, 2])?))];
-            compute(sram, ins, (addr(*dst), len), |[s, p], d| {
+            compute(sram, ops, ins, (addr(*dst), len), |[s, p], d| {
                 affine_f32(s.unwrap_or(&[]), p.unwrap_or(&[]), *c as usize, d)
             })
         }
-        Command::Convert { .. } => super::precision::convert_cmd(sram, cmd),
-        Command::HostCall { .. } => Err("host calls run through host_call".into()),
-        Command::Signal { .. } | Command::Wait { .. } => Ok(()),
+        _ => Err(format!("{} is not a MAC or vector command", cmd.mnemonic())),
     }
 }
 
@@ -400,19 +443,27 @@ fn span(a: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, Strin
 }
 
 /// Runs `k` on f32 views of the inputs `ins` (absent ones are `None`) and of the output range `out`, all in
-/// `sram`: in place when the output overlaps no input and everything is aligned, else through copies.
+/// `sram` (inputs that a pending load holds are read where its bytes are): in place when the output overlaps
+/// no SRAM input and everything is aligned, else through copies.
 fn compute<const N: usize>(
     sram: &mut [u8],
+    ops: Operands<'_>,
     ins: [Option<(u64, usize)>; N],
     out: (u64, usize),
     k: impl FnOnce([Option<&[f32]>; N], &mut [f32]) -> Result<(), String>,
 ) -> Result<(), String> {
     let size = sram.len();
     let o = span(out.0, out.1, size)?;
+    // Each input is an SRAM range, or bytes elsewhere.
     let mut ranges = [const { None }; N];
-    for (r, i) in ranges.iter_mut().zip(&ins) {
+    let mut elsewhere: [Option<&[u8]>; N] = [None; N];
+    for ((r, e), i) in ranges.iter_mut().zip(elsewhere.iter_mut()).zip(&ins) {
         if let Some((a, len)) = *i {
-            *r = Some(span(a, len, size)?);
+            let bytes = (len as u64).checked_mul(4).ok_or("size overflow")?;
+            match ops.pending(a, bytes)? {
+                Some(b) => *e = Some(b),
+                None => *r = Some(span(a, len, size)?),
+            }
         }
     }
     let disjoint = ranges.iter().flatten().all(|r| r.end <= o.start || r.start >= o.end);
@@ -426,7 +477,11 @@ fn compute<const N: usize>(
                 &hi[r.start - o.end..r.end - o.end]
             }
         };
-        let views = ranges.each_ref().map(|r| r.as_ref().map(|r| view(part(r))));
+        let views: [Option<Option<&[f32]>>; N] = std::array::from_fn(|i| match (&ranges[i], elsewhere[i]) {
+            (Some(r), _) => Some(view(part(r))),
+            (None, Some(b)) => Some(view(b)),
+            (None, None) => None,
+        });
         if let Some(y) = view_mut(dst) {
             if views.iter().all(|v| !matches!(v, Some(None))) {
                 return k(views.map(|v| v.flatten()), y);
@@ -437,17 +492,22 @@ fn compute<const N: usize>(
     let mut spare = SPARE.with(|s| s.take());
     spare.resize_with(N + 1, Vec::new);
     let (outv, copies) = spare.split_last_mut().ok_or("no scratch")?;
-    for (c, r) in copies.iter_mut().zip(&ranges) {
-        if let Some(r) = r {
-            decode_into(&sram[r.clone()], c);
-        }
+    let mut present = [false; N];
+    for (i, c) in copies.iter_mut().enumerate() {
+        let from = match (&ranges[i], elsewhere[i]) {
+            (Some(r), _) => &sram[r.clone()],
+            (None, Some(b)) => b,
+            (None, None) => continue,
+        };
+        decode_into(from, c);
+        present[i] = true;
     }
     outv.clear();
     outv.resize(out.1, 0.0);
     let mut it = copies.iter();
-    let views = ranges.each_ref().map(|r| {
+    let views = present.map(|p| {
         let c = it.next();
-        r.as_ref().and(c).map(|c| c.as_slice())
+        c.filter(|_| p).map(|c| c.as_slice())
     });
     let result = k(views, outv);
     if result.is_ok() {

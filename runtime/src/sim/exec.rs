@@ -81,8 +81,25 @@ impl Trace {
 }
 
 /// Runs a verified program on `machine` (whose DRAM already holds constants and inputs), calling host kernels
-/// prepared from the same program in `host`.
+/// prepared from the same program in `host`. Afterwards, also after a failure, the memories are those of a
+/// model that copies every load (pending lazy loads are settled).
 pub fn run(
+    program: &VerifiedProgram,
+    machine: &mut Machine,
+    host: &HostKernels,
+    opts: &ExecOptions,
+) -> Result<Trace, ExecError> {
+    machine.work.begin_run();
+    let result = schedule(program, machine, host, opts);
+    let Machine { dram, sram, work } = machine;
+    let settled = work.settle(dram, sram).map_err(|(tile, why)| ExecError::Settle { tile, why });
+    let trace = result?;
+    settled?;
+    Ok(trace)
+}
+
+/// `run` without the settling.
+fn schedule(
     program: &VerifiedProgram,
     machine: &mut Machine,
     host: &HostKernels,

@@ -9,6 +9,7 @@
 //! such a command (and every host call, and the end of the run) first drains the queue. In practice a whole
 //! layer's loads, MACs and stores run in one parallel batch.
 use super::apply::{apply_tracked, Dram, Held, Outbox};
+use super::lazy::Immutable;
 use super::memory::Machine;
 use crate::error::ExecError;
 use accel_ops::command::{Command, QueueId, Space};
@@ -18,6 +19,8 @@ use std::collections::BTreeMap;
 /// Most commands queued before a drain, and most bytes parked in outboxes.
 const MAX_QUEUED: usize = 4096;
 const MAX_PARKED_BYTES: usize = 64 << 20;
+/// Most bytes of strided-load images (`lazy`) over all tiles.
+const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
 /// Reusable per-tile state of the functional model, kept in the `Machine` across runs.
 #[derive(Debug, Default)]
@@ -27,10 +30,34 @@ pub struct Workspace {
     /// DRAM below this never changes during a run (the constants, when nothing writes them): loads from there
     /// may be skipped when SRAM already holds their bytes. 0 unless the session proved it.
     pub(crate) immutable_end: u64,
+    /// The `immutable_end` under which the tiles' lazy-load images were gathered.
+    images_for: u64,
     /// Apply tile commands one at a time even with several threads (only the kernels then run in parallel).
     pub(crate) serial_tiles: bool,
     /// Copies of host kernel inputs, for calls whose DRAM tensors overlap.
     pub(crate) host: super::host_call::HostScratch,
+}
+
+impl Workspace {
+    /// Before a run: drops lazy-load images gathered under another immutable range (they may be stale).
+    pub(crate) fn begin_run(&mut self) {
+        if self.images_for != self.immutable_end {
+            self.held.iter_mut().for_each(|h| h.lazy.clear());
+            self.images_for = self.immutable_end;
+        }
+    }
+
+    /// After a run (also a failed one): copies every pending lazy load into SRAM, so that the memories are
+    /// what a copying model leaves; returns the first tile that failed, with why.
+    pub(crate) fn settle(&mut self, dram: &[u8], sram: &mut [Vec<u8>]) -> Result<(), (usize, String)> {
+        let mut first = Ok(());
+        for (tile, (h, s)) in self.held.iter_mut().zip(sram.iter_mut()).enumerate() {
+            if let Err(why) = h.lazy.settle(dram, s) {
+                first = first.and(Err((tile, why)));
+            }
+        }
+        first
+    }
 }
 
 /// The functional model during one run.
@@ -43,6 +70,8 @@ pub(crate) struct Functional<'p> {
     per_tile: Vec<Vec<usize>>,
     /// DRAM byte ranges of queued stores, `start -> end` (disjoint: an overlap drains first).
     stores: BTreeMap<u64, u64>,
+    /// What this run may treat as immutable (per tile).
+    fixed: Immutable,
 }
 
 impl<'p> Functional<'p> {
@@ -53,6 +82,11 @@ impl<'p> Functional<'p> {
             queued: Vec::new(),
             per_tile: vec![Vec::new(); machine.sram.len()],
             stores: BTreeMap::new(),
+            fixed: Immutable {
+                end: machine.work.immutable_end,
+                image_budget: machine.work.immutable_end.min(MAX_IMAGE_BYTES)
+                    / machine.sram.iter().filter(|s| !s.is_empty()).count().max(1) as u64,
+            },
         }
     }
 
@@ -80,7 +114,7 @@ impl<'p> Functional<'p> {
             let s = sram.get_mut(tile).map(|s| s.as_mut_slice()).unwrap_or(&mut []);
             work.held.resize_with(work.held.len().max(tile + 1), Held::default);
             let held = &mut work.held[tile];
-            return apply_tracked(&mut Dram::Direct(dram), s, cmd, held, work.immutable_end).map_err(fail);
+            return apply_tracked(&mut Dram::Direct(dram), s, cmd, held, self.fixed).map_err(fail);
         }
         if let Command::Load { .. } | Command::Store { .. } = cmd {
             let fp = cmd.footprint().map_err(|e| fail(e.why))?;
@@ -113,7 +147,7 @@ impl<'p> Functional<'p> {
         let Machine { dram, sram, work } = m;
         work.outboxes.resize_with(sram.len(), Outbox::default);
         work.held.resize_with(sram.len(), Held::default);
-        let (queued, immutable_end) = (&self.queued, work.immutable_end);
+        let (queued, fixed) = (&self.queued, self.fixed);
         let shared: &[u8] = dram;
         let tiles = self
             .per_tile
@@ -125,7 +159,7 @@ impl<'p> Functional<'p> {
                 for &tag in tags {
                     let cmd = queued[tag].2;
                     let mut to = Dram::Deferred { dram: shared, outbox: &mut *outbox, tag };
-                    apply_tracked(&mut to, s, cmd, held, immutable_end).map_err(|why| (tag, why))?;
+                    apply_tracked(&mut to, s, cmd, held, fixed).map_err(|why| (tag, why))?;
                 }
                 Ok(())
             })

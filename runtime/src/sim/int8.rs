@@ -326,6 +326,10 @@ impl<F: Fn(usize) -> (usize, usize, isize)> Simd for DepthwiseChannel<'_, F> {
                 for kx in 0..kw {
                     let wv = self.wc[ky * kw + kx] as i32;
                     let (lo, hi, shift) = (self.columns)(kx);
+                    if hi <= lo {
+                        // No output column reads this tap (and `lo + shift` may be negative).
+                        continue;
+                    }
                     if sw == 1 {
                         // ix = ox + shift lies in [0, in_w) for ox in [lo, hi).
                         let start = (lo as isize + shift) as usize;

@@ -1,10 +1,11 @@
 //! The accelerator simulator: memories (`memory`), the deterministic event-driven timing (`exec`, with
 //! the shared DRAM channel, interconnect links and stall causes in `timing`), and the
 //! functional model that computes the data (`functional`: ordering and parallel batches of tile commands;
-//! `apply`: one command's effect on SRAM and DRAM; the f32 kernels in `conv`, `matmul`, `vector`; the checked
-//! sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and `bf16` hold the standalone
-//! INT8 and BF16 GEMM/convolution kernels with their references. It runs only `VerifiedProgram`s and never
-//! decides what is valid.
+//! `apply`: one command's effect on SRAM and DRAM; `lazy`: loads of immutable DRAM left pending until
+//! something other than a MAC or vector command touches them; the f32 kernels in `conv`, `matmul`,
+//! `vector`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
+//! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references. It runs only
+//! `VerifiedProgram`s and never decides what is valid.
 mod apply;
 pub mod bf16;
 mod conv;
@@ -13,6 +14,7 @@ mod functional;
 mod gemm;
 mod host_call;
 pub mod int8;
+mod lazy;
 mod matmul;
 mod memory;
 mod packed;
@@ -22,6 +24,8 @@ mod vector;
 
 #[cfg(test)]
 mod kernel_tests;
+#[cfg(test)]
+mod lazy_tests;
 #[cfg(test)]
 mod tests;
 

@@ -8,6 +8,7 @@
 use super::conv::{im2col, ConvGeom};
 use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8, gemm_i8, GemmI8};
+use super::lazy::Operands;
 use super::memory::{bytes, bytes_mut};
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
@@ -16,6 +17,7 @@ use accel_ops::op::UnaryOp;
 use accel_ops::DType;
 use half::bf16;
 use rayon::prelude::*;
+use zerocopy::FromBytes;
 
 /// Output positions per im2col chunk of the BF16 convolution.
 const COLS: usize = 256;
@@ -24,28 +26,36 @@ fn n(parts: &[u32]) -> Result<usize, String> {
     parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b as usize)).ok_or_else(|| "size overflow".into())
 }
 
-fn region(sram: &[u8], a: SramAddr, elems: usize, size: usize) -> Result<&[u8], String> {
+/// A MAC command's view of its operands: SRAM, or where a pending load keeps them (`lazy`).
+#[derive(Clone, Copy)]
+struct Mem<'s> {
+    sram: &'s [u8],
+    ops: Operands<'s>,
+}
+
+fn region<'s>(m: Mem<'s>, a: SramAddr, elems: usize, size: usize) -> Result<&'s [u8], String> {
     let len = (elems as u64).checked_mul(size as u64).ok_or("size overflow")?;
-    bytes(sram, a.0 as u64, len)
+    m.ops.read(m.sram, a.0 as u64, len)
 }
 
-fn read_bf16(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<bf16>, String> {
-    Ok(region(sram, a, elems, 2)?.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect())
+fn read_bf16(m: Mem<'_>, a: SramAddr, elems: usize) -> Result<Vec<bf16>, String> {
+    Ok(region(m, a, elems, 2)?.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect())
 }
 
-fn read_f32(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<f32>, String> {
-    Ok(region(sram, a, elems, 4)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+fn read_f32(m: Mem<'_>, a: SramAddr, elems: usize) -> Result<Vec<f32>, String> {
+    Ok(region(m, a, elems, 4)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
-fn read_i32(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<i32>, String> {
-    Ok(region(sram, a, elems, 4)?.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+fn read_i32(m: Mem<'_>, a: SramAddr, elems: usize) -> Result<Vec<i32>, String> {
+    Ok(region(m, a, elems, 4)?.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
-fn read_i8(sram: &[u8], a: SramAddr, elems: usize) -> Result<Vec<i8>, String> {
-    Ok(region(sram, a, elems, 1)?.iter().map(|&b| b as i8).collect())
+/// int8 operands are borrowed, not copied (any alignment will do).
+fn read_i8<'s>(m: Mem<'s>, a: SramAddr, elems: usize) -> Result<&'s [i8], String> {
+    <[i8]>::ref_from_bytes(region(m, a, elems, 1)?).map_err(|_| "int8 operand view".into())
 }
 
-fn optional<T>(a: SramAddr, read: impl FnOnce(SramAddr) -> Result<Vec<T>, String>) -> Result<Option<Vec<T>>, String> {
+fn optional<T>(a: SramAddr, read: impl FnOnce(SramAddr) -> Result<T, String>) -> Result<Option<T>, String> {
     if a.is_none() {
         Ok(None)
     } else {
@@ -53,9 +63,9 @@ fn optional<T>(a: SramAddr, read: impl FnOnce(SramAddr) -> Result<Vec<T>, String
     }
 }
 
-fn quant(sram: &[u8], a: SramAddr, channels: usize) -> Result<QuantParams, String> {
+fn quant(m: Mem<'_>, a: SramAddr, channels: usize) -> Result<QuantParams, String> {
     let len = QuantParams::bytes(channels as u64).ok_or("size overflow")?;
-    let q = QuantParams::from_le_bytes(bytes(sram, a.0 as u64, len)?).map_err(|e| e.to_string())?;
+    let q = QuantParams::from_le_bytes(m.ops.read(m.sram, a.0 as u64, len)?).map_err(|e| e.to_string())?;
     Ok(q)
 }
 
@@ -72,7 +82,8 @@ fn write_i8(sram: &mut [u8], a: SramAddr, vals: &[i8]) -> Result<(), String> {
 }
 
 /// The BF16 / INT8 effect of a `mac.conv` or `mac.matmul` (verified: `dtype` is bf16 or i8).
-pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
+pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), String> {
+    let mem = Mem { sram: &*sram, ops };
     match cmd {
         Command::Conv {
             dtype,
@@ -120,25 +131,25 @@ pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
             let w_len = n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?;
             match dtype {
                 DType::BF16 => {
-                    let (x, w) = (read_bf16(sram, *input, x_len)?, read_bf16(sram, *weights, w_len)?);
-                    let b = optional(*bias, |a| read_f32(sram, a, g.out_c))?;
-                    let r = optional(*residual, |a| read_bf16(sram, a, out_len))?;
+                    let (x, w) = (read_bf16(mem, *input, x_len)?, read_bf16(mem, *weights, w_len)?);
+                    let b = optional(*bias, |a| read_f32(mem, a, g.out_c))?;
+                    let r = optional(*residual, |a| read_bf16(mem, a, out_len))?;
                     let y = conv_bf16(&g, &x, &w, b.as_deref(), r.as_deref(), act.0)?;
                     write_bf16(sram, *out, &y)
                 }
                 DType::I8 => {
-                    let (x, w) = (read_i8(sram, *input, x_len)?, read_i8(sram, *weights, w_len)?);
-                    let b = optional(*bias, |a| read_i32(sram, a, g.out_c))?;
-                    let r = optional(*residual, |a| read_i8(sram, a, out_len))?;
-                    let qp = quant(sram, *q, g.out_c)?;
+                    let (x, w) = (read_i8(mem, *input, x_len)?, read_i8(mem, *weights, w_len)?);
+                    let b = optional(*bias, |a| read_i32(mem, a, g.out_c))?;
+                    let r = optional(*residual, |a| read_i8(mem, a, out_len))?;
+                    let qp = quant(mem, *q, g.out_c)?;
                     let mut acc = vec![0i32; out_len];
                     match i8::try_from(qp.header.x_zero) {
-                        Ok(xz) => conv_i8(&g, &x, xz, &w, b.as_deref(), &mut acc)?,
+                        Ok(xz) => conv_i8(&g, x, xz, w, b.as_deref(), &mut acc)?,
                         // A zero point outside int8 (never compiled, but the bytes are data): the reference.
-                        Err(_) => reference_acc_i8(&g, &x, &w, b.as_deref(), qp.header.x_zero, &mut acc),
+                        Err(_) => reference_acc_i8(&g, x, w, b.as_deref(), qp.header.x_zero, &mut acc),
                     }
                     let plane = g.out_h * g.out_w;
-                    let y = requant_all(&acc, plane, &qp, r.as_deref());
+                    let y = requant_all(&acc, plane, &qp, r);
                     write_i8(sram, *out, &y)
                 }
                 other => Err(format!("mac.conv in {other} is not a reduced-precision command")),
@@ -149,23 +160,28 @@ pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
             let (a_len, b_len, out_len) = (n(&[m as u32, k as u32])?, n(&[k as u32, *cols])?, n(&[m as u32, *cols])?);
             match dtype {
                 DType::BF16 => {
-                    let (av, bv) = (read_bf16(sram, *a, a_len)?, read_bf16(sram, *b, b_len)?);
-                    let bias = optional(*bias, |x| read_f32(sram, x, nn))?;
+                    let (av, bv) = (read_bf16(mem, *a, a_len)?, read_bf16(mem, *b, b_len)?);
+                    let bias = optional(*bias, |x| read_f32(mem, x, nn))?;
                     let y = matmul_bf16((m, k, nn), &av, &bv, bias.as_deref(), act.0);
                     write_bf16(sram, *out, &y)
                 }
                 DType::I8 => {
-                    let (av, bv) = (read_i8(sram, *a, a_len)?, read_i8(sram, *b, b_len)?);
-                    let bias = optional(*bias, |x| read_i32(sram, x, nn))?;
-                    let qp = quant(sram, *q, nn)?;
-                    // sum (a - z) b = sum a b - z sum b: shift the zero point into the bias (exact, wrapping).
-                    let mut bz = bias.unwrap_or_else(|| vec![0; nn]);
-                    for (j, v) in bz.iter_mut().enumerate() {
-                        let colsum = (0..k).fold(0i32, |s, p| s.wrapping_add(bv[p * nn + j] as i32));
-                        *v = v.wrapping_sub(colsum.wrapping_mul(qp.header.x_zero));
-                    }
+                    let (av, bv) = (read_i8(mem, *a, a_len)?, read_i8(mem, *b, b_len)?);
+                    let bias = optional(*bias, |x| read_i32(mem, x, nn))?;
+                    let qp = quant(mem, *q, nn)?;
                     let mut acc = vec![0i32; out_len];
-                    gemm_i8(GemmI8 { m, k, n: nn }, &av, &bv, Some(&bz), &mut acc)?;
+                    if m <= FEW_ROWS {
+                        let init = bias.as_deref();
+                        dispatch(FewRowsI8 { a: av, b: bv, z: qp.header.x_zero, k, n: nn, init, acc: &mut acc });
+                    } else {
+                        // sum (a - z) b = sum a b - z sum b: the zero point into the bias (exact, wrapping).
+                        let mut bz = bias.unwrap_or_else(|| vec![0; nn]);
+                        for (j, v) in bz.iter_mut().enumerate() {
+                            let colsum = (0..k).fold(0i32, |s, p| s.wrapping_add(bv[p * nn + j] as i32));
+                            *v = v.wrapping_sub(colsum.wrapping_mul(qp.header.x_zero));
+                        }
+                        gemm_i8(GemmI8 { m, k, n: nn }, av, bv, Some(&bz), &mut acc)?;
+                    }
                     let y = requant_all(&acc, 1, &qp, None);
                     write_i8(sram, *out, &y)
                 }
@@ -173,6 +189,45 @@ pub(crate) fn mac(sram: &mut [u8], cmd: &Command) -> Result<(), String> {
             }
         }
         _ => Err(format!("{} is not a MAC command", cmd.mnemonic())),
+    }
+}
+
+/// Most rows of an INT8 matmul computed by `FewRowsI8` (the fully connected layers' work items).
+const FEW_ROWS: usize = 4;
+
+/// `acc = init + (a - z) * b` for a few rows of `a` (`m x k`) and `b` (`k x n`; `acc` is `m x n`), row by
+/// row streaming `b` once per row, without packing `b` per command as the GEMM does. The int32 sums wrap, so
+/// they are exact in any order: the same numbers as `gemm_i8` with the zero point in the bias.
+struct FewRowsI8<'a> {
+    a: &'a [i8],
+    b: &'a [i8],
+    z: i32,
+    k: usize,
+    n: usize,
+    init: Option<&'a [i32]>,
+    acc: &'a mut [i32],
+}
+
+impl Simd for FewRowsI8<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (k, n) = (self.k, self.n);
+        if n == 0 {
+            return;
+        }
+        for (i, yr) in self.acc.chunks_exact_mut(n).enumerate() {
+            if let Some(init) = self.init {
+                yr.copy_from_slice(init);
+            }
+            let ar = self.a.get(i * k..(i + 1) * k).unwrap_or(&[]);
+            for (&av, br) in ar.iter().zip(self.b.chunks_exact(n)) {
+                let d = (av as i32).wrapping_sub(self.z);
+                for (y, &bv) in yr.iter_mut().zip(br) {
+                    *y = y.wrapping_add(d.wrapping_mul(bv as i32));
+                }
+            }
+        }
     }
 }
 

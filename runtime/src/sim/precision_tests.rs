@@ -4,6 +4,7 @@
 //! padding, residuals and activations.
 use super::*;
 use crate::random::SplitMix64;
+use crate::sim::lazy::{Lazy, Operands};
 use accel_ops::command::{Act, Command, SramAddr};
 use accel_ops::numerics::requant::QuantParams;
 use accel_ops::numerics::{self as nx, ConvGeom as RefGeom};
@@ -208,7 +209,7 @@ fn bf16_conv_is_bit_exact_with_the_reference() {
         let ya = s.reserve(out_len * 2);
         let cmd = case.command(DType::BF16, &g, xa, wa, ba, ra, SramAddr::NONE, ya);
         cmd.footprint().unwrap();
-        mac(&mut s.mem, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
         let got: Vec<u16> =
             s.mem[ya.0 as usize..][..out_len * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         let want: Vec<u16> = want.iter().map(|v| v.to_bits()).collect();
@@ -241,7 +242,7 @@ fn bf16_matmul_is_bit_exact_with_the_reference() {
             act: Act(act),
         };
         cmd.footprint().unwrap();
-        mac(&mut s.mem, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
         let got: Vec<u16> =
             s.mem[ya.0 as usize..][..m * n * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         assert_eq!(got, want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{m}x{k}x{n}");
@@ -285,7 +286,7 @@ fn int8_conv_is_bit_exact_with_the_reference() {
         let ya = s.reserve(out_len);
         let cmd = case.command(DType::I8, &g, xa, wa, ba, ra, qa, ya);
         cmd.footprint().unwrap();
-        mac(&mut s.mem, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
         assert_eq!(got, want, "case {i}");
         assert!(want.iter().any(|&v| v != want[0]), "case {i}: degenerate output");
@@ -319,7 +320,7 @@ fn int8_matmul_is_bit_exact_with_the_reference() {
             act: Act(None),
         };
         cmd.footprint().unwrap();
-        mac(&mut s.mem, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..m * n].iter().map(|&v| v as i8).collect();
         assert_eq!(got, want, "{m}x{k}x{n}");
     }
