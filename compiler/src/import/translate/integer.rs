@@ -45,6 +45,12 @@ fn integer_operand(
     what: &str,
 ) -> Result<ValueId, ImportError> {
     let v = b.input(n, i)?;
+    // A zero point computed at run time (one value, on a computed operand); any other non-constant zero point
+    // gets the usual "must be a constant" error below.
+    let computed = |z: &ValueId| b.constant(*z).is_none() && b.constant(v).is_none() && b.ty(*z).shape.numel() == 1;
+    if let Some(z) = b.opt_input(n, zi)?.filter(computed) {
+        return computed_zero_point(b, n, v, z, what);
+    }
     let zeros = zero_points(b, n, zi, &format!("{what} zero point"))?;
     if let Some(t) = b.constant(v) {
         if !matches!(t.dtype(), DType::I8 | DType::U8) {
@@ -78,6 +84,33 @@ fn integer_operand(
     };
     let name = b.helper_name(n, what)?;
     b.emit(n, Op::Quant(Quant { scale: 1.0, zero_point: zero as i32, to: DType::F32 }), &[v], &name)
+}
+
+/// Computed operand `v` minus a zero point `z` computed at run time (DynamicQuantizeLinear's), as exact f32
+/// integers. `v` may be the int8 carrier of a uint8 tensor: with a uint8 zero point it is shifted back first.
+fn computed_zero_point(
+    b: &mut Builder<'_>,
+    n: &OnnxNode<'_>,
+    v: ValueId,
+    z: ValueId,
+    what: &str,
+) -> Result<ValueId, ImportError> {
+    let (vt, zt) = (b.ty(v).clone(), b.ty(z).clone());
+    let integer = |d: DType| matches!(d, DType::I8 | DType::U8);
+    if !integer(vt.dtype) || !integer(zt.dtype) {
+        return Err(n.err(format!("{what} ({vt}) and its computed zero point ({zt}) must be int8 or uint8")));
+    }
+    let e = super::composite::Expand { n };
+    let vf = e.op(b, &format!("{what}_f32"), Op::Cast(Cast { to: DType::F32 }), &[v])?;
+    let zf = e.op(b, &format!("{what}_zero_f32"), Op::Cast(Cast { to: DType::F32 }), &[z])?;
+    // A uint8 zero point on an int8 value: the value is the carrier (q - 128) of a uint8 tensor.
+    let zf = if vt.dtype == DType::I8 && zt.dtype == DType::U8 {
+        let k = e.scalar(b, &format!("{what}_carrier"), 128.0)?;
+        e.binary(b, &format!("{what}_zero_carried"), accel_ops::op::BinaryOp::Sub, zf, k)?
+    } else {
+        zf
+    };
+    e.binary(b, what, accel_ops::op::BinaryOp::Sub, vf, zf)
 }
 
 /// The f32 sum `acc` as the node's int32 output, once the sum length `k` is known not to overflow.

@@ -18,6 +18,7 @@ mod constant;
 mod conv;
 mod conv1d;
 mod depth_space;
+mod dynamic_quant;
 mod einsum;
 mod grid_sample;
 mod host_only;
@@ -50,6 +51,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Gemm" => math::gemm,
         "MatMul" => math::matmul,
         "Einsum" => einsum::einsum,
+        "DynamicQuantizeLinear" => dynamic_quant::dynamic_quantize_linear,
         "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg" | "Abs" | "Erf" | "Floor"
         | "Ceil" | "Softplus" | "LeakyRelu" | "HardSigmoid" | "HardSwish" | "Elu" => math::unary,
         "Clip" => math::clip,
