@@ -5,6 +5,7 @@ mod builder;
 mod dynamic_quant;
 mod einsum;
 mod hostile;
+mod index_map;
 mod models;
 mod ops;
 mod shapes;

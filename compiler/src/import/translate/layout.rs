@@ -197,20 +197,32 @@ pub(super) fn slice(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     // Validates and rejects repeated axes (the order stays the given one).
     n.axes(&axes, dims.len(), "axes")?;
     let mut op = Slice { starts: vec![0; dims.len()], lens: dims.clone(), steps: vec![1; dims.len()] };
+    // Axes with a negative step: gathered after the slice of the others (`index_map`).
+    let mut reversed = Vec::new();
     for i in 0..k {
         let a = n.axis(axes[i], dims.len(), "axes")?;
         match steps[i] {
             0 => return Err(n.err("slice step 0 is invalid")),
-            s if s < 0 => return Err(n.err(format!("negative slice step {s} is unsupported"))),
-            _ => {}
+            s if s < 0 => reversed.push((a, super::index_map::reversed(dims[a], starts[i], ends[i], s))),
+            s => {
+                let (start, len) = clamp_slice(dims[a], starts[i], ends[i], s);
+                op.starts[a] = start;
+                op.lens[a] = len;
+                op.steps[a] = s as usize;
+            }
         }
-        let (s, len) = clamp_slice(dims[a], starts[i], ends[i], steps[i]);
-        op.starts[a] = s;
-        op.lens[a] = len;
-        op.steps[a] = steps[i] as usize;
     }
-    b.emit_out(n, Op::Slice(op), &[x])?;
-    Ok(())
+    if reversed.is_empty() {
+        b.emit_out(n, Op::Slice(op), &[x])?;
+        return Ok(());
+    }
+    let x = if op.lens == dims && op.steps.iter().all(|&s| s == 1) {
+        x
+    } else {
+        let name = b.helper_name(n, "forward")?;
+        b.emit(n, Op::Slice(op), &[x], &name)?
+    };
+    super::index_map::gather_axes(b, n, x, reversed)
 }
 
 pub(super) fn split(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
@@ -280,8 +292,8 @@ pub(super) fn split(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 pub(super) fn pad(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let x = b.input(n, 0)?;
     let mode = n.string_or("mode", "constant")?;
-    if mode != "constant" {
-        return Err(n.err(format!("pad mode `{mode}` is unsupported (only `constant`)")));
+    if !matches!(mode, "constant" | "edge" | "reflect" | "wrap") {
+        return Err(n.err(format!("pad mode `{mode}` is unsupported (constant, edge, reflect, wrap)")));
     }
     let rank = b.dims(x).len();
     let (pads, value, axes) = if n.opset < 11 {
@@ -299,15 +311,37 @@ pub(super) fn pad(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         let axes = if n.opset >= 18 { b.const_ints(n, 3, "axes")? } else { None };
         (pads, value, axes)
     };
-    if b.ty(x).dtype != DType::F32 {
-        return Err(n.err(format!("padding {} is unsupported (f32 only)", b.ty(x))));
-    }
     let axes = match axes {
         None => (0..rank).collect(),
         Some(a) => n.axes(&a, rank, "axes")?,
     };
     if pads.len() != 2 * axes.len() {
         return Err(n.err(format!("pads {pads:?} must have 2 entries per padded axis ({})", axes.len())));
+    }
+    if mode != "constant" {
+        // Every element comes from the input: a gather per padded axis, any dtype, cropping allowed.
+        let dims = b.dims(x).to_vec();
+        // The padded shape within the tensor limits before any index list is made.
+        let mut out: Vec<i128> = dims.iter().map(|&d| d as i128).collect();
+        for (i, &a) in axes.iter().enumerate() {
+            out[a] += i128::from(pads[i]) + i128::from(pads[i + axes.len()]);
+        }
+        let numel = out.iter().try_fold(1i128, |acc, &d| if d < 0 { None } else { acc.checked_mul(d) });
+        if numel.is_none_or(|e| e > b.limits.tensor.max_elements as i128) {
+            return Err(n.err(format!("pads {pads:?} on {dims:?} give a shape outside the limits")));
+        }
+        let mut maps = Vec::new();
+        for (i, &a) in axes.iter().enumerate() {
+            let (p, q) = (pads[i], pads[i + axes.len()]);
+            if (p, q) != (0, 0) {
+                let indices = super::index_map::padded(mode, dims[a], p, q).map_err(|why| n.err(why))?;
+                maps.push((a, indices));
+            }
+        }
+        return super::index_map::gather_axes(b, n, x, maps);
+    }
+    if b.ty(x).dtype != DType::F32 {
+        return Err(n.err(format!("padding {} is unsupported (f32 only)", b.ty(x))));
     }
     let (mut begin, mut end) = (vec![0; rank], vec![0; rank]);
     for (i, &a) in axes.iter().enumerate() {

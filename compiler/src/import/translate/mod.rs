@@ -22,6 +22,7 @@ mod dynamic_quant;
 mod einsum;
 mod grid_sample;
 mod host_only;
+pub(crate) mod index_map;
 mod integer;
 mod layout;
 mod math;
