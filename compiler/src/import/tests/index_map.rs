@@ -4,10 +4,13 @@ use super::builder::{astr, ti64, M};
 use super::check;
 use crate::import::translate::index_map::{padded, reversed};
 
+/// A Slice's starts, ends, axes and steps.
+type SliceArgs<'a> = (&'a [i64], &'a [i64], &'a [i64], &'a [i64]);
+
 #[test]
 fn flips_and_reversed_slices_match_tract() {
-    // (starts, ends, axes, steps) on a [3, 5, 4] input: a full flip, a strided reversal, two axes at once.
-    let cases: [(&[i64], &[i64], &[i64], &[i64]); 3] = [
+    // On a [3, 5, 4] input: a full flip, a strided reversal, two axes at once.
+    let cases: [SliceArgs<'_>; 3] = [
         (&[-1], &[i64::MIN], &[1], &[-1]),
         (&[4, 3], &[0, -5], &[1, 2], &[-2, -1]),
         (&[0, 10], &[2, -100], &[0, 1], &[1, -3]),
