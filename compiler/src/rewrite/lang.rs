@@ -235,6 +235,9 @@ fn key_of(op: &Op) -> Vec<u64> {
         }
         Op::Resize(r) => {
             let mode = match r.mode {
+                ResizeMode::Cubic { a_bits, exclude_outside } => {
+                    5 | (exclude_outside as u64) << 8 | (a_bits as u64) << 16
+                }
                 ResizeMode::Linear => 0,
                 ResizeMode::Nearest(NearestRounding::RoundPreferFloor) => 1,
                 ResizeMode::Nearest(NearestRounding::RoundPreferCeil) => 2,

@@ -57,29 +57,48 @@ fn accel_case(case: &Case) -> Outcome {
         };
         inputs.push((name.clone(), a));
     }
+    let needs_constant = |why: &str| why.contains("not a constant") || why.contains("must be a constant");
     match accel_compile_run(case, &inputs, &[]) {
         // An operand the schedule needs as a constant came from an input: freeze the integer inputs to the
         // case's values, as a user would with `accelc --freeze`, and say so.
-        Outcome::Unsupported(why) | Outcome::Error(why)
-            if why.contains("not a constant") || why.contains("must be a constant") =>
-        {
-            // Integer tensors (shapes, axes, k) and scalars of any type (Range bounds, quantization scales
-            // and zero points, a training flag).
-            let frozen: Vec<&str> = inputs
+        Outcome::Unsupported(why) | Outcome::Error(why) if needs_constant(&why) => {
+            // Integer tensors (shapes, axes, k), scalars of any type (Range bounds, quantization scales and
+            // zero points, a training flag), and every input an error names as one to freeze (Resize scales).
+            let mut frozen: Vec<&str> = inputs
                 .iter()
-                .filter(|(_, t)| matches!(t.dtype(), DType::I64 | DType::I32) || t.len() <= 1)
+                .filter(|(n, t)| matches!(t.dtype(), DType::I64 | DType::I32) || t.len() <= 1 || named(&why, n))
                 .map(|(n, _)| n.as_str())
                 .collect();
             if frozen.is_empty() {
                 return Outcome::Unsupported(why);
             }
-            match accel_compile_run(case, &inputs, &frozen) {
-                Outcome::Pass => Outcome::PassFrozen(format!("frozen: {}", frozen.join(", "))),
-                other => other,
+            // Each retry may name one more input (a later node's operand); at most one retry per input.
+            for _ in 0..inputs.len() {
+                match accel_compile_run(case, &inputs, &frozen) {
+                    Outcome::Pass => return Outcome::PassFrozen(format!("frozen: {}", frozen.join(", "))),
+                    Outcome::Unsupported(why) | Outcome::Error(why)
+                        if needs_constant(&why)
+                            && inputs.iter().any(|(n, _)| named(&why, n) && !frozen.contains(&n.as_str())) =>
+                    {
+                        let more: Vec<&str> = inputs
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .filter(|n| named(&why, n) && !frozen.contains(n))
+                            .collect();
+                        frozen.extend(more);
+                    }
+                    other => return other,
+                }
             }
+            Outcome::Unsupported("freezing the inputs the errors named did not converge".into())
         }
         other => other,
     }
+}
+
+/// Whether the compiler's "must be a constant" error names graph input `name` as the one to freeze.
+fn named(why: &str, name: &str) -> bool {
+    why.contains(&format!("graph input `{name}`"))
 }
 
 /// Compiles the case with the `frozen` inputs fixed to their values (and every other input's shape pinned),

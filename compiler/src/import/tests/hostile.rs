@@ -165,17 +165,30 @@ fn unsupported_forms_are_node_errors() {
         .init_i64("st", &[1], &[3])
         .init_i64("en", &[1], &[0])
         .init_i64("ax", &[1], &[0])
-        .init_i64("sp", &[1], &[-1])
+        .init_i64("sp", &[1], &[0])
         .named("sl", "Slice", &["x", "st", "en", "ax", "sp"], &["y"], vec![]);
-    node_err(&m.output("y"), "sl", "negative slice step");
-    let m = M::new(13).input("x", &[1, 4]).init_i64("p", &[4], &[0, 1, 0, 1]).named(
+    node_err(&m.output("y"), "sl", "step 0");
+    let pad = |mode: &str, dims: &[i64]| {
+        let m = if dims.contains(&0) { M::new(13).init_f32("x", dims, &[]) } else { M::new(13).input("x", dims) };
+        m.init_i64("p", &[4], &[0, 1, 0, 1]).named(
+            "pad",
+            "Pad",
+            &["x", "p"],
+            &["y"],
+            vec![super::builder::astr("mode", mode)],
+        )
+    };
+    node_err(&pad("symmetric", &[1, 4]).output("y"), "pad", "unsupported");
+    // Nothing to repeat on an empty axis; pads past the element limit.
+    node_err(&pad("wrap", &[1, 0]).output("y"), "pad", "nothing to repeat");
+    let m = M::new(13).input("x", &[1, 4]).init_i64("p", &[4], &[0, 0, 0, 1 << 40]).named(
         "pad",
         "Pad",
         &["x", "p"],
         &["y"],
-        vec![super::builder::astr("mode", "reflect")],
+        vec![super::builder::astr("mode", "edge")],
     );
-    node_err(&m.output("y"), "pad", "unsupported");
+    node_err(&m.output("y"), "pad", "outside the limits");
     // A MaxPool's Indices output is an int64 host node (the N-D host pool).
     let m = M::new(13)
         .input("x", &[1, 1, 4, 4])

@@ -1,4 +1,4 @@
-//! Resize (opsets 10, 11, 13, 18) and the older Upsample (7, 9): nearest or linear on the two spatial axes
+//! Resize (opsets 10, 11, 13, 18) and the older Upsample (7, 9): nearest, linear or cubic on the two spatial axes
 //! of NCHW input, with static output sizes computed here from constant scales or sizes.
 use super::Builder;
 use crate::import::attrs::OnnxNode;
@@ -11,7 +11,12 @@ fn mode(n: &OnnxNode<'_>, nearest: NearestRounding) -> Result<ResizeMode, Import
     match n.string_or("mode", "nearest")? {
         "nearest" => Ok(ResizeMode::Nearest(nearest)),
         "linear" | "bilinear" => Ok(ResizeMode::Linear),
-        other => Err(n.err(format!("resize mode `{other}` is unsupported (nearest and linear only)"))),
+        "cubic" | "bicubic" => {
+            let a = n.finite_float_or("cubic_coeff_a", -0.75)?;
+            let exclude_outside = n.int_or("exclude_outside", 0)? != 0;
+            Ok(ResizeMode::Cubic { a_bits: a.to_bits(), exclude_outside })
+        }
+        other => Err(n.err(format!("resize mode `{other}` is unsupported (nearest, linear and cubic)"))),
     }
 }
 

@@ -323,10 +323,16 @@ fn nearest(b: &mut Builder, s: ValueId, r: NearestRounding, len: usize) -> Value
     b.clamp_i64(i, 0, len as i64 - 1)
 }
 
+fn cubic_unsupported(r: &Resize) -> KernelError {
+    unsupported(&Op::Resize(r.clone()), "cubic mode")
+}
+
 pub(super) fn resize(r: &Resize, inputs: &[TensorType], output: &TensorType) -> Result<Kernel, KernelError> {
     let mut b = Builder::new(match r.mode {
         ResizeMode::Nearest(_) => "resize-nearest",
         ResizeMode::Linear => "resize-linear",
+        // Bicubic runs in operator form (its 16 taps per output are not lowered).
+        ResizeMode::Cubic { .. } => return Err(cubic_unsupported(r)),
     });
     let (ins, out) = declare(&mut b, inputs, output);
     let [n, c, h, w] = inputs[0].shape.dims()[..] else { return Err(unsupported(&Op::Resize(r.clone()), "rank")) };
@@ -348,6 +354,7 @@ pub(super) fn resize(r: &Resize, inputs: &[TensorType], output: &TensorType) -> 
         b.load(ins[0], i)
     };
     let v = match r.mode {
+        ResizeMode::Cubic { .. } => return Err(cubic_unsupported(r)),
         ResizeMode::Nearest(rounding) => {
             let iy = nearest(&mut b, sy, rounding, h);
             let ix = nearest(&mut b, sx, rounding, w);
