@@ -249,6 +249,7 @@ fn key_of(op: &Op) -> Vec<u64> {
                 CoordMode::PytorchHalfPixel => 1,
                 CoordMode::AlignCorners => 2,
                 CoordMode::Asymmetric => 3,
+                CoordMode::HalfPixelSymmetric => 4,
             };
             k.extend([13, mode, coord]);
             list(&mut k, &r.out_hw);

@@ -34,6 +34,14 @@ pub enum CoordMode {
     PytorchHalfPixel,
     AlignCorners,
     Asymmetric,
+    /// Half pixel, centred when the output length was rounded down from `in * scale` (opset 19).
+    HalfPixelSymmetric,
+}
+
+/// `half_pixel_symmetric`'s offset: the input centre times one minus the rounding of the output length.
+pub fn symmetric_offset(in_len: usize, out_len: usize, scale: f32) -> f32 {
+    let adjustment = out_len as f32 / (scale * in_len as f32);
+    in_len as f32 / 2.0 * (1.0 - adjustment)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +86,7 @@ impl Resize {
                 }
             }
             CoordMode::Asymmetric => o / scale,
+            CoordMode::HalfPixelSymmetric => symmetric_offset(in_len, out_len, scale) + ((o + 0.5) / scale - 0.5),
         }
     }
 

@@ -123,6 +123,7 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
         "align_corners" => CoordMode::AlignCorners,
         "asymmetric" => CoordMode::Asymmetric,
+        "half_pixel_symmetric" => CoordMode::HalfPixelSymmetric,
         other => return Err(n.err(format!("coordinate_transformation_mode `{other}` is unsupported"))),
     };
     let nearest = match n.string_or("nearest_mode", "round_prefer_floor")? {

@@ -285,6 +285,11 @@ fn source(b: &mut Builder, r: &Resize, o: ValueId, in_len: usize, out_len: usize
             let s = b.f32(scale);
             b.div(of, s)
         }
+        CoordMode::HalfPixelSymmetric => {
+            let t = half_pixel(b);
+            let offset = b.f32(crate::op::resize::symmetric_offset(in_len, out_len, scale));
+            b.add(offset, t)
+        }
     }
 }
 
