@@ -80,13 +80,25 @@ fn check_int8(name: &str, onnx: &[u8], input: &str, dims: &[usize], precision: P
     assert!(int8 > 0, "{name}: some MAC layers in int8");
     let (mut agree, mut worst) = (0, f64::INFINITY);
     let n = 4;
+    // One session for every run: its scratch and packed-weight caches are warm after the first, and each run,
+    // also of the first input again after the others, must equal the cold run of a fresh session bit for bit.
+    let mut warm = accel_runtime::Session::load(&c.blob).unwrap();
+    let mut warm_run = |x: &Tensor| warm.run(&[(input.to_string(), x.clone())]).unwrap().outputs[0].1.to_f32_vec();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut first = Vec::new();
     for seed in 0..n {
         let x = random_tensor(dims, 2000 + seed);
         let got = run_exact(name, &c, input, &x);
+        assert!(bits(&warm_run(&x)) == bits(&got), "{name}: a warm session differs on input {seed}");
+        if seed == 0 {
+            first = bits(&got);
+        }
         let want = &tract_run(onnx, &[x])[0];
         worst = worst.min(sqnr_db(&got, want));
         agree += (argmax(&got) == argmax(want)) as usize;
     }
+    let again = warm_run(&random_tensor(dims, 2000));
+    assert!(bits(&again) == first, "{name}: a warm session differs on the first input again");
     eprintln!(
         "{name} {precision:?}: {int8} int8 MAC layers, worst output SQNR {worst:.1} dB, top-1 agreement {agree}/{n}"
     );

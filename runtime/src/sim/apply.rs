@@ -8,6 +8,7 @@ use super::conv::{conv_f32, ConvGeom};
 use super::lazy::{dense_in_sram, Immutable, Lazy, Operands};
 use super::matmul::{matmul_f32, MatMulGeom};
 use super::memory::{bytes, bytes_mut};
+use super::scratch::MacScratch;
 use super::vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
 use accel_ops::command::{Command, Copy3, Space, SramAddr};
 use accel_ops::DType;
@@ -166,6 +167,8 @@ pub(crate) struct Held {
     /// (SRAM start, SRAM end, DRAM address, copy) of each such copied load.
     loads: Vec<(u64, u64, u64, Copy3)>,
     pub(crate) lazy: Lazy,
+    /// MAC scratch and packed weights, valid with `lazy`'s images.
+    pub(crate) mac: MacScratch,
 }
 
 impl Held {
@@ -199,7 +202,7 @@ pub(crate) fn apply_tracked(
     if fixed.end == 0 {
         held.loads.clear();
         // Nothing pending: ranges are only recorded with immutable DRAM, and settled at the end of each run.
-        return apply(dram, sram, cmd, &held.lazy);
+        return apply(dram, sram, cmd, &held.lazy, &mut held.mac);
     }
     let footprint = cmd.footprint().map_err(|e| e.why)?;
     if let Command::Load { sram: s, dram: d, copy } = cmd {
@@ -224,7 +227,7 @@ pub(crate) fn apply_tracked(
         if stable && held.lazy.record(dram.read(), to, d.0, copy, fixed.image_budget)? {
             return Ok(());
         }
-        apply(dram, sram, cmd, &held.lazy)?;
+        apply(dram, sram, cmd, &held.lazy, &mut held.mac)?;
         if stable {
             held.loads.push((to.start, to.end(), d.0, *copy));
         }
@@ -235,14 +238,20 @@ pub(crate) fn apply_tracked(
     for w in footprint.iter().filter(|a| a.space == Space::Sram && a.write) {
         held.forget(w.start, w.end());
     }
-    let result = apply(dram, sram, cmd, &held.lazy);
+    let result = apply(dram, sram, cmd, &held.lazy, &mut held.mac);
     held.lazy.written(&footprint)?;
     result
 }
 
 /// Applies `cmd` (held by a queue of the tile that owns `sram`), reading operands that `lazy` keeps pending
 /// where their bytes are. Sync commands have no data effect; host calls are not tile commands.
-pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command, lazy: &Lazy) -> Result<(), String> {
+pub(crate) fn apply(
+    dram: &mut Dram<'_>,
+    sram: &mut [u8],
+    cmd: &Command,
+    lazy: &Lazy,
+    mac: &mut MacScratch,
+) -> Result<(), String> {
     match cmd {
         Command::Load { sram: s, dram: d, copy } => load(dram.read(), sram, addr(*s), d.0, copy),
         Command::Store { sram: s, dram: d, copy } => {
@@ -257,7 +266,7 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command, lazy: &
         | Command::Unary { .. }
         | Command::Binary { .. }
         | Command::Pool { .. }
-        | Command::Affine { .. } => compute_cmd(sram, Operands { dram: dram.read(), lazy }, cmd),
+        | Command::Affine { .. } => compute_cmd(sram, Operands { dram: dram.read(), lazy }, cmd, mac),
         Command::Convert { .. } => super::precision::convert_cmd(sram, cmd),
         Command::HostCall { .. } => Err("host calls run through host_call".into()),
         Command::Signal { .. } | Command::Wait { .. } => Ok(()),
@@ -265,7 +274,7 @@ pub(crate) fn apply(dram: &mut Dram<'_>, sram: &mut [u8], cmd: &Command, lazy: &
 }
 
 /// The effect of a MAC or vector command (`reads_in_place`).
-fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), String> {
+fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacScratch) -> Result<(), String> {
     match cmd {
         Command::Conv {
             dtype,
@@ -295,7 +304,7 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), 
             act,
         } => {
             if *dtype != DType::F32 {
-                return super::precision::mac(sram, ops, cmd);
+                return super::precision::mac(sram, ops, cmd, mac);
             }
             if *groups == 0 {
                 return Err("groups must be >= 1".into());
@@ -326,7 +335,7 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), 
         }
         Command::MatMul { dtype, a, b, bias, quant: _, output, m: rows, k, n: cols, act } => {
             if *dtype != DType::F32 {
-                return super::precision::mac(sram, ops, cmd);
+                return super::precision::mac(sram, ops, cmd, mac);
             }
             let g = MatMulGeom { m: *rows as usize, k: *k as usize, n: *cols as usize };
             let ins = [

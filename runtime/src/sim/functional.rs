@@ -42,7 +42,10 @@ impl Workspace {
     /// Before a run: drops lazy-load images gathered under another immutable range (they may be stale).
     pub(crate) fn begin_run(&mut self) {
         if self.images_for != self.immutable_end {
-            self.held.iter_mut().for_each(|h| h.lazy.clear());
+            self.held.iter_mut().for_each(|h| {
+                h.lazy.clear();
+                h.mac.clear();
+            });
             self.images_for = self.immutable_end;
         }
     }

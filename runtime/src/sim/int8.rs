@@ -12,6 +12,8 @@
 //! Fast path: A is packed as u8 (`a ^ 0x80 = a + 128`), B in panels of 4 k x 32 columns, and the AVX-512 VNNI
 //! `vpdpbusd` microkernel (`gemm::dot_u8i8`) or its portable twin computes `sum (a + 128) * b`; the `128 *
 //! sum_p b[p][j]` surplus and the zero-point term `x_zero * sum_p w[oc][p]` are subtracted exactly.
+//! The simulator calls `conv_i8_packed` / `gemm_i8_packed` with weights packed once (`PackedConv`, `PackedB`,
+//! cached by `scratch`) and buffers reused across commands (`Int8Scratch`); the public kernels pack per call.
 use super::conv::{im2col, ConvGeom};
 use super::gemm::{dispatch, dot_u8i8, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
 use rayon::prelude::*;
@@ -65,23 +67,127 @@ impl GemmI8 {
 /// The fast kernel; bit-identical to `gemm_i8_reference`.
 pub fn gemm_i8(g: GemmI8, a: &[i8], b: &[i8], bias: Option<&[i32]>, c: &mut [i32]) -> Result<(), String> {
     g.check(a, b, bias, c)?;
+    let mut pb = PackedB::default();
+    pb.pack(b, g.k, g.n)?;
+    gemm_i8_packed(g, a, &pb, bias, 0, c, &mut Int8Scratch::default())
+}
+
+/// `c = bias + (a - x_zero) * b` with `b` packed (`PackedB::pack`), its buffers from `s`; bit-identical to
+/// `gemm_i8_reference` with `x_zero * sum_p b[p][j]` taken from the bias (wrapping, so exact).
+pub(crate) fn gemm_i8_packed(
+    g: GemmI8,
+    a: &[i8],
+    b: &PackedB,
+    bias: Option<&[i32]>,
+    x_zero: i32,
+    c: &mut [i32],
+    s: &mut Int8Scratch,
+) -> Result<(), String> {
+    check_len("a", g.m.checked_mul(g.k), a.len())?;
+    check_len("c", g.m.checked_mul(g.n), c.len())?;
+    bias.map_or(Ok(()), |b| check_len("bias", Some(g.n), b.len()))?;
+    if (b.k, b.n) != (g.k, g.n) || b.colsum.len() != g.n || b.pb.len() != g.n.div_ceil(NR) * g.k.div_ceil(4) {
+        return Err(format!("packed b is {}x{}, the gemm needs {}x{}", b.k, b.n, g.k, g.n));
+    }
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }
-    let pa = pack_a(a, g.m, g.k, g.k);
-    let (pb, colsum) = pack_b(b, g.k, g.n, 0, g.n);
-    let row_init = vec![0i32; g.m];
-    let col_init: Vec<i32> =
-        (0..g.n).map(|j| bias.map_or(0, |b| b[j]).wrapping_sub(colsum[j].wrapping_mul(128))).collect();
-    core(&pa, &pb, (g.m, g.n), Init { row: &row_init, col: &col_init }, c, g.n);
+    pack_a(a, g.m, g.k, g.k, &mut s.pa);
+    s.row_init.clear();
+    s.row_init.resize(g.m, 0);
+    s.col_init.clear();
+    s.col_init.extend((0..g.n).map(|j| {
+        let sum = b.colsum[j];
+        bias.map_or(0, |b| b[j]).wrapping_sub(sum.wrapping_mul(x_zero)).wrapping_sub(sum.wrapping_mul(128))
+    }));
+    core(&s.pa, &b.pb, (g.m, g.n), Init { row: &s.row_init, col: &s.col_init }, c, g.n);
     Ok(())
 }
 
-/// Packs rows of `a` (`rows x k`, leading dimension `lda`) as u8 (`+ 128`) in panels of `MR` rows x 4 k;
-/// rows and k beyond the matrix are padding (their products meet zero B entries or are discarded).
-fn pack_a(a: &[i8], rows: usize, k: usize, lda: usize) -> Vec<APanel> {
+/// Reusable buffers of the INT8 kernels (kept per tile across commands and runs: no allocation, no page
+/// faults, no zeroing per command). Every kernel writes what it reads of them first.
+#[derive(Debug, Default)]
+pub(crate) struct Int8Scratch {
+    pa: Vec<APanel>,
+    pb: Vec<I8Panel>,
+    colsum: Vec<i32>,
+    col: Vec<i8>,
+    row_init: Vec<i32>,
+    col_init: Vec<i32>,
+}
+
+/// The B operand of an INT8 GEMM (`k x n`, the weights of a matmul) packed in panels, with its column sums.
+#[derive(Debug, Default)]
+pub(crate) struct PackedB {
+    pb: Vec<I8Panel>,
+    colsum: Vec<i32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Packs `b` (`k x n`, row-major) into `self`, reusing its buffers.
+    pub(crate) fn pack(&mut self, b: &[i8], k: usize, n: usize) -> Result<(), String> {
+        check_len("b", k.checked_mul(n), b.len())?;
+        pack_b(b, k, n, 0, n, &mut self.pb, &mut self.colsum);
+        (self.k, self.n) = (k, n);
+        Ok(())
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.pb.len() * std::mem::size_of::<I8Panel>() + self.colsum.len() * 4
+    }
+}
+
+/// A convolution's weights packed as `conv_i8` multiplies them: the A panels of every group, one after the
+/// other, and the sum of each output channel's weights (for the zero-point term).
+#[derive(Debug, Default)]
+pub(crate) struct PackedConv {
+    pa: Vec<APanel>,
+    wsum: Vec<i32>,
+    /// (groups, output channels per group, k per output channel) it was packed for.
+    shape: (usize, usize, usize),
+}
+
+impl PackedConv {
+    /// Packs the weights `w` of `g` into `self`, reusing its buffers.
+    pub(crate) fn pack(&mut self, g: &ConvGeom, w: &[i8]) -> Result<(), String> {
+        let (groups, cg, kg) = (g.groups.max(1), g.in_c / g.groups.max(1), g.out_c / g.groups.max(1));
+        let k = cg.checked_mul(g.kernel[0]).and_then(|v| v.checked_mul(g.kernel[1])).ok_or("size overflow")?;
+        check_len("weights", groups.checked_mul(kg).and_then(|v| v.checked_mul(k)), w.len())?;
+        self.pa.clear();
+        self.wsum.clear();
+        let mut panels = Vec::new();
+        for wg in w.chunks_exact((kg * k).max(1)).take(if kg * k == 0 { 0 } else { groups }) {
+            pack_a(wg, kg, k, k, &mut panels);
+            self.pa.extend_from_slice(&panels);
+        }
+        self.wsum.extend(w.chunks_exact(k.max(1)).map(|r| r.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32))));
+        self.wsum.resize(g.out_c, 0);
+        self.shape = (groups, kg, k);
+        Ok(())
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.pa.len() * std::mem::size_of::<APanel>() + self.wsum.len() * 4
+    }
+}
+
+/// Whether `conv_i8` multiplies packed weights for `g` (not for depthwise convolutions).
+pub(crate) fn conv_packs_weights(g: &ConvGeom) -> bool {
+    let groups = g.groups.max(1);
+    !(g.in_c / groups == 1 && g.out_c / groups == 1)
+}
+
+/// Packs rows of `a` (`rows x k`, leading dimension `lda`) as u8 (`+ 128`) in panels of `MR` rows x 4 k into
+/// `out` (reused); rows and k beyond the matrix are padding (their products meet zero B entries or are
+/// discarded).
+fn pack_a(a: &[i8], rows: usize, k: usize, lda: usize, out: &mut Vec<APanel>) {
     let kq = k.div_ceil(4);
-    let mut out = vec![[[0x80u8; 4]; MR]; rows.div_ceil(MR) * kq];
+    out.clear();
+    out.resize(rows.div_ceil(MR) * kq, [[0x80u8; 4]; MR]);
     for (ip, panel) in out.chunks_mut(kq.max(1)).enumerate() {
         for r in 0..MR.min(rows - ip * MR) {
             let row = &a[(ip * MR + r) * lda..][..k];
@@ -96,17 +202,17 @@ fn pack_a(a: &[i8], rows: usize, k: usize, lda: usize) -> Vec<APanel> {
             }
         }
     }
-    out
 }
 
 /// Packs columns `n0..n0 + n` of `b` (`k` rows, leading dimension `ldb`) in panels of `NR` columns x 4 k
-/// (zero beyond the matrix), and returns each column's sum over k (wrapping, so any order is exact).
-fn pack_b(b: &[i8], k: usize, ldb: usize, n0: usize, n: usize) -> (Vec<I8Panel>, Vec<i32>) {
+/// (zero beyond the matrix) into `out`, and each column's sum over k (wrapping, so any order is exact) into
+/// `colsum`. Both are reused: every entry is written, so `out` is not zeroed first.
+fn pack_b(b: &[i8], k: usize, ldb: usize, n0: usize, n: usize, out: &mut Vec<I8Panel>, colsum: &mut Vec<i32>) {
     let kq = k.div_ceil(4);
-    let mut out = vec![[0i8; 4 * NR]; n.div_ceil(NR) * kq];
-    let mut colsum = vec![0i32; n];
-    dispatch(PackB { b, k, ldb, n0, n, out: &mut out, colsum: &mut colsum });
-    (out, colsum)
+    out.resize(n.div_ceil(NR) * kq, [0i8; 4 * NR]);
+    colsum.clear();
+    colsum.resize(n, 0);
+    dispatch(PackB { b, k, ldb, n0, n, out, colsum });
 }
 
 /// `pack_b`'s body, compiled per instruction set: the 4-row interleave and the column sums are plain loops
@@ -142,9 +248,12 @@ impl Simd for PackB<'_> {
                     _ => &zeros[..cols],
                 };
                 let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-                for (j, quad) in step.chunks_exact_mut(4).take(cols).enumerate() {
+                let (used, beyond) = step.split_at_mut(4 * cols);
+                for (j, quad) in used.chunks_exact_mut(4).enumerate() {
                     quad.copy_from_slice(&[r0[j], r1[j], r2[j], r3[j]]);
                 }
+                // The buffer is reused: columns beyond the matrix must read zero.
+                beyond.fill(0);
             }
         }
     }
@@ -359,29 +468,54 @@ pub fn conv_i8(
     y: &mut [i32],
 ) -> Result<(), String> {
     check_conv(g, x.len(), w.len(), bias.map(|b| b.len()), y.len())?;
+    let mut packed = PackedConv::default();
+    if conv_packs_weights(g) {
+        packed.pack(g, w)?;
+    }
+    conv_i8_packed(g, x, x_zero, w, &packed, bias, y, &mut Int8Scratch::default())
+}
+
+/// `conv_i8` with the weights `w` already packed in `packed` (`PackedConv::pack`, unless depthwise:
+/// `conv_packs_weights`) and its buffers from `s`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_i8_packed(
+    g: &ConvGeom,
+    x: &[i8],
+    x_zero: i8,
+    w: &[i8],
+    packed: &PackedConv,
+    bias: Option<&[i32]>,
+    y: &mut [i32],
+    s: &mut Int8Scratch,
+) -> Result<(), String> {
+    check_conv(g, x.len(), w.len(), bias.map(|b| b.len()), y.len())?;
     let n = g.out_h * g.out_w;
     if g.out_c == 0 || n == 0 {
         return Ok(());
     }
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
-    if cg == 1 && kg == 1 {
+    if !conv_packs_weights(g) {
         depthwise_i8(g, x, x_zero, w, bias, y);
         return Ok(());
     }
     let k = cg * g.kernel[0] * g.kernel[1];
+    let per_group = kg.div_ceil(MR) * k.div_ceil(4);
+    if packed.shape != (g.groups, kg, k) || packed.pa.len() != g.groups * per_group || packed.wsum.len() != g.out_c {
+        return Err("packed weights do not match the convolution".into());
+    }
     let plane = g.in_h * g.in_w;
     let nc = (COL_BYTES / k.max(1)).clamp(NR, n.max(NR)).min(n);
-    let mut col = vec![0i8; k * nc];
+    // Every element of `col` that a chunk reads is written by its im2col first.
+    s.col.resize(k * nc, 0);
+    let Int8Scratch { pb, colsum, col, row_init, col_init, .. } = s;
     for (grp, yg) in y.chunks_mut(kg * n).enumerate() {
-        let wg = &w[grp * kg * k..][..kg * k];
-        let pa = pack_a(wg, kg, k, k);
+        let pa = &packed.pa[grp * per_group..][..per_group];
         // The zero-point term, and the bias, per output channel.
-        let row_init: Vec<i32> = (0..kg)
-            .map(|i| {
-                let s = wg[i * k..][..k].iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
-                bias.map_or(0, |b| b[grp * kg + i]).wrapping_sub(s.wrapping_mul(x_zero as i32))
-            })
-            .collect();
+        row_init.clear();
+        row_init.extend((0..kg).map(|i| {
+            let oc = grp * kg + i;
+            bias.map_or(0, |b| b[oc]).wrapping_sub(packed.wsum[oc].wrapping_mul(x_zero as i32))
+        }));
         let xg = &x[grp * cg * plane..][..cg * plane];
         // A 1x1 stride-1 unpadded convolution over the whole plane: im2col would copy x as it is, so the
         // packing reads x directly (`cg` rows of `plane` columns).
@@ -389,15 +523,16 @@ pub fn conv_i8(
             g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && (g.out_h, g.out_w) == (g.in_h, g.in_w);
         for n0 in (0..n).step_by(nc) {
             let cols = nc.min(n - n0);
-            let (pb, colsum) = if pointwise {
-                pack_b(xg, k, plane, n0, cols)
+            if pointwise {
+                pack_b(xg, k, plane, n0, cols, pb, colsum);
             } else {
                 let colv = &mut col[..k * cols];
                 im2col(g, xg, n0, n0 + cols, x_zero, colv);
-                pack_b(colv, k, cols, 0, cols)
-            };
-            let col_init: Vec<i32> = colsum.iter().map(|s| s.wrapping_mul(-128)).collect();
-            core(&pa, &pb, (kg, cols), Init { row: &row_init, col: &col_init }, &mut yg[n0..], n);
+                pack_b(colv, k, cols, 0, cols, pb, colsum);
+            }
+            col_init.clear();
+            col_init.extend(colsum.iter().map(|s| s.wrapping_mul(-128)));
+            core(pa, pb, (kg, cols), Init { row: row_init, col: col_init }, &mut yg[n0..], n);
         }
     }
     Ok(())

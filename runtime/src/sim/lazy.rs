@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, HashMap};
 /// Smaller loads are copied: the copy is cheap, and it bounds the number of pending ranges per tile.
 const MIN_LAZY_BYTES: u64 = 4096;
 
-/// Where a pending range's bytes are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+/// Where a pending range's bytes are. Also the key of what is derived from them (`scratch`'s packed weights):
+/// the bytes there do not change while the immutable range and the images stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Source {
     /// At this DRAM address, contiguous.
     Dram(u64),
     /// In image `index` of the tile's `Images`, from byte `offset`.
@@ -276,7 +277,18 @@ pub(crate) struct Operands<'a> {
     pub(crate) lazy: &'a Lazy,
 }
 
+/// Where an operand's bytes are while they stay unchanged (see `Source`).
+pub(crate) type Origin = Source;
+
 impl<'a> Operands<'a> {
+    /// Where the bytes of SRAM `start..start + len` are, if one pending range holds all of them.
+    pub(crate) fn origin(&self, start: u64, len: u64) -> Option<Origin> {
+        let end = start.checked_add(len)?;
+        let mut hits = self.lazy.overlapping(start, end);
+        let (s, p) = hits.next()?;
+        (len > 0 && s <= start && p.end >= end).then(|| p.src.advanced(start - s))
+    }
+
     /// The bytes of SRAM `start..start + len` if a pending range holds all of them, `None` if none holds
     /// any; an operand that straddles a pending range is an error (`prepare` copies those in first).
     pub(crate) fn pending(&self, start: u64, len: u64) -> Result<Option<&'a [u8]>, String> {

@@ -2,7 +2,8 @@
 //! the shared DRAM channel, interconnect links and stall causes in `timing`), and the
 //! functional model that computes the data (`functional`: ordering and parallel batches of tile commands;
 //! `apply`: one command's effect on SRAM and DRAM; `lazy`: loads of immutable DRAM left pending until
-//! something other than a MAC or vector command touches them; the f32 kernels in `conv`, `matmul`,
+//! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
+//! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv`, `matmul`,
 //! `vector`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
 //! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references. It runs only
 //! `VerifiedProgram`s and never decides what is valid.
@@ -19,6 +20,7 @@ mod matmul;
 mod memory;
 mod packed;
 mod precision;
+mod scratch;
 mod timing;
 mod vector;
 

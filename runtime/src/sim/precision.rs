@@ -7,9 +7,10 @@
 //!   order), then `numerics::requant::output` per element, the one definition of requantization.
 use super::conv::{im2col, ConvGeom};
 use super::gemm::{dispatch, Simd};
-use super::int8::{conv_i8, gemm_i8, GemmI8};
+use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
 use super::lazy::Operands;
 use super::memory::{bytes, bytes_mut};
+use super::scratch::MacScratch;
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
 use accel_ops::numerics::requant::{output, QuantHeader, QuantParams};
@@ -82,7 +83,7 @@ fn write_i8(sram: &mut [u8], a: SramAddr, vals: &[i8]) -> Result<(), String> {
 }
 
 /// The BF16 / INT8 effect of a `mac.conv` or `mac.matmul` (verified: `dtype` is bf16 or i8).
-pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(), String> {
+pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &mut MacScratch) -> Result<(), String> {
     let mem = Mem { sram: &*sram, ops };
     match cmd {
         Command::Conv {
@@ -142,15 +143,28 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(
                     let b = optional(*bias, |a| read_i32(mem, a, g.out_c))?;
                     let r = optional(*residual, |a| read_i8(mem, a, out_len))?;
                     let qp = quant(mem, *q, g.out_c)?;
-                    let mut acc = vec![0i32; out_len];
-                    match i8::try_from(qp.header.x_zero) {
-                        Ok(xz) => conv_i8(&g, x, xz, w, b.as_deref(), &mut acc)?,
+                    // Taken out while the packed weights borrow the scratch; every accumulator is written by
+                    // the kernel, so none is zeroed.
+                    let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
+                    acc.resize(out_len, 0);
+                    let origin = ops.origin(weights.0 as u64, w_len as u64);
+                    let done = match i8::try_from(qp.header.x_zero) {
+                        Ok(xz) => scratch.conv_weights(origin, &g, w).and_then(|(packed, s)| {
+                            conv_i8_packed(&g, x, xz, w, packed, b.as_deref(), &mut acc[..out_len], s)
+                        }),
                         // A zero point outside int8 (never compiled, but the bytes are data): the reference.
-                        Err(_) => reference_acc_i8(&g, x, w, b.as_deref(), qp.header.x_zero, &mut acc),
-                    }
+                        Err(_) => {
+                            reference_acc_i8(&g, x, w, b.as_deref(), qp.header.x_zero, &mut acc[..out_len]);
+                            Ok(())
+                        }
+                    };
                     let plane = g.out_h * g.out_w;
-                    let y = requant_all(&acc, plane, &qp, r);
-                    write_i8(sram, *out, &y)
+                    if done.is_ok() {
+                        requant_all(&acc[..out_len], plane, &qp, r, &mut ys);
+                    }
+                    let done = done.and_then(|()| write_i8(sram, *out, &ys));
+                    (scratch.acc, scratch.out) = (acc, ys);
+                    done
                 }
                 other => Err(format!("mac.conv in {other} is not a reduced-precision command")),
             }
@@ -169,21 +183,31 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command) -> Result<(
                     let (av, bv) = (read_i8(mem, *a, a_len)?, read_i8(mem, *b, b_len)?);
                     let bias = optional(*bias, |x| read_i32(mem, x, nn))?;
                     let qp = quant(mem, *q, nn)?;
-                    let mut acc = vec![0i32; out_len];
-                    if m <= FEW_ROWS {
+                    let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
+                    acc.resize(out_len, 0);
+                    let done = if m <= FEW_ROWS {
                         let init = bias.as_deref();
-                        dispatch(FewRowsI8 { a: av, b: bv, z: qp.header.x_zero, k, n: nn, init, acc: &mut acc });
+                        if init.is_none() {
+                            // `FewRowsI8` adds to the accumulators as they are.
+                            acc.fill(0);
+                        }
+                        let acc = &mut acc[..out_len];
+                        dispatch(FewRowsI8 { a: av, b: bv, z: qp.header.x_zero, k, n: nn, init, acc });
+                        Ok(())
                     } else {
                         // sum (a - z) b = sum a b - z sum b: the zero point into the bias (exact, wrapping).
-                        let mut bz = bias.unwrap_or_else(|| vec![0; nn]);
-                        for (j, v) in bz.iter_mut().enumerate() {
-                            let colsum = (0..k).fold(0i32, |s, p| s.wrapping_add(bv[p * nn + j] as i32));
-                            *v = v.wrapping_sub(colsum.wrapping_mul(qp.header.x_zero));
-                        }
-                        gemm_i8(GemmI8 { m, k, n: nn }, av, bv, Some(&bz), &mut acc)?;
+                        let origin = ops.origin(b.0 as u64, b_len as u64);
+                        scratch.matmul_b(origin, bv, k, nn).and_then(|(pb, s)| {
+                            let g = GemmI8 { m, k, n: nn };
+                            gemm_i8_packed(g, av, pb, bias.as_deref(), qp.header.x_zero, &mut acc[..out_len], s)
+                        })
+                    };
+                    if done.is_ok() {
+                        requant_all(&acc[..out_len], 1, &qp, None, &mut ys);
                     }
-                    let y = requant_all(&acc, 1, &qp, None);
-                    write_i8(sram, *out, &y)
+                    let done = done.and_then(|()| write_i8(sram, *out, &ys));
+                    (scratch.acc, scratch.out) = (acc, ys);
+                    done
                 }
                 other => Err(format!("mac.matmul in {other} is not a reduced-precision command")),
             }
@@ -235,10 +259,11 @@ impl Simd for FewRowsI8<'_> {
 /// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul). Works a
 /// block (one channel's plane, or one row) at a time, in parallel over blocks: no per-element division and one
 /// allocation, the elementwise `output` of `numerics` in a plain loop the compiler can unroll.
-fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>) -> Vec<i8> {
+fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>, y: &mut Vec<i8>) {
     let c = q.channels.len().max(1);
     let param = |ch: usize| q.channels.get(ch).copied().unwrap_or((0, 0));
-    let mut y = vec![0i8; acc.len()];
+    // Every output is written below: the reused buffer is not zeroed.
+    y.resize(acc.len(), 0);
     let block = if plane > 1 { plane } else { c };
     y.par_chunks_mut(block).zip(acc.par_chunks(block)).enumerate().for_each(|(b, (out, a))| {
         let res = residual.and_then(|r| r.get(b * block..b * block + a.len()));
@@ -255,7 +280,6 @@ fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8
             }
         }
     });
-    y
 }
 
 /// One channel's plane of accumulators requantized with uniform parameters and no residual: `numerics::output`

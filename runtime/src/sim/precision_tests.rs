@@ -5,6 +5,7 @@
 use super::*;
 use crate::random::SplitMix64;
 use crate::sim::lazy::{Lazy, Operands};
+use crate::sim::scratch::MacScratch;
 use accel_ops::command::{Act, Command, SramAddr};
 use accel_ops::numerics::requant::QuantParams;
 use accel_ops::numerics::{self as nx, ConvGeom as RefGeom};
@@ -209,7 +210,7 @@ fn bf16_conv_is_bit_exact_with_the_reference() {
         let ya = s.reserve(out_len * 2);
         let cmd = case.command(DType::BF16, &g, xa, wa, ba, ra, SramAddr::NONE, ya);
         cmd.footprint().unwrap();
-        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<u16> =
             s.mem[ya.0 as usize..][..out_len * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         let want: Vec<u16> = want.iter().map(|v| v.to_bits()).collect();
@@ -242,7 +243,7 @@ fn bf16_matmul_is_bit_exact_with_the_reference() {
             act: Act(act),
         };
         cmd.footprint().unwrap();
-        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<u16> =
             s.mem[ya.0 as usize..][..m * n * 2].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         assert_eq!(got, want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{m}x{k}x{n}");
@@ -286,7 +287,7 @@ fn int8_conv_is_bit_exact_with_the_reference() {
         let ya = s.reserve(out_len);
         let cmd = case.command(DType::I8, &g, xa, wa, ba, ra, qa, ya);
         cmd.footprint().unwrap();
-        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
         assert_eq!(got, want, "case {i}");
         assert!(want.iter().any(|&v| v != want[0]), "case {i}: degenerate output");
@@ -320,7 +321,7 @@ fn int8_matmul_is_bit_exact_with_the_reference() {
             act: Act(None),
         };
         cmd.footprint().unwrap();
-        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd).unwrap();
+        mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..m * n].iter().map(|&v| v as i8).collect();
         assert_eq!(got, want, "{m}x{k}x{n}");
     }
@@ -372,4 +373,109 @@ fn requant_plane_matches_numerics() {
             }
         }
     }
+}
+
+/// INT8 convolutions and matmuls whose weights come from the constants through lazy loads, on one tile whose
+/// scratch and packed-weight cache stay warm across runs: every run, on the same inputs or others, must give
+/// `numerics`' outputs. The same constant bytes are the weights of differently shaped commands (3x3 and 1x1
+/// with the same matrix, grouped; two matmul shapes), so a cache keyed on the bytes' place alone would hand one
+/// the other's panels.
+#[test]
+fn int8_outputs_stay_exact_with_warm_packed_weights_and_scratch() {
+    use crate::sim::apply::{apply_tracked, Dram, Held};
+    use crate::sim::lazy::Immutable;
+    use accel_ops::command::{Copy3, DramAddr};
+    let case = |c, h, k, kernel, pads: [usize; 4], groups| Case {
+        c,
+        h,
+        w: h,
+        k,
+        kernel,
+        stride: 1,
+        dilation: 1,
+        pads,
+        groups,
+        residual: false,
+        act: None,
+    };
+    // 4608 weight bytes each (lazy: at least 4 KiB), all from DRAM 0.
+    let convs = [case(16, 10, 32, 3, [1, 1, 1, 1], 1), case(144, 5, 32, 1, [0; 4], 1), case(32, 8, 32, 3, [1; 4], 2)];
+    // 5120 bytes each from DRAM 8192; more rows than the few-row kernel takes.
+    let matmuls = [(8usize, 128usize, 40usize), (9, 160, 32)];
+    let mut rng = SplitMix64::new(21);
+    let dram: Vec<u8> = (0..1 << 16).map(|_| (rng.next_u64() >> 56) as u8).collect();
+    let fixed = Immutable { end: dram.len() as u64, image_budget: 1 << 20 };
+    let (mut sram, mut held) = (vec![0u8; 1 << 17], Held::default());
+    let mut outputs = Vec::new();
+    for seed in [1, 1, 2, 1] {
+        let mut rng = SplitMix64::new(seed);
+        let mut got_run = Vec::new();
+        let run = |cmds: &[Command], sram: &mut Vec<u8>, held: &mut Held| {
+            for cmd in cmds {
+                apply_tracked(&mut Dram::Direct(&mut dram.clone()), sram, cmd, held, fixed).unwrap();
+            }
+        };
+        for c in &convs {
+            let g = c.geom();
+            let w_len = g.out_c * (g.in_c / g.groups) * c.kernel * c.kernel;
+            let w: Vec<i8> = dram[..w_len].iter().map(|&v| v as i8).collect();
+            let x = i8_vec(&mut rng, g.in_c * g.in_h * g.in_w);
+            let b: Vec<i32> = (0..g.out_c).map(|_| (rng.next_u64() % 2001) as i32 - 1000).collect();
+            let q = random_quant(&mut rng, g.out_c, false);
+            let out_len = g.out_c * g.out_h * g.out_w;
+            let mut want = vec![0i8; out_len];
+            nx::int8::conv(&g, &x, &w, &b, &q, None, &mut want).unwrap();
+            // Operands above the weights, written straight into SRAM (as a copying load would).
+            let mut s = Sram { mem: sram[..0x4000].to_vec() };
+            let xb: Vec<u8> = x.iter().map(|&v| v as u8).collect();
+            let (xa, ba, qa) = (s.put(&xb), s.put(&words(&b)), s.put(&words(&q.to_words())));
+            let ya = s.reserve(out_len);
+            sram[0x4000..s.mem.len()].copy_from_slice(&s.mem[0x4000..]);
+            let load = Command::Load { sram: SramAddr(0), dram: DramAddr(0), copy: Copy3::contiguous(w_len as u32) };
+            let cmd = c.command(DType::I8, &g, xa, SramAddr(0), ba, SramAddr::NONE, qa, ya);
+            run(&[load, cmd], &mut sram, &mut held);
+            let got: Vec<i8> = sram[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
+            assert_eq!(got, want, "seed {seed}: conv {g:?}");
+            got_run.push(got);
+        }
+        for &(m, k, n) in &matmuls {
+            let b: Vec<i8> = dram[8192..][..k * n].iter().map(|&v| v as i8).collect();
+            let a = i8_vec(&mut rng, m * k);
+            let bias: Vec<i32> = (0..n).map(|_| (rng.next_u64() % 2001) as i32 - 1000).collect();
+            let q = random_quant(&mut rng, n, false);
+            let mut want = vec![0i8; m * n];
+            nx::int8::matmul((m, k, n), &a, &b, &bias, &q, &mut want).unwrap();
+            let mut s = Sram { mem: sram[..0x4000].to_vec() };
+            let ab: Vec<u8> = a.iter().map(|&v| v as u8).collect();
+            let (aa, bi, qa) = (s.put(&ab), s.put(&words(&bias)), s.put(&words(&q.to_words())));
+            let ya = s.reserve(m * n);
+            sram[0x4000..s.mem.len()].copy_from_slice(&s.mem[0x4000..]);
+            let load =
+                Command::Load { sram: SramAddr(0), dram: DramAddr(8192), copy: Copy3::contiguous((k * n) as u32) };
+            let (m, k, n) = (m as u32, k as u32, n as u32);
+            let cmd = Command::MatMul {
+                dtype: DType::I8,
+                a: aa,
+                b: SramAddr(0),
+                bias: bi,
+                quant: qa,
+                output: ya,
+                m,
+                k,
+                n,
+                act: Act(None),
+            };
+            run(&[load, cmd], &mut sram, &mut held);
+            let got: Vec<i8> = sram[ya.0 as usize..][..(m * n) as usize].iter().map(|&v| v as i8).collect();
+            assert_eq!(got, want, "seed {seed}: matmul {m}x{k}x{n}");
+            got_run.push(got);
+        }
+        // The end of a run.
+        held.lazy.settle(&dram, &mut sram).unwrap();
+        // The 3x3 and the 1x1 convolution multiply the same 32 x 144 matrix: one packing serves both.
+        assert_eq!(held.mac.cached(), 4, "every packed weight is cached once");
+        outputs.push(got_run);
+    }
+    assert!(outputs[0] == outputs[1] && outputs[1] == outputs[3], "same inputs, different outputs");
+    assert!(outputs[0] != outputs[2], "different inputs, same outputs");
 }
