@@ -28,6 +28,7 @@ fn emit(
     coord: CoordMode,
     scales: Option<Vec<f32>>,
     sizes: Option<Vec<i64>>,
+    aspect_scale: Option<f32>,
 ) -> Res {
     let x = b.input(n, 0)?;
     let dims = b.dims(x).to_vec();
@@ -68,7 +69,8 @@ fn emit(
             for a in 0..4 {
                 out[a] = n.to_usize(z[a], "sizes")?;
             }
-            let sc = |a: usize| out[a] as f32 / dims[a].max(1) as f32;
+            // With a kept aspect ratio the coordinates use the one scale that made the sizes.
+            let sc = |a: usize| aspect_scale.unwrap_or(out[a] as f32 / dims[a].max(1) as f32);
             (out, [sc(2), sc(3)])
         }
         _ => return Err(n.err("exactly one of scales and sizes must be given")),
@@ -106,17 +108,15 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         b.arity(n, 2, 2)?;
         let scales = b.const_floats(n, 1, "scales")?.ok_or_else(|| n.err("input #1 (scales) is required"))?;
         let m = mode(n, NearestRounding::Floor)?;
-        return emit(b, n, m, CoordMode::Asymmetric, Some(scales), None);
+        return emit(b, n, m, CoordMode::Asymmetric, Some(scales), None, None);
     }
     b.arity(n, 1, 4)?;
-    if n.opset >= 18 {
-        if n.int_or("antialias", 0)? != 0 {
-            return Err(n.err("antialias is unsupported"));
-        }
-        let policy = n.string_or("keep_aspect_ratio_policy", "stretch")?;
-        if policy != "stretch" {
-            return Err(n.err(format!("keep_aspect_ratio_policy `{policy}` is unsupported")));
-        }
+    if n.opset >= 18 && n.int_or("antialias", 0)? != 0 {
+        return Err(n.err("antialias is unsupported"));
+    }
+    let policy = if n.opset >= 18 { n.string_or("keep_aspect_ratio_policy", "stretch")? } else { "stretch" };
+    if !matches!(policy, "stretch" | "not_larger" | "not_smaller") {
+        return Err(n.err(format!("keep_aspect_ratio_policy `{policy}` is unsupported")));
     }
     let coord = match n.string_or("coordinate_transformation_mode", "half_pixel")? {
         "half_pixel" => CoordMode::HalfPixel,
@@ -142,8 +142,31 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let ones = vec![1.0f32; dims.len()];
     let scales = scales.map(|s| spread(n, s, axes, &ones)).transpose()?;
     let full: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
-    let sizes = sizes.map(|s| spread(n, s, axes, &full)).transpose()?;
-    emit(b, n, m, coord, scales, sizes)
+    let mut sizes = sizes.map(|s| spread(n, s, axes, &full)).transpose()?;
+    let mut aspect_scale = None;
+    if let (Some(z), true) = (sizes.as_mut(), policy != "stretch") {
+        // One scale for the resized axes, the least (not_larger) or greatest (not_smaller) of sizes / input,
+        // and sizes recomputed from it, rounding half up (ONNX's reference).
+        let resized: Vec<usize> = match axes {
+            Some(a) => a.iter().map(|&x| n.axis(x, dims.len(), "axes")).collect::<Result<_, _>>()?,
+            None => (0..dims.len()).collect(),
+        };
+        let ratios = resized.iter().map(|&a| z.get(a).map_or(1.0, |&v| v as f32) / dims[a].max(1) as f32);
+        let scale =
+            if policy == "not_larger" { ratios.fold(f32::INFINITY, f32::min) } else { ratios.fold(0.0, f32::max) };
+        if !scale.is_finite() || scale <= 0.0 {
+            return Err(n.err(format!("sizes {z:?} give no usable scale for {policy}")));
+        }
+        for &a in &resized {
+            let v = (scale * dims[a] as f32 + 0.5).floor();
+            if v > b.limits.tensor.max_elements as f32 {
+                return Err(n.err(format!("sizes {z:?} with {policy} give a dim over the element limit")));
+            }
+            z[a] = v as i64;
+        }
+        aspect_scale = Some(scale);
+    }
+    emit(b, n, m, coord, scales, sizes, aspect_scale)
 }
 
 pub(super) fn upsample(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
@@ -159,5 +182,5 @@ pub(super) fn upsample(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     };
     // Upsample uses asymmetric coordinates; nearest takes the floor of the source coordinate.
     let m = mode(n, NearestRounding::Floor)?;
-    emit(b, n, m, CoordMode::Asymmetric, Some(scales), None)
+    emit(b, n, m, CoordMode::Asymmetric, Some(scales), None, None)
 }
