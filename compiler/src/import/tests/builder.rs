@@ -48,6 +48,17 @@ pub fn tf32(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
     }
 }
 
+/// A uint8 tensor in `raw_data`.
+pub fn tu8(name: &str, dims: &[i64], v: &[u8]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: DataType::Uint8 as i32,
+        raw_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
 /// An i64 tensor in `int64_data`.
 pub fn ti64(name: &str, dims: &[i64], v: &[i64]) -> TensorProto {
     TensorProto {

@@ -1,20 +1,9 @@
 //! Dynamic quantization as onnxruntime's `quantize_dynamic` writes it: DynamicQuantizeLinear on the
 //! activations, MatMulInteger against uint8 weights with the computed zero point, the int32 sum scaled back.
 //! Checked against tract.
-use super::builder::{tf32, M};
+use super::builder::{ai, tf32, tu8, M};
 use super::check;
 use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::TensorProto;
-
-fn tu8(name: &str, dims: &[i64], v: &[u8]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: DataType::Uint8 as i32,
-        raw_data: v.to_vec(),
-        ..Default::default()
-    }
-}
 
 #[test]
 fn dynamic_quantized_matmul_matches_tract() {
@@ -26,7 +15,7 @@ fn dynamic_quantized_matmul_matches_tract() {
         .init(tf32("w_scale", &[], &[0.02]))
         .node("DynamicQuantizeLinear", &["x"], &["xq", "x_scale", "x_zero"], vec![])
         .node("MatMulInteger", &["xq", "w", "x_zero", "w_zero"], &["acc"], vec![])
-        .node("Cast", &["acc"], &["acc_f"], vec![super::builder::ai("to", DataType::Float as i64)])
+        .node("Cast", &["acc"], &["acc_f"], vec![ai("to", DataType::Float as i64)])
         .node("Mul", &["x_scale", "w_scale"], &["scale"], vec![])
         .node("Mul", &["acc_f", "scale"], &["y"], vec![])
         .output("y");
@@ -38,8 +27,8 @@ fn dynamic_quantize_linear_outputs_match_tract() {
     let m = M::new(11)
         .input("x", &[2, 5])
         .node("DynamicQuantizeLinear", &["x"], &["y", "scale", "zero"], vec![])
-        .node("Cast", &["y"], &["yf"], vec![super::builder::ai("to", DataType::Float as i64)])
-        .node("Cast", &["zero"], &["zf"], vec![super::builder::ai("to", DataType::Float as i64)])
+        .node("Cast", &["y"], &["yf"], vec![ai("to", DataType::Float as i64)])
+        .node("Cast", &["zero"], &["zf"], vec![ai("to", DataType::Float as i64)])
         .output("yf")
         .output("scale")
         .output("zf");
