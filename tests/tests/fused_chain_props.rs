@@ -3,7 +3,8 @@
 //! match tract. The target makes DRAM slow and SRAM small, so the scheduler fuses most chains and cuts them
 //! into many stripes: the halo rows of every member, strided or not, are exercised at the top, in the middle
 //! and at the bottom of the image.
-use accel_compiler::driver::{compile_bytes, CompileOptions};
+use accel_compiler::driver::{compile_bytes, CompileOptions, Precision};
+use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_modelgen::{Conv, Dim, GraphBuilder};
 use accel_ops::target::Target;
 use accel_tests::harness::{assert_close, random_tensor, run_blob, tract_run, ATOL, RTOL};
@@ -69,6 +70,11 @@ fn target(sram: u64) -> Target {
 /// Compiles and runs; returns the layer names of the schedule and the output.
 fn run(onnx: &[u8], target: &Target, no_fusion: bool, x: &accel_ops::Tensor) -> (Vec<String>, Vec<f32>) {
     let opts = CompileOptions { target: target.clone(), no_fusion, ..Default::default() };
+    run_with(onnx, opts, x)
+}
+
+fn run_with(onnx: &[u8], opts: CompileOptions, x: &accel_ops::Tensor) -> (Vec<String>, Vec<f32>) {
+    let no_fusion = opts.no_fusion;
     let c = compile_bytes(onnx, None, &opts).unwrap_or_else(|e| panic!("compile (no_fusion {no_fusion}): {e}"));
     let layers = c.program().debug.layers.clone();
     let out = run_blob(&c.blob, &[("input".to_string(), x.clone())]);
@@ -84,29 +90,46 @@ fn strided_member_fused(layer_names: &[String], layers: &[Layer]) -> bool {
     })
 }
 
+/// Channels, height (up to `max_h`), width (up to `max_w`), layers, SRAM bytes per tile and a seed.
+fn chains(max_h: usize, max_w: usize) -> impl Strategy<Value = (usize, usize, usize, Vec<Layer>, u64, u64)> {
+    (
+        1usize..=8,
+        5usize..=max_h,
+        3usize..=max_w,
+        prop::collection::vec(layer(), 2..=4),
+        prop_oneof![Just(64u64 << 10), Just(128u64 << 10), Just(2u64 << 20)],
+        any::<u64>(),
+    )
+}
+
+/// One drawn case: the model, how many convolutions it kept, the target and an input; rejected when fewer than
+/// two convolutions fit the image.
+fn case(
+    c: usize,
+    h: usize,
+    w: usize,
+    layers: &[Layer],
+    sram: u64,
+    seed: u64,
+) -> Result<(Vec<u8>, usize, Target, accel_ops::Tensor), proptest::test_runner::TestCaseError> {
+    let (onnx, kept) = model(c, h, w, layers, seed);
+    if kept < 2 {
+        return Err(proptest::test_runner::TestCaseError::reject("fewer than two convolutions fit the image"));
+    }
+    Ok((onnx, kept, target(sram), random_tensor(&[1, c, h, w], seed ^ 0x5eed)))
+}
+
 /// Random chains through the property; at least a quarter of the cases must fuse a strided layer inside a
 /// chain, so the property keeps covering what it is about.
 #[test]
 fn fused_strided_chains_match_unfused_layers_and_tract() {
-    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use proptest::test_runner::{Config, TestRunner};
     let cases = 48;
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let strided = std::cell::Cell::new(0u32);
-    let strategy = (
-        1usize..=8,
-        5usize..=41,
-        3usize..=24,
-        prop::collection::vec(layer(), 2..=4),
-        prop_oneof![Just(64u64 << 10), Just(128u64 << 10), Just(2u64 << 20)],
-        any::<u64>(),
-    );
+    let strategy = chains(41, 24);
     let result = runner.run(&strategy, |(c, h, w, layers, sram, seed)| {
-        let (onnx, kept) = model(c, h, w, &layers, seed);
-        if kept < 2 {
-            return Err(TestCaseError::reject("fewer than two convolutions fit the image"));
-        }
-        let t = target(sram);
-        let x = random_tensor(&[1, c, h, w], seed ^ 0x5eed);
+        let (onnx, kept, t, x) = case(c, h, w, &layers, sram, seed)?;
         let (fused_layers, fused) = run(&onnx, &t, false, &x);
         let (plain_layers, plain) = run(&onnx, &t, true, &x);
         prop_assert_eq!(plain_layers.len(), kept);
@@ -122,4 +145,92 @@ fn fused_strided_chains_match_unfused_layers_and_tract() {
         panic!("{e}");
     }
     assert!(strided.get() >= cases / 4, "only {} of {cases} cases fused a strided layer inside a chain", strided.get());
+}
+
+/// The same property in the reduced formats: an int8 (calibrated) or bf16 chain gives exactly the bits of its
+/// layers run one at a time (each output element is the same dot product in the same order, requantized the
+/// same way), and int8 has at least a quarter of the cases fuse two or more layers.
+#[test]
+fn int8_and_bf16_chains_equal_unfused_layers_bit_for_bit() {
+    use proptest::test_runner::{Config, TestRunner};
+    let cases = 24;
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let fused_int8 = std::cell::Cell::new(0u32);
+    let strategy = chains(33, 20);
+    let result = runner.run(&strategy, |(c, h, w, layers, sram, seed)| {
+        let (onnx, _, t, x) = case(c, h, w, &layers, sram, seed)?;
+        let samples: Vec<_> = (0..4).map(|s| vec![random_tensor(&[1, c, h, w], seed ^ (0xca1 + s))]).collect();
+        for precision in [Precision::Int8, Precision::Bf16] {
+            let opts = |no_fusion| CompileOptions {
+                target: t.clone(),
+                no_fusion,
+                precision,
+                calibration: (precision == Precision::Int8)
+                    .then(|| Calibration { samples: samples.clone(), method: CalibrationMethod::MinMax }),
+                ..Default::default()
+            };
+            let (fused_layers, fused) = run_with(&onnx, opts(false), &x);
+            let (_, plain) = run_with(&onnx, opts(true), &x);
+            if precision == Precision::Int8 && fused_layers.iter().any(|l| l.contains(" > ")) {
+                fused_int8.set(fused_int8.get() + 1);
+            }
+            let (fb, pb): (Vec<u32>, Vec<u32>) =
+                (fused.iter().map(|v| v.to_bits()).collect(), plain.iter().map(|v| v.to_bits()).collect());
+            prop_assert_eq!(fb, pb, "{:?}: fused and unfused outputs differ ({:?})", precision, fused_layers);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(fused_int8.get() >= cases / 4, "only {} of {cases} int8 cases fused a chain", fused_int8.get());
+}
+
+/// Bytes the program's DMA loads read from the constants (weights, biases, int8 parameters).
+fn constant_load_bytes(p: &accel_ops::program::Program) -> u64 {
+    let end = p.constants.len() as u64;
+    p.queues
+        .iter()
+        .flat_map(|q| &q.commands)
+        .filter_map(|c| match c {
+            accel_ops::command::Command::Load { dram, copy, .. } if dram.0 < end => {
+                Some(copy.len as u64 * copy.n1 as u64 * copy.n2 as u64)
+            }
+            _ => None,
+        })
+        .sum()
+}
+
+/// An int8 convolution whose weights outweigh its activations and SRAM keeps chunks of them resident
+/// (weight-stationary: its 72 KB of weights exceed what a one-layer chain may hold in 96 KB) instead of
+/// streaming them with every stripe: it reads fewer constant bytes than with `--no-fusion`, same bits.
+#[test]
+fn int8_layer_keeps_its_weights_resident_with_the_same_bits() {
+    let mut b = GraphBuilder::new(7);
+    let x = b.input("input", &[Dim::Fixed(1), 64.into(), 32.into(), 32.into()]);
+    let y = b.scoped("conv", |b| b.conv_with(&x, Conv::new(128, 3).pad(1).bias(true)));
+    let y = b.relu(&y);
+    b.output(&y, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let samples: Vec<_> = (0..4).map(|s| vec![random_tensor(&[1, 64, 32, 32], 40 + s)]).collect();
+    let t = target(96 << 10);
+    let compile = |no_fusion| {
+        let opts = CompileOptions {
+            target: t.clone(),
+            no_fusion,
+            precision: Precision::Int8,
+            calibration: Some(Calibration { samples: samples.clone(), method: CalibrationMethod::MinMax }),
+            ..Default::default()
+        };
+        compile_bytes(&onnx, None, &opts).unwrap_or_else(|e| panic!("compile (no_fusion {no_fusion}): {e}"))
+    };
+    let (resident, streamed) = (compile(false), compile(true));
+    let (r, s) = (constant_load_bytes(resident.program()), constant_load_bytes(streamed.program()));
+    assert!(r < s, "resident weights read {r} constant bytes, streaming {s}");
+    let x = random_tensor(&[1, 64, 32, 32], 99);
+    let run = |c: &accel_compiler::driver::Compiled| {
+        let out = run_blob(&c.blob, &[("input".to_string(), x.clone())]);
+        out[0].1.to_f32_vec().iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+    };
+    assert_eq!(run(&resident), run(&streamed));
 }

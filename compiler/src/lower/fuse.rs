@@ -1,6 +1,7 @@
 //! Which convolutions run as depth-first fused chains (or weight-stationary single layers): a greedy walk in
 //! node order that extends a chain while the estimated time of the fused chain beats the sum of its layers'
-//! best unfused times. Only single-consumer links fuse, so no intermediate is needed outside SRAM.
+//! best unfused times. Only single-consumer links fuse, so no intermediate is needed outside SRAM. Every
+//! estimate runs each layer at its own format's MAC rate and element size.
 use super::emit::{conv_estimate, plan_chain, Budget, ChainLayer};
 use super::plan::NodePlan;
 use crate::ir::Graph;
@@ -28,9 +29,13 @@ pub fn find_chains<'a>(
             && consumers[out.0 as usize].len() == 1
             && !is_output(i)
     };
+    let streamed = |l: &ChainLayer| {
+        let rated = Budget { ops_per_cycle: l.mac_rate, ..*budget };
+        conv_estimate(&l.shape, l.conv, l.dtype.size(), &rated)
+    };
     let unfused = |i: usize| -> Option<f64> {
         let l = layer(i)?;
-        let stream = conv_estimate(&l.shape, l.conv, budget);
+        let stream = streamed(&l);
         let resident = plan_chain(std::slice::from_ref(&l), sram, budget).map(|p| p.cycles);
         match (stream, resident) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -44,7 +49,7 @@ pub fn find_chains<'a>(
             i += 1;
             continue;
         };
-        let stream = conv_estimate(&first.shape, first.conv, budget);
+        let stream = streamed(&first);
         let mut best = plan_chain(std::slice::from_ref(&first), sram, budget);
         // A single layer runs resident only when that beats streaming its weights.
         if let (Some(p), Some(s)) = (best, stream) {

@@ -121,7 +121,7 @@ fn lower_stages(
     // Chains are chosen from shapes alone, before the DRAM layout: a chain reads its inputs while it writes its
     // output, so the layout keeps everything its members read alive until its last member.
     let chains = if opts.fuse_layers {
-        let shapes = |i: usize| chain_member(g, &plans, i, &|_, _| 0, &|_| 0);
+        let shapes = |i: usize| chain_member(g, target, &plans, i, &|_, _| 0, &|_| 0);
         let chains = fuse::find_chains(g, &plans, &shapes, target.tile.sram_bytes, &mac_budget);
         // A chain never crosses a stage boundary (the stages come from layers of the same chains, so this only
         // guards against a plan made otherwise).
@@ -150,7 +150,7 @@ fn lower_stages(
             a
         }
     };
-    let chain_layer = |i: usize| chain_member(g, &plans, i, &|k, v| konst_of(i, k, v), &addr);
+    let chain_layer = |i: usize| chain_member(g, target, &plans, i, &|k, v| konst_of(i, k, v), &addr);
     let mut in_chain = vec![false; plans.len()];
     for c in &chains {
         for &i in &c.nodes {
@@ -360,19 +360,22 @@ fn stationary_plan(
     }
 }
 
-/// Node `i` as a member of a fused chain (an f32 convolution), with the DRAM addresses of its constants (`konst`:
-/// operand index and the value it may be) and values (`addr`).
+/// Node `i` as a member of a fused chain (a convolution in f32, bf16 or int8), with the DRAM addresses of its
+/// constants (`konst`: operand index and the value it may be) and values (`addr`).
 fn chain_member<'a>(
     g: &Graph,
+    target: &Target,
     plans: &'a [NodePlan],
     i: usize,
     konst: &dyn Fn(usize, Option<crate::ir::ValueId>) -> u64,
     addr: &dyn Fn(crate::ir::ValueId) -> u64,
 ) -> Option<emit::ChainLayer<'a>> {
-    let NodePlan::Conv { input, conv, weights, bias, residual, act, quant: None } = plans.get(i)? else { return None };
-    // Fused chains compute in f32 only (bf16/i8 layers run one at a time).
-    if g.ty(g.nodes[i].output).dtype != accel_ops::DType::F32 {
-        return None;
+    let NodePlan::Conv { input, conv, weights, bias, residual, act, quant } = plans.get(i)? else { return None };
+    let dtype = g.ty(g.nodes[i].output).dtype;
+    // The tiles' MAC formats; int8 always has its requantization parameters, the others never.
+    match (dtype, quant) {
+        (accel_ops::DType::F32 | accel_ops::DType::BF16, None) | (accel_ops::DType::I8, Some(_)) => {}
+        _ => return None,
     }
     Some(emit::ChainLayer {
         shape: emit::WindowShape::of(g.ty(*input), g.ty(g.nodes[i].output)),
@@ -381,6 +384,9 @@ fn chain_member<'a>(
         w: konst(0, operand_value(weights)),
         b: konst(1, operand_value(bias)),
         residual: residual.map(addr),
+        dtype,
+        quant: quant.as_ref().map(|q| konst(2, operand_value(q))),
+        mac_rate: mac_rate(target, dtype) as f64,
     })
 }
 

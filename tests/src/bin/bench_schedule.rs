@@ -5,8 +5,12 @@
 //! The simulation is timing-only (cycles and traffic never depend on the data); `--functional` also computes
 //! the outputs, with seeded random inputs. The `pipe` rows compile with `--objective throughput` (fusion on):
 //! their frames/s is the steady-state rate of overlapping frames, measured by simulating the program unrolled
-//! over several frames (`accel_runtime::stream::pipelined_period`); `--no-pipe` skips them.
-use accel_compiler::driver::{compile_bytes, CompileOptions, Objective};
+//! over several frames (`accel_runtime::stream::pipelined_period`); `--no-pipe` skips them. `--precision int8`
+//! (or bf16) compiles every layer in that format; int8 calibrates on one seeded random input (the schedule and
+//! its timing depend on the formats and shapes, not on the scales), which runs the reference interpreter once
+//! per compile: minutes at 1440x1440.
+use accel_compiler::driver::{compile_bytes, CompileOptions, Objective, Precision};
+use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_compiler::predict::predict;
 use accel_ops::target::Target;
 use accel_runtime::random::random_inputs;
@@ -15,15 +19,26 @@ use anyhow::{Context, Result};
 
 type Build = fn() -> Result<accel_modelgen::ModelProto>;
 
-/// The models, by name; `--quick` keeps the first two.
-const MODELS: [(&str, Build); 6] = [
-    ("resnet50@224", || accel_modelgen::zoo::resnet50(224, 224, 1)),
-    ("mobilenetv2@224", || accel_modelgen::zoo::mobilenetv2(224, 224, 1)),
-    ("yolov3@608", || accel_modelgen::zoo::yolov3(608, 608, 1)),
-    ("resnet50@1440", || accel_modelgen::zoo::resnet50(1440, 1440, 1)),
-    ("yolov3@1440", || accel_modelgen::zoo::yolov3(1440, 1440, 1)),
-    ("mobilenetv2@1440", || accel_modelgen::zoo::mobilenetv2(1440, 1440, 1)),
+/// The models, by name, with their square input's side; `--quick` keeps the first two.
+const MODELS: [(&str, usize, Build); 6] = [
+    ("resnet50@224", 224, || accel_modelgen::zoo::resnet50(224, 224, 1)),
+    ("mobilenetv2@224", 224, || accel_modelgen::zoo::mobilenetv2(224, 224, 1)),
+    ("yolov3@608", 608, || accel_modelgen::zoo::yolov3(608, 608, 1)),
+    ("resnet50@1440", 1440, || accel_modelgen::zoo::resnet50(1440, 1440, 1)),
+    ("yolov3@1440", 1440, || accel_modelgen::zoo::yolov3(1440, 1440, 1)),
+    ("mobilenetv2@1440", 1440, || accel_modelgen::zoo::mobilenetv2(1440, 1440, 1)),
 ];
+
+/// `--precision`: the format of every MAC layer.
+fn precision(args: &[String]) -> Result<Precision> {
+    Ok(match list(args, "--precision").as_deref() {
+        None => Precision::Fp32,
+        Some([p]) if p == "fp32" => Precision::Fp32,
+        Some([p]) if p == "bf16" => Precision::Bf16,
+        Some([p]) if p == "int8" => Precision::Int8,
+        Some(other) => anyhow::bail!("--precision takes fp32, bf16 or int8, not {other:?}"),
+    })
+}
 
 /// The value of `--flag a,b` as a list, if given.
 fn list(args: &[String], flag: &str) -> Option<Vec<String>> {
@@ -38,10 +53,12 @@ fn main() -> Result<()> {
     let pipe = !args.iter().any(|a| a == "--no-pipe");
     let only = list(&args, "--only");
     let presets = list(&args, "--preset").unwrap_or_else(|| vec!["x1".into(), "x16".into()]);
+    let precision = precision(&args)?;
     println!(
-        "{:<16} {:<4} {:<6} {:>10} {:>10} {:>7} {:>6} {:>10} {:>11} {:>7} {:>11} {:>7}",
+        "{:<16} {:<4} {:<4} {:<6} {:>10} {:>10} {:>7} {:>6} {:>10} {:>11} {:>7} {:>11} {:>7}",
         "model",
         "tgt",
+        "prec",
         "fusion",
         "latency ms",
         "predict ms",
@@ -53,7 +70,7 @@ fn main() -> Result<()> {
         "roofline ms",
         "x roof"
     );
-    for (k, (name, build)) in MODELS.iter().enumerate() {
+    for (k, (name, side, build)) in MODELS.iter().enumerate() {
         let wanted = match &only {
             Some(names) => names.iter().any(|n| n == name),
             None => !quick || k < 2,
@@ -62,6 +79,10 @@ fn main() -> Result<()> {
             continue;
         }
         let onnx = accel_modelgen::to_bytes(&build()?);
+        let calibration = (precision == Precision::Int8).then(|| Calibration {
+            samples: vec![vec![accel_tests::harness::random_tensor(&[1, 3, *side, *side], 1)]],
+            method: CalibrationMethod::MinMax,
+        });
         for preset in &presets {
             let target = Target::preset(preset)?;
             let mut configs = vec![("on", true, Objective::Latency), ("off", false, Objective::Latency)];
@@ -69,7 +90,14 @@ fn main() -> Result<()> {
                 configs.push(("pipe", true, Objective::Throughput));
             }
             for (label, fuse, objective) in configs {
-                let opts = CompileOptions { target: target.clone(), no_fusion: !fuse, objective, ..Default::default() };
+                let opts = CompileOptions {
+                    target: target.clone(),
+                    no_fusion: !fuse,
+                    objective,
+                    precision,
+                    calibration: calibration.clone(),
+                    ..Default::default()
+                };
                 let c = compile_bytes(&onnx, None, &opts).with_context(|| format!("compiling {name}"))?;
                 let predicted = predict(c.program());
                 let mut s = Session::load(&c.blob)?;
@@ -84,9 +112,10 @@ fn main() -> Result<()> {
                     None => r.frames_per_s,
                 };
                 println!(
-                    "{:<16} {:<4} {:<6} {:>10.3} {:>10.3} {:>7.2} {:>5.1}% {:>10.1} {:>11.1} {:>7.2} {:>11.3} {:>7.2}",
+                    "{:<16} {:<4} {:<4} {:<6} {:>10.3} {:>10.3} {:>7.2} {:>5.1}% {:>10.1} {:>11.1} {:>7.2} {:>11.3} {:>7.2}",
                     name,
                     preset,
+                    precision.name(),
                     label,
                     r.latency_ms,
                     predicted.latency_ms,

@@ -2,11 +2,12 @@
 //! stripe through it, then take the next chunk. Streaming (`window.rs`) reloads the weights with every stripe;
 //! for layers whose weights outweigh their activations (the deep layers of ResNet and YOLO, more so at high
 //! resolution) this moves the weights through DRAM once and the input once per chunk instead.
-use super::window::{conv_command, ConvBlock, ConvBuffers};
+use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers};
 use super::{set_bytes, Budget, ConvIo, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{align64, chunks, RowWindow};
 use accel_ops::command::{Copy3, DramAddr, SramAddr};
+use accel_ops::numerics::QuantParams;
 use accel_ops::op::{Conv, UnaryOp};
 
 /// The chosen chunk of output channels, stripe height and their estimate.
@@ -32,10 +33,20 @@ fn window(s: &WindowShape, conv: &Conv) -> RowWindow {
     }
 }
 
-/// Resident bytes of a chunk of `kc` output channels: weights, then the bias, each 64-byte aligned.
-fn resident_bytes(s: &WindowShape, conv: &Conv, e: u64, kc: usize) -> (u64, u64) {
+/// Where a chunk of `kc` output channels keeps its resident operands: weights at 0, then the bias, then (int8)
+/// the requantization parameters, each 64-byte aligned.
+struct ResidentLayout {
+    bias_at: u64,
+    quant_at: u64,
+    bytes: u64,
+}
+
+fn resident_layout(s: &WindowShape, conv: &Conv, e: u64, kc: usize, quant: bool) -> Option<ResidentLayout> {
     let w = (kc * s.c * conv.kernel[0] * conv.kernel[1]) as u64 * e;
-    (align64(w), align64(w) + align64(kc as u64 * 4))
+    let bias_at = align64(w);
+    let quant_at = bias_at + align64(kc as u64 * 4);
+    let q = if quant { align64(QuantParams::bytes(kc as u64)?) } else { 0 };
+    Some(ResidentLayout { bias_at, quant_at, bytes: quant_at + q })
 }
 
 /// SRAM of one item: the input stripe, the output block and the residual block (if any).
@@ -49,9 +60,9 @@ fn item_bytes(s: &WindowShape, win: &RowWindow, e: u64, kc: usize, rows: usize, 
 }
 
 /// The best chunk and stripe height (least estimated time, then least traffic), or `None` when the layer is
-/// not a dense single-image convolution without int8 parameters or no chunk fits.
+/// not a dense single-image convolution or no chunk fits.
 pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: &Budget) -> Option<StationaryPlan> {
-    if s.n != 1 || conv.group != 1 || io.quant.is_some() || s.oh == 0 || s.k == 0 {
+    if s.n != 1 || conv.group != 1 || s.oh == 0 || s.k == 0 {
         return None;
     }
     let e = io.dtype.size() as u64;
@@ -67,7 +78,9 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
             continue;
         }
         last_kc = kc;
-        let (_, resident) = resident_bytes(s, conv, e, kc);
+        let Some(ResidentLayout { bytes: resident, .. }) = resident_layout(s, conv, e, kc, io.quant.is_some()) else {
+            continue;
+        };
         if resident > sram / 2 {
             continue;
         }
@@ -117,19 +130,24 @@ pub fn emit_stationary(
     let win = window(s, conv);
     let [kh, kw] = conv.kernel;
     let per_k = (s.c * kh * kw) as u64 * e;
-    let (bias_at, _) = resident_bytes(s, conv, e, p.kc);
+    let layout = resident_layout(s, conv, e, p.kc, io.quant.is_some())
+        .ok_or_else(|| LowerError::layer(name, "int8 parameters overflow"))?;
+    let bias_at = layout.bias_at;
     let cap = set_bytes(sram, p.resident);
     let plane_in = (s.h * s.w) as u64 * e;
     let plane_out = (s.oh * s.ow) as u64 * e;
     let mut out: Vec<TilePhases> = (0..tiles).map(|_| Vec::new()).collect();
     for (ci, (k0, kn)) in chunks(s.k, p.kc).into_iter().enumerate() {
-        let resident = Resident {
+        let mut resident = Resident {
             loads: vec![
                 (0, DramAddr(io.w + k0 as u64 * per_k), Copy3::contiguous((kn as u64 * per_k) as u32)),
                 (bias_at, DramAddr(io.b + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
             ],
             bytes: p.resident,
         };
+        if let Some(q) = io.quant {
+            resident.loads.extend(quant_loads(q, layout.quant_at, k0, kn));
+        }
         let mut items = Vec::new();
         for (o0, rows) in chunks(s.oh, p.rows) {
             let st = win.stripe(o0, rows);
@@ -176,7 +194,7 @@ pub fn emit_stationary(
                 weights: SramAddr(RESIDENT),
                 bias: SramAddr(RESIDENT + bias_at as u32),
                 residual,
-                quant: SramAddr::NONE,
+                quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + layout.quant_at as u32)),
                 output: SramAddr(so as u32),
             };
             let block = ConvBlock { in_c: s.c, in_w: s.w, out_c: kn, out_w: s.ow, groups: 1 };

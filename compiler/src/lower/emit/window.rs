@@ -80,6 +80,7 @@ fn in_channels(s: &WindowShape, groups: usize, kc: usize) -> usize {
 
 /// What a tiling choice has to work with: one SRAM buffer set, the tiles, and the rates that turn DRAM bytes
 /// and MACs into cycles.
+#[derive(Debug, Clone, Copy)]
 pub struct Budget {
     pub cap: u64,
     pub tiles: usize,
@@ -162,8 +163,9 @@ pub fn quant_loads(quant: u64, at: u64, k0: usize, kn: usize) -> Vec<(u64, DramA
     ]
 }
 
-/// Estimated cycles of a convolution with streamed weights (the best tiling), for fusion decisions.
-pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f64> {
+/// Estimated cycles of a convolution with streamed weights (the best tiling), for fusion decisions; `e` bytes
+/// per element of activations and weights (biases are 4 bytes).
+pub fn conv_estimate(s: &WindowShape, conv: &Conv, e: usize, budget: &Budget) -> Option<f64> {
     let g = conv.group;
     let cg = s.c / g;
     let [kh, kw] = conv.kernel;
@@ -176,21 +178,21 @@ pub fn conv_estimate(s: &WindowShape, conv: &Conv, budget: &Budget) -> Option<f6
     };
     let bytes = |kc: usize, r: usize| {
         vec![
-            (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as u64,
-            (kc * cg * kh * kw * 4) as u64,
+            (in_channels(s, g, kc) * win.rows_for(r) * s.w * e) as u64,
+            (kc * cg * kh * kw * e) as u64,
             kc as u64 * 4,
-            (kc * r * s.ow * 4) as u64,
+            (kc * r * s.ow * e) as u64,
         ]
     };
     let macs = (s.n * s.k * s.oh * s.ow * cg * kh * kw) as f64;
-    let w_total = (s.k * cg * kh * kw * 4) as f64;
-    let out_total = (s.n * s.k * s.oh * s.ow * 4) as f64;
+    let w_total = (s.k * cg * kh * kw * e) as f64;
+    let out_total = (s.n * s.k * s.oh * s.ow * e) as f64;
     let traffic = |kc: usize, r: usize| {
         let stripes = s.oh.div_ceil(r) as f64;
         let chunks = channel_chunks(s, g, kc).len() as f64;
         out_total
             + s.n as f64
-                * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * 4) as f64)
+                * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * e) as f64)
     };
     choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t, _)| t)
 }
