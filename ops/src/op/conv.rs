@@ -96,41 +96,67 @@ impl Conv {
         let [_, k, oh, ow] = out.shape.dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let (cg, kg) = (c / self.group, k / self.group);
         let [kh, kw] = self.kernel;
+        let plane = oh * ow;
+        let consistent = x.len() == n * c * h * wd
+            && w.len() >= k * cg * kh * kw
+            && bias.is_none_or(|b| b.len() >= k)
+            && residual.is_none_or(|r| r.len() == n * k * plane)
+            && out.shape.numel() == n * k * plane;
+        if !consistent {
+            return Err(OpError::shape(0, "operand sizes disagree with the convolution's shapes"));
+        }
         let mut y = vec![0f32; out.shape.numel()];
-        for b in 0..n {
-            for oc in 0..k {
-                let g = oc / kg;
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut acc = bias.map_or(0.0, |b| b[oc]);
-                        for ic in 0..cg {
-                            let xc = g * cg + ic;
-                            for ky in 0..kh {
-                                let iy =
-                                    (oy * self.strides[0] + ky * self.dilations[0]) as isize - self.pads[0] as isize;
-                                if iy < 0 || iy >= h as isize {
-                                    continue;
+        if plane == 0 {
+            return f32_output(out, y);
+        }
+        // Each output element is `bias + sum over (ic, ky, kx) of x * w`, added in that order (taps outside the
+        // input skipped), then the residual, then the activation: the loops run a whole output row at a time
+        // so the innermost one vectorizes, but every element sees the same operations in the same order.
+        let [sy, sx] = self.strides;
+        let [dy, dx] = self.dilations;
+        for (bk, y_plane) in y.chunks_mut(plane).enumerate() {
+            let (b, oc) = (bk / k, bk % k);
+            let g = oc / kg;
+            for (oy, row) in y_plane.chunks_mut(ow).enumerate() {
+                row.fill(bias.map_or(0.0, |b| b[oc]));
+                for ic in 0..cg {
+                    let xc = g * cg + ic;
+                    for ky in 0..kh {
+                        let iy = (oy * sy + ky * dy) as isize - self.pads[0] as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let x_row = &x[((b * c + xc) * h + iy as usize) * wd..][..wd];
+                        for kx in 0..kw {
+                            let wv = w[((oc * cg + ic) * kh + ky) * kw + kx];
+                            // Output columns whose tap `ix = ox * sx + off` lies inside the input row.
+                            let off = (kx * dx) as isize - self.pads[1] as isize;
+                            let lo = if off >= 0 { 0 } else { (-off) as usize }.div_ceil(sx);
+                            let hi = if (wd as isize) <= off { 0 } else { (wd as isize - off - 1) as usize / sx + 1 }
+                                .min(ow);
+                            if lo >= hi {
+                                continue;
+                            }
+                            let first = ((lo * sx) as isize + off) as usize;
+                            if sx == 1 {
+                                for (o, &xv) in row[lo..hi].iter_mut().zip(&x_row[first..]) {
+                                    *o += xv * wv;
                                 }
-                                for kx in 0..kw {
-                                    let ix = (ox * self.strides[1] + kx * self.dilations[1]) as isize
-                                        - self.pads[1] as isize;
-                                    if ix < 0 || ix >= wd as isize {
-                                        continue;
-                                    }
-                                    let xv = x[((b * c + xc) * h + iy as usize) * wd + ix as usize];
-                                    let wv = w[((oc * cg + ic) * kh + ky) * kw + kx];
-                                    acc += xv * wv;
+                            } else {
+                                for (o, &xv) in row[lo..hi].iter_mut().zip(x_row[first..].iter().step_by(sx)) {
+                                    *o += xv * wv;
                                 }
                             }
                         }
-                        let at = ((b * k + oc) * oh + oy) * ow + ox;
-                        if let Some(r) = residual {
-                            acc += r[at];
-                        }
-                        y[at] = match &self.act {
-                            Some(a) => a.apply(acc),
-                            None => acc,
-                        };
+                    }
+                }
+                let at = oy * ow;
+                for (j, o) in row.iter_mut().enumerate() {
+                    if let Some(r) = residual {
+                        *o += r[bk * plane + at + j];
+                    }
+                    if let Some(a) = &self.act {
+                        *o = a.apply(*o);
                     }
                 }
             }
@@ -178,6 +204,100 @@ mod tests {
         let w = Tensor::from_f32(vec![2, 1, 1, 1], vec![2.0, 3.0]).unwrap();
         let y = conv(1, 1, 0, 2).eval(&[&x, &w]).unwrap();
         assert_eq!(y.as_f32().unwrap(), &[2.0, 30.0]);
+    }
+
+    /// The convolution one output element at a time, in the order `eval` promises: bias, then every tap in
+    /// (ic, ky, kx) order, then the residual, then the activation.
+    fn per_element(
+        c: &Conv,
+        x: &[f32],
+        xd: [usize; 4],
+        w: &[f32],
+        bias: &[f32],
+        res: &[f32],
+        yd: [usize; 4],
+    ) -> Vec<f32> {
+        let [n, ch, h, wd] = xd;
+        let [_, k, oh, ow] = yd;
+        let (cg, kg) = (ch / c.group, k / c.group);
+        let [kh, kw] = c.kernel;
+        let mut y = vec![0f32; n * k * oh * ow];
+        for b in 0..n {
+            for oc in 0..k {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias[oc];
+                        for ic in 0..cg {
+                            for ky in 0..kh {
+                                let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize - c.pads[0] as isize;
+                                for kx in 0..kw {
+                                    let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize - c.pads[1] as isize;
+                                    if iy < 0 || iy >= h as isize || ix < 0 || ix >= wd as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * ch + (oc / kg) * cg + ic) * h + iy as usize) * wd + ix as usize];
+                                    acc += xv * w[((oc * cg + ic) * kh + ky) * kw + kx];
+                                }
+                            }
+                        }
+                        let at = ((b * k + oc) * oh + oy) * ow + ox;
+                        acc += res[at];
+                        y[at] = c.act.map_or(acc, |a| a.apply(acc));
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Row-at-a-time evaluation gives exactly the bits of the per-element order, over strides, dilations,
+    /// asymmetric padding, groups and kernels wider than the input.
+    #[test]
+    fn row_loops_match_the_per_element_order_bit_for_bit() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = move |m: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as usize
+        };
+        for _ in 0..300 {
+            let group = 1 + next(3);
+            let (cg, kg) = (1 + next(3), 1 + next(3));
+            let (kh, kw) = (1 + next(4), 1 + next(4));
+            let (h, wd) = (1 + next(9), 1 + next(9));
+            let conv = Conv {
+                kernel: [kh, kw],
+                strides: [1 + next(3), 1 + next(3)],
+                dilations: [1 + next(2), 1 + next(2)],
+                pads: [next(3), next(3), next(3), next(3)],
+                group,
+                act: [None, Some(UnaryOp::Relu)][next(2)],
+            };
+            let (c, k) = (cg * group, kg * group);
+            let span = |i: usize, kk: usize, d: usize, p0: usize, p1: usize, s: usize| {
+                (i + p0 + p1).checked_sub((kk - 1) * d + 1).map(|v| v / s + 1)
+            };
+            let (Some(oh), Some(ow)) = (
+                span(h, kh, conv.dilations[0], conv.pads[0], conv.pads[2], conv.strides[0]),
+                span(wd, kw, conv.dilations[1], conv.pads[1], conv.pads[3], conv.strides[1]),
+            ) else {
+                continue;
+            };
+            let mut vals = |len: usize| (0..len).map(|_| next(2001) as f32 / 997.0 - 1.0).collect::<Vec<f32>>();
+            let (x, w, bias, res) = (vals(2 * c * h * wd), vals(k * cg * kh * kw), vals(k), vals(2 * k * oh * ow));
+            let tensor = |d: Vec<usize>, v: &[f32]| Tensor::from_f32(d, v.to_vec()).unwrap();
+            let inputs = [
+                tensor(vec![2, c, h, wd], &x),
+                tensor(vec![k, cg, kh, kw], &w),
+                tensor(vec![k], &bias),
+                tensor(vec![2, k, oh, ow], &res),
+            ];
+            let got = conv.eval(&inputs.iter().collect::<Vec<_>>(), &TensorType::f32(vec![2, k, oh, ow])).unwrap();
+            let want = per_element(&conv, &x, [2, c, h, wd], &w, &bias, &res, [2, k, oh, ow]);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(got.as_f32().unwrap()), bits(&want), "{conv:?} on {c}x{h}x{wd}");
+        }
     }
 
     #[test]
