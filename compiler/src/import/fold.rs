@@ -2,6 +2,7 @@
 //! f32-only `Binary` op cannot), comparisons, logic, `Where`, `Range`, `Expand`, integer reductions and fills.
 //! Everything here runs on constants at import, with checked arithmetic and every result size checked against
 //! the limits before it is allocated. Folding of ops that `Op::eval` can compute lives in `Builder::emit`.
+use super::arange::Stash;
 use accel_ops::op::{BinaryOp, ReduceKind};
 use accel_ops::shape::broadcast;
 use accel_ops::tensor::Data;
@@ -214,8 +215,9 @@ pub(crate) fn where_(c: &Tensor, x: &Tensor, y: &Tensor, limits: &Limits) -> R<T
     Tensor::new(shape, data).map_err(|e| e.to_string())
 }
 
-/// ONNX Range: `max(ceil((limit - start) / delta), 0)` elements `start + i * delta`.
-pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor, limits: &Limits) -> R<Tensor> {
+/// ONNX Range: `max(ceil((limit - start) / delta), 0)` elements `start + i * delta`, integers exactly here,
+/// floats as numpy computes them (`arange.rs`, in `stash` for f16 and bf16).
+pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor, stash: Stash, limits: &Limits) -> R<Tensor> {
     let dt = start.dtype();
     if limit.dtype() != dt || delta.dtype() != dt || start.len() != 1 || limit.len() != 1 || delta.len() != 1 {
         return Err("Range needs three scalars of one type".into());
@@ -237,19 +239,8 @@ pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor, limits: &Lim
         let n = cap(n as u128)?;
         let v = (0..n as i128).map(|i| (s + i * d) as i64).collect();
         ints_to(dt, Shape(vec![n]), v)
-    } else if dt == DType::F32 {
-        let (s, l, d) = (start.to_f32_vec()[0], limit.to_f32_vec()[0], delta.to_f32_vec()[0]);
-        if d == 0.0 || !s.is_finite() || !l.is_finite() || !d.is_finite() {
-            return Err("Range needs finite bounds and a non-zero delta".into());
-        }
-        let n = ((l - s) / d).ceil().max(0.0);
-        if n > limits.max_elements as f32 {
-            return Err(format!("Range of {n} elements exceeds the limit"));
-        }
-        let n = cap(n as u128)?;
-        Tensor::from_f32(vec![n], (0..n).map(|i| s + i as f32 * d).collect()).map_err(|e| e.to_string())
     } else {
-        Err(format!("Range on {dt} is unsupported"))
+        super::arange::float_range(start, limit, delta, stash, limits)
     }
 }
 
@@ -343,9 +334,9 @@ mod tests {
     fn range_where_expand_reduce() {
         let l = Limits::default();
         let s = |v| i64s(&[], &[v]);
-        assert_eq!(range(&s(0), &s(10), &s(3), &l).unwrap().as_i64().unwrap(), &[0, 3, 6, 9]);
-        assert_eq!(range(&s(5), &s(0), &s(-2), &l).unwrap().as_i64().unwrap(), &[5, 3, 1]);
-        assert!(range(&s(0), &s(i64::MAX), &s(1), &l).is_err());
+        assert_eq!(range(&s(0), &s(10), &s(3), Stash::F64, &l).unwrap().as_i64().unwrap(), &[0, 3, 6, 9]);
+        assert_eq!(range(&s(5), &s(0), &s(-2), Stash::F64, &l).unwrap().as_i64().unwrap(), &[5, 3, 1]);
+        assert!(range(&s(0), &s(i64::MAX), &s(1), Stash::F64, &l).is_err());
         let c = Tensor::from_bool(vec![2], vec![true, false]).unwrap();
         let w = where_(&c, &i64s(&[2], &[1, 2]), &i64s(&[], &[9]), &l).unwrap();
         assert_eq!(w.as_i64().unwrap(), &[1, 9]);

@@ -5,6 +5,7 @@
 //! Steps: size check and decode -> opset and operator check (all unsupported nodes in one error) ->
 //! topological sort -> graph inputs (with pins) and initializers -> one translator per node -> graph outputs
 //! -> `Graph::prune` and `Graph::verify`.
+mod arange;
 mod attrs;
 mod error;
 mod external;

@@ -2,6 +2,7 @@
 //! hostile inputs, each asserting its specific error.
 mod attention;
 mod builder;
+mod conformance_gaps;
 mod dynamic_quant;
 mod einsum;
 mod hostile;

@@ -2,6 +2,7 @@
 //! Cast, the aliases (Identity, Dropout: no node), and the operators accel supports only when every input is
 //! a constant (comparisons, logic, Where, Range, Expand), which are folded through `fold`.
 use super::Builder;
+use crate::import::arange::Stash;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
 use crate::import::fold::{self, Cmp, Logic};
@@ -145,6 +146,18 @@ pub(super) fn dropout(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     Ok(())
 }
 
+/// Range's `stash_type` (opset 27: the precision an f16 or bf16 range computes in, f32 by default); the
+/// reference computes in f64 before opset 27.
+fn range_stash(n: &OnnxNode<'_>) -> Result<Stash, ImportError> {
+    match n.int("stash_type")? {
+        None if n.opset >= 27 => Ok(Stash::F32),
+        None => Ok(Stash::F64),
+        Some(1) => Ok(Stash::F32),
+        Some(11) => Ok(Stash::F64),
+        Some(t) => Err(n.err(format!("stash_type {t} is unsupported (1: float, 11: double)"))),
+    }
+}
+
 /// Operators accel evaluates only at import, when all inputs are constant.
 pub(super) fn constant_only(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let count = n.proto.input.len();
@@ -193,7 +206,7 @@ pub(super) fn constant_only(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         }
         "Range" => {
             need(3)?;
-            fold::range(args[0], args[1], args[2], limits).map_err(|e| n.err(e))?
+            fold::range(args[0], args[1], args[2], range_stash(n)?, limits).map_err(|e| n.err(e))?
         }
         "Expand" => {
             need(2)?;

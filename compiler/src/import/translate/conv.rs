@@ -194,12 +194,12 @@ pub(super) fn batch_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     if n.opset < 9 && n.int_or("spatial", 1)? != 1 {
         return Err(n.err("spatial=0 (per-element statistics) is unsupported"));
     }
-    if n.flag("training_mode", false)? {
-        return Err(n.err("training_mode=1 is unsupported (inference only)"));
-    }
     let epsilon = n.finite_float_or("epsilon", 1e-5)?;
     if epsilon < 0.0 {
         return Err(n.err(format!("epsilon must be >= 0, got {epsilon}")));
+    }
+    if n.flag("training_mode", false)? {
+        return super::normalize::batch_norm_training(b, n, epsilon);
     }
     let inputs = (0..5).map(|i| b.input(n, i)).collect::<Result<Vec<_>, _>>()?;
     b.emit_out(n, Op::BatchNorm(BatchNorm { epsilon }), &inputs)?;

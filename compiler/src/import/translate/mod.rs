@@ -27,6 +27,7 @@ mod integer;
 mod layout;
 mod math;
 mod normalize;
+mod one_hot;
 mod pool_nd;
 mod quant;
 mod recurrent;
@@ -106,6 +107,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor" | "Not" | "Where"
         | "Expand" => host_only::computed,
         "Range" => constant::constant_only,
+        "OneHot" => one_hot::one_hot,
         "Mod" => host_only::modulo,
         "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => host_only::bitwise,
         "BitwiseNot" => host_only::bitwise_not,

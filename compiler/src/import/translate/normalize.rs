@@ -1,8 +1,9 @@
 //! Normalizations expanded at import into operators accel has, as their ONNX definitions read:
 //! InstanceNormalization (per sample and channel over the spatial axes, then a per-channel scale and bias),
 //! GroupNormalization (over groups of channels; scale and bias per channel from opset 21, per group before)
-//! MeanVarianceNormalization and LpNormalization (`x / ||x||_p` along one axis, p = 1 or 2). The e-graph then fuses and places the pieces
-//! like any exported subgraph (the trailing-axes mean and variance become one `LayerNorm`).
+//! MeanVarianceNormalization, LpNormalization (`x / ||x||_p` along one axis, p = 1 or 2) and BatchNormalization
+//! in training mode (the batch's own statistics, plus the updated running ones). The e-graph then fuses and
+//! places the pieces like any exported subgraph (the trailing-axes mean and variance become one `LayerNorm`).
 use super::composite::Expand;
 use super::Builder;
 use crate::import::attrs::OnnxNode;
@@ -130,5 +131,47 @@ pub(super) fn lp_norm(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     let tiny = e.scalar(b, "tiny", f32::MIN_POSITIVE)?;
     let norm = e.binary(b, "norm", BinaryOp::Max, norm, tiny)?;
     b.emit_out(n, Op::Binary(accel_ops::op::Binary { op: BinaryOp::Div }), &[x, norm])?;
+    Ok(())
+}
+
+/// BatchNormalization with `training_mode=1` (opset 14+), as the ONNX reference computes it: `y` normalizes `x`
+/// with the batch's mean and biased variance over every axis but 1; outputs 1 and 2 are the running statistics
+/// `input * momentum + batch * (1 - momentum)` (the biased variance too).
+pub(super) fn batch_norm_training(b: &mut Builder<'_>, n: &OnnxNode<'_>, eps: f32) -> Res {
+    let [x, scale, bias, mean, var] = [0, 1, 2, 3, 4].map(|i| b.input(n, i));
+    let (x, scale, bias, mean, var) = (x?, scale?, bias?, mean?, var?);
+    let dims = b.dims(x).to_vec();
+    if b.ty(x).dtype != DType::F32 || dims.len() < 2 {
+        return Err(n.err(format!("training-mode BatchNormalization needs an f32 input of rank >= 2, got {}", b.ty(x))));
+    }
+    let c = dims[1];
+    for (i, v) in [(1, scale), (2, bias), (3, mean), (4, var)] {
+        vector_of(b, n, v, i, c)?;
+        if b.ty(v).dtype != DType::F32 {
+            return Err(n.err(format!("input #{i} must be f32, got {}", b.ty(v))));
+        }
+    }
+    let momentum = n.finite_float_or("momentum", 0.9)?;
+    let axes: Vec<usize> = (0..dims.len()).filter(|&a| a != 1).collect();
+    let e = Expand { n };
+    // `standardize`'s steps, kept apart because the running variance needs the batch variance itself.
+    let batch_mean = e.mean(b, "mean", x, &axes)?;
+    let centered = e.binary(b, "centered", BinaryOp::Sub, x, batch_mean)?;
+    let square = e.binary(b, "square", BinaryOp::Mul, centered, centered)?;
+    let batch_var = e.mean(b, "var", square, &axes)?;
+    let inv = e.inv_sqrt(b, batch_var, eps)?;
+    let y = e.binary(b, "normalized", BinaryOp::Mul, centered, inv)?;
+    affine(b, n, y, scale, bias, dims.len())?;
+    // numpy multiplies the f32 statistics by the f64 `1 - momentum` rounded to f32.
+    let keep = e.scalar(b, "momentum", momentum)?;
+    let take = e.scalar(b, "one_minus_momentum", (1.0 - f64::from(momentum)) as f32)?;
+    for (slot, running, batch, what) in [(1, mean, batch_mean, "mean"), (2, var, batch_var, "var")] {
+        let Some(out) = n.proto.output.get(slot).filter(|o| !o.is_empty()).cloned() else { continue };
+        let batch = e.reshape(b, &format!("batch_{what}"), batch, vec![c])?;
+        let kept = e.binary(b, &format!("kept_{what}"), BinaryOp::Mul, running, keep)?;
+        let taken = e.binary(b, &format!("taken_{what}"), BinaryOp::Mul, batch, take)?;
+        let v = b.emit(n, Op::Binary(accel_ops::op::Binary { op: BinaryOp::Add }), &[kept, taken], &out)?;
+        b.define(n, slot, v)?;
+    }
     Ok(())
 }
