@@ -250,8 +250,12 @@ fn key_of(op: &Op) -> Vec<u64> {
                 CoordMode::AlignCorners => 2,
                 CoordMode::Asymmetric => 3,
                 CoordMode::HalfPixelSymmetric => 4,
+                CoordMode::TfCropAndResize { .. } => 5,
             };
-            k.extend([13, mode, coord]);
+            k.extend([13, mode, coord, r.antialias as u64]);
+            if let CoordMode::TfCropAndResize { start_bits, end_bits, extrapolation_bits } = r.coord {
+                k.extend(start_bits.iter().chain(&end_bits).chain([&extrapolation_bits]).map(|&b| b as u64));
+            }
             list(&mut k, &r.out_hw);
             k.extend([f(r.scales[0]), f(r.scales[1])]);
         }

@@ -37,6 +37,7 @@ pub mod recurrent;
 pub mod reduce;
 pub mod reshape;
 pub mod resize;
+pub(crate) mod resize_taps;
 pub mod scatter;
 pub mod select;
 pub mod slice;

@@ -1,4 +1,6 @@
-//! Resize of the two spatial axes of NCHW input: nearest, bilinear and bicubic, with ONNX coordinate modes.
+//! Resize of the two spatial axes of NCHW input: nearest, bilinear and bicubic (optionally antialiased), with
+//! ONNX coordinate modes. The reference semantics; the separable filter taps live in `resize_taps.rs`.
+use super::resize_taps::{filter_scale, tap_count, AxisTaps, TapFilter};
 use super::util::{arity, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
 use crate::tensor::{Tensor, TensorType};
@@ -36,6 +38,55 @@ pub enum CoordMode {
     Asymmetric,
     /// Half pixel, centred when the output length was rounded down from `in * scale` (opset 19).
     HalfPixelSymmetric,
+    /// Crop to the region of interest (per axis, start and end as fractions of `in - 1`, f32 bits) and resize
+    /// it with aligned corners; a source coordinate outside the input gives `extrapolation` (f32 bits).
+    TfCropAndResize {
+        start_bits: [u32; 2],
+        end_bits: [u32; 2],
+        extrapolation_bits: u32,
+    },
+}
+
+impl CoordMode {
+    /// The value of output positions whose source falls outside the input, if this mode has one.
+    pub fn extrapolation(&self) -> Option<f32> {
+        match self {
+            CoordMode::TfCropAndResize { extrapolation_bits, .. } => Some(f32::from_bits(*extrapolation_bits)),
+            _ => None,
+        }
+    }
+}
+
+/// ONNX's unrounded output length `in * scale`, which align_corners and tf_crop_and_resize divide by. A scale
+/// that is exactly the f32 ratio `out / in` (sizes given, or an integral `in * scale`) stands for `out` itself.
+pub fn unrounded_len(in_len: usize, out_len: usize, scale: f32) -> f32 {
+    if out_len as f32 / in_len as f32 == scale {
+        out_len as f32
+    } else {
+        scale * in_len as f32
+    }
+}
+
+/// The constants of tf_crop_and_resize's source coordinate `o * step / den + offset` on one axis.
+pub fn crop_terms(start: f32, end: f32, in_len: usize, out_len: usize, scale: f32) -> CropTerms {
+    let last = in_len as f32 - 1.0;
+    let len = unrounded_len(in_len, out_len, scale);
+    let span = (end - start) * last;
+    let offset = start * last;
+    if len == 1.0 {
+        // One output: the centre of the region.
+        CropTerms { step: 0.0, den: 1.0, offset: span / 2.0 + offset }
+    } else {
+        CropTerms { step: span, den: len - 1.0, offset }
+    }
+}
+
+/// See [`crop_terms`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropTerms {
+    pub step: f32,
+    pub den: f32,
+    pub offset: f32,
 }
 
 /// `half_pixel_symmetric`'s offset: the input centre times one minus the rounding of the output length.
@@ -52,6 +103,14 @@ pub struct Resize {
     pub out_hw: [usize; 2],
     /// Scale factors (output / input) used by the coordinate transform, as ONNX defines it.
     pub scales: [f32; 2],
+    /// Linear and cubic widen their filter by `1 / scale` when downsampling (ONNX `antialias`, opset 18).
+    pub antialias: bool,
+}
+
+/// The most taps per output position an antialiased axis may need: a non-empty output has `scale >= 1 / (2 in)`
+/// (sizes rounded half up), so a cubic window spans at most `8 in` taps; anything wider is a corrupt scale.
+fn tap_limit(in_len: usize) -> usize {
+    8 * in_len + 8
 }
 
 impl Resize {
@@ -64,10 +123,38 @@ impl Resize {
         if self.scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
             return Err(OpError::attr("scales", format!("{:?} must be finite and > 0", self.scales)));
         }
+        if let CoordMode::TfCropAndResize { start_bits, end_bits, .. } = self.coord {
+            if start_bits.iter().chain(&end_bits).any(|b| !f32::from_bits(*b).is_finite()) {
+                return Err(OpError::attr("roi", "must be finite"));
+            }
+        }
+        let hw = &inputs[0].shape.dims()[2..];
+        for (a, &len) in hw.iter().enumerate() {
+            if let Some(filter) = self.filter() {
+                let fs = filter_scale(self.scales[a], self.antialias);
+                if tap_count(filter, fs, tap_limit(len)).is_none() {
+                    return Err(OpError::attr(
+                        "scales",
+                        format!("antialias with scale {} on an axis of {len} needs too many taps", self.scales[a]),
+                    ));
+                }
+            }
+        }
         Ok(TensorType::f32(vec![n, c, self.out_hw[0], self.out_hw[1]]))
     }
 
-    fn source(&self, out: usize, in_len: usize, out_len: usize, scale: f32) -> f32 {
+    /// The separable filter of the cubic and antialiased modes; `None` for nearest and plain bilinear.
+    fn filter(&self) -> Option<TapFilter> {
+        match self.mode {
+            ResizeMode::Cubic { a_bits, .. } => Some(TapFilter::Cubic { a: f32::from_bits(a_bits) }),
+            ResizeMode::Linear if self.antialias => Some(TapFilter::Linear),
+            ResizeMode::Linear | ResizeMode::Nearest(_) => None,
+        }
+    }
+
+    /// The source coordinate of output position `out` on spatial axis `axis` (0: height, 1: width).
+    fn source(&self, axis: usize, out: usize, in_len: usize, out_len: usize) -> f32 {
+        let scale = self.scales[axis];
         let o = out as f32;
         match self.coord {
             CoordMode::HalfPixel => (o + 0.5) / scale - 0.5,
@@ -80,10 +167,15 @@ impl Resize {
             }
             CoordMode::AlignCorners => {
                 if out_len > 1 {
-                    o * (in_len as f32 - 1.0) / (out_len as f32 - 1.0)
+                    o * (in_len as f32 - 1.0) / (unrounded_len(in_len, out_len, scale) - 1.0)
                 } else {
                     0.0
                 }
+            }
+            CoordMode::TfCropAndResize { start_bits, end_bits, .. } => {
+                let (start, end) = (f32::from_bits(start_bits[axis]), f32::from_bits(end_bits[axis]));
+                let t = crop_terms(start, end, in_len, out_len, scale);
+                o * t.step / t.den + t.offset
             }
             CoordMode::Asymmetric => o / scale,
             CoordMode::HalfPixelSymmetric => symmetric_offset(in_len, out_len, scale) + ((o + 0.5) / scale - 0.5),
@@ -94,20 +186,38 @@ impl Resize {
         let x = f32_input(inputs, 0)?;
         let [n, c, h, w] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let [oh, ow] = self.out_hw;
+        let sy: Vec<f32> = (0..oh).map(|o| self.source(0, o, h, oh)).collect();
+        let sx: Vec<f32> = (0..ow).map(|o| self.source(1, o, w, ow)).collect();
+        // tf_crop_and_resize: a source outside the input on either axis gives the extrapolation value.
+        let outside = |s: f32, len: usize| s < 0.0 || s > len as f32 - 1.0;
+        let extrapolation = self.coord.extrapolation();
+        let taps = match self.filter() {
+            Some(filter) => {
+                let exclude_outside = matches!(self.mode, ResizeMode::Cubic { exclude_outside: true, .. });
+                let axis = |src: &[f32], len: usize, scale: f32| {
+                    let fs = filter_scale(scale, self.antialias);
+                    let count = tap_count(filter, fs, tap_limit(len))
+                        .ok_or_else(|| OpError::attr("scales", "antialias needs too many taps"))?;
+                    Ok::<_, OpError>(AxisTaps::new(filter, fs, count, src, len, exclude_outside))
+                };
+                Some((axis(&sy, h, self.scales[0])?, axis(&sx, w, self.scales[1])?))
+            }
+            None => None,
+        };
         let mut y = Vec::with_capacity(out.shape.numel());
         for plane in 0..n * c {
             let xp = &x[plane * h * w..(plane + 1) * h * w];
             for oy in 0..oh {
-                let sy = self.source(oy, h, oh, self.scales[0]);
                 for ox in 0..ow {
-                    let sx = self.source(ox, w, ow, self.scales[1]);
-                    y.push(match self.mode {
-                        ResizeMode::Nearest(r) => xp[nearest(sy, r, h) * w + nearest(sx, r, w)],
-                        ResizeMode::Linear => bilinear(xp, h, w, sy, sx),
-                        ResizeMode::Cubic { a_bits, exclude_outside } => {
-                            let a = f32::from_bits(a_bits);
-                            bicubic(xp, [h, w], [sy, sx], a, exclude_outside)
-                        }
+                    let (sy, sx) = (sy[oy], sx[ox]);
+                    if let Some(e) = extrapolation.filter(|_| outside(sy, h) || outside(sx, w)) {
+                        y.push(e);
+                        continue;
+                    }
+                    y.push(match (&taps, self.mode) {
+                        (Some((ty, tx)), _) => separable(xp, [h, w], [ty, tx], [oy, ox]),
+                        (None, ResizeMode::Nearest(r)) => xp[nearest(sy, r, h) * w + nearest(sx, r, w)],
+                        (None, _) => bilinear(xp, h, w, sy, sx),
                     });
                 }
             }
@@ -143,43 +253,16 @@ fn bilinear(xp: &[f32], h: usize, w: usize, sy: f32, sx: f32) -> f32 {
     top * (1.0 - fy) + bottom * fy
 }
 
-/// The 4 taps around `s` (at floor(s) - 1 .. floor(s) + 2, clamped to the axis) and their weights.
-fn cubic_taps(s: f32, len: usize, a: f32, exclude_outside: bool) -> ([usize; 4], [f32; 4]) {
-    let base = s.floor();
-    let t = s - base;
-    let weight = |d: f32| {
-        let d = d.abs();
-        if d <= 1.0 {
-            ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0
-        } else if d < 2.0 {
-            ((a * d - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a
-        } else {
-            0.0
-        }
-    };
-    let mut idx = [0usize; 4];
-    let mut wts = [0f32; 4];
-    for k in 0..4 {
-        let i = base as i64 + k as i64 - 1;
-        let inside = i >= 0 && i < len as i64;
-        wts[k] = if exclude_outside && !inside { 0.0 } else { weight(t + 1.0 - k as f32) };
-        idx[k] = i.clamp(0, len as i64 - 1) as usize;
-    }
-    if exclude_outside {
-        let sum: f32 = wts.iter().sum();
-        if sum != 0.0 {
-            wts.iter_mut().for_each(|w| *w /= sum);
-        }
-    }
-    (idx, wts)
-}
-
-fn bicubic(xp: &[f32], [h, w]: [usize; 2], [sy, sx]: [f32; 2], a: f32, exclude_outside: bool) -> f32 {
-    let (ys, wy) = cubic_taps(sy, h, a, exclude_outside);
-    let (xs, wx) = cubic_taps(sx, w, a, exclude_outside);
+/// One output of a separable filter: the weighted sum over the height taps of the weighted rows.
+fn separable(xp: &[f32], [h, w]: [usize; 2], [ty, tx]: [&AxisTaps; 2], [oy, ox]: [usize; 2]) -> f32 {
     let mut acc = 0f32;
-    for (&yi, &cy) in ys.iter().zip(&wy) {
-        let row: f32 = xs.iter().zip(&wx).map(|(&xi, &cx)| cx * xp[yi * w + xi]).sum();
+    for ky in 0..ty.count {
+        let (yi, cy) = ty.tap(oy, ky, h);
+        let mut row = 0f32;
+        for kx in 0..tx.count {
+            let (xi, cx) = tx.tap(ox, kx, w);
+            row += cx * xp[yi * w + xi];
+        }
         acc += cy * row;
     }
     acc
@@ -198,6 +281,7 @@ mod tests {
             coord: CoordMode::Asymmetric,
             out_hw: [2, 4],
             scales: [2.0, 2.0],
+            antialias: false,
         };
         let y = Op::Resize(r).eval(&[&x]).unwrap();
         assert_eq!(y.as_f32().unwrap(), &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
@@ -214,6 +298,7 @@ mod tests {
                 coord: CoordMode::HalfPixel,
                 out_hw: [7, 5],
                 scales: [7.0 / 3.0, 5.0 / 3.0],
+                antialias: false,
             };
             let y = Op::Resize(r).eval(&[&x]).unwrap();
             assert!(y.as_f32().unwrap().iter().all(|&v| (v - 2.5).abs() < 1e-5), "{y:?}");
@@ -230,6 +315,7 @@ mod tests {
             coord: CoordMode::Asymmetric,
             out_hw: [3, 4],
             scales: [1.0, 1.0],
+            antialias: false,
         };
         assert_eq!(Op::Resize(r).eval(&[&x]).unwrap().as_f32().unwrap(), &v[..]);
     }

@@ -1,9 +1,9 @@
 //! The simulator's only `unsafe` code, each piece behind a safe, checked API: the wrapper around
 //! `matrixmultiply::sgemm` (an `unsafe fn` over raw pointers) that proves every element it can touch lies in
 //! the slices it was given; the CPU-feature dispatch (`dispatch`) that runs a safe kernel body compiled for
-//! AVX-512 or AVX2 once the CPU has been seen to support it; and two microkernels in AVX-512 intrinsics, the
-//! f32 FMA tile of the packed convolution GEMM and the VNNI dot product of the INT8 GEMM, whose loads and stores
-//! stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
+//! AVX-512 or AVX2 once the CPU has been seen to support it; and the microkernels in AVX-512 intrinsics, the
+//! f32 FMA tile of the packed convolution GEMM (and its half-width twin) and the VNNI dot product of the INT8
+//! GEMM, whose loads and stores stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
 #![allow(unsafe_code)]
 
 /// A row-major `rows x cols` view of `data`; row `r` starts at `r * ld`.
@@ -201,8 +201,15 @@ pub fn f32_tile(ops: &Panels<'_>, t: &mut Tile<'_>) -> Option<bool> {
         return Some(false);
     }
     #[cfg(all(target_arch = "x86_64", accel_avx512))]
-    // SAFETY: `isa` saw the CPU report avx512f and fma, all that `tile_avx512` enables.
-    return Some(unsafe { tile_avx512(ops, t) });
+    // SAFETY: `isa` saw the CPU report avx512f and fma, all that `tile_avx512` and `half_tile_avx512` enable.
+    return Some(unsafe {
+        // A last panel of at most 16 columns needs only one vector per row: half the multiply-adds.
+        if t.cols <= F_NR / 2 {
+            half_tile_avx512(ops, t)
+        } else {
+            tile_avx512(ops, t)
+        }
+    });
     #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
     None
 }
@@ -274,6 +281,53 @@ fn tile_avx512(ops: &Panels<'_>, t: &mut Tile<'_>) -> bool {
     true
 }
 
+/// `tile_avx512` for tiles of at most 16 columns: the first 16 columns of each B step, one accumulator per row
+/// (the same sums, in the same order, for the columns it keeps).
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,fma")]
+fn half_tile_avx512(ops: &Panels<'_>, t: &mut Tile<'_>) -> bool {
+    use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps};
+    use std::arch::x86_64::{_mm512_setzero_ps, _mm512_storeu_ps};
+    const H: usize = F_NR / 2;
+    let kc = ops.offs.len();
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = ops.a.map(|r| &r[..kc]);
+    let z = _mm512_setzero_ps();
+    let (mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7) = (z, z, z, z, z, z, z, z);
+    for (p, &off) in ops.offs.iter().enumerate() {
+        let Some(bp) = ops.b.get(off..off + H) else { return false };
+        // SAFETY: `bp` is exactly 16 f32, what an unaligned 512-bit load reads.
+        let b0 = unsafe { _mm512_loadu_ps(bp.as_ptr()) };
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a0[p]), b0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a1[p]), b0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a2[p]), b0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a3[p]), b0, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a4[p]), b0, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a5[p]), b0, c5);
+        c6 = _mm512_fmadd_ps(_mm512_set1_ps(a6[p]), b0, c6);
+        c7 = _mm512_fmadd_ps(_mm512_set1_ps(a7[p]), b0, c7);
+    }
+    let c: [__m512; F_MR] = [c0, c1, c2, c3, c4, c5, c6, c7];
+    for (r, &cr) in c.iter().enumerate().take(t.rows) {
+        let Some(row) = t.c.get_mut(r * t.ldc..r * t.ldc + t.cols) else { return false };
+        if let Ok(row) = <&mut [f32; H]>::try_from(&mut *row) {
+            // SAFETY: `row` is exactly 16 f32, what an unaligned 512-bit load or store touches.
+            unsafe {
+                let v = if t.accumulate { _mm512_add_ps(_mm512_loadu_ps(row.as_ptr()), cr) } else { cr };
+                _mm512_storeu_ps(row.as_mut_ptr(), v);
+            }
+        } else {
+            let mut full = [0f32; H];
+            // SAFETY: `full` is exactly 16 f32.
+            unsafe { _mm512_storeu_ps(full.as_mut_ptr(), cr) };
+            for (d, v) in row.iter_mut().zip(full) {
+                *d = if t.accumulate { *d + v } else { v };
+            }
+        }
+    }
+    true
+}
+
 /// Rows of the INT8 microkernel's output tile.
 pub const I8_MR: usize = 8;
 /// Columns of the INT8 microkernel's output tile.
@@ -312,9 +366,15 @@ pub fn dot_u8i8(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; 
 #[allow(clippy::incompatible_msrv)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_MR]) {
+    use std::arch::x86_64::_mm512_storeu_si512;
     use std::arch::x86_64::{__m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32};
-    use std::arch::x86_64::{_mm512_setzero_si512, _mm512_storeu_si512};
-    let mut c: [[__m512i; 2]; I8_MR] = [[_mm512_setzero_si512(); 2]; I8_MR];
+    // The accumulators start from `acc` (the sums wrap, so adding at the start or at the end is the same).
+    let mut c: [[__m512i; 2]; I8_MR] = std::array::from_fn(|r| {
+        let (lo, hi) = acc[r].split_at(16);
+        // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each (a 32-element array split in half), what an
+        // unaligned 512-bit load reads.
+        unsafe { [_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())] }
+    });
     for (aq, bq) in a.iter().zip(b) {
         let (lo, hi) = bq.split_at(64);
         // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
@@ -327,15 +387,11 @@ fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_M
         }
     }
     for (cr, accr) in c.iter().zip(acc.iter_mut()) {
-        let mut t = [0i32; I8_NR];
-        let (lo, hi) = t.split_at_mut(16);
+        let (lo, hi) = accr.split_at_mut(16);
         // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit store writes.
         unsafe {
             _mm512_storeu_si512(lo.as_mut_ptr().cast(), cr[0]);
             _mm512_storeu_si512(hi.as_mut_ptr().cast(), cr[1]);
-        }
-        for (s, v) in accr.iter_mut().zip(t) {
-            *s = s.wrapping_add(v);
         }
     }
 }

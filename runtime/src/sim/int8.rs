@@ -308,25 +308,35 @@ fn core(pa: &[APanel], pb: &[I8Panel], (m, n): (usize, usize), init: Init<'_>, c
     let run = |(bi, cb): (usize, &mut [i32])| {
         let r0 = bi * rows_per;
         let rows = rows_per.min(m - r0);
-        for i in 0..rows {
-            let row = &mut cb[i * ldc..][..n];
-            for (v, &ci) in row.iter_mut().zip(col_init) {
-                *v = row_init[r0 + i].wrapping_add(ci);
-            }
-        }
-        for q0 in (0..kq).step_by(KQ_BLOCK) {
+        // At least one block, so that k == 0 still writes the init terms.
+        for q0 in (0..kq.max(1)).step_by(KQ_BLOCK) {
             let q1 = (q0 + KQ_BLOCK).min(kq);
             for jp in 0..n.div_ceil(NR) {
                 let bpan = &pb[jp * kq + q0..jp * kq + q1];
+                let (j0, cols) = (jp * NR, NR.min(n - jp * NR));
+                let colv: [i32; NR] = std::array::from_fn(|j| col_init[j0 + j.min(cols - 1)]);
                 for ipl in 0..rows.div_ceil(MR) {
                     let ip = r0 / MR + ipl;
-                    let mut acc = [[0i32; NR]; MR];
+                    let live = MR.min(rows - ipl * MR);
+                    // The tile starts from the init terms (first k block) or what earlier blocks summed, and the
+                    // microkernel adds to it; rows and columns past the output are computed, never stored.
+                    let mut acc: [[i32; NR]; MR] = if q0 == 0 {
+                        std::array::from_fn(|r| {
+                            let ri = row_init[r0 + ipl * MR + r.min(live - 1)];
+                            std::array::from_fn(|j| ri.wrapping_add(colv[j]))
+                        })
+                    } else {
+                        std::array::from_fn(|r| {
+                            let src = &cb[(ipl * MR + r.min(live - 1)) * ldc + j0..][..cols];
+                            std::array::from_fn(|j| src[j.min(cols - 1)])
+                        })
+                    };
                     micro(&pa[ip * kq + q0..ip * kq + q1], bpan, &mut acc);
-                    for (r, accr) in acc.iter().enumerate().take(rows - ipl * MR) {
-                        let j0 = jp * NR;
-                        let dst = &mut cb[(ipl * MR + r) * ldc + j0..][..NR.min(n - j0)];
-                        for (d, &v) in dst.iter_mut().zip(accr) {
-                            *d = d.wrapping_add(v);
+                    for (r, accr) in acc.iter().enumerate().take(live) {
+                        let dst = &mut cb[(ipl * MR + r) * ldc + j0..][..cols];
+                        match <&mut [i32; NR]>::try_from(&mut *dst) {
+                            Ok(full) => *full = *accr,
+                            Err(_) => dst.copy_from_slice(&accr[..cols]),
                         }
                     }
                 }
@@ -505,8 +515,11 @@ pub(crate) fn conv_i8_packed(
     }
     let plane = g.in_h * g.in_w;
     let nc = (COL_BYTES / k.max(1)).clamp(NR, n.max(NR)).min(n);
-    // Every element of `col` that a chunk reads is written by its im2col first.
-    s.col.resize(k * nc, 0);
+    // Every element of `col` that a chunk reads is written by its im2col first; never shrunk, so commands of
+    // different sizes do not zero it again and again.
+    if s.col.len() < k * nc {
+        s.col.resize(k * nc, 0);
+    }
     let Int8Scratch { pb, colsum, col, row_init, col_init, .. } = s;
     for (grp, yg) in y.chunks_mut(kg * n).enumerate() {
         let pa = &packed.pa[grp * per_group..][..per_group];

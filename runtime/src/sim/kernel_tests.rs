@@ -283,3 +283,43 @@ fn depthwise_i8_on_wide_rows_is_bit_identical() {
         assert_eq!(got, want, "stride {stride} dilation {dil} pad {pad} kernel {k}");
     }
 }
+
+/// The INT8 GEMM with k spanning several cache blocks (each block resumes from the sums of the last), and
+/// ragged row and column tiles: bit for bit the reference; the f32 convolution on output widths whose last
+/// panel is narrow (the half-width tile) within f32 rounding of the reference.
+#[test]
+fn int8_gemm_over_k_blocks_and_narrow_f32_panels() {
+    let mut rng = SplitMix64::new(11);
+    for (m, k, n) in [(19, 1100, 45), (8, 513, 32), (3, 2049, 17)] {
+        let (a, b) = (i8_vec(&mut rng, m * k), i8_vec(&mut rng, k * n));
+        let bias: Vec<i32> = (0..n).map(|_| rng.next_u64() as i32 >> 4).collect();
+        let (mut got, mut want) = (vec![5i32; m * n], vec![6i32; m * n]);
+        gemm_i8(GemmI8 { m, k, n }, &a, &b, Some(&bias), &mut got).unwrap();
+        gemm_i8_reference(GemmI8 { m, k, n }, &a, &b, Some(&bias), &mut want).unwrap();
+        assert_eq!(got, want, "{m}x{k}x{n}");
+    }
+    for (c, oc, hw) in [(70, 13, 7), (33, 9, 4), (300, 16, 3)] {
+        let g = ConvGeom {
+            in_c: c,
+            in_h: hw,
+            in_w: hw,
+            out_c: oc,
+            out_h: hw,
+            out_w: hw,
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+            groups: 1,
+        };
+        let x: Vec<f32> = (0..c * hw * hw).map(|_| rng.uniform() - 0.5).collect();
+        let w: Vec<f32> = (0..oc * c).map(|_| rng.uniform() - 0.5).collect();
+        let mut got = vec![f32::NAN; oc * hw * hw];
+        conv_f32(&g, &x, &w, None, None, None, &mut got).unwrap();
+        for (o, &v) in got.iter().enumerate() {
+            let (ch, p) = (o / (hw * hw), o % (hw * hw));
+            let want: f64 = (0..c).map(|i| w[ch * c + i] as f64 * x[i * hw * hw + p] as f64).sum();
+            assert!((v as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()), "{c}>{oc} {hw}x{hw} [{o}]: {v} vs {want}");
+        }
+    }
+}

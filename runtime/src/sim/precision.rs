@@ -13,7 +13,7 @@ use super::memory::{bytes, bytes_mut};
 use super::scratch::MacScratch;
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
-use accel_ops::numerics::requant::{output, QuantHeader, QuantParams};
+use accel_ops::numerics::requant::{output, quantize, QuantHeader, QuantParams};
 use accel_ops::op::UnaryOp;
 use accel_ops::DType;
 use half::bf16;
@@ -146,7 +146,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                     // Taken out while the packed weights borrow the scratch; every accumulator is written by
                     // the kernel, so none is zeroed.
                     let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
-                    acc.resize(out_len, 0);
+                    grow(&mut acc, out_len);
                     let origin = ops.origin(weights.0 as u64, w_len as u64);
                     let done = match i8::try_from(qp.header.x_zero) {
                         Ok(xz) => scratch.conv_weights(origin, &g, w).and_then(|(packed, s)| {
@@ -159,10 +159,11 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                         }
                     };
                     let plane = g.out_h * g.out_w;
+                    grow(&mut ys, out_len);
                     if done.is_ok() {
-                        requant_all(&acc[..out_len], plane, &qp, r, &mut ys);
+                        requant_all(&acc[..out_len], plane, &qp, r, &mut ys[..out_len]);
                     }
-                    let done = done.and_then(|()| write_i8(sram, *out, &ys));
+                    let done = done.and_then(|()| write_i8(sram, *out, &ys[..out_len]));
                     (scratch.acc, scratch.out) = (acc, ys);
                     done
                 }
@@ -184,12 +185,12 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                     let bias = optional(*bias, |x| read_i32(mem, x, nn))?;
                     let qp = quant(mem, *q, nn)?;
                     let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
-                    acc.resize(out_len, 0);
+                    grow(&mut acc, out_len);
                     let done = if m <= FEW_ROWS {
                         let init = bias.as_deref();
                         if init.is_none() {
                             // `FewRowsI8` adds to the accumulators as they are.
-                            acc.fill(0);
+                            acc[..out_len].fill(0);
                         }
                         let acc = &mut acc[..out_len];
                         dispatch(FewRowsI8 { a: av, b: bv, z: qp.header.x_zero, k, n: nn, init, acc });
@@ -202,10 +203,11 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                             gemm_i8_packed(g, av, pb, bias.as_deref(), qp.header.x_zero, &mut acc[..out_len], s)
                         })
                     };
+                    grow(&mut ys, out_len);
                     if done.is_ok() {
-                        requant_all(&acc[..out_len], 1, &qp, None, &mut ys);
+                        requant_all(&acc[..out_len], 1, &qp, None, &mut ys[..out_len]);
                     }
-                    let done = done.and_then(|()| write_i8(sram, *out, &ys));
+                    let done = done.and_then(|()| write_i8(sram, *out, &ys[..out_len]));
                     (scratch.acc, scratch.out) = (acc, ys);
                     done
                 }
@@ -213,6 +215,15 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
             }
         }
         _ => Err(format!("{} is not a MAC command", cmd.mnemonic())),
+    }
+}
+
+/// Makes a reused scratch buffer at least `len` long. Never shrinks it: commands of different sizes alternate,
+/// and shrinking then growing again would zero the regrown part on every command. Users take `[..len]` and
+/// write every element of it before reading.
+fn grow<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::default());
     }
 }
 
@@ -259,11 +270,10 @@ impl Simd for FewRowsI8<'_> {
 /// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul). Works a
 /// block (one channel's plane, or one row) at a time, in parallel over blocks: no per-element division and one
 /// allocation, the elementwise `output` of `numerics` in a plain loop the compiler can unroll.
-fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>, y: &mut Vec<i8>) {
+/// `y` has `acc`'s length; every element is written.
+fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>, y: &mut [i8]) {
     let c = q.channels.len().max(1);
     let param = |ch: usize| q.channels.get(ch).copied().unwrap_or((0, 0));
-    // Every output is written below: the reused buffer is not zeroed.
-    y.resize(acc.len(), 0);
     let block = if plane > 1 { plane } else { c };
     y.par_chunks_mut(block).zip(acc.par_chunks(block)).enumerate().for_each(|(b, (out, a))| {
         let res = residual.and_then(|r| r.get(b * block..b * block + a.len()));
@@ -500,7 +510,31 @@ pub(crate) fn convert_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> 
     };
     let s = bytes(sram, src.0 as u64, len.checked_mul(from.size() as u64).ok_or("size overflow")?)?.to_vec();
     let d = bytes_mut(sram, dst.0 as u64, len.checked_mul(to.size() as u64).ok_or("size overflow")?)?;
+    if let (DType::F32, DType::I8, Some(p)) = (*from, *to, p) {
+        // `convert`'s f32 -> i8 (`numerics::requant::quantize` per element; `s` is 4 bytes per byte of `d`),
+        // compiled per instruction set so that its rounding is an instruction, not a libm call.
+        dispatch(QuantizeF32 { src: &s, dst: d, p });
+        return Ok(());
+    }
     convert(*from, *to, p, &s, d).map_err(|e| e.to_string())
+}
+
+/// f32 (little-endian bytes) -> i8 quantization of `vec.convert`, element by element as `numerics::convert`.
+struct QuantizeF32<'a> {
+    src: &'a [u8],
+    dst: &'a mut [u8],
+    p: ConvertParams,
+}
+
+impl Simd for QuantizeF32<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (scale, zero) = (self.p.scale, self.p.zero);
+        for (d, c) in self.dst.iter_mut().zip(self.src.chunks_exact(4)) {
+            *d = quantize(f32::from_le_bytes([c[0], c[1], c[2], c[3]]), scale, zero) as u8;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -342,6 +342,26 @@ fn convert_quantizes_through_sram() {
     assert!(bad.footprint().is_err(), "quantizing needs params");
 }
 
+/// `convert_cmd`'s f32 -> i8 fast path equals `numerics::convert` bit for bit, on random values, ties, NaN,
+/// infinities, subnormals and values far outside the int8 range, with odd scales and zero points.
+#[test]
+fn convert_fast_quantize_matches_numerics() {
+    let mut rng = SplitMix64::new(5);
+    let mut x: Vec<f32> = (0..4000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
+    x.extend((0..4000).map(|i| (i as f32 - 2000.0) * 0.125));
+    x.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 1e-45, -1e-45, 0.5, 1.5, 2.5, -2.5, 1e30]);
+    for p in [(0.01, 4), (0.25, -128), (1.0, 127), (3.3e-5, 0), (7.5, -300), (1e-38, 1000)] {
+        let p = nx::ConvertParams { scale: p.0, zero: p.1 };
+        let mut s = Sram::new();
+        let (src, pa, dst) = (s.put(&floats(&x)), s.put(&p.to_le_bytes()), s.reserve(x.len()));
+        let cmd = Command::Convert { from: DType::F32, to: DType::I8, src, dst, params: pa, len: x.len() as u32 };
+        convert_cmd(&mut s.mem, &cmd).unwrap();
+        let mut want = vec![0u8; x.len()];
+        nx::convert(DType::F32, DType::I8, Some(p), &floats(&x), &mut want).unwrap();
+        assert_eq!(&s.mem[dst.0 as usize..][..x.len()], &want[..], "{p:?}");
+    }
+}
+
 /// The vectorized plane requantization equals `numerics::output` bit for bit, over accumulators from the
 /// whole i32 range and every shift (including the extremes a hostile blob may carry), zero points and
 /// clamps (including an empty clamp range).

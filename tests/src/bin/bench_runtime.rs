@@ -28,10 +28,20 @@ struct Args {
     ours_only: Option<usize>,
     /// Run tile commands one at a time (parallel only inside kernels), to compare the two strategies.
     serial_tiles: bool,
+    /// The precision `--ours-only` compiles for (INT8 and BF16 calibrated as `precision_run_ms` does).
+    precision: Precision,
 }
 
 fn parse_args() -> Result<Args> {
-    let mut a = Args { threads: 1, runs: 10, warmup: 2, only: Vec::new(), ours_only: None, serial_tiles: false };
+    let mut a = Args {
+        threads: 1,
+        runs: 10,
+        warmup: 2,
+        only: Vec::new(),
+        ours_only: None,
+        serial_tiles: false,
+        precision: Precision::Fp32,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |what: &str| it.next().with_context(|| format!("{what} needs a value"));
@@ -42,8 +52,16 @@ fn parse_args() -> Result<Args> {
             "--only" => a.only = value("--only")?.split(',').map(str::to_string).collect(),
             "--ours-only" => a.ours_only = Some(value("--ours-only")?.parse()?),
             "--serial-tiles" => a.serial_tiles = true,
+            "--precision" => {
+                a.precision = match value("--precision")?.as_str() {
+                    "f32" => Precision::Fp32,
+                    "bf16" => Precision::Bf16,
+                    "int8" => Precision::Int8,
+                    other => bail!("--precision takes f32, bf16 or int8, not `{other}`"),
+                }
+            }
             "-h" | "--help" => {
-                println!("bench_runtime [--threads N] [--runs N] [--warmup N] [--only name,name] [--ours-only RUNS] [--serial-tiles]");
+                println!("bench_runtime [--threads N] [--runs N] [--warmup N] [--only name,name] [--ours-only RUNS [--precision f32|bf16|int8]] [--serial-tiles]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument `{other}`"),
@@ -221,6 +239,16 @@ fn kernel_times(g: &ConvGeom, warmup: usize, runs: usize) -> Result<[f64; 3]> {
 /// Median wall ms of one run of `onnx` compiled in `precision` (INT8 calibrated on 4 random inputs of the
 /// shapes of `inputs`), end to end through `Session::run`.
 fn precision_run_ms(onnx: &[u8], precision: Precision, inputs: &[(String, Tensor)], a: &Args) -> Result<f64> {
+    let mut session = precision_session(onnx, precision, inputs, a)?;
+    Ok(median_ms(a.warmup, a.runs, || {
+        session.run(inputs).ok();
+    })
+    .0)
+}
+
+/// A session of `onnx` compiled in `precision` (INT8 calibrated on 4 random inputs of the shapes of `inputs`),
+/// run once.
+fn precision_session(onnx: &[u8], precision: Precision, inputs: &[(String, Tensor)], a: &Args) -> Result<Session> {
     let samples = (0..4u64).map(|s| inputs.iter().map(|(_, t)| random_tensor(t.dims(), 100 + s)).collect()).collect();
     let opts = CompileOptions {
         precision,
@@ -231,10 +259,7 @@ fn precision_run_ms(onnx: &[u8], precision: Precision, inputs: &[(String, Tensor
     let mut session = Session::load(&compiled.blob)?;
     session.set_parallel_tiles(!a.serial_tiles);
     session.run(inputs)?;
-    Ok(median_ms(a.warmup, a.runs, || {
-        session.run(inputs).ok();
-    })
-    .0)
+    Ok(session)
 }
 
 fn main() -> Result<()> {
@@ -279,10 +304,13 @@ fn main() -> Result<()> {
             .map(|(i, io)| (io.name.clone(), random_tensor(io.ty.shape.dims(), 7 + i as u64)))
             .collect();
         if let Some(n) = args.ours_only {
+            if args.precision != Precision::Fp32 {
+                session = precision_session(&onnx, args.precision, &inputs, &args)?;
+            }
             let (wall, cpu) = median_ms(1, n, || {
                 session.run(&inputs).ok();
             });
-            println!("{name:<20} ours only: {wall:.2} ms wall, {cpu:.2} ms cpu (median of {n})");
+            println!("{name:<20} ours only ({:?}): {wall:.2} ms wall, {cpu:.2} ms cpu (median of {n})", args.precision);
             continue;
         }
         let tensors: Vec<Tensor> = inputs.iter().map(|(_, t)| t.clone()).collect();

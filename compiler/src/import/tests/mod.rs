@@ -9,6 +9,7 @@ mod hostile;
 mod index_map;
 mod models;
 mod ops;
+mod resize;
 mod shapes;
 
 use super::{import_bytes, ImportError, ImportOptions};

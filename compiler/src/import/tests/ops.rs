@@ -427,9 +427,9 @@ fn resize_modes() {
                 .node("Resize", &["x", "", "scales"], &["y"], attrs.clone())
                 .output("y");
             if align_corners && scales[3] == 1.5 {
-                // 5 x 1.5 = 7.5: ONNX aligns corners to the fractional length, accel_ops to the output length.
-                let e = import(&m.bytes()).unwrap_err().to_string();
-                assert!(e.contains("align_corners"), "{e}");
+                // 5 x 1.5 = 7.5: ONNX aligns corners to the fractional length, tract to the output length
+                // (`tests/resize.rs` checks the ONNX values).
+                import(&m.bytes()).unwrap();
             } else {
                 check(&m);
             }

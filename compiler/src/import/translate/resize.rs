@@ -1,5 +1,6 @@
-//! Resize (opsets 10, 11, 13, 18) and the older Upsample (7, 9): nearest, linear or cubic on the two spatial axes
-//! of NCHW input, with static output sizes computed here from constant scales or sizes.
+//! Resize (opsets 10, 11, 13, 18) and the older Upsample (7, 9): nearest, linear or cubic (optionally antialiased)
+//! on the two spatial axes of NCHW input, with static output sizes computed here from constant scales or sizes
+//! and tf_crop_and_resize's region of interest from the constant `roi` input.
 use super::Builder;
 use crate::import::attrs::OnnxNode;
 use crate::import::error::ImportError;
@@ -20,12 +21,18 @@ fn mode(n: &OnnxNode<'_>, nearest: NearestRounding) -> Result<ResizeMode, Import
     }
 }
 
+/// What the attributes choose: the filter, the coordinate transform and antialiasing.
+struct Form {
+    mode: ResizeMode,
+    coord: CoordMode,
+    antialias: bool,
+}
+
 /// Builds the Resize op from per-axis scales or output sizes of the full rank-4 shape.
 fn emit(
     b: &mut Builder<'_>,
     n: &OnnxNode<'_>,
-    mode: ResizeMode,
-    coord: CoordMode,
+    form: Form,
     scales: Option<Vec<f32>>,
     sizes: Option<Vec<i64>>,
     aspect_scale: Option<f32>,
@@ -53,12 +60,7 @@ fn emit(
                 }
                 out[a] = o as usize;
             }
-            if coord == CoordMode::AlignCorners && (2..4).any(|a| dims[a] as f32 * s[a] != out[a] as f32) {
-                // ONNX aligns to the unrounded length in * scale; accel_ops::op::Resize to the output length.
-                return Err(
-                    n.err(format!("align_corners with scales {s:?} giving a fractional output length is unsupported"))
-                );
-            }
+            // A fractional `in * scale` stays in the scale: align_corners and tf_crop_and_resize divide by it.
             (out, [s[2], s[3]])
         }
         (None, Some(z)) => {
@@ -81,7 +83,9 @@ fn emit(
     if out[2] == 0 || out[3] == 0 || dims[2] == 0 || dims[3] == 0 {
         return Err(n.err(format!("resize {dims:?} -> {out:?} has an empty spatial dim")));
     }
-    let op = Resize { mode, coord, out_hw: [out[2], out[3]], scales };
+    // Antialiasing only changes the linear and cubic filters.
+    let antialias = form.antialias && !matches!(form.mode, ResizeMode::Nearest(_));
+    let op = Resize { mode: form.mode, coord: form.coord, out_hw: [out[2], out[3]], scales, antialias };
     b.emit_out(n, Op::Resize(op), &[x])?;
     Ok(())
 }
@@ -108,12 +112,12 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         b.arity(n, 2, 2)?;
         let scales = b.const_floats(n, 1, "scales")?.ok_or_else(|| n.err("input #1 (scales) is required"))?;
         let m = mode(n, NearestRounding::Floor)?;
-        return emit(b, n, m, CoordMode::Asymmetric, Some(scales), None, None);
+        let form = Form { mode: m, coord: CoordMode::Asymmetric, antialias: false };
+        return emit(b, n, form, Some(scales), None, None);
     }
     b.arity(n, 1, 4)?;
-    if n.opset >= 18 && n.int_or("antialias", 0)? != 0 {
-        return Err(n.err("antialias is unsupported"));
-    }
+    let antialias = n.opset >= 18 && n.int_or("antialias", 0)? != 0;
+    let axes = if n.opset >= 18 { n.ints("axes")? } else { None };
     let policy = if n.opset >= 18 { n.string_or("keep_aspect_ratio_policy", "stretch")? } else { "stretch" };
     if !matches!(policy, "stretch" | "not_larger" | "not_smaller") {
         return Err(n.err(format!("keep_aspect_ratio_policy `{policy}` is unsupported")));
@@ -124,6 +128,7 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         "align_corners" => CoordMode::AlignCorners,
         "asymmetric" => CoordMode::Asymmetric,
         "half_pixel_symmetric" => CoordMode::HalfPixelSymmetric,
+        "tf_crop_and_resize" => crop(b, n, &dims, axes)?,
         other => return Err(n.err(format!("coordinate_transformation_mode `{other}` is unsupported"))),
     };
     let nearest = match n.string_or("nearest_mode", "round_prefer_floor")? {
@@ -134,11 +139,10 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         other => return Err(n.err(format!("nearest_mode `{other}` is unsupported"))),
     };
     let m = mode(n, nearest)?;
-    // `roi` (input 1) only matters for tf_crop_and_resize, which is rejected above. An empty tensor stands
-    // for an omitted scales input.
+    // `roi` (input 1) only matters for tf_crop_and_resize (read above). An empty tensor stands for an omitted
+    // scales input.
     let scales = b.const_floats(n, 2, "scales")?.filter(|s| !s.is_empty());
     let sizes = b.const_ints(n, 3, "sizes")?.filter(|s| !s.is_empty());
-    let axes = if n.opset >= 18 { n.ints("axes")? } else { None };
     let ones = vec![1.0f32; dims.len()];
     let scales = scales.map(|s| spread(n, s, axes, &ones)).transpose()?;
     let full: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
@@ -166,7 +170,39 @@ pub(super) fn resize(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
         }
         aspect_scale = Some(scale);
     }
-    emit(b, n, m, coord, scales, sizes, aspect_scale)
+    emit(b, n, Form { mode: m, coord, antialias }, scales, sizes, aspect_scale)
+}
+
+/// tf_crop_and_resize's coordinates: the constant `roi` (starts then ends, for every axis or for `axes`) and
+/// `extrapolation_value`. Only the spatial axes may be cropped (an axis of length 1 ignores its roi).
+fn crop(b: &Builder<'_>, n: &OnnxNode<'_>, dims: &[usize], axes: Option<&[i64]>) -> Result<CoordMode, ImportError> {
+    if dims.len() != 4 {
+        return Err(n.err(format!("only NCHW (rank 4) input is supported, got rank {}", dims.len())));
+    }
+    let roi = b
+        .const_floats(n, 1, "roi")?
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| n.err("tf_crop_and_resize needs a constant, non-empty roi (input #1)"))?;
+    let k = axes.map_or(dims.len(), <[i64]>::len);
+    if roi.len() != 2 * k {
+        return Err(n.err(format!("roi has {} values, want {} (a start and an end per axis)", roi.len(), 2 * k)));
+    }
+    if roi.iter().any(|v| !v.is_finite()) {
+        return Err(n.err(format!("roi {roi:?} must be finite")));
+    }
+    let starts = spread(n, roi[..k].to_vec(), axes, &vec![0.0; dims.len()])?;
+    let ends = spread(n, roi[k..].to_vec(), axes, &vec![1.0; dims.len()])?;
+    for a in 0..2 {
+        if dims[a] > 1 && (starts[a] != 0.0 || ends[a] != 1.0) {
+            return Err(n.err(format!("roi {roi:?} crops axis {a}: only the 2 spatial axes of NCHW can be resized")));
+        }
+    }
+    let extrapolation = n.finite_float_or("extrapolation_value", 0.0)?;
+    Ok(CoordMode::TfCropAndResize {
+        start_bits: [starts[2].to_bits(), starts[3].to_bits()],
+        end_bits: [ends[2].to_bits(), ends[3].to_bits()],
+        extrapolation_bits: extrapolation.to_bits(),
+    })
 }
 
 pub(super) fn upsample(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
@@ -182,5 +218,5 @@ pub(super) fn upsample(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     };
     // Upsample uses asymmetric coordinates; nearest takes the floor of the source coordinate.
     let m = mode(n, NearestRounding::Floor)?;
-    emit(b, n, m, CoordMode::Asymmetric, Some(scales), None, None)
+    emit(b, n, Form { mode: m, coord: CoordMode::Asymmetric, antialias: false }, Some(scales), None, None)
 }

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::kernel::build::Builder;
 use crate::kernel::{BinaryFn, CmpFn, Kernel, KernelError, ReduceFn, ScalarType, UnaryFn, ValueId};
-use crate::op::{Conv, CoordMode, Gemm, Lrn, NearestRounding, Op, Pool, PoolKind, Resize, ResizeMode};
+use crate::op::{resize, Conv, CoordMode, Gemm, Lrn, NearestRounding, Op, Pool, PoolKind, Resize, ResizeMode};
 use crate::tensor::TensorType;
 
 pub(super) fn matmul(inputs: &[TensorType], output: &TensorType) -> Result<Kernel, KernelError> {
@@ -263,8 +263,10 @@ pub(super) fn conv(cv: &Conv, inputs: &[TensorType], output: &TensorType) -> Res
     Ok(b.finish())
 }
 
-/// The source coordinate of output position `o` (an i64 loop variable), as `Resize::source` computes it.
-fn source(b: &mut Builder, r: &Resize, o: ValueId, in_len: usize, out_len: usize, scale: f32) -> ValueId {
+/// The source coordinate of output position `o` (an i64 loop variable) on spatial axis `axis`, as
+/// `Resize::source` computes it.
+fn source(b: &mut Builder, r: &Resize, axis: usize, o: ValueId, in_len: usize, out_len: usize) -> ValueId {
+    let scale = r.scales[axis];
     let of = b.cast(ScalarType::F32, o);
     let half_pixel = |b: &mut Builder| {
         let (h, s) = (b.f32(0.5), b.f32(scale));
@@ -276,9 +278,18 @@ fn source(b: &mut Builder, r: &Resize, o: ValueId, in_len: usize, out_len: usize
         CoordMode::HalfPixel => half_pixel(b),
         CoordMode::PytorchHalfPixel if out_len > 1 => half_pixel(b),
         CoordMode::AlignCorners if out_len > 1 => {
-            let (num, den) = (b.f32(in_len as f32 - 1.0), b.f32(out_len as f32 - 1.0));
+            let len = resize::unrounded_len(in_len, out_len, scale);
+            let (num, den) = (b.f32(in_len as f32 - 1.0), b.f32(len - 1.0));
             let t = b.mul(of, num);
             b.div(t, den)
+        }
+        CoordMode::TfCropAndResize { start_bits, end_bits, .. } => {
+            let (start, end) = (f32::from_bits(start_bits[axis]), f32::from_bits(end_bits[axis]));
+            let t = resize::crop_terms(start, end, in_len, out_len, scale);
+            let (step, den, offset) = (b.f32(t.step), b.f32(t.den), b.f32(t.offset));
+            let u = b.mul(of, step);
+            let u = b.div(u, den);
+            b.add(u, offset)
         }
         CoordMode::PytorchHalfPixel | CoordMode::AlignCorners => b.f32(0.0),
         CoordMode::Asymmetric => {
@@ -287,7 +298,7 @@ fn source(b: &mut Builder, r: &Resize, o: ValueId, in_len: usize, out_len: usize
         }
         CoordMode::HalfPixelSymmetric => {
             let t = half_pixel(b);
-            let offset = b.f32(crate::op::resize::symmetric_offset(in_len, out_len, scale));
+            let offset = b.f32(resize::symmetric_offset(in_len, out_len, scale));
             b.add(offset, t)
         }
     }
@@ -332,11 +343,18 @@ fn cubic_unsupported(r: &Resize) -> KernelError {
     unsupported(&Op::Resize(r.clone()), "cubic mode")
 }
 
+/// Whether `s` lies outside `[0, len - 1]` (tf_crop_and_resize extrapolates there).
+fn outside(b: &mut Builder, s: ValueId, len: usize) -> ValueId {
+    let c = b.clamp_f32(s, 0.0, len as f32 - 1.0);
+    b.cmp(CmpFn::Ne, c, s)
+}
+
 pub(super) fn resize(r: &Resize, inputs: &[TensorType], output: &TensorType) -> Result<Kernel, KernelError> {
     let mut b = Builder::new(match r.mode {
         ResizeMode::Nearest(_) => "resize-nearest",
+        ResizeMode::Linear if r.antialias => return Err(unsupported(&Op::Resize(r.clone()), "antialias")),
         ResizeMode::Linear => "resize-linear",
-        // Bicubic runs in operator form (its 16 taps per output are not lowered).
+        // Bicubic and antialiased filters run in operator form (their taps are not lowered).
         ResizeMode::Cubic { .. } => return Err(cubic_unsupported(r)),
     });
     let (ins, out) = declare(&mut b, inputs, output);
@@ -350,9 +368,9 @@ pub(super) fn resize(r: &Resize, inputs: &[TensorType], output: &TensorType) -> 
     }
     let (pl, lp) = loop_or_zero(&mut b, n * c);
     let (oy, ly) = loop_or_zero(&mut b, oh);
-    let sy = source(&mut b, r, oy, h, oh, r.scales[0]);
+    let sy = source(&mut b, r, 0, oy, h, oh);
     let (ox, lx) = loop_or_zero(&mut b, ow);
-    let sx = source(&mut b, r, ox, w, ow, r.scales[1]);
+    let sx = source(&mut b, r, 1, ox, w, ow);
     let plane = b.affine(&[(pl, (h * w) as i64)], 0);
     let at = |b: &mut Builder, y: ValueId, x: ValueId| {
         let i = b.affine(&[(plane, 1), (y, w as i64), (x, 1)], 0);
@@ -395,6 +413,15 @@ pub(super) fn resize(r: &Resize, inputs: &[TensorType], output: &TensorType) -> 
             let u = b.mul(bottom, fy);
             b.add(t, u)
         }
+    };
+    let v = match r.coord.extrapolation() {
+        Some(e) => {
+            let (oy, ox) = (outside(&mut b, sy, h), outside(&mut b, sx, w));
+            let e = b.f32(e);
+            let v = b.select(oy, e, v);
+            b.select(ox, e, v)
+        }
+        None => v,
     };
     let yi = b.affine(&[(pl, (oh * ow) as i64), (oy, ow as i64), (ox, 1)], 0);
     b.store(out, yi, v);

@@ -114,7 +114,29 @@ fn resize_nearest_and_linear_in_every_coordinate_mode() {
             {
                 let x = rng.tensor(&dims, -2.0, 2.0);
                 let scales = [out_hw[0] as f32 / dims[2] as f32, out_hw[1] as f32 / dims[3] as f32];
-                check(&Op::Resize(Resize { mode, coord, out_hw, scales }), &[x], Tol::Exact);
+                check(&Op::Resize(Resize { mode, coord, out_hw, scales, antialias: false }), &[x], Tol::Exact);
+            }
+        }
+    }
+}
+
+/// The lowering divides by ONNX's unrounded length (scales that round the output down) and crops with
+/// tf_crop_and_resize, extrapolating outside the input, exactly as the reference does.
+#[test]
+fn resize_fractional_align_corners_and_tf_crop() {
+    let mut rng = Rng::new(17);
+    let crop = CoordMode::TfCropAndResize {
+        start_bits: [0.4f32.to_bits(), (-0.2f32).to_bits()],
+        end_bits: [1.2f32.to_bits(), 0.7f32.to_bits()],
+        extrapolation_bits: 10.0f32.to_bits(),
+    };
+    for mode in [ResizeMode::Linear, ResizeMode::Nearest(NearestRounding::RoundPreferFloor)] {
+        for coord in [CoordMode::AlignCorners, crop] {
+            for (dims, out_hw, scales) in
+                [([1, 2, 4, 5], [2, 3], [0.6, 0.7]), ([1, 1, 3, 4], [5, 1], [5.0 / 3.0, 0.25])]
+            {
+                let x = rng.tensor(&dims, -2.0, 2.0);
+                check(&Op::Resize(Resize { mode, coord, out_hw, scales, antialias: false }), &[x], Tol::Exact);
             }
         }
     }
