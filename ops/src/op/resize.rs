@@ -130,6 +130,12 @@ impl Resize {
         }
         let hw = &inputs[0].shape.dims()[2..];
         for (a, &len) in hw.iter().enumerate() {
+            if len == 0 && self.out_hw[a] > 0 {
+                return Err(OpError::shape(
+                    0,
+                    format!("resize of an empty axis {} to {} elements", a + 2, self.out_hw[a]),
+                ));
+            }
             if let Some(filter) = self.filter() {
                 let fs = filter_scale(self.scales[a], self.antialias);
                 if tap_count(filter, fs, tap_limit(len)).is_none() {
@@ -318,5 +324,23 @@ mod tests {
             antialias: false,
         };
         assert_eq!(Op::Resize(r).eval(&[&x]).unwrap().as_f32().unwrap(), &v[..]);
+    }
+
+    /// An empty input axis with a non-empty output (sizes given explicitly) has nothing to read: every mode
+    /// refuses it instead of indexing outside the input.
+    #[test]
+    fn an_empty_input_axis_is_refused() {
+        let x = Tensor::from_f32(vec![1, 1, 0, 2], vec![]).unwrap();
+        let modes = [
+            ResizeMode::Nearest(NearestRounding::Floor),
+            ResizeMode::Linear,
+            ResizeMode::Cubic { a_bits: (-0.75f32).to_bits(), exclude_outside: false },
+        ];
+        for mode in modes {
+            for antialias in [false, true] {
+                let r = Resize { mode, coord: CoordMode::HalfPixel, out_hw: [2, 2], scales: [0.5, 1.0], antialias };
+                assert!(Op::Resize(r).eval(&[&x]).is_err(), "{mode:?} antialias {antialias}");
+            }
+        }
     }
 }
