@@ -1,7 +1,7 @@
 //! The BF16 and INT8 forms of one MAC node (`Conv`, `Gemm`, `MatMul` that the tiles run), built into a
 //! `Rewriter` with the graph conventions of `accel_ops::numerics::{bf16, int8}`. A builder returns `Ok(false)`
 //! (and adds nothing) when the node has no such form; the caller then tries the next precision.
-use super::quantize::{clamp_of, quant_params, quantize_bias, quantize_weights, LayerQuant};
+use super::quantize::{clamp_of, neg_mult_of, quant_params, quantize_bias, quantize_weights, LayerQuant};
 use super::rewrite::{Fmt, Rewriter};
 use crate::ir::{IrError, Node, ValueId};
 use accel_ops::numerics::bf16::round_all;
@@ -167,7 +167,7 @@ pub fn int8_node(
         }
     }
     let bq = quantize_bias(&bias, x.0, &w_scales);
-    let lq = LayerQuant { x, y, clamp, residual: r.map(|(_, p)| p) };
+    let lq = LayerQuant { x, y, clamp, residual: r.map(|(_, p)| p), neg_mult: neg_mult_of(act) };
     let Ok(q) = quant_params(&lq, &w_scales) else { return Ok(false) };
     let xv = rw.need(n.inputs[0], Fmt::I8 { scale: x.0, zero: x.1 })?;
     let name = &n.name;
@@ -188,7 +188,8 @@ pub fn int8_node(
     Ok(true)
 }
 
-/// Whether `n` has an INT8 form at all (its activation has an integer clamp), before any calibration.
+/// Whether `n` has an INT8 form at all (its activation is an integer clamp or a LeakyReLU), before any
+/// calibration.
 pub fn int8_capable(n: &Node) -> bool {
     let act = match &n.op {
         Op::Conv(c) => c.act,

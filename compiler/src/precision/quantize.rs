@@ -3,7 +3,7 @@
 //! activation, and the `quant` operand of one INT8 layer. The integer semantics they feed are
 //! `accel_ops::numerics`.
 use accel_ops::numerics::quantize_multiplier;
-use accel_ops::numerics::requant::{QuantHeader, QuantParams};
+use accel_ops::numerics::requant::{leaky_multiplier, QuantHeader, QuantParams};
 use accel_ops::op::UnaryOp;
 use accel_ops::OpError;
 
@@ -64,7 +64,16 @@ pub fn clamp_of(act: Option<UnaryOp>, scale: f32, zero: i32) -> Option<(i32, i32
         None => Some((-128, 127)),
         Some(UnaryOp::Relu) => Some((zero.max(-128), 127)),
         Some(UnaryOp::Clip { min, max }) => Some((q(min), q(max))),
+        Some(UnaryOp::LeakyRelu { alpha }) if leaky_multiplier(alpha).is_some() => Some((-128, 127)),
         Some(_) => None,
+    }
+}
+
+/// The header's `neg_mult` for a fused activation (a LeakyReLU's slope; 0 otherwise).
+pub fn neg_mult_of(act: Option<UnaryOp>) -> i32 {
+    match act {
+        Some(UnaryOp::LeakyRelu { alpha }) => leaky_multiplier(alpha).unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -75,6 +84,8 @@ pub struct LayerQuant {
     pub y: (f32, i32),
     pub clamp: (i32, i32),
     pub residual: Option<(f32, i32)>,
+    /// A fused LeakyReLU's slope (`QuantHeader::neg_mult`; 0 for none).
+    pub neg_mult: i32,
 }
 
 /// The `quant` operand: per channel `M = x_scale * w_scale[c] / y_scale` as (multiplier, shift), the residual
@@ -92,7 +103,16 @@ pub fn quant_params(l: &LayerQuant, w_scales: &[f32]) -> Result<QuantParams, OpE
         }
         None => (0, 0, 0),
     };
-    let header = QuantHeader { x_zero: zx, y_zero: zy, y_min: l.clamp.0, y_max: l.clamp.1, r_zero, r_mult, r_shift };
+    let header = QuantHeader {
+        x_zero: zx,
+        y_zero: zy,
+        y_min: l.clamp.0,
+        y_max: l.clamp.1,
+        r_zero,
+        r_mult,
+        r_shift,
+        neg_mult: l.neg_mult,
+    };
     Ok(QuantParams { header, channels })
 }
 

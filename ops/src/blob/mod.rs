@@ -18,7 +18,9 @@ pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
 pub const FORMAT_MAJOR: u16 = 2;
 /// 1: the metadata ends with the pipeline stages (`Meta::stages`); 2.0 blobs decode without them.
-pub const FORMAT_MINOR: u16 = 1;
+/// 2: word 7 of an int8 `quant` header is a fused LeakyReLU's slope (`QuantHeader::neg_mult`; 0 before, so
+/// older blobs mean the same), which a 2.1 runtime would ignore: it refuses 2.2 blobs.
+pub const FORMAT_MINOR: u16 = 2;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.

@@ -6,9 +6,9 @@ use crate::error::OpError;
 /// Words (i32) of the header that precedes the per-channel pairs in a `quant` operand.
 pub const HEADER_WORDS: usize = 8;
 
-/// Per-command INT8 parameters: zero points, the output clamp (which carries a fused Relu/Clip) and the
-/// residual's requantization. Layout (little-endian i32): `x_zero, y_zero, y_min, y_max, r_zero, r_mult,
-/// r_shift, 0`.
+/// Per-command INT8 parameters: zero points, the output clamp (which carries a fused Relu/Clip), the
+/// residual's requantization and a fused LeakyReLU's slope. Layout (little-endian i32): `x_zero, y_zero, y_min,
+/// y_max, r_zero, r_mult, r_shift, neg_mult`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuantHeader {
     /// Zero point of the input activation (of `a` for a matmul).
@@ -20,11 +20,13 @@ pub struct QuantHeader {
     pub r_zero: i32,
     pub r_mult: i32,
     pub r_shift: i32,
+    /// A fused LeakyReLU: negative sums are multiplied by `neg_mult / 2^31` (its slope in `(0, 1)`); 0: none.
+    pub neg_mult: i32,
 }
 
 impl Default for QuantHeader {
     fn default() -> Self {
-        QuantHeader { x_zero: 0, y_zero: 0, y_min: -128, y_max: 127, r_zero: 0, r_mult: 0, r_shift: 0 }
+        QuantHeader { x_zero: 0, y_zero: 0, y_min: -128, y_max: 127, r_zero: 0, r_mult: 0, r_shift: 0, neg_mult: 0 }
     }
 }
 
@@ -44,7 +46,7 @@ impl QuantParams {
     /// The operand as i32 words (header, then pairs).
     pub fn to_words(&self) -> Vec<i32> {
         let h = &self.header;
-        let mut w = vec![h.x_zero, h.y_zero, h.y_min, h.y_max, h.r_zero, h.r_mult, h.r_shift, 0];
+        let mut w = vec![h.x_zero, h.y_zero, h.y_min, h.y_max, h.r_zero, h.r_mult, h.r_shift, h.neg_mult];
         for &(m, s) in &self.channels {
             w.extend([m, s]);
         }
@@ -64,6 +66,7 @@ impl QuantParams {
             r_zero: w[4],
             r_mult: w[5],
             r_shift: w[6],
+            neg_mult: w[7],
         };
         let channels = w[HEADER_WORDS..].chunks_exact(2).map(|c| (c[0], c[1])).collect();
         Ok(QuantParams { header, channels })
@@ -92,16 +95,29 @@ pub fn requantize(v: i32, m: i32, shift: i32) -> i32 {
     r.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
-/// The int8 output of one accumulator: `clamp(y_zero + requantize(acc, m, s) [+ requantize(r - r_zero,
-/// r_mult, r_shift)], max(y_min, -128), min(y_max, 127))`, the sum exact in i64. Total for any parameters.
+/// The int8 output of one accumulator: `t = requantize(acc, m, s) [+ requantize(r - r_zero, r_mult,
+/// r_shift)]` (exact in i64); with a LeakyReLU (`neg_mult != 0`) a negative `t` becomes
+/// `requantize(sat_i32(t), neg_mult, 0)`; then `clamp(y_zero + t, max(y_min, -128), min(y_max, 127))`. Total for
+/// any parameters.
 #[inline]
 pub fn output(acc: i32, (m, s): (i32, i32), h: &QuantHeader, residual: Option<i8>) -> i8 {
-    let mut y = h.y_zero as i64 + requantize(acc, m, s) as i64;
+    let mut t = requantize(acc, m, s) as i64;
     if let Some(r) = residual {
-        y += requantize((r as i32).wrapping_sub(h.r_zero), h.r_mult, h.r_shift) as i64;
+        t += requantize((r as i32).wrapping_sub(h.r_zero), h.r_mult, h.r_shift) as i64;
     }
+    if h.neg_mult != 0 && t < 0 {
+        t = requantize(t.max(i32::MIN as i64) as i32, h.neg_mult, 0) as i64;
+    }
+    let y = h.y_zero as i64 + t;
     let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
     y.max(lo).min(hi).clamp(-128, 127) as i8
+}
+
+/// The `neg_mult` of a LeakyReLU slope: `round(alpha * 2^31)` for `alpha` in `(0, 1)`, else `None` (no int8
+/// form: 0 is a ReLU, a clamp; 1 and above, or negative, are not leaky).
+pub fn leaky_multiplier(alpha: f32) -> Option<i32> {
+    let q = (alpha as f64 * 2f64.powi(31)).round();
+    (alpha.is_finite() && alpha > 0.0 && q >= 1.0 && q < 2f64.powi(31)).then_some(q as i32)
 }
 
 /// Decomposes a real factor `>= 0` into `(m, shift)` with `m` in `[2^30, 2^31)` (the most precise form) so

@@ -291,3 +291,23 @@ fn sqnr_of_known_noise() {
     assert!((sqnr_db(&got, &want) - 40.0).abs() < 1e-3);
     assert_eq!(sqnr_db(&want, &want), f64::INFINITY);
 }
+
+/// A fused LeakyReLU scales negative sums by `neg_mult / 2^31` (rounded half away from zero) before the zero
+/// point and the clamp; positive sums and slopes outside `(0, 1)` are untouched.
+#[test]
+fn leaky_relu_requantization() {
+    use super::requant::leaky_multiplier;
+    assert_eq!(leaky_multiplier(0.1), Some(214748368)); // 0.1f32 is 0.100000001490116
+    assert_eq!(leaky_multiplier(0.0), None);
+    assert_eq!(leaky_multiplier(1.0), None);
+    assert_eq!(leaky_multiplier(-0.1), None);
+    assert_eq!(leaky_multiplier(f32::NAN), None);
+    let h = QuantHeader { y_zero: 3, neg_mult: leaky_multiplier(0.1).unwrap(), ..Default::default() };
+    let unit = (1 << 30, 1); // factor 1
+    assert_eq!(output(50, unit, &h, None), 53);
+    assert_eq!(output(-50, unit, &h, None), -2); // 3 + round(-5.0)
+    assert_eq!(output(-45, unit, &h, None), -2); // 3 + round(-4.50000007)
+    assert_eq!(output(-2000, unit, &h, None), -128); // 3 - 200 clamps
+    let plain = QuantHeader { y_zero: 3, ..Default::default() };
+    assert_eq!(output(-50, unit, &plain, None), -47);
+}

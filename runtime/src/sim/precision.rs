@@ -324,6 +324,14 @@ impl Simd for RequantPlane<'_> {
         let half = 1i64 << (t - 1);
         let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
         let (lo, hi) = (lo.clamp(-128, 127), hi.clamp(-128, 127));
+        // A fused LeakyReLU: the definition itself, per element.
+        if h.neg_mult != 0 {
+            for (i, (o, &v)) in self.out.iter_mut().zip(self.acc).enumerate() {
+                let r = self.residual.and_then(|res| res.get(i).copied());
+                *o = accel_ops::numerics::requant::output(v, self.param, h, r);
+            }
+            return;
+        }
         match self.residual {
             None => {
                 for (o, &v) in self.out.iter_mut().zip(self.acc) {

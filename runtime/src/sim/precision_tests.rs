@@ -250,7 +250,8 @@ fn bf16_matmul_is_bit_exact_with_the_reference() {
     }
 }
 
-/// Random requantization parameters in the range PTQ produces (factors ~1e-4 .. 1e-1), with clamps.
+/// Random requantization parameters in the range PTQ produces (factors ~1e-4 .. 1e-1), with clamps, and half
+/// of the time a fused LeakyReLU.
 fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantParams {
     let mut f = || (rng.next_u64() % 1000) as f64 / 1000.0;
     let header = QuantHeader {
@@ -261,6 +262,12 @@ fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantP
         r_zero: if residual { (f() * 20.0) as i32 - 10 } else { 0 },
         r_mult: if residual { 1 << 30 } else { 0 },
         r_shift: 0,
+        // Every other draw fuses a LeakyReLU (slope 0.1 or 0.01).
+        neg_mult: match (f() * 4.0) as u32 {
+            0 => nx::requant::leaky_multiplier(0.1).unwrap(),
+            1 => nx::requant::leaky_multiplier(0.01).unwrap(),
+            _ => 0,
+        },
     };
     let channels = (0..channels).map(|_| nx::quantize_multiplier(1e-4 + f() * 0.05).unwrap()).collect();
     QuantParams { header, channels }
