@@ -102,38 +102,8 @@ pub struct Meta {
     pub dram_bytes: u64,
     /// Number of semaphores the sync commands use.
     pub semaphores: u32,
-    /// Pipeline stages (`--objective throughput`), in order; empty for a batch-1 latency program. Added in
-    /// format 2.1: a 2.0 blob decodes with none (`MetaV2_0`).
+    /// Pipeline stages (`--objective throughput`), in order; empty for a batch-1 latency program.
     pub stages: Vec<crate::pipeline::Stage>,
-}
-
-/// `Meta` as format 2.0 wrote it (before `stages`), so older blobs stay readable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetaV2_0 {
-    pub target: crate::target::Target,
-    pub compiler_version: String,
-    pub target_name: String,
-    pub options: String,
-    pub inputs: Vec<IoDesc>,
-    pub outputs: Vec<IoDesc>,
-    pub dram_bytes: u64,
-    pub semaphores: u32,
-}
-
-impl From<MetaV2_0> for Meta {
-    fn from(m: MetaV2_0) -> Meta {
-        Meta {
-            target: m.target,
-            compiler_version: m.compiler_version,
-            target_name: m.target_name,
-            options: m.options,
-            inputs: m.inputs,
-            outputs: m.outputs,
-            dram_bytes: m.dram_bytes,
-            semaphores: m.semaphores,
-            stages: Vec::new(),
-        }
-    }
 }
 
 /// Maps commands back to the ONNX nodes they came from.

@@ -1,18 +1,77 @@
 //! Which convolutions run as depth-first fused chains (or weight-stationary single layers): a greedy walk in
 //! node order that extends a chain while the estimated time of the fused chain beats the sum of its layers'
-//! best unfused times. Only single-consumer links fuse, so no intermediate is needed outside SRAM. Every
-//! estimate runs each layer at its own format's MAC rate and element size.
-use super::emit::{conv_estimate, plan_chain, Budget, ChainLayer};
+//! best unfused times. A chain is contiguous in node order; each member reads its input from the chain (the
+//! chain's input or an earlier member), may add a residual the chain holds, and stores its output only if
+//! something outside the chain reads it (`wire`). Every estimate runs each layer at its own format's MAC rate
+//! and element size.
+use super::emit::{conv_estimate, plan_chain, Budget, ChainLayer, Src, Wiring};
 use super::plan::NodePlan;
-use crate::ir::Graph;
+use crate::ir::{Graph, NodeId, ValueId};
 
-/// Consecutive nodes that run as one fused layer, with stripes of `rows` output rows of the last node.
+/// Consecutive nodes that run as one fused layer, with stripes of `rows` output rows of the last node, and
+/// how each member connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
     pub nodes: Vec<usize>,
     pub rows: usize,
+    pub wiring: Vec<Wiring>,
 }
 
+/// How `nodes` (convolutions, in node order) connect as one chain, or `None` if they cannot: every member reads
+/// its input from the chain (the first member's input, or an earlier member's output), no block is the input
+/// of two members (a block holds exactly one reader's window), and every member but the last is read inside
+/// the chain. A residual the chain holds is read there; any other from DRAM. A member's output is stored when
+/// it is a graph output or a node outside the chain reads it.
+pub fn wire(g: &Graph, plans: &[NodePlan], consumers: &[Vec<NodeId>], nodes: &[usize]) -> Option<Vec<Wiring>> {
+    let conv_io = |n: usize| match plans.get(n) {
+        Some(NodePlan::Conv { input, residual, .. }) => Some((*input, *residual)),
+        _ => None,
+    };
+    let (x, _) = conv_io(*nodes.first()?)?;
+    let outs: Vec<ValueId> = nodes.iter().map(|&n| g.nodes[n].output).collect();
+    let src_of = |v: ValueId, before: usize| match outs[..before].iter().position(|&o| o == v) {
+        Some(k) => Some(Src::Member(k)),
+        None => (v == x).then_some(Src::Input),
+    };
+    let mut read_as_input = vec![false; nodes.len() + 1];
+    let mut read_inside = vec![false; nodes.len()];
+    let mut wiring = Vec::with_capacity(nodes.len());
+    for (m, &n) in nodes.iter().enumerate() {
+        let (input, residual) = conv_io(n)?;
+        let input = src_of(input, m)?;
+        let slot = match input {
+            Src::Input => nodes.len(),
+            Src::Member(k) => k,
+        };
+        if std::mem::replace(&mut read_as_input[slot], true) {
+            return None;
+        }
+        let residual = residual.and_then(|r| src_of(r, m));
+        for src in [Some(input), residual].into_iter().flatten() {
+            if let Src::Member(k) = src {
+                read_inside[k] = true;
+            }
+        }
+        wiring.push(Wiring { input, residual, stored: false });
+    }
+    if read_inside[..nodes.len() - 1].iter().any(|r| !r) {
+        return None;
+    }
+    for (m, w) in wiring.iter_mut().enumerate() {
+        let v = outs[m];
+        let outside = consumers[v.0 as usize].iter().any(|c| !nodes.contains(&(c.0 as usize)));
+        w.stored = m + 1 == nodes.len() || g.outputs.contains(&v) || outside;
+    }
+    Some(wiring)
+}
+
+/// Members a chain may have at most (bounds the search; longer chains rarely fit SRAM's resident half).
+const MAX_MEMBERS: usize = 24;
+
+/// Splits the convolutions into chains by dynamic programming over node order: the least total estimated time,
+/// where a node alone costs its best unfused time (streamed, or weight-stationary when that is faster) and a
+/// contiguous run of convolutions that `wire` connects costs its fused plan's time. Non-convolution nodes cost
+/// the same in every split and end any run.
 pub fn find_chains<'a>(
     g: &Graph,
     plans: &'a [NodePlan],
@@ -21,67 +80,49 @@ pub fn find_chains<'a>(
     budget: &Budget,
 ) -> Vec<Chain> {
     let consumers = g.consumers();
-    let is_output = |i: usize| g.outputs.contains(&g.nodes[i].output);
-    // Node `j` reads node `i`'s output as its data input, and nothing else reads it.
-    let links = |i: usize, j: usize| -> bool {
-        let out = g.nodes[i].output;
-        matches!(&plans[j], NodePlan::Conv { input, residual, .. } if *input == out && *residual != Some(out))
-            && consumers[out.0 as usize].len() == 1
-            && !is_output(i)
-    };
-    let streamed = |l: &ChainLayer| {
-        let rated = Budget { ops_per_cycle: l.mac_rate, ..*budget };
-        conv_estimate(&l.shape, l.conv, l.dtype.size(), &rated)
-    };
-    let unfused = |i: usize| -> Option<f64> {
-        let l = layer(i)?;
-        let stream = streamed(&l);
-        let resident = plan_chain(std::slice::from_ref(&l), sram, budget).map(|p| p.cycles);
-        match (stream, resident) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    };
-    let mut chains = Vec::new();
-    let mut i = 0;
-    while i < plans.len() {
-        let Some(first) = layer(i) else {
-            i += 1;
+    let n = plans.len();
+    // `best[j]`: the least time of nodes `..j`, and the chain that ends there (if the last step was one).
+    let mut best: Vec<(f64, Option<Chain>, usize)> = vec![(0.0, None, 0); n + 1];
+    for j in 0..n {
+        let Some(last) = layer(j) else {
+            best[j + 1] = (best[j].0, None, j);
             continue;
         };
-        let stream = streamed(&first);
-        let mut best = plan_chain(std::slice::from_ref(&first), sram, budget);
+        let rated = Budget { ops_per_cycle: last.mac_rate, ..*budget };
+        let stream = conv_estimate(&last.shape, last.conv, last.dtype.size(), &rated);
+        let resident = wire(g, plans, &consumers, &[j])
+            .and_then(|w| Some((plan_chain(&[layer(j)?.wired(&w[0])], sram, budget)?, w)));
         // A single layer runs resident only when that beats streaming its weights.
-        if let (Some(p), Some(s)) = (best, stream) {
-            if p.cycles >= s {
-                best = None;
+        best[j + 1] = match (stream, resident) {
+            (Some(s), Some((p, _))) if s <= p.cycles => (best[j].0 + s, None, j),
+            (_, Some((p, w))) => (best[j].0 + p.cycles, Some(Chain { nodes: vec![j], rows: p.rows, wiring: w }), j),
+            (Some(s), None) => (best[j].0 + s, None, j),
+            // Neither fits (the lowering reports it): nothing to choose.
+            (None, None) => (best[j].0, None, j),
+        };
+        for i in (j.saturating_sub(MAX_MEMBERS - 1)..j).rev() {
+            if layer(i).is_none() {
+                break;
+            }
+            let nodes: Vec<usize> = (i..=j).collect();
+            let Some(wiring) = wire(g, plans, &consumers, &nodes) else { continue };
+            let members: Option<Vec<ChainLayer>> =
+                nodes.iter().zip(&wiring).map(|(&m, w)| Some(layer(m)?.wired(w))).collect();
+            let Some(p) = members.and_then(|m| plan_chain(&m, sram, budget)) else { continue };
+            let t = best[i].0 + p.cycles;
+            if t < best[j + 1].0 {
+                best[j + 1] = (t, Some(Chain { nodes, rows: p.rows, wiring }), i);
             }
         }
-        let mut members = vec![first];
-        let mut nodes = vec![i];
-        let mut unfused_sum = unfused(i).unwrap_or(f64::INFINITY);
-        let mut j = i + 1;
-        while j < plans.len() && links(j - 1, j) {
-            let (Some(next), Some(next_cost)) = (layer(j), unfused(j)) else { break };
-            members.push(next);
-            match plan_chain(&members, sram, budget) {
-                // Within 2% of the unfused time, fusing still wins: it saves DRAM traffic and energy.
-                Some(p) if p.cycles <= 1.02 * (unfused_sum + next_cost) => {
-                    best = Some(p);
-                    unfused_sum += next_cost;
-                    nodes.push(j);
-                    j += 1;
-                }
-                _ => {
-                    members.pop();
-                    break;
-                }
-            }
-        }
-        if let Some(p) = best {
-            chains.push(Chain { nodes: nodes.clone(), rows: p.rows });
-        }
-        i = nodes.last().map_or(i, |&n| n) + 1;
     }
+    // Walk back from the end through the chosen steps.
+    let mut chains = Vec::new();
+    let mut at = n;
+    while at > 0 {
+        let (_, chain, from) = std::mem::replace(&mut best[at], (0.0, None, 0));
+        chains.extend(chain);
+        at = from;
+    }
+    chains.reverse();
     chains
 }

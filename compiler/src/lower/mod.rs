@@ -207,11 +207,10 @@ fn lower_stages(
         if let Some(c) = chains.iter().find(|c| c.nodes.first() == Some(&i)) {
             let name = c.nodes.iter().map(|&j| g.nodes[j].name.as_str()).collect::<Vec<_>>().join(" > ");
             em.set_layer(layers.len() as u32);
-            let members: Vec<emit::ChainLayer> = c.nodes.iter().filter_map(|&j| chain_layer(j)).collect();
+            let members: Vec<emit::ChainLayer> =
+                c.nodes.iter().zip(&c.wiring).filter_map(|(&j, w)| Some(chain_layer(j)?.wired(w))).collect();
             let NodePlan::Conv { input, .. } = &plans[i] else { continue };
-            let last = g.nodes[c.nodes[c.nodes.len() - 1]].output;
-            let (resident, items) =
-                emit::emit_chain(&name, &members, addr(*input), addr(last), c.rows, target.tile.sram_bytes)?;
+            let (resident, items) = emit::emit_chain(&name, &members, addr(*input), c.rows, target.tile.sram_bytes)?;
             em.tile_layer_resident(&name, resident, items, Unit::Mac)?;
             layers.push(name);
             continue;
@@ -383,7 +382,10 @@ fn chain_member<'a>(
         act: *act,
         w: konst(0, operand_value(weights)),
         b: konst(1, operand_value(bias)),
-        residual: residual.map(addr),
+        input: emit::Src::Input,
+        residual: residual.map(|r| emit::Residual::Dram(addr(r))),
+        y: addr(g.nodes[i].output),
+        stored: true,
         dtype,
         quant: quant.as_ref().map(|q| konst(2, operand_value(q))),
         mac_rate: mac_rate(target, dtype) as f64,

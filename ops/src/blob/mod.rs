@@ -12,15 +12,17 @@ pub use codec::MAX_SECTION_BYTES;
 pub use error::BlobError;
 
 use crate::command::{decode_queues, encode_queues};
-use crate::program::{DebugInfo, HostKernel, Meta, MetaV2_0, Program};
+use crate::program::{DebugInfo, HostKernel, Meta, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
-pub const FORMAT_MAJOR: u16 = 2;
-/// 1: the metadata ends with the pipeline stages (`Meta::stages`); 2.0 blobs decode without them.
-/// 2: word 7 of an int8 `quant` header is a fused LeakyReLU's slope (`QuantHeader::neg_mult`; 0 before, so
-/// older blobs mean the same), which a 2.1 runtime would ignore: it refuses 2.2 blobs.
-pub const FORMAT_MINOR: u16 = 2;
+/// 3: `mac.conv` carries its residual's plane stride (`res_rows`), so a fused chain can add a residual held in
+/// an earlier layer's taller stripe. The command's encoding changed: 2.x blobs are refused (recompile them).
+/// It also holds what 2.1 and 2.2 added: the metadata ends with the pipeline stages (`Meta::stages`), and word 7
+/// of an int8 `quant` header is a fused LeakyReLU's slope (`QuantHeader::neg_mult`).
+pub const FORMAT_MAJOR: u16 = 3;
+/// 0: as described for `FORMAT_MAJOR`.
+pub const FORMAT_MINOR: u16 = 0;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
@@ -72,7 +74,7 @@ pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
     encode_with_meta(program, meta, FORMAT_MINOR)
 }
 
-/// `encode` with the metadata section's bytes and the minor version given (tests write older minors).
+/// `encode` with the metadata section's bytes and the minor version given.
 fn encode_with_meta(program: &Program, meta: Vec<u8>, minor: u16) -> Result<Vec<u8>, BlobError> {
     let enc = |kind: SectionKind, r: Result<Vec<u8>, String>| {
         r.map_err(|why| BlobError::Encode { section: kind.name(), why })
@@ -263,12 +265,7 @@ pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
     };
     let start = |k: SectionKind| range(k).0;
     let dec = |k: SectionKind, why: String| BlobError::Decode { section: k.name(), offset: start(k), why };
-    let meta: Meta = if header.minor == 0 {
-        codec::decode::<MetaV2_0>(body(SectionKind::Meta)).map(Meta::from)
-    } else {
-        codec::decode(body(SectionKind::Meta))
-    }
-    .map_err(|w| dec(SectionKind::Meta, w))?;
+    let meta: Meta = codec::decode(body(SectionKind::Meta)).map_err(|w| dec(SectionKind::Meta, w))?;
     if meta.target.fingerprint() != header.target_fingerprint {
         return Err(BlobError::Malformed {
             offset: 24,

@@ -28,6 +28,7 @@ pub fn examples() -> Vec<Command> {
             weights: SramAddr(0x400),
             bias: SramAddr(0x800),
             residual: SramAddr::NONE,
+            res_rows: 0,
             quant: SramAddr::NONE,
             output: SramAddr(0x900),
             out_c: 4,

@@ -92,6 +92,7 @@ impl Command {
                 weights,
                 bias,
                 residual,
+                res_rows,
                 quant,
                 output,
                 out_c,
@@ -146,8 +147,19 @@ impl Command {
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[*out_c as u64, 4]), false)?);
                 }
-                if !residual.is_none() {
-                    out.push(sram(*residual, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), false)?);
+                if residual.is_none() {
+                    if *res_rows != 0 {
+                        return Err(fail(format!("res_rows {res_rows} without a residual (must be 0)")));
+                    }
+                } else {
+                    if *res_rows < *out_h {
+                        return Err(fail(format!("residual planes {res_rows} rows apart overlap ({out_h} rows)")));
+                    }
+                    // Planes `res_rows` apart, the last one `out_h` rows long.
+                    let planes = (*out_c as u64).saturating_sub(1);
+                    let rows = mul(&[planes, *res_rows as u64]).and_then(|r| r.checked_add(*out_h as u64));
+                    let span = rows.and_then(|r| mul(&[r, *out_w as u64, e]));
+                    out.push(sram(*residual, if *out_c == 0 { Some(0) } else { span }, false)?);
                 }
                 check_quant(*dtype, *quant, act).map_err(fail)?;
                 if !quant.is_none() {

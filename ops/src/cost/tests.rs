@@ -76,6 +76,7 @@ fn the_residual_add_of_a_conv_is_counted() {
         weights: SramAddr(0),
         bias: SramAddr::NONE,
         residual,
+        res_rows: if residual.is_none() { 0 } else { 4 },
         quant: SramAddr::NONE,
         output: SramAddr(0),
         out_c: 4,

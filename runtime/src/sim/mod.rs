@@ -20,6 +20,7 @@ mod matmul;
 mod memory;
 mod packed;
 mod precision;
+mod residual;
 mod scratch;
 mod timing;
 mod vector;

@@ -10,6 +10,7 @@ use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
 use super::lazy::Operands;
 use super::memory::{bytes, bytes_mut};
+use super::residual::ResidualWindow;
 use super::scratch::MacScratch;
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
@@ -95,6 +96,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
             weights,
             bias,
             residual,
+            res_rows,
             quant: q,
             output: out,
             out_c,
@@ -130,18 +132,34 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
             };
             let (x_len, out_len) = (n(&[*in_c, *in_h, *in_w])?, n(&[*out_c, *out_h, *out_w])?);
             let w_len = n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?;
+            let window = |elem| ResidualWindow {
+                planes: g.out_c,
+                rows: g.out_h,
+                res_rows: *res_rows as usize,
+                width: g.out_w,
+                elem,
+            };
             match dtype {
                 DType::BF16 => {
                     let (x, w) = (read_bf16(mem, *input, x_len)?, read_bf16(mem, *weights, w_len)?);
                     let b = optional(*bias, |a| read_f32(mem, a, g.out_c))?;
-                    let r = optional(*residual, |a| read_bf16(mem, a, out_len))?;
+                    let r = optional(*residual, |a| {
+                        let b = window(2).read(mem.ops, mem.sram, a.0 as u64)?;
+                        Ok(b.chunks_exact(2)
+                            .map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                            .collect::<Vec<_>>())
+                    })?;
                     let y = conv_bf16(&g, &x, &w, b.as_deref(), r.as_deref(), act.0)?;
                     write_bf16(sram, *out, &y)
                 }
                 DType::I8 => {
                     let (x, w) = (read_i8(mem, *input, x_len)?, read_i8(mem, *weights, w_len)?);
                     let b = optional(*bias, |a| read_i32(mem, a, g.out_c))?;
-                    let r = optional(*residual, |a| read_i8(mem, a, out_len))?;
+                    let r_bytes = optional(*residual, |a| window(1).read(mem.ops, mem.sram, a.0 as u64))?;
+                    let r = match &r_bytes {
+                        Some(b) => Some(<[i8]>::ref_from_bytes(b).map_err(|_| "int8 residual view")?),
+                        None => None,
+                    };
                     let qp = quant(mem, *q, g.out_c)?;
                     // Taken out while the packed weights borrow the scratch; every accumulator is written by
                     // the kernel, so none is zeroed.

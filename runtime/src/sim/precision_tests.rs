@@ -163,6 +163,7 @@ impl Case {
             weights: w,
             bias: b,
             residual: r,
+            res_rows: if r.is_none() { 0 } else { g.out_h as u32 },
             quant: q,
             output: y,
             out_c: g.out_c as u32,

@@ -84,6 +84,7 @@ pub fn conv3x3(c: u32, k: u32, h: u32, w: u32, layout: &ConvLayout, act: Option<
         weights: SramAddr(layout.w),
         bias: SramAddr(layout.b),
         residual: SramAddr::NONE,
+        res_rows: 0,
         quant: SramAddr::NONE,
         output: SramAddr(layout.y),
         out_c: k,

@@ -153,6 +153,26 @@ fn inconsistent_command_parameters_are_refused() {
 }
 
 #[test]
+fn residual_plane_strides_are_checked() {
+    // `res_rows` is 0 without a residual and at least `out_h` with one (planes that overlap are refused); a
+    // residual whose strided planes run past SRAM is refused like any operand out of bounds.
+    let with = |residual: SramAddr, rows: u32| {
+        let mut p = valid();
+        if let Command::Conv { residual: r, res_rows, .. } = &mut p.queues[1].commands[1] {
+            (*r, *res_rows) = (residual, rows);
+        }
+        p
+    };
+    let e = rejected(with(SramAddr::NONE, 3));
+    assert!(e.to_string().contains("without a residual"), "{e}");
+    let Command::Conv { out_h, .. } = valid().queues[1].commands[1].clone() else { panic!("the sample is a conv") };
+    let e = rejected(with(SramAddr(0), out_h - 1));
+    assert!(e.to_string().contains("overlap"), "{e}");
+    let e = rejected(with(SramAddr(0), u32::MAX));
+    assert!(e.to_string().contains("SRAM"), "{e}");
+}
+
+#[test]
 fn host_kernels_are_checked() {
     let ty = TensorType::f32(vec![1, 4]);
     let relu = |input: u64, output: u64, out_ty: TensorType| {

@@ -113,6 +113,7 @@ fn command(u: &mut Unstructured<'_>, sram_size: u64, dram_bytes: u64, sems: u32)
             weights: s(u)?,
             bias: s(u)?,
             residual: if u.ratio(1u8, 2)? { SramAddr::NONE } else { s(u)? },
+            res_rows: dim(u)?,
             quant: if u.ratio(9u8, 10)? { SramAddr::NONE } else { s(u)? },
             output: s(u)?,
             out_c: dim(u)?,

@@ -1,6 +1,9 @@
 //! Depth-first fused chains of convolutions: the chain runs stripe by stripe on one tile, every layer's
 //! weights resident in SRAM, and the intermediate activations never leave SRAM. Each stripe recomputes the
 //! halo rows its deeper layers need (no line buffers), so stripes are independent and spread over the tiles.
+//! A chain is a small graph, not only a line: a member may add as its residual a block the chain already holds
+//! (the chain input or an earlier member's output, a window of that taller stripe), so residual blocks fuse
+//! whole and chains run across them; a member whose output is also read outside the chain stores its rows too.
 //! A chain of one layer is a weight-stationary convolution. Members compute in f32, bf16 or int8 (each in its own
 //! format, as the precision pass chose; an int8 member keeps its requantization parameters resident too).
 use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers};
@@ -12,6 +15,30 @@ use accel_ops::numerics::QuantParams;
 use accel_ops::op::{Conv, UnaryOp};
 use accel_ops::DType;
 
+/// Where a member reads a block the chain holds in SRAM: the chain's input, or an earlier member's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
+    Input,
+    Member(usize),
+}
+
+/// A member's residual: a DRAM tensor loaded with each stripe, or a block the chain already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Residual {
+    Dram(u64),
+    Chain(Src),
+}
+
+/// How a member connects inside its chain (`fuse::wire` decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wiring {
+    pub input: Src,
+    /// A residual the chain holds (else the layer's own: from DRAM, or none).
+    pub residual: Option<Src>,
+    /// The output is also read outside the chain (or is the chain's result): its rows go to DRAM.
+    pub stored: bool,
+}
+
 /// One convolution of a chain, with the DRAM addresses of its operands.
 pub struct ChainLayer<'a> {
     pub shape: WindowShape,
@@ -19,14 +46,31 @@ pub struct ChainLayer<'a> {
     pub act: Option<UnaryOp>,
     pub w: u64,
     pub b: u64,
+    /// The block read as the convolution's input.
+    pub input: Src,
     /// An output-shaped tensor added before the activation.
-    pub residual: Option<u64>,
+    pub residual: Option<Residual>,
+    /// The output's DRAM address, written when `stored` (the last member always is).
+    pub y: u64,
+    pub stored: bool,
     /// The format of the input, weights, residual and output (biases are 4-byte f32 or i32).
     pub dtype: DType,
     /// int8: the requantization parameters (`numerics::QuantParams`).
     pub quant: Option<u64>,
     /// MACs per cycle of one tile in `dtype`.
     pub mac_rate: f64,
+}
+
+impl ChainLayer<'_> {
+    /// The layer connected as `w` says.
+    pub fn wired(mut self, w: &Wiring) -> Self {
+        self.input = w.input;
+        if let Some(r) = w.residual {
+            self.residual = Some(Residual::Chain(r));
+        }
+        self.stored = w.stored;
+        self
+    }
 }
 
 /// A chosen stripe height (output rows of the last layer) and its estimate.
@@ -71,26 +115,100 @@ fn resident_bytes(layers: &[ChainLayer]) -> Option<u64> {
     })
 }
 
-/// Per layer, the stripe that produces the rows the next layer reads, for last-layer output rows `[o0, o0+n)`.
-fn stripes(layers: &[ChainLayer], o0: usize, n: usize) -> Vec<Stripe> {
-    let (mut r0, mut rn) = (o0, n);
-    let mut out = Vec::with_capacity(layers.len());
-    for l in layers.iter().rev() {
-        let st = window(l).stripe(r0, rn);
-        (r0, rn) = (st.in_row0, st.in_rows);
-        out.push(st);
-    }
-    out.reverse();
-    out
+/// Rows `[start, end)` of a block.
+type Rows = (usize, usize);
+
+/// One work item's rows: each member's stripe (its output rows are the rows its block holds) and the rows of
+/// the chain input's block.
+struct ItemRows {
+    st: Vec<Stripe>,
+    input: Rows,
 }
 
-/// SRAM buffers of one item: the chain input, then per layer its residual (if any) and its output.
-fn item_buffers(layers: &[ChainLayer], st: &[Stripe]) -> Vec<u64> {
+/// The rows each block holds for last-layer output rows `[o0, o0+n)`, walking back from the last member. A block
+/// read as some member's input holds exactly that member's input window (a block has at most one such
+/// reader, `fuse::wire`), and every residual read from it must lie inside it; a block read only as residuals
+/// holds their hull. `None` when that fails or a member's rows are needed by nobody.
+fn item_rows(layers: &[ChainLayer], o0: usize, n: usize) -> Option<ItemRows> {
+    let count = layers.len();
+    // Per block (members, then the chain input last): the input window asked for, and residual rows.
+    let mut as_input: Vec<Option<Rows>> = vec![None; count + 1];
+    let mut as_residual: Vec<Vec<Rows>> = vec![Vec::new(); count + 1];
+    let slot = |src: Src| match src {
+        Src::Input => count,
+        Src::Member(k) => k,
+    };
+    let mut st: Vec<Option<Stripe>> = vec![None; count];
+    for m in (0..count).rev() {
+        let l = &layers[m];
+        let rows = if m + 1 == count { Some((o0, o0 + n)) } else { held(as_input[m], &as_residual[m]) }?;
+        let s = window(l).stripe(rows.0, rows.1.checked_sub(rows.0)?.max(1));
+        let i = slot(l.input);
+        if i < count && i >= m || as_input[i].is_some() {
+            return None;
+        }
+        as_input[i] = Some((s.in_row0, s.in_row0 + s.in_rows));
+        if let Some(Residual::Chain(src)) = l.residual {
+            let r = slot(src);
+            if r < count && r >= m {
+                return None;
+            }
+            as_residual[r].push(rows);
+        }
+        st[m] = Some(s);
+    }
+    let input = held(as_input[count], &as_residual[count])?;
+    Some(ItemRows { st: st.into_iter().collect::<Option<Vec<_>>>()?, input })
+}
+
+/// The rows a block holds: its input reader's window, which must contain every residual read; else the
+/// residual reads' hull.
+fn held(input: Option<Rows>, residuals: &[Rows]) -> Option<Rows> {
+    match input {
+        Some(w) => residuals.iter().all(|r| r.0 >= w.0 && r.1 <= w.1).then_some(w),
+        None => {
+            let lo = residuals.iter().map(|r| r.0).min()?;
+            Some((lo, residuals.iter().map(|r| r.1).max()?))
+        }
+    }
+}
+
+/// Per item (last-layer output rows `chunks(oh, rows)`), the rows it computes, and per member the rows of its
+/// output that item stores (`None` if not stored). Stored rows partition the member's output: each item stores
+/// what its stripe adds past the previous item's. `None` if some item's rows fail (`item_rows`) or a stored
+/// output would have rows that no item computes.
+fn all_items(layers: &[ChainLayer], rows: usize) -> Option<Vec<(ItemRows, Vec<Option<Rows>>)>> {
+    let last = layers.last()?;
+    let mut done = vec![0usize; layers.len()];
+    let mut out = Vec::new();
+    for (o0, n) in chunks(last.shape.oh, rows) {
+        let r = item_rows(layers, o0, n)?;
+        let mut stores = Vec::with_capacity(layers.len());
+        for (m, l) in layers.iter().enumerate() {
+            if !l.stored {
+                stores.push(None);
+                continue;
+            }
+            let s = r.st.get(m)?;
+            let (lo, hi) = (s.out_row0, s.out_row0 + s.out_rows);
+            if lo > done[m] {
+                return None;
+            }
+            stores.push((hi > done[m]).then_some((done[m], hi)));
+            done[m] = done[m].max(hi);
+        }
+        out.push((r, stores));
+    }
+    layers.iter().zip(&done).all(|(l, &d)| !l.stored || d == l.shape.oh).then_some(out)
+}
+
+/// SRAM buffers of one item: the chain input, then per layer its DRAM residual (if any) and its output.
+fn item_buffers(layers: &[ChainLayer], r: &ItemRows) -> Vec<u64> {
     let first = &layers[0].shape;
-    let mut v = vec![(first.c * st[0].in_rows * first.w * elem(&layers[0])) as u64];
-    for (l, s) in layers.iter().zip(st) {
+    let mut v = vec![(first.c * (r.input.1 - r.input.0) * first.w * elem(&layers[0])) as u64];
+    for (l, s) in layers.iter().zip(&r.st) {
         let block = (l.shape.k * s.out_rows * l.shape.ow * elem(l)) as u64;
-        if l.residual.is_some() {
+        if matches!(l.residual, Some(Residual::Dram(_))) {
             v.push(block);
         }
         v.push(block);
@@ -113,7 +231,7 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
     // Interior stripes are the largest (no padding): size with a stripe in the middle.
     let fits = |n: usize| {
         let o0 = (oh - n) / 2;
-        SramAlloc::fits(cap, &item_buffers(layers, &stripes(layers, o0, n)))
+        item_rows(layers, o0, n).is_some_and(|r| SramAlloc::fits(cap, &item_buffers(layers, &r)))
     };
     if !fits(1) {
         return None;
@@ -128,60 +246,64 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
         }
     }
     let rows = lo.min(oh.div_ceil(b.tiles)).max(1);
-    let items = oh.div_ceil(rows);
-    let st = stripes(layers, (oh - rows) / 2, rows);
-    // Cycles of one item: each member's MACs at its format's rate.
-    let cycles_item: f64 = layers
-        .iter()
-        .zip(&st)
-        .map(|(l, s)| {
-            (l.shape.k * s.out_rows * l.shape.ow * (l.shape.c / l.conv.group) * l.conv.kernel[0] * l.conv.kernel[1])
-                as f64
-                / l.mac_rate.max(1.0)
-        })
-        .sum();
-    let first = &layers[0].shape;
-    let per_item_in = (first.c * st[0].in_rows * first.w * elem(&layers[0])) as f64
-        + layers
+    let items = all_items(layers, rows)?;
+    let count = items.len();
+    let mut cycles_max = 0f64;
+    let mut bytes_in = 0f64;
+    for (r, _) in &items {
+        // Cycles of one item: each member's MACs at its format's rate.
+        let cycles: f64 = layers
             .iter()
-            .zip(&st)
-            .filter(|(l, _)| l.residual.is_some())
-            .map(|(l, s)| (l.shape.k * s.out_rows * l.shape.ow * elem(l)) as f64)
-            .sum::<f64>();
-    let out = (last.shape.k * last.shape.oh * last.shape.ow * elem(last)) as f64;
+            .zip(&r.st)
+            .map(|(l, s)| {
+                let (sh, c) = (&l.shape, l.conv);
+                (sh.k * s.out_rows * sh.ow * (sh.c / c.group) * c.kernel[0] * c.kernel[1]) as f64 / l.mac_rate.max(1.0)
+            })
+            .sum();
+        cycles_max = cycles_max.max(cycles);
+        let first = &layers[0].shape;
+        bytes_in += (first.c * (r.input.1 - r.input.0) * first.w * elem(&layers[0])) as f64;
+        for (l, s) in layers.iter().zip(&r.st) {
+            if matches!(l.residual, Some(Residual::Dram(_))) {
+                bytes_in += (l.shape.k * s.out_rows * l.shape.ow * elem(l)) as f64;
+            }
+        }
+    }
+    let stored: f64 =
+        layers.iter().filter(|l| l.stored).map(|l| (l.shape.k * l.shape.oh * l.shape.ow * elem(l)) as f64).sum();
     // Each busy tile loads the weights once (their bytes, not their aligned SRAM footprint).
     let mut weights = 0u64;
     for l in layers {
         weights += weight_bytes(l) + l.shape.k as u64 * 4 + quant_bytes(l)?;
     }
-    let dram_bytes = items.min(b.tiles) as f64 * weights as f64 + items as f64 * per_item_in + out;
-    let compute = items.div_ceil(b.tiles) as f64 * cycles_item;
+    let dram_bytes = count.min(b.tiles) as f64 * weights as f64 + bytes_in + stored;
+    let compute = count.div_ceil(b.tiles) as f64 * cycles_max;
     Some(ChainPlan { rows, cycles: compute.max(dram_bytes / b.dram_bytes_per_cycle) })
 }
 
-fn copy_rows(rows: usize, row_bytes: usize, planes: usize, plane_stride: usize) -> Copy3 {
-    let run = (rows * row_bytes) as u32;
+/// A copy of `rows` rows of `row_bytes` from each of `planes` planes: `plane_stride` apart in DRAM,
+/// `sram_plane` apart in SRAM.
+fn copy_rows(rows: usize, row_bytes: usize, planes: usize, plane_stride: usize, sram_plane: usize) -> Copy3 {
     Copy3 {
-        len: run,
+        len: (rows * row_bytes) as u32,
         n1: planes as u32,
         dram_stride1: plane_stride as u64,
-        sram_stride1: run,
+        sram_stride1: sram_plane as u32,
         n2: 1,
         dram_stride2: 0,
         sram_stride2: 0,
     }
 }
 
-/// The resident loads and the work items of a chain with stripes of `rows` output rows of the last layer.
+/// The resident loads and the work items of a chain reading its input at DRAM `x`, with stripes of `rows`
+/// output rows of the last layer.
 pub fn emit_chain(
     name: &str,
     layers: &[ChainLayer],
     x: u64,
-    y: u64,
     rows: usize,
     sram: u64,
 ) -> Result<(Resident, Vec<WorkItem>), LowerError> {
-    let last = layers.last().ok_or_else(|| LowerError::layer(name, "empty chain"))?;
     let mut resident = Resident::default();
     let mut offsets = Vec::new();
     let mut at = 0u64;
@@ -206,55 +328,71 @@ pub fn emit_chain(
     }
     resident.bytes = at;
     let cap = set_bytes(sram, resident.bytes);
-    let first = &layers[0].shape;
-    let mut items = Vec::new();
-    for (o0, n) in chunks(last.shape.oh, rows) {
-        let st = stripes(layers, o0, n);
+    let first = layers.first().ok_or_else(|| LowerError::layer(name, "empty chain"))?;
+    let (fs, e0) = (&first.shape, elem(first));
+    let items = all_items(layers, rows)
+        .ok_or_else(|| LowerError::layer(name, "internal: the chain's stripes do not cover its outputs"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for (r, stored) in items {
         let mut alloc = SramAlloc::new(cap);
         let mut take =
             |bytes: u64| alloc.take(bytes).ok_or_else(|| LowerError::layer(name, "fused stripe does not fit SRAM"));
-        let e0 = elem(&layers[0]);
-        let input = take((first.c * st[0].in_rows * first.w * e0) as u64)?;
+        let in_rows = r.input.1 - r.input.0;
+        let input = take((fs.c * in_rows * fs.w * e0) as u64)?;
         let mut loads = vec![(
             input,
-            DramAddr(x + (st[0].in_row0 * first.w * e0) as u64),
-            copy_rows(st[0].in_rows, first.w * e0, first.c, first.h * first.w * e0),
+            DramAddr(x + (r.input.0 * fs.w * e0) as u64),
+            copy_rows(in_rows, fs.w * e0, fs.c, fs.h * fs.w * e0, in_rows * fs.w * e0),
         )];
+        // Each block's SRAM address and rows: the chain input, then the members' outputs as they are made.
+        let mut blocks: Vec<(u64, Rows)> = Vec::with_capacity(layers.len());
+        let block_of = |blocks: &[(u64, Rows)], src: Src| match src {
+            Src::Input => Some((input, r.input)),
+            Src::Member(k) => blocks.get(k).copied(),
+        };
         let mut compute = Vec::new();
-        let mut src = input;
-        for (j, (l, s)) in layers.iter().zip(&st).enumerate() {
+        let mut stores = Vec::new();
+        for (j, (l, s)) in layers.iter().zip(&r.st).enumerate() {
             let (sh, e) = (&l.shape, elem(l));
-            let block = (sh.k * s.out_rows * sh.ow * e) as u64;
-            let residual = match l.residual {
-                Some(r) => {
+            let row_bytes = sh.ow * e;
+            let block = (sh.k * s.out_rows * row_bytes) as u64;
+            let missing = || LowerError::layer(name, "internal: a chain member reads a block made after it");
+            let (src, _) = block_of(&blocks, l.input).ok_or_else(missing)?;
+            let (residual, res_rows) = match l.residual {
+                Some(Residual::Dram(addr)) => {
                     let at = take(block)?;
-                    loads.push((
-                        at,
-                        DramAddr(r + (s.out_row0 * sh.ow * e) as u64),
-                        copy_rows(s.out_rows, sh.ow * e, sh.k, sh.oh * sh.ow * e),
-                    ));
-                    SramAddr(at as u32)
+                    let copy = copy_rows(s.out_rows, row_bytes, sh.k, sh.oh * row_bytes, s.out_rows * row_bytes);
+                    loads.push((at, DramAddr(addr + (s.out_row0 * row_bytes) as u64), copy));
+                    (SramAddr(at as u32), s.out_rows)
                 }
-                None => SramAddr::NONE,
+                Some(Residual::Chain(from)) => {
+                    let (at, held) = block_of(&blocks, from).ok_or_else(missing)?;
+                    let skip = (s.out_row0 - held.0) * row_bytes;
+                    (SramAddr((at + skip as u64) as u32), held.1 - held.0)
+                }
+                None => (SramAddr::NONE, 0),
             };
-            let out = take(block)?;
+            let y = take(block)?;
             let (w_off, b_off, q_off) = offsets[j];
             let bufs = ConvBuffers {
                 input: SramAddr(src as u32),
                 weights: SramAddr(RESIDENT + w_off as u32),
                 bias: SramAddr(RESIDENT + b_off as u32),
                 residual,
+                res_rows,
                 quant: q_off.map_or(SramAddr::NONE, |q| SramAddr(RESIDENT + q as u32)),
-                output: SramAddr(out as u32),
+                output: SramAddr(y as u32),
             };
-            let block = ConvBlock { in_c: sh.c, in_w: sh.w, out_c: sh.k, out_w: sh.ow, groups: l.conv.group };
-            compute.push(conv_command(l.conv, l.dtype, l.act, s, &block, bufs));
-            src = out;
+            let cb = ConvBlock { in_c: sh.c, in_w: sh.w, out_c: sh.k, out_w: sh.ow, groups: l.conv.group };
+            compute.push(conv_command(l.conv, l.dtype, l.act, s, &cb, bufs));
+            if let Some(Some((lo, hi))) = stored.get(j) {
+                let skip = ((lo - s.out_row0) * row_bytes) as u64;
+                let copy = copy_rows(hi - lo, row_bytes, sh.k, sh.oh * row_bytes, s.out_rows * row_bytes);
+                stores.push((y + skip, DramAddr(l.y + (lo * row_bytes) as u64), copy));
+            }
+            blocks.push((y, (s.out_row0, s.out_row0 + s.out_rows)));
         }
-        let (ls, e) = (&last.shape, elem(last));
-        let stores =
-            vec![(src, DramAddr(y + (o0 * ls.ow * e) as u64), copy_rows(n, ls.ow * e, ls.k, ls.oh * ls.ow * e))];
-        items.push(WorkItem { loads, compute, stores });
+        out.push(WorkItem { loads, compute, stores });
     }
-    Ok((resident, items))
+    Ok((resident, out))
 }

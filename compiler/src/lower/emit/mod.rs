@@ -17,7 +17,7 @@ use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
 use std::collections::BTreeMap;
 
-pub use chain::{emit_chain, plan_chain, ChainLayer};
+pub use chain::{emit_chain, plan_chain, ChainLayer, Residual, Src, Wiring};
 pub use convert::emit_convert;
 pub use elementwise::{emit_elementwise, ElementwiseIo};
 pub use flat::{emit_affine, emit_binary, emit_unary};
@@ -391,6 +391,7 @@ fn rebase(c: Command, by: u32, rb: u32) -> Command {
             weights,
             bias,
             residual,
+            res_rows,
             quant,
             output,
             out_c,
@@ -417,6 +418,7 @@ fn rebase(c: Command, by: u32, rb: u32) -> Command {
             weights: shift(weights, by),
             bias: shift(bias, by),
             residual: shift(residual, by),
+            res_rows,
             quant: shift(quant, by),
             output: shift(output, by),
             out_c,

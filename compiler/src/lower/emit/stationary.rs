@@ -194,6 +194,7 @@ pub fn emit_stationary(
                 weights: SramAddr(RESIDENT),
                 bias: SramAddr(RESIDENT + bias_at as u32),
                 residual,
+                res_rows: st.out_rows,
                 quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + layout.quant_at as u32)),
                 output: SramAddr(so as u32),
             };

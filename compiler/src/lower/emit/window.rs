@@ -258,6 +258,8 @@ pub(super) struct ConvBuffers {
     pub weights: SramAddr,
     pub bias: SramAddr,
     pub residual: SramAddr,
+    /// Rows between the residual's planes: the output stripe's rows when the residual is a block of its own.
+    pub res_rows: usize,
     pub quant: SramAddr,
     pub output: SramAddr,
 }
@@ -289,6 +291,7 @@ pub(super) fn conv_command(
         weights: bufs.weights,
         bias: bufs.bias,
         residual: bufs.residual,
+        res_rows: if bufs.residual.is_none() { 0 } else { bufs.res_rows as u32 },
         quant: bufs.quant,
         output: bufs.output,
         out_c: b.out_c as u32,
@@ -397,6 +400,7 @@ pub fn emit_conv(
                     weights: SramAddr(sw as u32),
                     bias: SramAddr(sb as u32),
                     residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
+                    res_rows: st.out_rows,
                     quant: sq.map_or(SramAddr::NONE, |q| SramAddr(q as u32)),
                     output: SramAddr(so as u32),
                 };
