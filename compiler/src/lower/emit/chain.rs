@@ -367,7 +367,8 @@ pub fn emit_chain(
                 }
                 Some(Residual::Chain(from)) => {
                     let (at, held) = block_of(&blocks, from).ok_or_else(missing)?;
-                    let skip = (s.out_row0 - held.0) * row_bytes;
+                    let outside = || LowerError::layer(name, "internal: a residual outside the block that holds it");
+                    let skip = s.out_row0.checked_sub(held.0).ok_or_else(outside)? * row_bytes;
                     (SramAddr((at + skip as u64) as u32), held.1 - held.0)
                 }
                 None => (SramAddr::NONE, 0),
@@ -386,7 +387,8 @@ pub fn emit_chain(
             let cb = ConvBlock { in_c: sh.c, in_w: sh.w, out_c: sh.k, out_w: sh.ow, groups: l.conv.group };
             compute.push(conv_command(l.conv, l.dtype, l.act, s, &cb, bufs));
             if let Some(Some((lo, hi))) = stored.get(j) {
-                let skip = ((lo - s.out_row0) * row_bytes) as u64;
+                let before = || LowerError::layer(name, "internal: stored rows before the stripe");
+                let skip = (lo.checked_sub(s.out_row0).ok_or_else(before)? * row_bytes) as u64;
                 let copy = copy_rows(hi - lo, row_bytes, sh.k, sh.oh * row_bytes, s.out_rows * row_bytes);
                 stores.push((y + skip, DramAddr(l.y + (lo * row_bytes) as u64), copy));
             }
