@@ -241,11 +241,14 @@ fn int8_layer_keeps_its_weights_resident_with_the_same_bits() {
 }
 
 /// One block of a random residual network: `conv(k1) [relu] conv(k2)` whose sum with the block's input is
-/// `[relu]`ed (a residual block), or one convolution that changes the channels and may halve the size.
+/// `[relu]`ed (a residual block); one convolution that changes the channels and may halve the size; or a
+/// ResNet downsampling block, `conv1x1 relu conv3x3/s relu conv1x1` plus a strided 1x1 projection of the same
+/// input (two convolutions read the block's input).
 #[derive(Debug, Clone, Copy)]
 enum Block {
     Residual { mid: usize, k1: usize, k2: usize, relu_mid: bool, relu_out: bool },
     Transition { out_ch: usize, kernel: usize, stride: usize },
+    Downsample { mid: usize, out_ch: usize, stride: usize },
 }
 
 fn block() -> impl Strategy<Value = Block> {
@@ -257,6 +260,11 @@ fn block() -> impl Strategy<Value = Block> {
         1 => (1usize..=6, k(), 1usize..=2).prop_map(|(out_ch, kernel, stride)| Block::Transition {
             out_ch,
             kernel,
+            stride
+        }),
+        1 => (1usize..=6, 1usize..=6, 1usize..=2).prop_map(|(mid, out_ch, stride)| Block::Downsample {
+            mid,
+            out_ch,
             stride
         }),
     ]
@@ -288,6 +296,17 @@ fn residual_model(c: usize, h: usize, w: usize, blocks: &[Block], seed: u64) -> 
                 let y = b.scoped("t", |b| b.conv_with(&x, spec));
                 b.relu(&y)
             }
+            Block::Downsample { mid, out_ch, stride } => {
+                ch = out_ch;
+                let y = b.scoped("a", |b| b.conv_with(&x, Conv::new(mid, 1).bias(true)));
+                let y = b.relu(&y);
+                let y = b.scoped("b", |b| b.conv_with(&y, Conv::new(mid, 3).stride(stride).pad(1).bias(true)));
+                let y = b.relu(&y);
+                let y = b.scoped("c", |b| b.conv_with(&y, Conv::new(out_ch, 1).bias(true)));
+                let p = b.scoped("proj", |b| b.conv_with(&x, Conv::new(out_ch, 1).stride(stride).bias(true)));
+                let y = b.add(&y, &p);
+                b.relu(&y)
+            }
         });
     }
     b.output(&x, "output");
@@ -298,13 +317,22 @@ fn residual_model(c: usize, h: usize, w: usize, blocks: &[Block], seed: u64) -> 
 /// with halo rows around the rows the convolution needs).
 fn adds_a_held_residual(p: &accel_ops::program::Program) -> bool {
     p.queues.iter().flat_map(|q| &q.commands).any(|c| {
-        matches!(c, accel_ops::command::Command::Conv { residual, res_rows, out_h, .. }
-            if !residual.is_none() && res_rows > out_h)
+        matches!(c, accel_ops::command::Command::Conv { residual, res_plane_rows, out_h, .. }
+            if !residual.is_none() && res_plane_rows > out_h)
     })
 }
 
-/// Residual blocks fuse whole and chains run across them: a block's input stays in SRAM for its residual add,
-/// a value read inside and outside a chain is stored as well. In f32 (against the layers run one at a time and
+/// Whether some convolution reads its input as a window of a taller block (a block two members read).
+fn reads_an_input_window(p: &accel_ops::program::Program) -> bool {
+    p.queues
+        .iter()
+        .flat_map(|q| &q.commands)
+        .any(|c| matches!(c, accel_ops::command::Command::Conv { in_plane_rows, in_h, .. } if in_plane_rows > in_h))
+}
+
+/// Residual blocks fuse whole and chains run across them: a block's input stays in SRAM for its residual add
+/// (and for a downsampling block's projection, which reads its window of it), a value read inside and outside a
+/// chain is stored as well. In f32 (against the layers run one at a time and
 /// tract), and in bf16 and int8 (bit for bit against the layers one at a time), a quarter of the cases at least must add
 /// a residual held in a taller stripe, so the property keeps covering it.
 #[test]
@@ -313,6 +341,7 @@ fn residual_blocks_fuse_and_match_unfused_layers() {
     let cases = 32;
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let held = std::cell::Cell::new(0u32);
+    let windowed = std::cell::Cell::new(0u32);
     let strategy = (
         1usize..=6,
         6usize..=33,
@@ -326,11 +355,12 @@ fn residual_blocks_fuse_and_match_unfused_layers() {
         let t = target(sram);
         let x = random_tensor(&[1, c, h, w], seed ^ 0x5eed);
         let samples: Vec<_> = (0..4).map(|s| vec![random_tensor(&[1, c, h, w], seed ^ (0xca1 + s))]).collect();
-        let mut held_here = false;
+        let (mut held_here, mut windowed_here) = (false, false);
         for precision in [Precision::Fp32, Precision::Bf16, Precision::Int8] {
             let opts = |no_fusion| options(&t, precision, &samples, no_fusion);
             let fused = compile_bytes(&onnx, None, &opts(false)).unwrap_or_else(|e| panic!("compile: {e}"));
             held_here |= adds_a_held_residual(fused.program());
+            windowed_here |= reads_an_input_window(fused.program());
             let (layers, fused) = run_with(&onnx, opts(false), &x);
             let (_, plain) = run_with(&onnx, opts(true), &x);
             if precision == Precision::Fp32 {
@@ -343,13 +373,13 @@ fn residual_blocks_fuse_and_match_unfused_layers() {
                 prop_assert_eq!(fb, pb, "{:?}: fused and unfused outputs differ ({:?})", precision, layers);
             }
         }
-        if held_here {
-            held.set(held.get() + 1);
-        }
+        held.set(held.get() + held_here as u32);
+        windowed.set(windowed.get() + windowed_here as u32);
         Ok(())
     });
     if let Err(e) = result {
         panic!("{e}");
     }
     assert!(held.get() >= cases / 4, "only {} of {cases} cases added a residual held in SRAM", held.get());
+    assert!(windowed.get() >= cases / 8, "only {} of {cases} cases read an input window", windowed.get());
 }

@@ -18,9 +18,8 @@ pub struct Chain {
 }
 
 /// How `nodes` (convolutions, in node order) connect as one chain, or `None` if they cannot: every member reads
-/// its input from the chain (the first member's input, or an earlier member's output), no block is the input
-/// of two members (a block holds exactly one reader's window), and every member but the last is read inside
-/// the chain. A residual the chain holds is read there; any other from DRAM. A member's output is stored when
+/// its input from the chain (the first member's input, or an earlier member's output; several members may read
+/// one block, each its window of it), and every member but the last is read inside the chain. A residual the chain holds is read there; any other from DRAM. A member's output is stored when
 /// it is a graph output or a node outside the chain reads it.
 pub fn wire(g: &Graph, plans: &[NodePlan], consumers: &[Vec<NodeId>], nodes: &[usize]) -> Option<Vec<Wiring>> {
     let conv_io = |n: usize| match plans.get(n) {
@@ -33,19 +32,11 @@ pub fn wire(g: &Graph, plans: &[NodePlan], consumers: &[Vec<NodeId>], nodes: &[u
         Some(k) => Some(Src::Member(k)),
         None => (v == x).then_some(Src::Input),
     };
-    let mut read_as_input = vec![false; nodes.len() + 1];
     let mut read_inside = vec![false; nodes.len()];
     let mut wiring = Vec::with_capacity(nodes.len());
     for (m, &n) in nodes.iter().enumerate() {
         let (input, residual) = conv_io(n)?;
         let input = src_of(input, m)?;
-        let slot = match input {
-            Src::Input => nodes.len(),
-            Src::Member(k) => k,
-        };
-        if std::mem::replace(&mut read_as_input[slot], true) {
-            return None;
-        }
         let residual = residual.and_then(|r| src_of(r, m));
         for src in [Some(input), residual].into_iter().flatten() {
             if let Src::Member(k) = src {

@@ -16,8 +16,8 @@ use crate::program::{DebugInfo, HostKernel, Meta, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
-/// 3: `mac.conv` carries its residual's plane stride (`res_rows`), so a fused chain can add a residual held in
-/// an earlier layer's taller stripe. The command's encoding changed: 2.x blobs are refused (recompile them).
+/// 3: `mac.conv` carries its input's and its residual's plane strides (`in_plane_rows`, `res_plane_rows`), so a
+/// fused chain can read a window of a block that several of its layers read (or that carries their halo rows). The command's encoding changed: 2.x blobs are refused (recompile them).
 /// It also holds what 2.1 and 2.2 added: the metadata ends with the pipeline stages (`Meta::stages`), and word 7
 /// of an int8 `quant` header is a fused LeakyReLU's slope (`QuantHeader::neg_mult`).
 pub const FORMAT_MAJOR: u16 = 3;

@@ -59,6 +59,16 @@ fn mul(parts: &[u64]) -> Option<u64> {
     parts.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
 }
 
+/// Bytes of `planes` planes of `rows x width` elements of `e` bytes whose starts lie `apart` rows apart: up to
+/// the end of the last plane.
+fn plane_span(planes: u32, apart: u32, rows: u32, width: u32, e: u64) -> Option<u64> {
+    if planes == 0 {
+        return Some(0);
+    }
+    let rows = mul(&[planes as u64 - 1, apart as u64])?.checked_add(rows as u64)?;
+    mul(&[rows, width as u64, e])
+}
+
 impl Command {
     /// The bytes this command reads and writes, after checking its parameters for consistency.
     pub fn footprint(&self) -> Result<Vec<Access>, CheckError> {
@@ -89,10 +99,11 @@ impl Command {
                 in_c,
                 in_h,
                 in_w,
+                in_plane_rows,
                 weights,
                 bias,
                 residual,
-                res_rows,
+                res_plane_rows,
                 quant,
                 output,
                 out_c,
@@ -142,24 +153,25 @@ impl Command {
                 }
                 let e = elem_bytes(*dtype);
                 let cg = *in_c as u64 / g;
-                out.push(sram(*input, mul(&[*in_c as u64, *in_h as u64, *in_w as u64, e]), false)?);
+                if *in_plane_rows < *in_h {
+                    return Err(fail(format!("input planes {in_plane_rows} rows apart overlap ({in_h} rows)")));
+                }
+                out.push(sram(*input, plane_span(*in_c, *in_plane_rows, *in_h, *in_w, e), false)?);
                 out.push(sram(*weights, mul(&[*out_c as u64, cg, *kernel_h as u64, *kernel_w as u64, e]), false)?);
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[*out_c as u64, 4]), false)?);
                 }
                 if residual.is_none() {
-                    if *res_rows != 0 {
-                        return Err(fail(format!("res_rows {res_rows} without a residual (must be 0)")));
+                    if *res_plane_rows != 0 {
+                        return Err(fail(format!("res_plane_rows {res_plane_rows} without a residual (must be 0)")));
                     }
                 } else {
-                    if *res_rows < *out_h {
-                        return Err(fail(format!("residual planes {res_rows} rows apart overlap ({out_h} rows)")));
+                    if *res_plane_rows < *out_h {
+                        return Err(fail(format!(
+                            "residual planes {res_plane_rows} rows apart overlap ({out_h} rows)"
+                        )));
                     }
-                    // Planes `res_rows` apart, the last one `out_h` rows long.
-                    let planes = (*out_c as u64).saturating_sub(1);
-                    let rows = mul(&[planes, *res_rows as u64]).and_then(|r| r.checked_add(*out_h as u64));
-                    let span = rows.and_then(|r| mul(&[r, *out_w as u64, e]));
-                    out.push(sram(*residual, if *out_c == 0 { Some(0) } else { span }, false)?);
+                    out.push(sram(*residual, plane_span(*out_c, *res_plane_rows, *out_h, *out_w, e), false)?);
                 }
                 check_quant(*dtype, *quant, act).map_err(fail)?;
                 if !quant.is_none() {

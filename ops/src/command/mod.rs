@@ -84,9 +84,10 @@ commands! {
     0x01 "dma.load" Load on DmaIn { sram: SramAddr, dram: DramAddr, copy: Copy3 }
     /// This tile's SRAM -> DRAM.
     0x02 "dma.store" Store on DmaOut { sram: SramAddr, dram: DramAddr, copy: Copy3 }
-    /// 2-D convolution of an SRAM block `[in_c, in_h, in_w]` with weights `[out_c, in_c/groups, kh, kw]` into
+    /// 2-D convolution of an SRAM block `[in_c, in_h, in_w]` (planes `in_plane_rows >= in_h` rows apart: the
+    /// input may be a window of a taller block that other layers of a fused chain read too) with weights `[out_c, in_c/groups, kh, kw]` into
     /// `[out_c, out_h, out_w]`; bias `[out_c]` f32 (i32 for INT8); an optional `residual` block of the output's
-    /// shape is added before the activation, its planes `res_rows` rows apart (`>= out_h`: the residual may be
+    /// shape is added before the activation, its planes `res_plane_rows` rows apart (`>= out_h`: the residual may be
     /// a window of a taller block, such as an earlier fused layer's stripe with its halo rows; 0 without a
     /// residual); `quant` holds requantization parameters for INT8 (absent for float). Padding applies to this
     /// block only: interior stripes carry halo rows instead.
@@ -95,8 +96,8 @@ commands! {
     /// zero points, output clamp and residual requantization, then an i32 multiplier and shift per output
     /// channel) and `act` is absent (the clamp carries Relu/Clip).
     0x03 "mac.conv" Conv on Mac {
-        dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32,
-        weights: SramAddr, bias: SramAddr, residual: SramAddr, res_rows: u32, quant: SramAddr, output: SramAddr,
+        dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32, in_plane_rows: u32,
+        weights: SramAddr, bias: SramAddr, residual: SramAddr, res_plane_rows: u32, quant: SramAddr, output: SramAddr,
         out_c: u32, out_h: u32, out_w: u32,
         kernel_h: u16, kernel_w: u16, stride_h: u16, stride_w: u16, dilation_h: u16, dilation_w: u16,
         pad_top: u16, pad_left: u16, pad_bottom: u16, pad_right: u16, groups: u32, act: Act,

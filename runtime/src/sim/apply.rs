@@ -8,7 +8,7 @@ use super::conv::{conv_f32, ConvGeom};
 use super::lazy::{dense_in_sram, Immutable, Lazy, Operands};
 use super::matmul::{matmul_f32, MatMulGeom};
 use super::memory::{bytes, bytes_mut};
-use super::residual::ResidualWindow;
+use super::planes::PlaneWindow;
 use super::scratch::MacScratch;
 use super::vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
 use accel_ops::command::{Command, Copy3, Space, SramAddr};
@@ -283,10 +283,11 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
             in_c,
             in_h,
             in_w,
+            in_plane_rows,
             weights,
             bias,
             residual,
-            res_rows,
+            res_plane_rows,
             quant: _,
             output,
             out_c,
@@ -325,32 +326,36 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
                 groups: *groups as usize,
             };
             let out_len = n(&[*out_c, *out_h, *out_w])?;
-            let window = ResidualWindow {
+            let f32s = |b: std::borrow::Cow<'_, [u8]>| -> Vec<f32> {
+                b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            };
+            // A window of a taller block is gathered; a dense operand is read in place like the others.
+            let x_window =
+                PlaneWindow { planes: g.in_c, rows: g.in_h, apart: *in_plane_rows as usize, width: g.in_w, elem: 4 };
+            let r_window = PlaneWindow {
                 planes: g.out_c,
                 rows: g.out_h,
-                res_rows: *res_rows as usize,
+                apart: *res_plane_rows as usize,
                 width: g.out_w,
                 elem: 4,
             };
-            // A residual window of a taller block is gathered; a dense one is read in place like the others.
-            let gathered: Option<Vec<f32>> = match residual.is_none() || window.dense() {
+            let x_gathered = match x_window.dense() {
                 true => None,
-                false => Some(
-                    window
-                        .read(ops, sram, addr(*residual))?
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                ),
+                false => Some(f32s(x_window.read(ops, sram, addr(*input))?)),
+            };
+            let r_gathered = match residual.is_none() || r_window.dense() {
+                true => None,
+                false => Some(f32s(r_window.read(ops, sram, addr(*residual))?)),
             };
             let ins = [
-                Some((addr(*input), n(&[*in_c, *in_h, *in_w])?)),
+                if x_gathered.is_some() { None } else { Some((addr(*input), n(&[*in_c, *in_h, *in_w])?)) },
                 Some((addr(*weights), n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?)),
                 optional(*bias, *out_c as usize),
-                if gathered.is_some() { None } else { optional(*residual, out_len) },
+                if r_gathered.is_some() { None } else { optional(*residual, out_len) },
             ];
             compute(sram, ops, ins, (addr(*output), out_len), |[x, w, b, r], y| {
-                conv_f32(&g, x.unwrap_or(&[]), w.unwrap_or(&[]), b, r.or(gathered.as_deref()), act.0, y)
+                let x = x.or(x_gathered.as_deref()).unwrap_or(&[]);
+                conv_f32(&g, x, w.unwrap_or(&[]), b, r.or(r_gathered.as_deref()), act.0, y)
             })
         }
         Command::MatMul { dtype, a, b, bias, quant: _, output, m: rows, k, n: cols, act } => {

@@ -10,7 +10,7 @@ use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
 use super::lazy::Operands;
 use super::memory::{bytes, bytes_mut};
-use super::residual::ResidualWindow;
+use super::planes::PlaneWindow;
 use super::scratch::MacScratch;
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
@@ -41,7 +41,11 @@ fn region<'s>(m: Mem<'s>, a: SramAddr, elems: usize, size: usize) -> Result<&'s 
 }
 
 fn read_bf16(m: Mem<'_>, a: SramAddr, elems: usize) -> Result<Vec<bf16>, String> {
-    Ok(region(m, a, elems, 2)?.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect())
+    Ok(bf16s(region(m, a, elems, 2)?))
+}
+
+fn bf16s(b: &[u8]) -> Vec<bf16> {
+    b.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect()
 }
 
 fn read_f32(m: Mem<'_>, a: SramAddr, elems: usize) -> Result<Vec<f32>, String> {
@@ -93,10 +97,11 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
             in_c,
             in_h,
             in_w,
+            in_plane_rows,
             weights,
             bias,
             residual,
-            res_rows,
+            res_plane_rows,
             quant: q,
             output: out,
             out_c,
@@ -130,32 +135,37 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                 pad: [*pad_top as usize, *pad_left as usize],
                 groups: *groups as usize,
             };
-            let (x_len, out_len) = (n(&[*in_c, *in_h, *in_w])?, n(&[*out_c, *out_h, *out_w])?);
+            let out_len = n(&[*out_c, *out_h, *out_w])?;
             let w_len = n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?;
-            let window = |elem| ResidualWindow {
+            let x_window = |elem| PlaneWindow {
+                planes: g.in_c,
+                rows: g.in_h,
+                apart: *in_plane_rows as usize,
+                width: g.in_w,
+                elem,
+            };
+            let r_window = |elem| PlaneWindow {
                 planes: g.out_c,
                 rows: g.out_h,
-                res_rows: *res_rows as usize,
+                apart: *res_plane_rows as usize,
                 width: g.out_w,
                 elem,
             };
             match dtype {
                 DType::BF16 => {
-                    let (x, w) = (read_bf16(mem, *input, x_len)?, read_bf16(mem, *weights, w_len)?);
+                    let x = bf16s(&x_window(2).read(mem.ops, mem.sram, input.0 as u64)?);
+                    let w = read_bf16(mem, *weights, w_len)?;
                     let b = optional(*bias, |a| read_f32(mem, a, g.out_c))?;
-                    let r = optional(*residual, |a| {
-                        let b = window(2).read(mem.ops, mem.sram, a.0 as u64)?;
-                        Ok(b.chunks_exact(2)
-                            .map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]])))
-                            .collect::<Vec<_>>())
-                    })?;
+                    let r = optional(*residual, |a| Ok(bf16s(&r_window(2).read(mem.ops, mem.sram, a.0 as u64)?)))?;
                     let y = conv_bf16(&g, &x, &w, b.as_deref(), r.as_deref(), act.0)?;
                     write_bf16(sram, *out, &y)
                 }
                 DType::I8 => {
-                    let (x, w) = (read_i8(mem, *input, x_len)?, read_i8(mem, *weights, w_len)?);
+                    let x_bytes = x_window(1).read(mem.ops, mem.sram, input.0 as u64)?;
+                    let x = <[i8]>::ref_from_bytes(&x_bytes).map_err(|_| "int8 input view")?;
+                    let w = read_i8(mem, *weights, w_len)?;
                     let b = optional(*bias, |a| read_i32(mem, a, g.out_c))?;
-                    let r_bytes = optional(*residual, |a| window(1).read(mem.ops, mem.sram, a.0 as u64))?;
+                    let r_bytes = optional(*residual, |a| r_window(1).read(mem.ops, mem.sram, a.0 as u64))?;
                     let r = match &r_bytes {
                         Some(b) => Some(<[i8]>::ref_from_bytes(b).map_err(|_| "int8 residual view")?),
                         None => None,

@@ -153,13 +153,13 @@ fn inconsistent_command_parameters_are_refused() {
 }
 
 #[test]
-fn residual_plane_strides_are_checked() {
-    // `res_rows` is 0 without a residual and at least `out_h` with one (planes that overlap are refused); a
+fn plane_strides_are_checked() {
+    // `res_plane_rows` is 0 without a residual and at least `out_h` with one (planes that overlap are refused); a
     // residual whose strided planes run past SRAM is refused like any operand out of bounds.
     let with = |residual: SramAddr, rows: u32| {
         let mut p = valid();
-        if let Command::Conv { residual: r, res_rows, .. } = &mut p.queues[1].commands[1] {
-            (*r, *res_rows) = (residual, rows);
+        if let Command::Conv { residual: r, res_plane_rows, .. } = &mut p.queues[1].commands[1] {
+            (*r, *res_plane_rows) = (residual, rows);
         }
         p
     };
@@ -170,6 +170,13 @@ fn residual_plane_strides_are_checked() {
     assert!(e.to_string().contains("overlap"), "{e}");
     let e = rejected(with(SramAddr(0), u32::MAX));
     assert!(e.to_string().contains("SRAM"), "{e}");
+    // The input's planes likewise: at least `in_h` rows apart.
+    let mut p = valid();
+    if let Command::Conv { in_plane_rows, in_h, .. } = &mut p.queues[1].commands[1] {
+        *in_plane_rows = *in_h - 1;
+    }
+    let e = rejected(p);
+    assert!(e.to_string().contains("input planes"), "{e}");
 }
 
 #[test]

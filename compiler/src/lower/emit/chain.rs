@@ -125,14 +125,13 @@ struct ItemRows {
     input: Rows,
 }
 
-/// The rows each block holds for last-layer output rows `[o0, o0+n)`, walking back from the last member. A block
-/// read as some member's input holds exactly that member's input window (a block has at most one such
-/// reader, `fuse::wire`), and every residual read from it must lie inside it; a block read only as residuals
-/// holds their hull. `None` when that fails or a member's rows are needed by nobody.
+/// The rows each block holds for last-layer output rows `[o0, o0+n)`, walking back from the last member: the
+/// hull of what its readers need (input windows and residual rows), each reader taking its window of it.
+/// `None` when a member reads a block made after it.
 fn item_rows(layers: &[ChainLayer], o0: usize, n: usize) -> Option<ItemRows> {
     let count = layers.len();
     // Per block (members, then the chain input last): the input window asked for, and residual rows.
-    let mut as_input: Vec<Option<Rows>> = vec![None; count + 1];
+    let mut as_input: Vec<Vec<Rows>> = vec![Vec::new(); count + 1];
     let mut as_residual: Vec<Vec<Rows>> = vec![Vec::new(); count + 1];
     let slot = |src: Src| match src {
         Src::Input => count,
@@ -141,13 +140,13 @@ fn item_rows(layers: &[ChainLayer], o0: usize, n: usize) -> Option<ItemRows> {
     let mut st: Vec<Option<Stripe>> = vec![None; count];
     for m in (0..count).rev() {
         let l = &layers[m];
-        let rows = if m + 1 == count { Some((o0, o0 + n)) } else { held(as_input[m], &as_residual[m]) }?;
+        let rows = if m + 1 == count { Some((o0, o0 + n)) } else { held(&as_input[m], &as_residual[m]) }?;
         let s = window(l).stripe(rows.0, rows.1.checked_sub(rows.0)?.max(1));
         let i = slot(l.input);
-        if i < count && i >= m || as_input[i].is_some() {
+        if i < count && i >= m {
             return None;
         }
-        as_input[i] = Some((s.in_row0, s.in_row0 + s.in_rows));
+        as_input[i].push((s.in_row0, s.in_row0 + s.in_rows));
         if let Some(Residual::Chain(src)) = l.residual {
             let r = slot(src);
             if r < count && r >= m {
@@ -157,20 +156,14 @@ fn item_rows(layers: &[ChainLayer], o0: usize, n: usize) -> Option<ItemRows> {
         }
         st[m] = Some(s);
     }
-    let input = held(as_input[count], &as_residual[count])?;
+    let input = held(&as_input[count], &as_residual[count])?;
     Some(ItemRows { st: st.into_iter().collect::<Option<Vec<_>>>()?, input })
 }
 
-/// The rows a block holds: its input reader's window, which must contain every residual read; else the
-/// residual reads' hull.
-fn held(input: Option<Rows>, residuals: &[Rows]) -> Option<Rows> {
-    match input {
-        Some(w) => residuals.iter().all(|r| r.0 >= w.0 && r.1 <= w.1).then_some(w),
-        None => {
-            let lo = residuals.iter().map(|r| r.0).min()?;
-            Some((lo, residuals.iter().map(|r| r.1).max()?))
-        }
-    }
+/// The rows a block holds: the hull of its readers' input windows and residual rows (`None`: no reader).
+fn held(inputs: &[Rows], residuals: &[Rows]) -> Option<Rows> {
+    let reads = || inputs.iter().chain(residuals);
+    Some((reads().map(|r| r.0).min()?, reads().map(|r| r.1).max()?))
 }
 
 /// Per item (last-layer output rows `chunks(oh, rows)`), the rows it computes, and per member the rows of its
@@ -357,8 +350,10 @@ pub fn emit_chain(
             let row_bytes = sh.ow * e;
             let block = (sh.k * s.out_rows * row_bytes) as u64;
             let missing = || LowerError::layer(name, "internal: a chain member reads a block made after it");
-            let (src, _) = block_of(&blocks, l.input).ok_or_else(missing)?;
-            let (residual, res_rows) = match l.residual {
+            let (src, src_rows) = block_of(&blocks, l.input).ok_or_else(missing)?;
+            let outside = || LowerError::layer(name, "internal: a window outside the block that holds it");
+            let in_skip = (s.in_row0.checked_sub(src_rows.0).ok_or_else(outside)? * sh.w * e) as u64;
+            let (residual, res_plane_rows) = match l.residual {
                 Some(Residual::Dram(addr)) => {
                     let at = take(block)?;
                     let copy = copy_rows(s.out_rows, row_bytes, sh.k, sh.oh * row_bytes, s.out_rows * row_bytes);
@@ -367,7 +362,6 @@ pub fn emit_chain(
                 }
                 Some(Residual::Chain(from)) => {
                     let (at, held) = block_of(&blocks, from).ok_or_else(missing)?;
-                    let outside = || LowerError::layer(name, "internal: a residual outside the block that holds it");
                     let skip = s.out_row0.checked_sub(held.0).ok_or_else(outside)? * row_bytes;
                     (SramAddr((at + skip as u64) as u32), held.1 - held.0)
                 }
@@ -376,11 +370,12 @@ pub fn emit_chain(
             let y = take(block)?;
             let (w_off, b_off, q_off) = offsets[j];
             let bufs = ConvBuffers {
-                input: SramAddr(src as u32),
+                input: SramAddr((src + in_skip) as u32),
+                in_plane_rows: src_rows.1 - src_rows.0,
                 weights: SramAddr(RESIDENT + w_off as u32),
                 bias: SramAddr(RESIDENT + b_off as u32),
                 residual,
-                res_rows,
+                res_plane_rows,
                 quant: q_off.map_or(SramAddr::NONE, |q| SramAddr(RESIDENT + q as u32)),
                 output: SramAddr(y as u32),
             };

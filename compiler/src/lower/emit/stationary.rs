@@ -191,10 +191,11 @@ pub fn emit_stationary(
             };
             let bufs = ConvBuffers {
                 input: SramAddr(si as u32),
+                in_plane_rows: st.in_rows,
                 weights: SramAddr(RESIDENT),
                 bias: SramAddr(RESIDENT + bias_at as u32),
                 residual,
-                res_rows: st.out_rows,
+                res_plane_rows: st.out_rows,
                 quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + layout.quant_at as u32)),
                 output: SramAddr(so as u32),
             };

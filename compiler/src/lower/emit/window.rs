@@ -255,11 +255,13 @@ pub fn conv_stream_plan(
 /// Where one `mac.conv` block's operands sit in SRAM.
 pub(super) struct ConvBuffers {
     pub input: SramAddr,
+    /// Rows between the input's planes: the stripe's input rows when the input is a block of its own.
+    pub in_plane_rows: usize,
     pub weights: SramAddr,
     pub bias: SramAddr,
     pub residual: SramAddr,
     /// Rows between the residual's planes: the output stripe's rows when the residual is a block of its own.
-    pub res_rows: usize,
+    pub res_plane_rows: usize,
     pub quant: SramAddr,
     pub output: SramAddr,
 }
@@ -288,10 +290,11 @@ pub(super) fn conv_command(
         in_c: b.in_c as u32,
         in_h: st.in_rows as u32,
         in_w: b.in_w as u32,
+        in_plane_rows: bufs.in_plane_rows as u32,
         weights: bufs.weights,
         bias: bufs.bias,
         residual: bufs.residual,
-        res_rows: if bufs.residual.is_none() { 0 } else { bufs.res_rows as u32 },
+        res_plane_rows: if bufs.residual.is_none() { 0 } else { bufs.res_plane_rows as u32 },
         quant: bufs.quant,
         output: bufs.output,
         out_c: b.out_c as u32,
@@ -397,10 +400,11 @@ pub fn emit_conv(
                 }
                 let bufs = ConvBuffers {
                     input: SramAddr(si as u32),
+                    in_plane_rows: st.in_rows,
                     weights: SramAddr(sw as u32),
                     bias: SramAddr(sb as u32),
                     residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
-                    res_rows: st.out_rows,
+                    res_plane_rows: st.out_rows,
                     quant: sq.map_or(SramAddr::NONE, |q| SramAddr(q as u32)),
                     output: SramAddr(so as u32),
                 };
