@@ -252,7 +252,8 @@ fn lower_stages(
                 let quant = quant.as_ref().map(|q| konst(2, operand_value(q)));
                 let (x, w, b, residual, dtype) =
                     (addr(*input), konst(0, wv), konst(1, bv), residual.map(addr), out_ty.dtype);
-                let io = emit::ConvIo { x, w, b, residual, y, dtype, quant };
+                let table = quant.is_some() && act.is_some();
+                let io = emit::ConvIo { x, w, b, residual, y, dtype, quant, table };
                 let b = budget(mac_rate(target, dtype) as u32);
                 let sram = target.tile.sram_bytes;
                 match stationary_plan(&s, conv, &io, sram, &b, opts.fuse_layers) {

@@ -21,6 +21,8 @@ fn linear_range(op: &Op) -> (f32, f32) {
     match act {
         Some(UnaryOp::Relu) => (0.0, f32::INFINITY),
         Some(UnaryOp::Clip { min, max }) => (min, max),
+        // An int8 lookup table's function (SiLU, Sigmoid, ...) is not linear: its error is not the bias's.
+        Some(a) if a.apply_f64(0.0).is_some() => (0.0, 0.0),
         _ => (f32::NEG_INFINITY, f32::INFINITY),
     }
 }

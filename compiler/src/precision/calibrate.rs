@@ -2,7 +2,8 @@
 //! and records each value's range, by min/max, by a percentile (exact: the tails are kept, not a histogram), or
 //! by the clipping that minimizes the int8 quantization error (MSE) on a fixed-stride subsample of the values.
 //! Also finds and reads the sample `.npy` files given on the command line.
-use crate::ir::{evaluate_observed, Graph, IrError};
+use crate::ir::{evaluate_observed, Graph, IrError, Node, NodeId, ValueId};
+use accel_ops::op::{Op, Unary};
 use accel_ops::Tensor;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -208,6 +209,46 @@ pub fn ranges(g: &Graph, cal: &Calibration) -> Result<Vec<Option<(f32, f32)>>, C
         .collect())
 }
 
+/// `g` with the activation of each node `split` marks (a `Conv` or `Gemm` with one) as a node of its own, so
+/// that calibration sees the pre-activation (the layer's sum plus its residual), which an int8 lookup table is
+/// indexed by. Every value of `g` keeps its id and its contents; the pre-activations are new values after
+/// them, and the second result gives node `i`'s.
+pub fn split_activations(g: &Graph, split: &[bool]) -> (Graph, Vec<Option<ValueId>>) {
+    let mut out =
+        Graph { values: g.values.clone(), nodes: vec![], inputs: g.inputs.clone(), outputs: g.outputs.clone() };
+    let mut pre = vec![None; g.nodes.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        let marked = split.get(i) == Some(&true);
+        let parts = match &n.op {
+            Op::Conv(c) if marked => c.act.map(|a| (Op::Conv(accel_ops::op::Conv { act: None, ..c.clone() }), a)),
+            Op::Gemm(gm) if marked => gm.act.map(|a| (Op::Gemm(accel_ops::op::Gemm { act: None, ..gm.clone() }), a)),
+            _ => None,
+        };
+        let Some((op, act)) = parts else {
+            out.values[n.output.0 as usize].producer = Some(NodeId(out.nodes.len() as u32));
+            out.nodes.push(n.clone());
+            continue;
+        };
+        let v = ValueId(out.values.len() as u32);
+        let mut value = g.value(n.output).clone();
+        value.name = format!("{}:pre-activation", value.name);
+        value.producer = Some(NodeId(out.nodes.len() as u32));
+        out.values.push(value);
+        out.nodes.push(Node { name: n.name.clone(), op, inputs: n.inputs.clone(), output: v, placement: n.placement });
+        out.values[n.output.0 as usize].producer = Some(NodeId(out.nodes.len() as u32));
+        let unary = Op::Unary(Unary { op: act });
+        out.nodes.push(Node {
+            name: format!("{}:act", n.name),
+            op: unary,
+            inputs: vec![v],
+            output: n.output,
+            placement: n.placement,
+        });
+        pre[i] = Some(v);
+    }
+    (out, pre)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +299,37 @@ mod tests {
         let (lo, hi) = range(outlier.clone());
         assert!(lo == 0.0 && (hi - 0.95 * 1.05).abs() < 1e-6, "{lo} {hi}");
         assert!(quant_mse(&outlier, lo, hi) < quant_mse(&outlier, 0.0, 1.05));
+    }
+
+    /// A conv + sigmoid split for calibration: the pre-activation gets its own range (the sum's, not the
+    /// sigmoid's), every other value keeps its id and range.
+    #[test]
+    fn split_activations_expose_the_pre_activation() {
+        let mut g = Graph::default();
+        let x = g.add_input("x", TensorType::f32(vec![1, 1, 1, 4]));
+        let w = g.add_const("w", Tensor::from_f32(vec![1, 1, 1, 1], vec![2.0]).unwrap());
+        let conv = accel_ops::op::Conv {
+            kernel: [1; 2],
+            strides: [1; 2],
+            dilations: [1; 2],
+            pads: [0; 4],
+            group: 1,
+            act: Some(UnaryOp::Sigmoid),
+        };
+        let y = g.add_node("conv", Op::Conv(conv), vec![x, w], "y").unwrap();
+        g.outputs.push(y);
+        let (split, pre) = split_activations(&g, &[true]);
+        let v = pre[0].expect("the conv is split");
+        let s = vec![vec![Tensor::from_f32(vec![1, 1, 1, 4], vec![-1.0, -0.5, 0.25, 1.0]).unwrap()]];
+        let cal = Calibration { samples: s, method: CalibrationMethod::MinMax };
+        let whole = ranges(&g, &cal).unwrap();
+        let parts = ranges(&split, &cal).unwrap();
+        assert_eq!(parts[v.0 as usize], Some((-2.0, 2.0)));
+        assert_eq!(&parts[..whole.len()], &whole[..]);
+        let (lo, hi) = whole[y.0 as usize].unwrap();
+        assert!(lo > 0.1 && hi < 0.9, "the output is the sigmoid's: {lo} {hi}");
+        // Unmarked nodes stay whole.
+        assert_eq!(split_activations(&g, &[false]).0, g);
     }
 
     #[test]

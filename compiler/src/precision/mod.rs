@@ -5,9 +5,11 @@
 //! decides formats, calibrates and quantizes constants. Vector-unit and host layers stay f32.
 //!
 //! - `bf16`: every MAC layer the tiles run (as planned for f32) computes in bf16; no data needed.
-//! - `int8`: those layers compute in int8 when their activation has an integer form (none, Relu, Clip), from
-//!   ranges calibrated on sample inputs, with each layer's bias corrected for the mean error its int8 weights
-//!   make (`bias`); the others in bf16. Without samples it is an error.
+//! - `int8`: those layers compute in int8 when their activation has an integer form (none, Relu and Clip as
+//!   the clamp, LeakyReLU as a second multiplier, SiLU/Sigmoid/Tanh/HardSwish/HardSigmoid/GELU as a lookup
+//!   table indexed by the calibrated pre-activation), from ranges calibrated on sample inputs, optionally
+//!   with each layer's bias corrected for the mean error its int8 weights make (`bias`); the others in bf16.
+//!   Without samples it is an error.
 //! - `auto`: int8 where the model's output SQNR against f32 stays at or above the budget (default 30 dB),
 //!   bf16 for the layers whose own int8 noise is largest (see `auto`).
 mod auto;
@@ -141,9 +143,15 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
     let plans = plan_nodes(g, target)?;
     let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
-    let ranges = match cal {
-        Some(c) if needs_data => calibrate::ranges(g, c)?,
-        _ => vec![None; g.values.len()],
+    // Layers whose activation would be an int8 lookup table also calibrate their pre-activation.
+    let (ranges, pre_of) = match cal {
+        Some(c) if needs_data => {
+            let tables: Vec<bool> =
+                g.nodes.iter().zip(&mac).map(|(n, &m)| m && nodes::table_act(n).is_some()).collect();
+            let (split, pre_of) = calibrate::split_activations(g, &tables);
+            (calibrate::ranges(&split, c)?, pre_of)
+        }
+        _ => (vec![None; g.values.len()], vec![None; g.nodes.len()]),
     };
     // int8 parameters per value: from its calibrated range, or exactly the model's where it quantizes the
     // value itself.
@@ -152,6 +160,9 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     for (v, p) in &qdq {
         ranges[v.0 as usize] = Some(*p);
     }
+    let pre: Vec<Option<(f32, i32)>> = pre_of.iter().map(|v| v.and_then(|v| ranges[v.0 as usize])).collect();
+    ranges.truncate(g.values.len());
+    let ranges = Scales { values: ranges, pre };
     let choices: Vec<Choice> = g
         .nodes
         .iter()
@@ -226,23 +237,38 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     Ok(Applied { graph, formats, report })
 }
 
+/// The int8 scale and zero point of every value of the source graph and, per node, of the pre-activation
+/// its lookup table is indexed by (`None`: unknown, or no table).
+struct Scales {
+    values: Vec<Option<(f32, i32)>>,
+    pre: Vec<Option<(f32, i32)>>,
+}
+
 /// Builds the rewritten graph for per-node choices, recording each MAC layer's (`mac`) final precision.
 fn build(
     g: &Graph,
     choices: &[Choice],
     mac: &[bool],
-    ranges: &[Option<(f32, i32)>],
+    ranges: &Scales,
     fixes: &BTreeMap<String, Vec<f32>>,
     report: &mut PrecisionReport,
 ) -> Result<(Graph, Vec<Fmt>), PrecisionError> {
     let mut rw = rewrite::Rewriter::new(g);
-    for ((n, &c), &is_mac) in g.nodes.iter().zip(choices).zip(mac) {
+    for (i, ((n, &c), &is_mac)) in g.nodes.iter().zip(choices).zip(mac).enumerate() {
         if let Op::Quant(q) = &n.op {
             quant_node(&mut rw, n, q)?;
             continue;
         }
         let done = match c {
-            Choice::Int8 if nodes::int8_node(&mut rw, n, ranges, fixes.get(&n.name).map(Vec::as_slice))? => {
+            Choice::Int8
+                if nodes::int8_node(
+                    &mut rw,
+                    n,
+                    &ranges.values,
+                    ranges.pre.get(i).copied().flatten(),
+                    fixes.get(&n.name).map(Vec::as_slice),
+                )? =>
+            {
                 Choice::Int8
             }
             Choice::Int8 | Choice::Bf16 if nodes::bf16_node(&mut rw, n)? => Choice::Bf16,

@@ -5,7 +5,8 @@ use super::quantize::{clamp_of, neg_mult_of, quant_params, quantize_bias, quanti
 use super::rewrite::{Fmt, Rewriter};
 use crate::ir::{IrError, Node, ValueId};
 use accel_ops::numerics::bf16::round_all;
-use accel_ops::op::{Gemm, Op};
+use accel_ops::numerics::table;
+use accel_ops::op::{Gemm, Op, UnaryOp};
 use accel_ops::Tensor;
 
 fn invalid(n: &Node) -> impl Fn(accel_ops::OpError) -> IrError + '_ {
@@ -104,11 +105,13 @@ fn i8_params(rw: &mut Rewriter<'_>, params: &Params, v: ValueId) -> Result<Optio
 
 /// Adds the INT8 form of `n`: int8 activations (asymmetric per tensor, from `params`), int8 weights
 /// (symmetric per output channel), int32 bias (plus `correction` per channel, from `bias.rs`),
-/// requantization in the `quant` operand.
+/// requantization in the `quant` operand. An activation without a header form (`table_act`) becomes a lookup
+/// table: the sum requantizes to the pre-activation's parameters `pre`, the table maps those to the output's.
 pub fn int8_node(
     rw: &mut Rewriter<'_>,
     n: &Node,
     params: &Params,
+    pre: Option<(f32, i32)>,
     correction: Option<&[f32]>,
 ) -> Result<bool, IrError> {
     let (Some(x), Some(y)) = (i8_params(rw, params, n.inputs[0])?, params.get(n.output.0 as usize).copied().flatten())
@@ -151,7 +154,16 @@ pub fn int8_node(
         }
         _ => return Ok(false),
     };
-    let Some(clamp) = clamp_of(act, y.0, y.1) else { return Ok(false) };
+    // The header's output parameters and clamp: the output's, or with a table the pre-activation's.
+    let (hy, clamp, table) = match (clamp_of(act, y.0, y.1), act) {
+        (Some(clamp), _) => (y, clamp, None),
+        (None, Some(a)) => {
+            let Some(pre) = pre else { return Ok(false) };
+            let Some(t) = table::build(a, pre, y) else { return Ok(false) };
+            (pre, (-128, 127), Some((a, t)))
+        }
+        (None, None) => return Ok(false),
+    };
     let r = match residual {
         Some(r) => match i8_params(rw, params, r)? {
             Some(p) => Some((r, p)),
@@ -167,8 +179,11 @@ pub fn int8_node(
         }
     }
     let bq = quantize_bias(&bias, x.0, &w_scales);
-    let lq = LayerQuant { x, y, clamp, residual: r.map(|(_, p)| p), neg_mult: neg_mult_of(act) };
-    let Ok(q) = quant_params(&lq, &w_scales) else { return Ok(false) };
+    let lq = LayerQuant { x, y: hy, clamp, residual: r.map(|(_, p)| p), neg_mult: neg_mult_of(act) };
+    let Ok(mut q) = quant_params(&lq, &w_scales) else { return Ok(false) };
+    q.table = table.map(|(_, t)| t);
+    // The node keeps the activation exactly when its quant operand carries the table (`numerics::int8`).
+    let act = table.map(|(a, _)| a);
     let xv = rw.need(n.inputs[0], Fmt::I8 { scale: x.0, zero: x.1 })?;
     let name = &n.name;
     let wv = rw.constant(format!("{name}:w.i8"), Tensor::from_i8(dims, wq).map_err(invalid(n))?);
@@ -180,22 +195,33 @@ pub fn int8_node(
         ins.push(rw.need(r, Fmt::I8 { scale: sr, zero: zr })?);
     }
     let op = match &n.op {
-        Op::Conv(c) => Op::Conv(accel_ops::op::Conv { act: None, ..c.clone() }),
-        Op::Gemm(_) => Op::Gemm(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false, act: None }),
+        Op::Conv(c) => Op::Conv(accel_ops::op::Conv { act, ..c.clone() }),
+        Op::Gemm(_) => Op::Gemm(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false, act }),
         other => other.clone(),
     };
     rw.emit(n, op, ins, Fmt::I8 { scale: y.0, zero: y.1 })?;
     Ok(true)
 }
 
-/// Whether `n` has an INT8 form at all (its activation is an integer clamp or a LeakyReLU), before any
-/// calibration.
+/// The fused activation of a MAC node (`None` for other nodes).
+fn act_of(n: &Node) -> Option<Option<UnaryOp>> {
+    match &n.op {
+        Op::Conv(c) => Some(c.act),
+        Op::Gemm(g) => Some(g.act),
+        Op::MatMul(_) => Some(None),
+        _ => None,
+    }
+}
+
+/// The activation of `n` that its int8 form carries as a lookup table: one without a header form (clamp or
+/// LeakyReLU) that has a table (`numerics::table::build`).
+pub fn table_act(n: &Node) -> Option<UnaryOp> {
+    let act = act_of(n)??;
+    (clamp_of(Some(act), 1.0, 0).is_none() && act.apply_f64(0.0).is_some()).then_some(act)
+}
+
+/// Whether `n` has an INT8 form at all (its activation is an integer clamp, a LeakyReLU or a lookup table),
+/// before any calibration.
 pub fn int8_capable(n: &Node) -> bool {
-    let act = match &n.op {
-        Op::Conv(c) => c.act,
-        Op::Gemm(g) => g.act,
-        Op::MatMul(_) => None,
-        _ => return false,
-    };
-    clamp_of(act, 1.0, 0).is_some()
+    act_of(n).is_some_and(|act| clamp_of(act, 1.0, 0).is_some()) || table_act(n).is_some()
 }

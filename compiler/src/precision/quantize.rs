@@ -113,7 +113,7 @@ pub fn quant_params(l: &LayerQuant, w_scales: &[f32]) -> Result<QuantParams, OpE
         r_shift,
         neg_mult: l.neg_mult,
     };
-    Ok(QuantParams { header, channels })
+    Ok(QuantParams { header, table: None, channels })
 }
 
 #[cfg(test)]

@@ -119,8 +119,9 @@ fn bias_correction_shrinks_the_per_channel_mean_error() {
     let choices: Vec<Choice> =
         g.nodes.iter().map(|n| if nodes::int8_capable(n) { Choice::Int8 } else { Choice::Fp32 }).collect();
     let cal = calibrate::ranges(&g, o.calibration.as_ref().unwrap()).unwrap();
-    let params: Vec<Option<(f32, i32)>> =
+    let values: Vec<Option<(f32, i32)>> =
         cal.iter().map(|r| r.map(|(lo, hi)| quantize::activation_params(lo, hi))).collect();
+    let params = Scales { values, pre: vec![None; g.nodes.len()] };
     let mut report = PrecisionReport {
         mode: String::new(),
         layers: vec![],

@@ -17,11 +17,13 @@ use crate::program::{DebugInfo, HostKernel, Meta, Program};
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
 /// 3: `mac.conv` carries its input's and its residual's plane strides (`in_plane_rows`, `res_plane_rows`), so a
-/// fused chain can read a window of a block that several of its layers read (or that carries their halo rows). The command's encoding changed: 2.x blobs are refused (recompile them).
-/// It also holds what 2.1 and 2.2 added: the metadata ends with the pipeline stages (`Meta::stages`), and word 7
-/// of an int8 `quant` header is a fused LeakyReLU's slope (`QuantHeader::neg_mult`).
+/// fused chain can read a window of a block that several of its layers read (or that carries their halo rows).
+/// The command's encoding changed: 2.x blobs are refused (recompile them). It also holds what 2.1-2.2 added:
+/// the metadata ends with the pipeline stages (`Meta::stages`), and word 7 of an int8 `quant` header is a fused
+/// LeakyReLU's slope (`QuantHeader::neg_mult`).
 pub const FORMAT_MAJOR: u16 = 3;
-/// 0: as described for `FORMAT_MAJOR`.
+/// 0: as described for `FORMAT_MAJOR`, and an i8 `mac.conv`/`mac.matmul` with an `act` has a 256-byte lookup
+/// table after its quant header (`numerics::table`).
 pub const FORMAT_MINOR: u16 = 0;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;

@@ -173,9 +173,9 @@ impl Command {
                     }
                     out.push(sram(*residual, plane_span(*out_c, *res_plane_rows, *out_h, *out_w, e), false)?);
                 }
-                check_quant(*dtype, *quant, act).map_err(fail)?;
+                check_quant(*dtype, *quant).map_err(fail)?;
                 if !quant.is_none() {
-                    out.push(sram(*quant, QuantParams::bytes(*out_c as u64), false)?);
+                    out.push(sram(*quant, QuantParams::bytes(*out_c as u64, act.0.is_some()), false)?);
                 }
                 out.push(sram(*output, mul(&[*out_c as u64, *out_h as u64, *out_w as u64, e]), true)?);
             }
@@ -187,9 +187,9 @@ impl Command {
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[n, 4]), false)?);
                 }
-                check_quant(*dtype, *quant, act).map_err(fail)?;
+                check_quant(*dtype, *quant).map_err(fail)?;
                 if !quant.is_none() {
-                    out.push(sram(*quant, QuantParams::bytes(n), false)?);
+                    out.push(sram(*quant, QuantParams::bytes(n, act.0.is_some()), false)?);
                 }
                 out.push(sram(*output, mul(&[m, n, e]), true)?);
             }
@@ -279,14 +279,11 @@ impl Command {
     }
 }
 
-/// INT8 compute takes a `quant` operand and no activation (its clamp carries Relu/Clip); float takes neither
-/// `quant` nor an integer clamp.
-fn check_quant(d: DType, quant: SramAddr, act: &super::Act) -> Result<(), String> {
+/// INT8 compute takes a `quant` operand (with an `act`, it ends the header with the activation's lookup table,
+/// whose bytes the footprint counts); float takes none.
+fn check_quant(d: DType, quant: SramAddr) -> Result<(), String> {
     match (d == DType::I8, quant.is_none()) {
         (true, true) => Err("i8 compute needs a quant operand".into()),
-        (true, false) if act.0.is_some() => {
-            Err("i8 compute takes no activation (the quant clamp is the activation)".into())
-        }
         (false, false) => Err(format!("{d} compute takes no quant operand")),
         _ => Ok(()),
     }

@@ -93,8 +93,9 @@ commands! {
     /// block only: interior stripes carry halo rows instead.
     /// `dtype` is the element type of input, weights, residual and output (f32, bf16 or i8); the arithmetic of
     /// each is defined in `crate::numerics`. For i8, `quant` is `numerics::QuantParams` (a 32-byte header of
-    /// zero points, output clamp and residual requantization, then an i32 multiplier and shift per output
-    /// channel) and `act` is absent (the clamp carries Relu/Clip).
+    /// zero points, output clamp, residual requantization and LeakyReLU slope; with an `act`, that function's
+    /// 256-byte int8 lookup table, `numerics::table`; then an i32 multiplier and shift per output channel). An
+    /// i8 `act` is always a table: Relu, Clip and LeakyReLU live in the header, with `act` absent.
     0x03 "mac.conv" Conv on Mac {
         dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32, in_plane_rows: u32,
         weights: SramAddr, bias: SramAddr, residual: SramAddr, res_plane_rows: u32, quant: SramAddr, output: SramAddr,

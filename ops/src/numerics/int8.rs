@@ -3,11 +3,13 @@
 //! graph-level `Conv` / `Gemm` / `MatMul` on INT8 operands built from them.
 //!
 //! Graph conventions (what `accel_compiler::precision` produces); Q is the `quant` operand as an i32 tensor
-//! `[8 + 2K]` (`requant::QuantParams::to_words`), and fused activations live in its clamp (`act` is `None`):
+//! `[8 + 2K]` (`requant::QuantParams::to_words`) when the fused activation lives in its header (clamp or
+//! LeakyReLU: `act` is `None`), or `[8 + 64 + 2K]` with the activation's lookup table when `act` names it
+//! (`numerics::table`; `Conv` and `Gemm` only):
 //! - `Conv`: X i8 `[N,C,H,W]`, W i8, B i32 `[K]`, Q, optional residual R i8 of the output's shape -> i8.
 //! - `Gemm`: A i8 `[M,K]`, B i8 (`trans_b` allowed), C i32 `[N]`, Q; `alpha = beta = 1`, no `trans_a` -> i8.
 //! - `MatMul`: A i8 `[..., M, K]`, B i8 `[K, N]`, C i32 `[N]`, Q -> i8.
-use super::requant::{output, QuantParams};
+use super::requant::{QuantParams, HEADER_WORDS, TABLE_WORDS};
 use super::{want, ConvGeom};
 use crate::error::OpError;
 use crate::op::{Conv, Gemm};
@@ -15,7 +17,7 @@ use crate::tensor::{Tensor, TensorType};
 use crate::DType;
 
 /// One `mac.conv` block in int8: `acc = bias + sum (x - x_zero) * w` (wrapping i32; padding contributes 0),
-/// then `requant::output` with the channel's multiplier and the optional residual element.
+/// then `QuantParams::output` with the channel's multiplier, the optional residual element and the table.
 pub fn conv(
     g: &ConvGeom,
     x: &[i8],
@@ -49,14 +51,15 @@ pub fn conv(
                     }
                 }
                 let at = (oc * g.out_h + oy) * g.out_w + ox;
-                y[at] = output(acc, q.channels[oc], &q.header, residual.map(|r| r[at]));
+                y[at] = q.output(acc, oc, residual.map(|r| r[at]));
             }
         }
     }
     Ok(())
 }
 
-/// One `mac.matmul` in int8: `acc[i,j] = bias[j] + sum_p (a[i,p] - x_zero) * b[p,j]`, then `requant::output`.
+/// One `mac.matmul` in int8: `acc[i,j] = bias[j] + sum_p (a[i,p] - x_zero) * b[p,j]`, then
+/// `QuantParams::output`.
 pub fn matmul(
     (m, k, n): (usize, usize, usize),
     a: &[i8],
@@ -78,7 +81,7 @@ pub fn matmul(
                 let d = (a[i * k + p] as i32).wrapping_sub(xz).wrapping_mul(b[p * n + j] as i32);
                 acc = acc.wrapping_add(d);
             }
-            y[i * n + j] = output(acc, q.channels[j], &q.header, None);
+            y[i * n + j] = q.output(acc, j, None);
         }
     }
     Ok(())
@@ -94,24 +97,25 @@ fn check_channels(c: usize, bias: &[i32], q: &QuantParams) -> Result<(), OpError
     Ok(())
 }
 
-/// Checks the bias `[c]` (input `bi`) and the quant operand `[8 + 2c]` (input `bi + 1`).
-fn want_bias_quant(inputs: &[TensorType], bi: usize, c: usize) -> Result<(), OpError> {
+/// Checks the bias `[c]` (input `bi`) and the quant operand `[8 + 2c]`, or `[8 + 64 + 2c]` with a `table`
+/// (input `bi + 1`).
+fn want_bias_quant(inputs: &[TensorType], bi: usize, c: usize, table: bool) -> Result<(), OpError> {
     let b = want(inputs, bi, DType::I32)?;
     if b.shape.dims() != [c] {
         return Err(OpError::shape(bi, format!("an int8 bias must be i32 [{c}], got {}", b.shape)));
     }
     let q = want(inputs, bi + 1, DType::I32)?;
-    if q.shape.dims() != [super::requant::HEADER_WORDS + 2 * c] {
-        return Err(OpError::shape(bi + 1, format!("quant must be i32 [8 + 2 x {c}], got {}", q.shape)));
+    let t = if table { TABLE_WORDS } else { 0 };
+    if q.shape.dims() != [HEADER_WORDS + t + 2 * c] {
+        return Err(OpError::shape(bi + 1, format!("quant must be i32 [8 + {t} + 2 x {c}], got {}", q.shape)));
     }
     Ok(())
 }
 
-fn no_act(act: &Option<crate::op::UnaryOp>) -> Result<(), OpError> {
-    if act.is_some() {
-        return Err(OpError::attr("act", "an int8 node carries its activation in the quant clamp"));
-    }
-    Ok(())
+/// Whether an int8 node's quant operand carries a lookup table: it does exactly when the node has an `act`
+/// (the table is that function's int8 form), as for the commands.
+fn table_act(act: &Option<crate::op::UnaryOp>) -> bool {
+    act.is_some()
 }
 
 fn f32_of(t: &TensorType) -> TensorType {
@@ -120,11 +124,11 @@ fn f32_of(t: &TensorType) -> TensorType {
 
 pub(super) fn infer_conv(c: &Conv, inputs: &[TensorType]) -> Result<TensorType, OpError> {
     crate::op::util::arity(inputs.len(), 4, 5)?;
-    no_act(&c.act)?;
+    let table = table_act(&c.act);
     want(inputs, 0, DType::I8)?;
     want(inputs, 1, DType::I8)?;
     let out = c.infer(&[f32_of(&inputs[0]), f32_of(&inputs[1])])?;
-    want_bias_quant(inputs, 2, out.shape.dims()[1])?;
+    want_bias_quant(inputs, 2, out.shape.dims()[1], table)?;
     if let Some(r) = inputs.get(4) {
         want(inputs, 4, DType::I8)?;
         if r.shape != out.shape {
@@ -134,13 +138,13 @@ pub(super) fn infer_conv(c: &Conv, inputs: &[TensorType]) -> Result<TensorType, 
     Ok(TensorType::new(DType::I8, out.shape.dims().to_vec()))
 }
 
-fn quant_of(t: &Tensor) -> Result<QuantParams, OpError> {
-    QuantParams::from_words(t.as_i32()?)
+fn quant_of(t: &Tensor, act: &Option<crate::op::UnaryOp>) -> Result<QuantParams, OpError> {
+    QuantParams::from_words(t.as_i32()?, table_act(act))
 }
 
 pub(super) fn eval_conv(c: &Conv, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
     let (x, w, bias) = (inputs[0].as_i8()?, inputs[1].as_i8()?, inputs[2].as_i32()?);
-    let q = quant_of(inputs[3])?;
+    let q = quant_of(inputs[3], &c.act)?;
     let residual = match inputs.get(4) {
         Some(r) => Some(r.as_i8()?),
         None => None,
@@ -156,14 +160,14 @@ pub(super) fn eval_conv(c: &Conv, inputs: &[&Tensor], out: &TensorType) -> Resul
 
 pub(super) fn infer_gemm(g: &Gemm, inputs: &[TensorType]) -> Result<TensorType, OpError> {
     crate::op::util::arity(inputs.len(), 4, 4)?;
-    no_act(&g.act)?;
+    let table = table_act(&g.act);
     if g.alpha != 1.0 || g.beta != 1.0 || g.trans_a {
         return Err(OpError::attr("alpha/beta/transA", "an int8 Gemm needs alpha = beta = 1 and no transA"));
     }
     want(inputs, 0, DType::I8)?;
     want(inputs, 1, DType::I8)?;
     let out = g.infer(&[f32_of(&inputs[0]), f32_of(&inputs[1])])?;
-    want_bias_quant(inputs, 2, out.shape.dims()[1])?;
+    want_bias_quant(inputs, 2, out.shape.dims()[1], table)?;
     Ok(TensorType::new(DType::I8, out.shape.dims().to_vec()))
 }
 
@@ -171,7 +175,7 @@ pub(super) fn eval_gemm(g: &Gemm, inputs: &[&Tensor], out: &TensorType) -> Resul
     let (b, k, n) = super::bf16::b_kn(inputs[1].as_i8()?, inputs[1].dims(), g.trans_b);
     let m = out.shape.dims()[0];
     let mut y = vec![0i8; m * n];
-    matmul((m, k, n), inputs[0].as_i8()?, &b, inputs[2].as_i32()?, &quant_of(inputs[3])?, &mut y)?;
+    matmul((m, k, n), inputs[0].as_i8()?, &b, inputs[2].as_i32()?, &quant_of(inputs[3], &g.act)?, &mut y)?;
     Tensor::from_i8(out.shape.dims().to_vec(), y)
 }
 
@@ -181,7 +185,7 @@ pub(super) fn infer_matmul(inputs: &[TensorType]) -> Result<TensorType, OpError>
     let b = want(inputs, 1, DType::I8)?;
     match (a.shape.dims(), b.shape.dims()) {
         ([.., _, ka], [kb, n]) if ka == kb => {
-            want_bias_quant(inputs, 2, *n)?;
+            want_bias_quant(inputs, 2, *n, false)?;
             let mut o = a.shape.dims().to_vec();
             if let Some(last) = o.last_mut() {
                 *last = *n;
@@ -200,6 +204,6 @@ pub(super) fn eval_matmul(inputs: &[&Tensor], out: &TensorType) -> Result<Tensor
     let a = inputs[0].as_i8()?;
     let m = a.len().checked_div(k).unwrap_or_else(|| out.shape.numel() / n.max(1));
     let mut y = vec![0i8; out.shape.numel()];
-    matmul((m, k, n), a, inputs[1].as_i8()?, inputs[2].as_i32()?, &quant_of(inputs[3])?, &mut y)?;
+    matmul((m, k, n), a, inputs[1].as_i8()?, inputs[2].as_i32()?, &quant_of(inputs[3], &None)?, &mut y)?;
     Tensor::from_i8(out.shape.dims().to_vec(), y)
 }

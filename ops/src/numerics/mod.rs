@@ -22,7 +22,11 @@
 //! - Requantization (`requant::requantize`): `round(acc * m / 2^(31 - shift))` with the product exact in 64
 //!   bits and ties rounded **away from zero**, once (not gemmlowp's two roundings), saturated to i32. Then
 //!   `y = y_zero + that (+ the residual term, requantized the same way)`, clamped to `[y_min, y_max]` (which
-//!   also implements a fused Relu or Clip).
+//!   also implements a fused Relu or Clip; a LeakyReLU scales a negative sum once more before the zero point).
+//! - Other fused activations (SiLU, Sigmoid, Tanh, HardSwish, HardSigmoid, GELU) are a 256-entry int8 lookup
+//!   table (`table`): the value above is then the pre-activation in its own calibrated quantization, and the
+//!   output is `table[y + 128]`. The table is carried in the `quant` operand; an int8 command with an `act`
+//!   has one.
 //! - Quantize (`f32 -> i8`): `clamp(round_half_even(x / scale) + zero, -128, 127)`, NaN -> `zero`;
 //!   dequantize: `(q - zero) * scale` in f32 (both as ONNX QuantizeLinear/DequantizeLinear).
 //!
@@ -33,6 +37,7 @@ pub mod bf16;
 pub mod convert;
 pub mod int8;
 pub mod requant;
+pub mod table;
 
 #[cfg(test)]
 mod tests;

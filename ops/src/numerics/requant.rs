@@ -1,6 +1,7 @@
 //! INT8 fixed-point arithmetic, defined once: requantization by an int32 multiplier and shift, the scale ->
 //! (multiplier, shift) decomposition, per-tensor quantize/dequantize, and the layout of the `quant` operand of
 //! INT8 `mac.conv` / `mac.matmul`.
+use super::table::{lookup, Table, TABLE_BYTES};
 use crate::error::OpError;
 
 /// Words (i32) of the header that precedes the per-channel pairs in a `quant` operand.
@@ -30,33 +31,51 @@ impl Default for QuantHeader {
     }
 }
 
-/// The whole `quant` operand: the header, then `(multiplier, shift)` per output channel.
+/// Words of a lookup table in the operand (`TABLE_BYTES` int8 entries, four to a little-endian word).
+pub const TABLE_WORDS: usize = TABLE_BYTES / 4;
+
+/// The whole `quant` operand: the header, then the activation's lookup table when the command has one (an
+/// `act`: `numerics::table`), then `(multiplier, shift)` per output channel. The table comes before the pairs
+/// so that the operand of a block of output channels is the common prefix plus a slice of the pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QuantParams {
     pub header: QuantHeader,
+    /// A fused activation's int8 form, applied to the value `output` gives (`QuantParams::activate`).
+    pub table: Option<Table>,
     pub channels: Vec<(i32, i32)>,
 }
 
 impl QuantParams {
-    /// Bytes of the operand for `channels` output channels.
-    pub fn bytes(channels: u64) -> Option<u64> {
-        channels.checked_mul(8)?.checked_add(HEADER_WORDS as u64 * 4)
+    /// Bytes of the operand for `channels` output channels, with or without a table.
+    pub fn bytes(channels: u64, table: bool) -> Option<u64> {
+        channels.checked_mul(8)?.checked_add(Self::prefix_bytes(table))
     }
 
-    /// The operand as i32 words (header, then pairs).
+    /// Bytes before the pairs: the header and the table, if any.
+    pub fn prefix_bytes(table: bool) -> u64 {
+        (HEADER_WORDS * 4 + if table { TABLE_BYTES } else { 0 }) as u64
+    }
+
+    /// The operand as i32 words (header, table, pairs).
     pub fn to_words(&self) -> Vec<i32> {
         let h = &self.header;
         let mut w = vec![h.x_zero, h.y_zero, h.y_min, h.y_max, h.r_zero, h.r_mult, h.r_shift, h.neg_mult];
+        if let Some(t) = &self.table {
+            w.extend(t.chunks_exact(4).map(|c| i32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8])));
+        }
         for &(m, s) in &self.channels {
             w.extend([m, s]);
         }
         w
     }
 
-    /// Parses words written by `to_words` (any values are accepted: every function here is total).
-    pub fn from_words(w: &[i32]) -> Result<QuantParams, OpError> {
-        if w.len() < HEADER_WORDS || (w.len() - HEADER_WORDS) % 2 != 0 {
-            return Err(OpError::Other(format!("a quant operand has 8 + 2 x channels words, not {}", w.len())));
+    /// Parses words written by `to_words`, with a table when `table` (the command has an `act`). Any values
+    /// are accepted: every function here is total.
+    pub fn from_words(w: &[i32], table: bool) -> Result<QuantParams, OpError> {
+        let prefix = HEADER_WORDS + if table { TABLE_WORDS } else { 0 };
+        if w.len() < prefix || (w.len() - prefix) % 2 != 0 {
+            let what = if table { "8 + 64 (table) + 2 x channels" } else { "8 + 2 x channels" };
+            return Err(OpError::Other(format!("a quant operand has {what} words, not {}", w.len())));
         }
         let header = QuantHeader {
             x_zero: w[0],
@@ -68,17 +87,40 @@ impl QuantParams {
             r_shift: w[6],
             neg_mult: w[7],
         };
-        let channels = w[HEADER_WORDS..].chunks_exact(2).map(|c| (c[0], c[1])).collect();
-        Ok(QuantParams { header, channels })
+        let table = table.then(|| {
+            let mut t = [0i8; TABLE_BYTES];
+            for (e, b) in t.iter_mut().zip(w[HEADER_WORDS..prefix].iter().flat_map(|v| v.to_le_bytes())) {
+                *e = b as i8;
+            }
+            t
+        });
+        let channels = w[prefix..].chunks_exact(2).map(|c| (c[0], c[1])).collect();
+        Ok(QuantParams { header, table, channels })
     }
 
-    /// Parses the little-endian bytes of the operand.
-    pub fn from_le_bytes(b: &[u8]) -> Result<QuantParams, OpError> {
+    /// Parses the little-endian bytes of the operand (with a table when `table`).
+    pub fn from_le_bytes(b: &[u8], table: bool) -> Result<QuantParams, OpError> {
         if b.len() % 4 != 0 {
             return Err(OpError::Other(format!("a quant operand of {} bytes is not whole words", b.len())));
         }
         let w: Vec<i32> = b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        Self::from_words(&w)
+        Self::from_words(&w, table)
+    }
+
+    /// The fused table activation of `output`'s value `u` (`numerics::table::lookup`); `u` without a table.
+    #[inline]
+    pub fn activate(&self, u: i8) -> i8 {
+        match &self.table {
+            Some(t) => lookup(t, u),
+            None => u,
+        }
+    }
+
+    /// The int8 output of one accumulator of channel `c`: `activate(output(..))`, the whole definition.
+    #[inline]
+    pub fn output(&self, acc: i32, c: usize, residual: Option<i8>) -> i8 {
+        let mc = self.channels.get(c).copied().unwrap_or((0, 0));
+        self.activate(output(acc, mc, &self.header, residual))
     }
 }
 
@@ -98,7 +140,8 @@ pub fn requantize(v: i32, m: i32, shift: i32) -> i32 {
 /// The int8 output of one accumulator: `t = requantize(acc, m, s) [+ requantize(r - r_zero, r_mult,
 /// r_shift)]` (exact in i64); with a LeakyReLU (`neg_mult != 0`) a negative `t` becomes
 /// `requantize(sat_i32(t), neg_mult, 0)`; then `clamp(y_zero + t, max(y_min, -128), min(y_max, 127))`. Total for
-/// any parameters.
+/// any parameters. With a lookup table in the operand this is the pre-activation it indexes
+/// (`QuantParams::output`).
 #[inline]
 pub fn output(acc: i32, (m, s): (i32, i32), h: &QuantHeader, residual: Option<i8>) -> i8 {
     let mut t = requantize(acc, m, s) as i64;

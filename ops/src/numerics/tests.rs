@@ -193,15 +193,16 @@ fn output_clamps_and_adds_the_residual() {
 fn quant_words_round_trip() {
     let q = QuantParams {
         header: QuantHeader { x_zero: 3, ..Default::default() },
+        table: None,
         channels: vec![(1 << 30, -3), (1 << 30, 2)],
     };
     let w = q.to_words();
     assert_eq!(w.len(), 8 + 4);
-    assert_eq!(QuantParams::from_words(&w).unwrap(), q);
+    assert_eq!(QuantParams::from_words(&w, false).unwrap(), q);
     let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    assert_eq!(QuantParams::from_le_bytes(&bytes).unwrap(), q);
-    assert!(QuantParams::from_words(&w[..9]).is_err());
-    assert_eq!(QuantParams::bytes(2), Some(48));
+    assert_eq!(QuantParams::from_le_bytes(&bytes, false).unwrap(), q);
+    assert!(QuantParams::from_words(&w[..9], false).is_err());
+    assert_eq!(QuantParams::bytes(2, false), Some(48));
 }
 
 fn conv_op(k: usize, pad: usize, group: usize, act: Option<UnaryOp>) -> Conv {
@@ -259,7 +260,11 @@ fn int8_conv_with_unit_requant_is_the_integer_sum() {
     let x = Tensor::from_i8(vec![1, 2, 2, 2], vec![1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
     let w = Tensor::from_i8(vec![1, 2, 1, 1], vec![2, -1]).unwrap();
     let b = Tensor::from_i32(vec![1], vec![10]).unwrap();
-    let q = QuantParams { header: QuantHeader { x_zero: 1, ..Default::default() }, channels: vec![(1 << 30, 1)] };
+    let q = QuantParams {
+        header: QuantHeader { x_zero: 1, ..Default::default() },
+        table: None,
+        channels: vec![(1 << 30, 1)],
+    };
     let qt = Tensor::from_i32(vec![10], q.to_words()).unwrap();
     let y = Op::Conv(conv_op(1, 0, 1, None)).eval(&[&x, &w, &b, &qt]).unwrap();
     let want: Vec<i8> = (0..4).map(|i| (10 + 2 * i - (i + 4)) as i8).collect();

@@ -110,6 +110,23 @@ impl UnaryOp {
     }
 }
 
+impl UnaryOp {
+    /// The function in f64, for compile-time tables (`numerics::table`): the same formulas as `apply`, with
+    /// `erf` in f64; `None` for the others (the clamps and LeakyReLU, which the requantization header carries,
+    /// and the functions the tiles do not fuse into a MAC layer).
+    pub fn apply_f64(&self, x: f64) -> Option<f64> {
+        Some(match *self {
+            UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            UnaryOp::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            UnaryOp::HardSigmoid { alpha, beta } => (alpha as f64 * x + beta as f64).clamp(0.0, 1.0),
+            UnaryOp::Silu => x / (1.0 + (-x).exp()),
+            UnaryOp::Gelu => 0.5 * x * (1.0 + libm_erf(x / std::f64::consts::SQRT_2)),
+            UnaryOp::Tanh => x.tanh(),
+            _ => return None,
+        })
+    }
+}
+
 /// erf in f64 (Abramowitz-Stegun 7.1.26 is too coarse for 1e-4 checks; this is the W. J. Cody rational
 /// approximation as used by libm, accurate to f32 precision).
 pub fn erf(x: f32) -> f32 {

@@ -89,6 +89,24 @@ pub fn run(
     host: &HostKernels,
     opts: &ExecOptions,
 ) -> Result<Trace, ExecError> {
+    if opts.functional {
+        // The kernels' parallel loops use rayon's global pool. Called from a thread outside it, each loop would
+        // hand its work to a pool thread and put this one to sleep: two context switches per command, a tenth
+        // of a run of small commands on one thread. `rayon::scope` runs the whole run on a pool thread
+        // instead (directly, when already on one), where the loops run inline or split as usual.
+        rayon::scope(|_| run_here(program, machine, host, opts))
+    } else {
+        run_here(program, machine, host, opts)
+    }
+}
+
+/// `run` on the calling thread.
+fn run_here(
+    program: &VerifiedProgram,
+    machine: &mut Machine,
+    host: &HostKernels,
+    opts: &ExecOptions,
+) -> Result<Trace, ExecError> {
     machine.work.begin_run();
     let result = schedule(program, machine, host, opts);
     let Machine { dram, sram, work } = machine;

@@ -15,6 +15,7 @@
 //! The simulator calls `conv_i8_packed` / `gemm_i8_packed` with weights packed once (`PackedConv`, `PackedB`,
 //! cached by `scratch`) and buffers reused across commands (`Int8Scratch`); the public kernels pack per call.
 use super::conv::{im2col, ConvGeom};
+use super::depthwise_i8::depthwise_i8;
 use super::gemm::{dispatch, dot_u8i8, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
 use rayon::prelude::*;
 
@@ -394,77 +395,6 @@ pub fn conv_i8_reference(
         }
     }
     Ok(())
-}
-
-/// Depthwise convolution (one input and one output channel per group): a direct loop per channel, in
-/// parallel over channels, instead of a one-row GEMM whose packing would cost more than its sums. Padding
-/// taps contribute `(x_zero - x_zero) * w = 0` in the reference, so they are skipped; the int32 sums are exact
-/// (wrapping), so this order gives `conv_i8_reference`'s result. Shapes were checked by `check_conv`.
-fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: Option<&[i32]>, y: &mut [i32]) {
-    let [kh, kw] = g.kernel;
-    let (plane, n, xz) = (g.in_h * g.in_w, g.out_h * g.out_w, x_zero as i32);
-    let (sw, dw, pw) = (g.stride[1], g.dilation[1], g.pad[1]);
-    // The output columns whose input column `ox * sw + kx * dw - pw` lies in [0, in_w).
-    let columns = |kx: usize| {
-        let off = kx * dw;
-        let lo = pw.saturating_sub(off).div_ceil(sw);
-        let hi = (g.in_w + pw).checked_sub(off).map_or(0, |e| e.div_ceil(sw)).min(g.out_w);
-        (lo.min(hi), hi, off as isize - pw as isize)
-    };
-    y.par_chunks_mut(n.max(1)).enumerate().for_each(|(c, yc)| {
-        let (xc, wc) = (&x[c * plane..][..plane], &w[c * kh * kw..][..kh * kw]);
-        dispatch(DepthwiseChannel { g, xc, wc, xz, bias: bias.map_or(0, |b| b[c]), columns: &columns, yc });
-    });
-}
-
-/// One channel of `depthwise_i8`, compiled per instruction set: with stride 1 the tap loop runs over
-/// contiguous slices and vectorizes (i32 multiplies need SSE4.1 or later).
-struct DepthwiseChannel<'a, F: Fn(usize) -> (usize, usize, isize)> {
-    g: &'a ConvGeom,
-    xc: &'a [i8],
-    wc: &'a [i8],
-    xz: i32,
-    bias: i32,
-    columns: &'a F,
-    yc: &'a mut [i32],
-}
-
-impl<F: Fn(usize) -> (usize, usize, isize)> Simd for DepthwiseChannel<'_, F> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let g = self.g;
-        let [kh, kw] = g.kernel;
-        let sw = g.stride[1];
-        for (oy, row) in self.yc.chunks_mut(g.out_w.max(1)).enumerate() {
-            row.fill(self.bias);
-            for ky in 0..kh {
-                let iy = (oy * g.stride[0] + ky * g.dilation[0]).checked_sub(g.pad[0]).filter(|&iy| iy < g.in_h);
-                let Some(iy) = iy else { continue };
-                let xr = &self.xc[iy * g.in_w..][..g.in_w];
-                for kx in 0..kw {
-                    let wv = self.wc[ky * kw + kx] as i32;
-                    let (lo, hi, shift) = (self.columns)(kx);
-                    if hi <= lo {
-                        // No output column reads this tap (and `lo + shift` may be negative).
-                        continue;
-                    }
-                    if sw == 1 {
-                        // ix = ox + shift lies in [0, in_w) for ox in [lo, hi).
-                        let start = (lo as isize + shift) as usize;
-                        for (a, &xv) in row[lo..hi].iter_mut().zip(&xr[start..start + (hi - lo)]) {
-                            *a = a.wrapping_add((xv as i32 - self.xz).wrapping_mul(wv));
-                        }
-                    } else {
-                        for (ox, a) in row.iter_mut().enumerate().take(hi).skip(lo) {
-                            let ix = (ox * sw) as isize + shift;
-                            *a = a.wrapping_add((xr[ix as usize] as i32 - self.xz).wrapping_mul(wv));
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The fast convolution (im2col with `x_zero` padding + the packed GEMM per group and column chunk);

@@ -284,6 +284,80 @@ fn depthwise_i8_on_wide_rows_is_bit_identical() {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The INT8 depthwise kernel (phase planes, one flat multiply-add per tap) on random depthwise geometries:
+    /// strides up to 4 (more than the kernel, so phases go unused), dilations, padding on any side beyond the
+    /// kernel, planes from 1x1 to wider than a block, and stripes shorter than the block: bit for bit the
+    /// reference.
+    #[test]
+    fn depthwise_i8_is_bit_identical_on_random_geometries(
+        (c, h, w) in (1usize..6, 1usize..24, 1usize..70),
+        (kh, kw, sh, sw) in (1usize..6, 1usize..6, 1usize..5, 1usize..5),
+        (dh, dw, pads) in (1usize..4, 1usize..4, [0usize..5, 0usize..5, 0usize..5, 0usize..5]),
+        (shorter, seed) in (0usize..3, any::<u64>()),
+    ) {
+        let [pt, pl, pb, pr] = pads;
+        let (Some(full_h), Some(out_w)) =
+            (Conv::out_dim(h, pt, pb, kh, sh, dh), Conv::out_dim(w, pl, pr, kw, sw, dw)) else {
+            return Ok(());
+        };
+        let g = ConvGeom {
+            in_c: c,
+            in_h: h,
+            in_w: w,
+            out_c: c,
+            out_h: full_h.saturating_sub(shorter).max(1),
+            out_w,
+            kernel: [kh, kw],
+            stride: [sh, sw],
+            dilation: [dh, dw],
+            pad: [pt, pl],
+            groups: c,
+        };
+        let mut rng = SplitMix64::new(seed);
+        let x = i8_vec(&mut rng, c * h * w);
+        let wt = i8_vec(&mut rng, c * kh * kw);
+        let bias: Vec<i32> = (0..c).map(|_| rng.next_u64() as i32).collect();
+        let bias = (seed % 3 != 0).then_some(bias.as_slice());
+        let zero = (rng.next_u64() >> 56) as u8 as i8;
+        let n = c * g.out_h * g.out_w;
+        let (mut got, mut want) = (vec![7i32; n], vec![9i32; n]);
+        conv_i8(&g, &x, zero, &wt, bias, &mut got).map_err(TestCaseError::fail)?;
+        conv_i8_reference(&g, &x, zero, &wt, bias, &mut want).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// A depthwise geometry whose phase planes would dwarf its planes (a dilation far beyond the input, reaching
+/// only padding) takes the plain loop: still the reference's result.
+#[test]
+fn depthwise_i8_with_a_huge_dilation_is_bit_identical() {
+    let mut rng = SplitMix64::new(3);
+    let (c, h, w, d) = (3, 4, 5, 400_000);
+    let g = ConvGeom {
+        in_c: c,
+        in_h: h,
+        in_w: w,
+        out_c: c,
+        out_h: 2,
+        out_w: 3,
+        kernel: [2, 2],
+        stride: [1, 1],
+        dilation: [d, d],
+        pad: [0, 0],
+        groups: c,
+    };
+    let x = i8_vec(&mut rng, c * h * w);
+    let wt = i8_vec(&mut rng, c * 4);
+    let n = c * g.out_h * g.out_w;
+    let (mut got, mut want) = (vec![7i32; n], vec![9i32; n]);
+    conv_i8(&g, &x, 5, &wt, None, &mut got).unwrap();
+    conv_i8_reference(&g, &x, 5, &wt, None, &mut want).unwrap();
+    assert_eq!(got, want);
+}
+
 /// The INT8 GEMM with k spanning several cache blocks (each block resumes from the sums of the last), and
 /// ragged row and column tiles: bit for bit the reference; the f32 convolution on output widths whose last
 /// panel is narrow (the half-width tile) within f32 rounding of the reference.

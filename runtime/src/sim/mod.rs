@@ -5,11 +5,13 @@
 //! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
 //! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv`, `matmul`,
 //! `vector`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
-//! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references. It runs only
+//! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references (`depthwise_i8`:
+//! INT8's depthwise loop). It runs only
 //! `VerifiedProgram`s and never decides what is valid.
 mod apply;
 pub mod bf16;
 mod conv;
+mod depthwise_i8;
 mod exec;
 mod functional;
 mod gemm;

@@ -4,7 +4,8 @@
 //!   (bias, then `(ic, ky, kx)` / `p` one after the other for each output; only the loop nest differs: im2col
 //!   with zero padding, then rows of outputs updated one weight at a time, which vectorizes across outputs).
 //! - INT8: the int32 accumulators from `int8::conv_i8` / `int8::gemm_i8` (exact, so bit-identical in any
-//!   order), then `numerics::requant::output` per element, the one definition of requantization.
+//!   order), then `numerics::requant::output` per element, the one definition of requantization, then the
+//!   fused activation's lookup table when the command has one (`QuantParams::activate`).
 use super::conv::{im2col, ConvGeom};
 use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
@@ -69,9 +70,11 @@ fn optional<T>(a: SramAddr, read: impl FnOnce(SramAddr) -> Result<T, String>) ->
     }
 }
 
-fn quant(m: Mem<'_>, a: SramAddr, channels: usize) -> Result<QuantParams, String> {
-    let len = QuantParams::bytes(channels as u64).ok_or("size overflow")?;
-    let q = QuantParams::from_le_bytes(m.ops.read(m.sram, a.0 as u64, len)?).map_err(|e| e.to_string())?;
+/// The `quant` operand for `channels` output channels, with the lookup table of `act` if there is one.
+fn quant(m: Mem<'_>, a: SramAddr, channels: usize, act: Option<UnaryOp>) -> Result<QuantParams, String> {
+    let table = act.is_some();
+    let len = QuantParams::bytes(channels as u64, table).ok_or("size overflow")?;
+    let q = QuantParams::from_le_bytes(m.ops.read(m.sram, a.0 as u64, len)?, table).map_err(|e| e.to_string())?;
     Ok(q)
 }
 
@@ -170,7 +173,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                         Some(b) => Some(<[i8]>::ref_from_bytes(b).map_err(|_| "int8 residual view")?),
                         None => None,
                     };
-                    let qp = quant(mem, *q, g.out_c)?;
+                    let qp = quant(mem, *q, g.out_c, act.0)?;
                     // Taken out while the packed weights borrow the scratch; every accumulator is written by
                     // the kernel, so none is zeroed.
                     let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
@@ -211,7 +214,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                 DType::I8 => {
                     let (av, bv) = (read_i8(mem, *a, a_len)?, read_i8(mem, *b, b_len)?);
                     let bias = optional(*bias, |x| read_i32(mem, x, nn))?;
-                    let qp = quant(mem, *q, nn)?;
+                    let qp = quant(mem, *q, nn, act.0)?;
                     let (mut acc, mut ys) = (std::mem::take(&mut scratch.acc), std::mem::take(&mut scratch.out));
                     grow(&mut acc, out_len);
                     let done = if m <= FEW_ROWS {
@@ -298,7 +301,7 @@ impl Simd for FewRowsI8<'_> {
 /// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul). Works a
 /// block (one channel's plane, or one row) at a time, in parallel over blocks: no per-element division and one
 /// allocation, the elementwise `output` of `numerics` in a plain loop the compiler can unroll.
-/// `y` has `acc`'s length; every element is written.
+/// `y` has `acc`'s length; every element is written. A lookup table then maps each block's outputs in place.
 fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>, y: &mut [i8]) {
     let c = q.channels.len().max(1);
     let param = |ch: usize| q.channels.get(ch).copied().unwrap_or((0, 0));
@@ -308,7 +311,7 @@ fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8
         match (plane > 1, res) {
             // One channel's plane without a residual: uniform parameters, a branch-free loop that vectorizes.
             (true, residual) => {
-                dispatch(RequantPlane { acc: a, out, param: param(b % c), header: &q.header, residual })
+                dispatch(RequantPlane { acc: a, out: &mut *out, param: param(b % c), header: &q.header, residual })
             }
             _ => {
                 for (i, (o, &v)) in out.iter_mut().zip(a).enumerate() {
@@ -316,6 +319,9 @@ fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8
                     *o = output(v, param(ch), &q.header, res.map(|r| r[i]));
                 }
             }
+        }
+        if q.table.is_some() {
+            out.iter_mut().for_each(|o| *o = q.activate(*o));
         }
     });
 }

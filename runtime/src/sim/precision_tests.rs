@@ -252,8 +252,8 @@ fn bf16_matmul_is_bit_exact_with_the_reference() {
     }
 }
 
-/// Random requantization parameters in the range PTQ produces (factors ~1e-4 .. 1e-1), with clamps, and half
-/// of the time a fused LeakyReLU.
+/// Random requantization parameters in the range PTQ produces (factors ~1e-4 .. 1e-1), with clamps, half
+/// of the time a fused LeakyReLU, and half of the time (independently) a random lookup table.
 fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantParams {
     let mut f = || (rng.next_u64() % 1000) as f64 / 1000.0;
     let header = QuantHeader {
@@ -271,13 +271,20 @@ fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantP
             _ => 0,
         },
     };
+    let table = (f() < 0.5).then(|| std::array::from_fn(|_| (f() * 256.0) as i32 as u8 as i8));
     let channels = (0..channels).map(|_| nx::quantize_multiplier(1e-4 + f() * 0.05).unwrap()).collect();
-    QuantParams { header, channels }
+    QuantParams { header, table, channels }
+}
+
+/// The `act` of an int8 command with `q`: a table's function (any names one; the table is what counts).
+fn act_of(q: &QuantParams) -> Act {
+    Act(q.table.map(|_| UnaryOp::Silu))
 }
 
 #[test]
 fn int8_conv_is_bit_exact_with_the_reference() {
     let mut rng = SplitMix64::new(13);
+    let mut tables = 0;
     for (i, case) in CASES.iter().enumerate() {
         let g = case.geom();
         let x = i8_vec(&mut rng, g.in_c * g.in_h * g.in_w);
@@ -294,18 +301,24 @@ fn int8_conv_is_bit_exact_with_the_reference() {
         let (xa, wa, ba, qa) = (s.put(&xb), s.put(&wb), s.put(&words(&b)), s.put(&words(&q.to_words())));
         let ra = r.as_ref().map_or(SramAddr::NONE, |r| s.put(&r.iter().map(|&v| v as u8).collect::<Vec<_>>()));
         let ya = s.reserve(out_len);
-        let cmd = case.command(DType::I8, &g, xa, wa, ba, ra, qa, ya);
+        let mut cmd = case.command(DType::I8, &g, xa, wa, ba, ra, qa, ya);
+        if let Command::Conv { act, .. } = &mut cmd {
+            *act = act_of(&q);
+        }
         cmd.footprint().unwrap();
         mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
-        assert_eq!(got, want, "case {i}");
+        assert_eq!(got, want, "case {i} (table: {})", q.table.is_some());
+        tables += q.table.is_some() as usize;
         assert!(want.iter().any(|&v| v != want[0]), "case {i}: degenerate output");
     }
+    assert!(tables > 0 && tables < CASES.len(), "both forms are drawn: {tables} tables");
 }
 
 #[test]
 fn int8_matmul_is_bit_exact_with_the_reference() {
     let mut rng = SplitMix64::new(14);
+    let mut tables = 0;
     for &(m, k, n) in &[(1, 1, 1), (3, 17, 5), (16, 300, 33), (2, 1000, 7)] {
         let (a, b) = (i8_vec(&mut rng, m * k), i8_vec(&mut rng, k * n));
         let bias: Vec<i32> = (0..n).map(|_| (rng.next_u64() % 2001) as i32 - 1000).collect();
@@ -327,13 +340,15 @@ fn int8_matmul_is_bit_exact_with_the_reference() {
             m: m as u32,
             k: k as u32,
             n: n as u32,
-            act: Act(None),
+            act: act_of(&q),
         };
         cmd.footprint().unwrap();
         mac(&mut s.mem, Operands { dram: &[], lazy: &Lazy::default() }, &cmd, &mut MacScratch::default()).unwrap();
         let got: Vec<i8> = s.mem[ya.0 as usize..][..m * n].iter().map(|&v| v as i8).collect();
-        assert_eq!(got, want, "{m}x{k}x{n}");
+        assert_eq!(got, want, "{m}x{k}x{n} (table: {})", q.table.is_some());
+        tables += q.table.is_some() as usize;
     }
+    assert!(tables > 0, "a table is drawn");
 }
 
 #[test]
@@ -461,7 +476,10 @@ fn int8_outputs_stay_exact_with_warm_packed_weights_and_scratch() {
             let ya = s.reserve(out_len);
             sram[0x4000..s.mem.len()].copy_from_slice(&s.mem[0x4000..]);
             let load = Command::Load { sram: SramAddr(0), dram: DramAddr(0), copy: Copy3::contiguous(w_len as u32) };
-            let cmd = c.command(DType::I8, &g, xa, SramAddr(0), ba, SramAddr::NONE, qa, ya);
+            let mut cmd = c.command(DType::I8, &g, xa, SramAddr(0), ba, SramAddr::NONE, qa, ya);
+            if let Command::Conv { act, .. } = &mut cmd {
+                *act = act_of(&q);
+            }
             run(&[load, cmd], &mut sram, &mut held);
             let got: Vec<i8> = sram[ya.0 as usize..][..out_len].iter().map(|&v| v as i8).collect();
             assert_eq!(got, want, "seed {seed}: conv {g:?}");
@@ -492,7 +510,7 @@ fn int8_outputs_stay_exact_with_warm_packed_weights_and_scratch() {
                 m,
                 k,
                 n,
-                act: Act(None),
+                act: act_of(&q),
             };
             run(&[load, cmd], &mut sram, &mut held);
             let got: Vec<i8> = sram[ya.0 as usize..][..(m * n) as usize].iter().map(|&v| v as i8).collect();

@@ -279,3 +279,22 @@ fn whatever_the_verifier_accepts_runs_without_memory_errors() {
     }
     assert!(tried > 1000 && accepted > 100, "tried {tried}, accepted {accepted}");
 }
+
+/// An int8 command with an `act` reads a 256-byte lookup table after its quant header: a quant operand that
+/// fits only without its table (the header and pairs end exactly at the end of SRAM) is refused, not read.
+#[test]
+fn an_int8_lookup_table_past_the_end_of_sram_is_refused() {
+    let at_end = |act: Option<UnaryOp>| {
+        let mut p = valid();
+        let sram = p.meta.target.tile.sram_bytes as u32;
+        if let Command::Conv { dtype, quant, act: a, out_c, .. } = &mut p.queues[1].commands[1] {
+            *dtype = DType::I8;
+            *quant = SramAddr(sram - (32 + 8 * *out_c));
+            *a = accel_ops::command::Act(act);
+        }
+        p
+    };
+    verify(at_end(None)).unwrap();
+    let e = rejected(at_end(Some(UnaryOp::Silu)));
+    assert!(matches!(e, VerifyError::SramOutOfBounds { queue: MAC0, index: 1, .. }), "{e}");
+}

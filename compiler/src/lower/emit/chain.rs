@@ -99,10 +99,15 @@ fn weight_bytes(l: &ChainLayer) -> u64 {
     (l.shape.k * (l.shape.c / l.conv.group) * l.conv.kernel[0] * l.conv.kernel[1] * elem(l)) as u64
 }
 
-/// Bytes of the layer's requantization parameters (0 without).
+/// Whether the layer's requantization parameters carry its activation's lookup table (int8 with an `act`).
+fn has_table(l: &ChainLayer) -> bool {
+    l.quant.is_some() && l.act.is_some()
+}
+
+/// Bytes of the layer's requantization parameters, with its lookup table if any (0 without).
 fn quant_bytes(l: &ChainLayer) -> Option<u64> {
     match l.quant {
-        Some(_) => QuantParams::bytes(l.shape.k as u64),
+        Some(_) => QuantParams::bytes(l.shape.k as u64, has_table(l)),
         None => Some(0),
     }
 }
@@ -310,7 +315,7 @@ pub fn emit_chain(
         let quant_at = match l.quant {
             Some(q) => {
                 let qb = quant_bytes(l).ok_or_else(|| LowerError::layer(name, "int8 parameters overflow"))?;
-                resident.loads.extend(quant_loads(q, at, 0, l.shape.k));
+                resident.loads.extend(quant_loads(q, at, 0, l.shape.k, has_table(l)));
                 let q_at = at;
                 at += align64(qb);
                 Some(q_at)

@@ -23,12 +23,12 @@ pub fn emit_matmul(
     quant: Option<u64>,
 ) -> Result<Vec<WorkItem>, LowerError> {
     // `a`, `b` and the output are `dtype`; the bias is 4 bytes per column (f32, or i32 for i8); i8 also loads
-    // its `quant` operand (`numerics::QuantParams`) for the block's columns.
+    // its `quant` operand (`numerics::QuantParams`, with the lookup table of an `act`) for the block's columns.
     let e = dtype.size();
     let bytes = |mc: usize, nc: usize| {
         let mut v = vec![(mc * k * e) as u64, (k * nc * e) as u64, nc as u64 * 4, (mc * nc * e) as u64];
         if quant.is_some() {
-            v.push(QuantParams::bytes(nc as u64).unwrap_or(u64::MAX));
+            v.push(QuantParams::bytes(nc as u64, act.is_some()).unwrap_or(u64::MAX));
         }
         v
     };
@@ -81,7 +81,7 @@ pub fn emit_matmul(
                 (addr[2], DramAddr(bias + (n0 * 4) as u64), Copy3::contiguous(nn as u32 * 4)),
             ];
             if let Some(q) = quant {
-                loads.extend(super::window::quant_loads(q, addr[4], n0, nn));
+                loads.extend(super::window::quant_loads(q, addr[4], n0, nn, act.is_some()));
             }
             let compute = Command::MatMul {
                 dtype,

@@ -41,11 +41,11 @@ struct ResidentLayout {
     bytes: u64,
 }
 
-fn resident_layout(s: &WindowShape, conv: &Conv, e: u64, kc: usize, quant: bool) -> Option<ResidentLayout> {
+fn resident_layout(s: &WindowShape, conv: &Conv, e: u64, kc: usize, io: &ConvIo) -> Option<ResidentLayout> {
     let w = (kc * s.c * conv.kernel[0] * conv.kernel[1]) as u64 * e;
     let bias_at = align64(w);
     let quant_at = bias_at + align64(kc as u64 * 4);
-    let q = if quant { align64(QuantParams::bytes(kc as u64)?) } else { 0 };
+    let q = if io.quant.is_some() { align64(QuantParams::bytes(kc as u64, io.table)?) } else { 0 };
     Some(ResidentLayout { bias_at, quant_at, bytes: quant_at + q })
 }
 
@@ -78,7 +78,7 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
             continue;
         }
         last_kc = kc;
-        let Some(ResidentLayout { bytes: resident, .. }) = resident_layout(s, conv, e, kc, io.quant.is_some()) else {
+        let Some(ResidentLayout { bytes: resident, .. }) = resident_layout(s, conv, e, kc, io) else {
             continue;
         };
         if resident > sram / 2 {
@@ -130,8 +130,8 @@ pub fn emit_stationary(
     let win = window(s, conv);
     let [kh, kw] = conv.kernel;
     let per_k = (s.c * kh * kw) as u64 * e;
-    let layout = resident_layout(s, conv, e, p.kc, io.quant.is_some())
-        .ok_or_else(|| LowerError::layer(name, "int8 parameters overflow"))?;
+    let layout =
+        resident_layout(s, conv, e, p.kc, io).ok_or_else(|| LowerError::layer(name, "int8 parameters overflow"))?;
     let bias_at = layout.bias_at;
     let cap = set_bytes(sram, p.resident);
     let plane_in = (s.h * s.w) as u64 * e;
@@ -146,7 +146,7 @@ pub fn emit_stationary(
             bytes: p.resident,
         };
         if let Some(q) = io.quant {
-            resident.loads.extend(quant_loads(q, layout.quant_at, k0, kn));
+            resident.loads.extend(quant_loads(q, layout.quant_at, k0, kn, io.table));
         }
         let mut items = Vec::new();
         for (o0, rows) in chunks(s.oh, p.rows) {

@@ -4,7 +4,6 @@ use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{chunks, RowWindow};
 use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
-use accel_ops::numerics::requant::HEADER_WORDS;
 use accel_ops::numerics::QuantParams;
 use accel_ops::op::{Conv, Pool, UnaryOp};
 use accel_ops::DType;
@@ -151,15 +150,18 @@ pub struct ConvIo {
     pub y: u64,
     pub dtype: DType,
     pub quant: Option<u64>,
+    /// int8 with an activation: `quant` carries its lookup table after the header (`numerics::table`).
+    pub table: bool,
 }
 
-/// Loads of the `quant` operand for output channels `k0..k0+kn` into SRAM at `at`: the header, then the
-/// channels' (multiplier, shift) pairs right after it.
-pub fn quant_loads(quant: u64, at: u64, k0: usize, kn: usize) -> Vec<(u64, DramAddr, Copy3)> {
-    let header = (HEADER_WORDS * 4) as u64;
+/// Loads of the `quant` operand for output channels `k0..k0+kn` into SRAM at `at`: the header and the
+/// activation's lookup table when the layer has one (`table`), then the channels' (multiplier, shift) pairs
+/// right after them.
+pub fn quant_loads(quant: u64, at: u64, k0: usize, kn: usize, table: bool) -> Vec<(u64, DramAddr, Copy3)> {
+    let prefix = QuantParams::prefix_bytes(table);
     vec![
-        (at, DramAddr(quant), Copy3::contiguous(header as u32)),
-        (at + header, DramAddr(quant + header + k0 as u64 * 8), Copy3::contiguous(kn as u32 * 8)),
+        (at, DramAddr(quant), Copy3::contiguous(prefix as u32)),
+        (at + prefix, DramAddr(quant + prefix + k0 as u64 * 8), Copy3::contiguous(kn as u32 * 8)),
     ]
 }
 
@@ -215,7 +217,7 @@ fn conv_item_bytes(s: &WindowShape, conv: &Conv, io: &ConvIo, kc: usize, r: usiz
         v.push((kc * r * s.ow) as u64 * e);
     }
     if io.quant.is_some() {
-        v.push(QuantParams::bytes(kc as u64).unwrap_or(u64::MAX));
+        v.push(QuantParams::bytes(kc as u64, io.table).unwrap_or(u64::MAX));
     }
     v
 }
@@ -396,7 +398,7 @@ pub fn emit_conv(
                     loads.push((sr, DramAddr(r + out_offset), out_copy));
                 }
                 if let (Some(sq), Some(q)) = (sq, io.quant) {
-                    loads.extend(quant_loads(q, sq, k0, kn));
+                    loads.extend(quant_loads(q, sq, k0, kn, io.table));
                 }
                 let bufs = ConvBuffers {
                     input: SramAddr(si as u32),

@@ -1,0 +1,203 @@
+//! The INT8 depthwise convolution (one input and one output channel per group) as `conv_i8` runs it: exact
+//! wrapping int32 sums, so any order gives `conv_i8_reference`'s result. It must not decide anything about
+//! validity: the caller has checked the buffers against the geometry (`ConvGeom::check`).
+//!
+//! Layout: each channel's input, less its zero point and widened to i32, is laid out once in `sh x sw` phase
+//! planes of the zero-padded input (`P[pr][pc][i][j] = x[i*sh + pr - pad_top][j*sw + pc - pad_left] - x_zero`,
+//! 0 outside the input, which is what the reference's skipped taps add). Every tap `(ky, kx)` then reads, for
+//! the outputs `(oy, ox)`, the same phase plane at `(oy + qi, ox + qj)`: with the phase planes `wq` wide and
+//! the outputs computed `wq` wide too (the extra columns are discarded), one tap is one contiguous
+//! multiply-add over the whole plane, which vectorizes whatever the stride, padding or width (7-wide planes
+//! included).
+use super::conv::ConvGeom;
+use super::gemm::{dispatch, Simd};
+use rayon::prelude::*;
+
+/// Below this many tap products a depthwise convolution runs on the calling thread.
+const PAR_WORK: usize = 1 << 20;
+/// Outputs per block of the tap loop: the block's accumulators stay in L1 while every tap passes over them.
+const BLOCK: usize = 1024;
+
+/// The phase-plane geometry of one depthwise convolution.
+struct Plan {
+    /// Width and height of each phase plane.
+    wq: usize,
+    hq: usize,
+    /// The phases `(row phase, column phase)` some tap reads, in first-use order (at most `kh x kw` of the
+    /// `sh x sw`: a large stride does not multiply the buffer).
+    phases: Vec<(usize, usize)>,
+    /// Per tap in (ky, kx) order: (offset into the phase planes, weight index).
+    taps: Vec<(usize, usize)>,
+}
+
+impl Plan {
+    /// The plan, unless its phase planes would be more than a few times the input and output planes (a
+    /// hostile geometry, with pads or dilations far beyond its planes, takes the plain loop instead).
+    fn new(g: &ConvGeom) -> Option<Plan> {
+        let ([kh, kw], [sh, sw], [dh, dw]) = (g.kernel, g.stride, g.dilation);
+        // `ConvGeom::check` bounded these spans.
+        let qi_max = (kh - 1) * dh / sh;
+        let qj_max = (kw - 1) * dw / sw;
+        let wq = g.out_w + qj_max;
+        // One spare row: the discarded columns of the last output row read past its end.
+        let hq = g.out_h + qi_max + 1;
+        let mut phases = Vec::new();
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let phase = (ky * dh % sh, kx * dw % sw);
+                if !phases.contains(&phase) {
+                    phases.push(phase);
+                }
+            }
+        }
+        let len = phases.len().checked_mul(hq)?.checked_mul(wq)?;
+        let bound = (g.in_h * g.in_w).saturating_add(g.out_h * g.out_w).saturating_mul(4).saturating_add(1 << 16);
+        if len > bound {
+            return None;
+        }
+        let mut taps = Vec::with_capacity(kh * kw);
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let (r, c) = (ky * dh, kx * dw);
+                let at = phases.iter().position(|&p| p == (r % sh, c % sw)).unwrap_or(0);
+                taps.push((at * hq * wq + (r / sh) * wq + c / sw, ky * kw + kx));
+            }
+        }
+        Some(Plan { wq, hq, phases, taps })
+    }
+}
+
+/// One thread's buffers: the phase planes and the `wq`-wide accumulators.
+#[derive(Default)]
+struct Buffers {
+    phases: Vec<i32>,
+    acc: Vec<i32>,
+}
+
+/// `y[c] = bias[c] + sum over taps of (x[c] - x_zero) * w[c]` per output channel `c` (`in_c == out_c ==
+/// groups`); shapes checked by the caller.
+pub(super) fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: Option<&[i32]>, y: &mut [i32]) {
+    let n = g.out_h * g.out_w;
+    if n == 0 {
+        return;
+    }
+    let plane = g.in_h * g.in_w;
+    let Some(plan) = Plan::new(g) else {
+        plain(g, x, x_zero as i32, w, bias, y);
+        return;
+    };
+    let taps = plan.taps.len();
+    let run = |bufs: &mut Buffers, (c, yc): (usize, &mut [i32])| {
+        let (xc, wc) = (&x[c * plane..][..plane], &w[c * taps..][..taps]);
+        let b = bias.map_or(0, |b| b[c]);
+        dispatch(Channel { g, plan: &plan, xc, xz: x_zero as i32, wc, bias: b, bufs, yc });
+    };
+    let work = y.len().saturating_mul(taps);
+    if work < PAR_WORK || rayon::current_num_threads() == 1 {
+        let mut bufs = Buffers::default();
+        y.chunks_mut(n).enumerate().for_each(|t| run(&mut bufs, t));
+    } else {
+        y.par_chunks_mut(n).enumerate().for_each_init(Buffers::default, run);
+    }
+}
+
+/// One channel, compiled per instruction set: the phase planes, then one contiguous multiply-add per tap.
+struct Channel<'a> {
+    g: &'a ConvGeom,
+    plan: &'a Plan,
+    xc: &'a [i8],
+    xz: i32,
+    wc: &'a [i8],
+    bias: i32,
+    bufs: &'a mut Buffers,
+    yc: &'a mut [i32],
+}
+
+impl Simd for Channel<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Channel { g, plan, xc, xz, wc, bias, bufs, yc } = self;
+        let ([sh, sw], [pt, pl]) = (g.stride, g.pad);
+        let (wq, hq) = (plan.wq, plan.hq);
+        bufs.phases.clear();
+        bufs.phases.resize(plan.phases.len() * hq * wq, 0);
+        for (&(pr, pc), pp) in plan.phases.iter().zip(bufs.phases.chunks_exact_mut(hq * wq)) {
+            // Phase columns j whose input column j*sw + pc - pl lies in [0, in_w).
+            let j0 = pl.saturating_sub(pc).div_ceil(sw);
+            let j1 = (g.in_w + pl).saturating_sub(pc).div_ceil(sw).min(wq);
+            if j0 >= j1 {
+                continue;
+            }
+            for (i, prow) in pp.chunks_exact_mut(wq).enumerate() {
+                let Some(iy) = (i * sh + pr).checked_sub(pt).filter(|&iy| iy < g.in_h) else { continue };
+                let xrow = &xc[iy * g.in_w..][..g.in_w];
+                let ix0 = j0 * sw + pc - pl;
+                let dst = &mut prow[j0..j1];
+                match sw {
+                    1 => gather::<1>(dst, &xrow[ix0..], xz),
+                    2 => gather::<2>(dst, &xrow[ix0..], xz),
+                    _ => {
+                        for (d, &v) in dst.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                            *d = v as i32 - xz;
+                        }
+                    }
+                }
+            }
+        }
+        let total = g.out_h * wq;
+        bufs.acc.clear();
+        bufs.acc.resize(total, bias);
+        for (bi, acc) in bufs.acc.chunks_mut(BLOCK).enumerate() {
+            let t0 = bi * BLOCK;
+            for &(off, wi) in &plan.taps {
+                let wv = wc[wi] as i32;
+                let src = &bufs.phases[off + t0..][..acc.len()];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a = a.wrapping_add(v.wrapping_mul(wv));
+                }
+            }
+        }
+        for (yrow, arow) in yc.chunks_exact_mut(g.out_w).zip(bufs.acc.chunks_exact(wq)) {
+            yrow.copy_from_slice(&arow[..g.out_w]);
+        }
+    }
+}
+
+/// `dst[j] = src[j * S] - xz`: every `S`th element (`dst` has at most `ceil(src.len() / S)` elements), in
+/// whole groups of `S` so that the loop vectorizes.
+#[inline(always)]
+fn gather<const S: usize>(dst: &mut [i32], src: &[i8], xz: i32) {
+    let full = (src.len() / S).min(dst.len());
+    let (head, tail) = dst.split_at_mut(full);
+    for (d, c) in head.iter_mut().zip(src.chunks_exact(S)) {
+        *d = c[0] as i32 - xz;
+    }
+    for (d, &v) in tail.iter_mut().zip(src[full * S..].iter().step_by(S)) {
+        *d = v as i32 - xz;
+    }
+}
+
+/// The reference's loops, one output at a time (for geometries whose phase planes would be too large).
+fn plain(g: &ConvGeom, x: &[i8], xz: i32, w: &[i8], bias: Option<&[i32]>, y: &mut [i32]) {
+    let [kh, kw] = g.kernel;
+    let (plane, n) = (g.in_h * g.in_w, g.out_h * g.out_w);
+    for (c, yc) in y.chunks_mut(n).enumerate() {
+        let (xc, wc) = (&x[c * plane..][..plane], &w[c * kh * kw..][..kh * kw]);
+        for (p, out) in yc.iter_mut().enumerate() {
+            let (oy, ox) = (p / g.out_w, p % g.out_w);
+            let mut acc = bias.map_or(0, |b| b[c]);
+            for ky in 0..kh {
+                let Some(iy) = (oy * g.stride[0] + ky * g.dilation[0]).checked_sub(g.pad[0]) else { continue };
+                for kx in 0..kw {
+                    let Some(ix) = (ox * g.stride[1] + kx * g.dilation[1]).checked_sub(g.pad[1]) else { continue };
+                    if iy < g.in_h && ix < g.in_w {
+                        acc =
+                            acc.wrapping_add((xc[iy * g.in_w + ix] as i32 - xz).wrapping_mul(wc[ky * kw + kx] as i32));
+                    }
+                }
+            }
+            *out = acc;
+        }
+    }
+}
