@@ -401,3 +401,31 @@ fn residual_blocks_fuse_and_match_unfused_layers() {
     assert!(windowed.get() >= cases / 8, "only {} of {cases} cases read an input window", windowed.get());
     assert!(side.get() >= cases / 8, "only {} of {cases} cases stored a member's output too", side.get());
 }
+
+/// A fused chain's intermediates never leave SRAM, so they get no DRAM: the fused program of a wide
+/// three-layer chain on a narrow input and output uses less DRAM than the unfused one, which must hold two
+/// 64-channel activations at once.
+#[test]
+fn fused_intermediates_take_no_dram() {
+    let mut b = GraphBuilder::new(3);
+    let x = b.input("input", &[Dim::Fixed(1), 3.into(), 64.into(), 64.into()]);
+    let y = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(64, 1).bias(true)));
+    let y = b.scoped("conv1", |b| b.conv_with(&y, Conv::new(64, 1).bias(true)));
+    let y = b.scoped("conv2", |b| b.conv_with(&y, Conv::new(3, 1).bias(true)));
+    b.output(&y, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the chain builds"));
+    let t = target(2 << 20);
+    let compile = |no_fusion| {
+        let opts = options(&t, Precision::Fp32, &[], no_fusion);
+        compile_bytes(&onnx, None, &opts).unwrap_or_else(|e| panic!("compile (no_fusion {no_fusion}): {e}"))
+    };
+    let (fused, plain) = (compile(false), compile(true));
+    let layers = &fused.program().debug.layers;
+    assert!(layers.iter().any(|l| l.matches(" > ").count() == 2), "the three layers fuse: {layers:?}");
+    let (f, p) = (fused.program().meta.dram_bytes, plain.program().meta.dram_bytes);
+    let activation = 64 * 64 * 64 * 4;
+    assert!(f + activation <= p, "fused DRAM {f} bytes, unfused {p}");
+    let x = random_tensor(&[1, 3, 64, 64], 5);
+    let run = |c: &accel_compiler::driver::Compiled| run_blob(&c.blob, &[("input".to_string(), x.clone())]);
+    assert_close("fused vs unfused", &run(&fused)[0].1.to_f32_vec(), &run(&plain)[0].1.to_f32_vec(), ATOL, RTOL);
+}

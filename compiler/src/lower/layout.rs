@@ -90,10 +90,17 @@ fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
 }
 
 /// Lays out constants and activations. Each of `spans` (first and last node of a fused chain) runs as one
-/// layer: whatever its nodes read stays alive until its last node. With `classes` (per value, a pipelined
+/// layer: whatever its nodes read stays alive until its last node. Values in `unstored` (fused chain members'
+/// outputs that never leave SRAM) get no DRAM at all. With `classes` (per value, a pipelined
 /// program's `pipeline::value_stages`), storage is reused by liveness only between values of the same stage:
 /// stages of consecutive frames run at once, so their values must never share memory.
-pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)], classes: Option<&[Option<usize>]>) -> Layout {
+pub fn layout(
+    g: &Graph,
+    plans: &[NodePlan],
+    spans: &[(usize, usize)],
+    unstored: &[ValueId],
+    classes: Option<&[Option<usize>]>,
+) -> Layout {
     let mut pool = ConstPool { bytes: Vec::new(), regions: Vec::new() };
     let mut value_addr: Vec<Option<u64>> = vec![None; g.values.len()];
     let mut plan_consts = Vec::with_capacity(plans.len());
@@ -128,7 +135,7 @@ pub fn layout(g: &Graph, plans: &[NodePlan], spans: &[(usize, usize)], classes: 
         interval.insert(i, (-1, -1, bytes_of(g, i)));
     }
     for (i, n) in g.nodes.iter().enumerate() {
-        if !matches!(plans[i], NodePlan::Alias { .. }) {
+        if !matches!(plans[i], NodePlan::Alias { .. }) && !unstored.contains(&n.output) {
             interval.insert(n.output, (i as i64, i as i64, bytes_of(g, n.output)));
         }
     }

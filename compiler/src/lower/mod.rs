@@ -135,7 +135,12 @@ fn lower_stages(
     let spans: Vec<(usize, usize)> =
         chains.iter().filter_map(|c| Some((*c.nodes.first()?, *c.nodes.last()?))).collect();
     let classes = pipelined.then(|| pipeline::value_stages(g, &plans, stage_plan));
-    let lay = layout::layout(g, &plans, &spans, classes.as_deref());
+    // Chain members' outputs that only the chain reads never reach DRAM: they get no storage.
+    let unstored: Vec<crate::ir::ValueId> = chains
+        .iter()
+        .flat_map(|c| c.nodes.iter().zip(&c.wiring).filter(|(_, w)| !w.stored).map(|(&n, _)| g.nodes[n].output))
+        .collect();
+    let lay = layout::layout(g, &plans, &spans, &unstored, classes.as_deref());
     if lay.dram_bytes > target.dram.capacity_bytes {
         return Err(LowerError::DramCapacity { need: lay.dram_bytes, have: target.dram.capacity_bytes });
     }
