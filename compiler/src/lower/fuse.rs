@@ -8,12 +8,13 @@ use super::emit::{conv_estimate, plan_chain, Budget, ChainLayer, Src, Wiring};
 use super::plan::NodePlan;
 use crate::ir::{Graph, NodeId, ValueId};
 
-/// Consecutive nodes that run as one fused layer, with stripes of `rows` output rows of the last node, and
+/// Consecutive nodes that run as one fused layer, with tiles of `rows` x `cols` outputs of the last node, and
 /// how each member connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
     pub nodes: Vec<usize>,
     pub rows: usize,
+    pub cols: usize,
     pub wiring: Vec<Wiring>,
 }
 
@@ -86,7 +87,9 @@ pub fn find_chains<'a>(
         // A single layer runs resident only when that beats streaming its weights.
         best[j + 1] = match (stream, resident) {
             (Some(s), Some((p, _))) if s <= p.cycles => (best[j].0 + s, None, j),
-            (_, Some((p, w))) => (best[j].0 + p.cycles, Some(Chain { nodes: vec![j], rows: p.rows, wiring: w }), j),
+            (_, Some((p, w))) => {
+                (best[j].0 + p.cycles, Some(Chain { nodes: vec![j], rows: p.rows, cols: p.cols, wiring: w }), j)
+            }
             (Some(s), None) => (best[j].0 + s, None, j),
             // Neither fits (the lowering reports it): nothing to choose.
             (None, None) => (best[j].0, None, j),
@@ -102,7 +105,7 @@ pub fn find_chains<'a>(
             let Some(p) = members.and_then(|m| plan_chain(&m, sram, budget)) else { continue };
             let t = best[i].0 + p.cycles;
             if t < best[j + 1].0 {
-                best[j + 1] = (t, Some(Chain { nodes, rows: p.rows, wiring }), i);
+                best[j + 1] = (t, Some(Chain { nodes, rows: p.rows, cols: p.cols, wiring }), i);
             }
         }
     }

@@ -51,6 +51,20 @@ pub struct Lowered {
     pub layer_nodes: Vec<usize>,
     /// Host nodes left in operator form (no kernel-IR lowering), in node order.
     pub host_fallbacks: Vec<HostFallback>,
+    /// The tile each fused chain (or weight-stationary layer) runs in, in layer order.
+    pub chain_tiles: Vec<ChainTile>,
+}
+
+/// The tile a fused chain runs in: `rows` x `cols` outputs of its last layer per work item (`cols` below the
+/// output's width when the chain is cut into columns too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTile {
+    /// The chain's layer name (its ONNX nodes joined with ` > `).
+    pub layer: String,
+    pub rows: usize,
+    pub cols: usize,
+    /// The last layer's output width.
+    pub width: usize,
 }
 
 /// Lowers `g` for `target`. With the throughput objective, every split of the tiles into equal groups is tried
@@ -166,6 +180,7 @@ fn lower_stages(
     let mut layers = Vec::new();
     // The first node of each emitted layer.
     let mut layer_nodes: Vec<usize> = Vec::new();
+    let mut chain_tiles: Vec<ChainTile> = Vec::new();
     let starts_layer = |i: usize| {
         if chains.iter().any(|c| c.nodes.first() == Some(&i)) {
             return true;
@@ -215,8 +230,11 @@ fn lower_stages(
             let members: Vec<emit::ChainLayer> =
                 c.nodes.iter().zip(&c.wiring).filter_map(|(&j, w)| Some(chain_layer(j)?.wired(w))).collect();
             let NodePlan::Conv { input, .. } = &plans[i] else { continue };
-            let (resident, items) = emit::emit_chain(&name, &members, addr(*input), c.rows, target.tile.sram_bytes)?;
+            let (resident, items) =
+                emit::emit_chain(&name, &members, addr(*input), (c.rows, c.cols), target.tile.sram_bytes)?;
             em.tile_layer_resident(&name, resident, items, Unit::Mac)?;
+            let width = members.last().map_or(0, |l| l.shape.ow);
+            chain_tiles.push(ChainTile { layer: name.clone(), rows: c.rows, cols: c.cols, width });
             layers.push(name);
             continue;
         }
@@ -342,7 +360,14 @@ fn lower_stages(
     };
     let debug = DebugInfo { layers, command_layer, dram_buffers: lay.regions.clone() };
     let program = Program { meta, queues, constants: lay.constants.clone(), kernels, debug };
-    Ok(Lowered { program, plans, layout_peak: lay.activation_peak, layer_nodes, host_fallbacks: host.fallbacks })
+    Ok(Lowered {
+        program,
+        plans,
+        layout_peak: lay.activation_peak,
+        layer_nodes,
+        host_fallbacks: host.fallbacks,
+        chain_tiles,
+    })
 }
 
 /// The channel-stationary schedule of a convolution when it beats streaming its weights with every stripe:

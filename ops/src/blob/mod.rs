@@ -21,8 +21,10 @@ pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// The command's encoding changed: 2.x blobs are refused (recompile them). It also holds what 2.1-2.2 added:
 /// the metadata ends with the pipeline stages (`Meta::stages`), and word 7 of an int8 `quant` header is a fused
 /// LeakyReLU's slope (`QuantHeader::neg_mult`).
-pub const FORMAT_MAJOR: u16 = 3;
-/// 0: as described for `FORMAT_MAJOR`, and an i8 `mac.conv`/`mac.matmul` with an `act` has a 256-byte lookup
+/// 4: `mac.conv` also carries its input's and its residual's row pitches (`in_row_pitch`, `res_row_pitch`), so a
+/// fused chain can be cut into columns too (a window of a wider block). 3.x blobs are refused.
+pub const FORMAT_MAJOR: u16 = 4;
+/// 0: as described for `FORMAT_MAJOR`, and (since 3.0) an i8 `mac.conv`/`mac.matmul` with an `act` has a 256-byte lookup
 /// table after its quant header (`numerics::table`).
 pub const FORMAT_MINOR: u16 = 0;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).

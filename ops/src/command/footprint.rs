@@ -61,12 +61,13 @@ fn mul(parts: &[u64]) -> Option<u64> {
 
 /// Bytes of `planes` planes of `rows x width` elements of `e` bytes whose starts lie `apart` rows apart: up to
 /// the end of the last plane.
-fn plane_span(planes: u32, apart: u32, rows: u32, width: u32, e: u64) -> Option<u64> {
-    if planes == 0 {
+fn plane_span(planes: u32, apart: u32, rows: u32, pitch: u32, width: u32, e: u64) -> Option<u64> {
+    if planes == 0 || rows == 0 || width == 0 {
         return Some(0);
     }
-    let rows = mul(&[planes as u64 - 1, apart as u64])?.checked_add(rows as u64)?;
-    mul(&[rows, width as u64, e])
+    // Rows from the first's start to the last's, then the last row's width.
+    let last_row = mul(&[planes as u64 - 1, apart as u64])?.checked_add(rows as u64 - 1)?;
+    mul(&[last_row, pitch as u64])?.checked_add(width as u64).and_then(|n| mul(&[n, e]))
 }
 
 impl Command {
@@ -99,10 +100,12 @@ impl Command {
                 in_c,
                 in_h,
                 in_w,
+                in_row_pitch,
                 in_plane_rows,
                 weights,
                 bias,
                 residual,
+                res_row_pitch,
                 res_plane_rows,
                 quant,
                 output,
@@ -156,14 +159,21 @@ impl Command {
                 if *in_plane_rows < *in_h {
                     return Err(fail(format!("input planes {in_plane_rows} rows apart overlap ({in_h} rows)")));
                 }
-                out.push(sram(*input, plane_span(*in_c, *in_plane_rows, *in_h, *in_w, e), false)?);
+                if *in_row_pitch < *in_w {
+                    return Err(fail(format!("input rows {in_row_pitch} elements apart overlap ({in_w} wide)")));
+                }
+                let span = plane_span(*in_c, *in_plane_rows, *in_h, *in_row_pitch, *in_w, e);
+                out.push(sram(*input, span, false)?);
                 out.push(sram(*weights, mul(&[*out_c as u64, cg, *kernel_h as u64, *kernel_w as u64, e]), false)?);
                 if !bias.is_none() {
                     out.push(sram(*bias, mul(&[*out_c as u64, 4]), false)?);
                 }
                 if residual.is_none() {
-                    if *res_plane_rows != 0 {
-                        return Err(fail(format!("res_plane_rows {res_plane_rows} without a residual (must be 0)")));
+                    if *res_plane_rows != 0 || *res_row_pitch != 0 {
+                        return Err(fail(format!(
+                            "res_plane_rows {res_plane_rows} and res_row_pitch {res_row_pitch} without a residual \
+                             (must be 0)"
+                        )));
                     }
                 } else {
                     if *res_plane_rows < *out_h {
@@ -171,7 +181,13 @@ impl Command {
                             "residual planes {res_plane_rows} rows apart overlap ({out_h} rows)"
                         )));
                     }
-                    out.push(sram(*residual, plane_span(*out_c, *res_plane_rows, *out_h, *out_w, e), false)?);
+                    if *res_row_pitch < *out_w {
+                        return Err(fail(format!(
+                            "residual rows {res_row_pitch} elements apart overlap ({out_w} wide)"
+                        )));
+                    }
+                    let span = plane_span(*out_c, *res_plane_rows, *out_h, *res_row_pitch, *out_w, e);
+                    out.push(sram(*residual, span, false)?);
                 }
                 check_quant(*dtype, *quant).map_err(fail)?;
                 if !quant.is_none() {

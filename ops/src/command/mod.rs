@@ -84,21 +84,23 @@ commands! {
     0x01 "dma.load" Load on DmaIn { sram: SramAddr, dram: DramAddr, copy: Copy3 }
     /// This tile's SRAM -> DRAM.
     0x02 "dma.store" Store on DmaOut { sram: SramAddr, dram: DramAddr, copy: Copy3 }
-    /// 2-D convolution of an SRAM block `[in_c, in_h, in_w]` (planes `in_plane_rows >= in_h` rows apart: the
-    /// input may be a window of a taller block that other layers of a fused chain read too) with weights `[out_c, in_c/groups, kh, kw]` into
-    /// `[out_c, out_h, out_w]`; bias `[out_c]` f32 (i32 for INT8); an optional `residual` block of the output's
-    /// shape is added before the activation, its planes `res_plane_rows` rows apart (`>= out_h`: the residual may be
-    /// a window of a taller block, such as an earlier fused layer's stripe with its halo rows; 0 without a
-    /// residual); `quant` holds requantization parameters for INT8 (absent for float). Padding applies to this
-    /// block only: interior stripes carry halo rows instead.
+    /// 2-D convolution of an SRAM block `[in_c, in_h, in_w]` with weights `[out_c, in_c/groups, kh, kw]` into a
+    /// dense `[out_c, out_h, out_w]`. The input's rows lie `in_row_pitch >= in_w` elements apart and its planes
+    /// `in_plane_rows >= in_h` rows apart: it may be a window (rows and columns) of a larger block that other
+    /// layers of a fused chain read too. Bias `[out_c]` f32 (i32 for INT8). An optional `residual` of the output's
+    /// shape is added before the activation, a window laid out the same way (`res_row_pitch >= out_w`,
+    /// `res_plane_rows >= out_h`; both 0 without a residual). `quant` holds requantization parameters for INT8
+    /// (absent for float). Padding applies to this block only: interior stripes carry halo rows and columns
+    /// instead.
     /// `dtype` is the element type of input, weights, residual and output (f32, bf16 or i8); the arithmetic of
     /// each is defined in `crate::numerics`. For i8, `quant` is `numerics::QuantParams` (a 32-byte header of
     /// zero points, output clamp, residual requantization and LeakyReLU slope; with an `act`, that function's
     /// 256-byte int8 lookup table, `numerics::table`; then an i32 multiplier and shift per output channel). An
     /// i8 `act` is always a table: Relu, Clip and LeakyReLU live in the header, with `act` absent.
     0x03 "mac.conv" Conv on Mac {
-        dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32, in_plane_rows: u32,
-        weights: SramAddr, bias: SramAddr, residual: SramAddr, res_plane_rows: u32, quant: SramAddr, output: SramAddr,
+        dtype: DType, input: SramAddr, in_c: u32, in_h: u32, in_w: u32, in_row_pitch: u32, in_plane_rows: u32,
+        weights: SramAddr, bias: SramAddr, residual: SramAddr, res_row_pitch: u32, res_plane_rows: u32,
+        quant: SramAddr, output: SramAddr,
         out_c: u32, out_h: u32, out_w: u32,
         kernel_h: u16, kernel_w: u16, stride_h: u16, stride_w: u16, dilation_h: u16, dilation_w: u16,
         pad_top: u16, pad_left: u16, pad_bottom: u16, pad_right: u16, groups: u32, act: Act,

@@ -283,10 +283,12 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
             in_c,
             in_h,
             in_w,
+            in_row_pitch,
             in_plane_rows,
             weights,
             bias,
             residual,
+            res_row_pitch,
             res_plane_rows,
             quant: _,
             output,
@@ -330,12 +332,19 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
                 b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
             };
             // A window of a taller block is gathered; a dense operand is read in place like the others.
-            let x_window =
-                PlaneWindow { planes: g.in_c, rows: g.in_h, apart: *in_plane_rows as usize, width: g.in_w, elem: 4 };
+            let x_window = PlaneWindow {
+                planes: g.in_c,
+                rows: g.in_h,
+                apart: *in_plane_rows as usize,
+                pitch: *in_row_pitch as usize,
+                width: g.in_w,
+                elem: 4,
+            };
             let r_window = PlaneWindow {
                 planes: g.out_c,
                 rows: g.out_h,
                 apart: *res_plane_rows as usize,
+                pitch: *res_row_pitch as usize,
                 width: g.out_w,
                 elem: 4,
             };

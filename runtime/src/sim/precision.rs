@@ -100,10 +100,12 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
             in_c,
             in_h,
             in_w,
+            in_row_pitch,
             in_plane_rows,
             weights,
             bias,
             residual,
+            res_row_pitch,
             res_plane_rows,
             quant: q,
             output: out,
@@ -144,6 +146,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                 planes: g.in_c,
                 rows: g.in_h,
                 apart: *in_plane_rows as usize,
+                pitch: *in_row_pitch as usize,
                 width: g.in_w,
                 elem,
             };
@@ -151,6 +154,7 @@ pub(crate) fn mac(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, scratch: &m
                 planes: g.out_c,
                 rows: g.out_h,
                 apart: *res_plane_rows as usize,
+                pitch: *res_row_pitch as usize,
                 width: g.out_w,
                 elem,
             };

@@ -158,8 +158,9 @@ fn plane_strides_are_checked() {
     // residual whose strided planes run past SRAM is refused like any operand out of bounds.
     let with = |residual: SramAddr, rows: u32| {
         let mut p = valid();
-        if let Command::Conv { residual: r, res_plane_rows, .. } = &mut p.queues[1].commands[1] {
+        if let Command::Conv { residual: r, res_plane_rows, res_row_pitch, out_w, .. } = &mut p.queues[1].commands[1] {
             (*r, *res_plane_rows) = (residual, rows);
+            *res_row_pitch = if residual.is_none() { 0 } else { *out_w };
         }
         p
     };
@@ -177,6 +178,41 @@ fn plane_strides_are_checked() {
     }
     let e = rejected(p);
     assert!(e.to_string().contains("input planes"), "{e}");
+}
+
+#[test]
+fn row_pitches_are_checked() {
+    // Rows at least as far apart as they are wide, for the input and the residual; a residual row pitch without a
+    // residual is refused; a pitch that carries the operand past SRAM is refused like any operand out of bounds.
+    let conv = |edit: &dyn Fn(&mut Command)| {
+        let mut p = valid();
+        edit(&mut p.queues[1].commands[1]);
+        rejected(p).to_string()
+    };
+    let e = conv(&|c| {
+        if let Command::Conv { in_row_pitch, in_w, .. } = c {
+            *in_row_pitch = *in_w - 1;
+        }
+    });
+    assert!(e.contains("input rows"), "{e}");
+    let e = conv(&|c| {
+        if let Command::Conv { in_row_pitch, .. } = c {
+            *in_row_pitch = u32::MAX;
+        }
+    });
+    assert!(e.contains("SRAM"), "{e}");
+    let e = conv(&|c| {
+        if let Command::Conv { res_row_pitch, .. } = c {
+            *res_row_pitch = 4;
+        }
+    });
+    assert!(e.contains("without a residual"), "{e}");
+    let e = conv(&|c| {
+        if let Command::Conv { residual, res_plane_rows, res_row_pitch, out_h, out_w, .. } = c {
+            (*residual, *res_plane_rows, *res_row_pitch) = (SramAddr(0), *out_h, *out_w - 1);
+        }
+    });
+    assert!(e.contains("residual rows"), "{e}");
 }
 
 #[test]

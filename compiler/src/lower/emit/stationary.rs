@@ -2,7 +2,7 @@
 //! stripe through it, then take the next chunk. Streaming (`window.rs`) reloads the weights with every stripe;
 //! for layers whose weights outweigh their activations (the deep layers of ResNet and YOLO, more so at high
 //! resolution) this moves the weights through DRAM once and the input once per chunk instead.
-use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers};
+use super::window::{conv_command, full_cols, quant_loads, ConvBlock, ConvBuffers};
 use super::{set_bytes, Budget, ConvIo, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{align64, chunks, RowWindow};
@@ -191,15 +191,17 @@ pub fn emit_stationary(
             };
             let bufs = ConvBuffers {
                 input: SramAddr(si as u32),
+                in_row_pitch: s.w,
                 in_plane_rows: st.in_rows,
                 weights: SramAddr(RESIDENT),
                 bias: SramAddr(RESIDENT + bias_at as u32),
                 residual,
+                res_row_pitch: s.ow,
                 res_plane_rows: st.out_rows,
                 quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + layout.quant_at as u32)),
                 output: SramAddr(so as u32),
             };
-            let block = ConvBlock { in_c: s.c, in_w: s.w, out_c: kn, out_w: s.ow, groups: 1 };
+            let block = ConvBlock { in_c: s.c, out_c: kn, groups: 1, cols: full_cols(conv, s.w, s.ow) };
             let compute = conv_command(conv, io.dtype, act, &st, &block, bufs);
             let stores = vec![(so, DramAddr(io.y + out_offset), out_copy)];
             items.push(WorkItem { loads, compute: vec![compute], stores });

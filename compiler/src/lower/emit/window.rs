@@ -2,7 +2,7 @@
 //! output-channel chunks, sized to fit one SRAM buffer set.
 use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
-use crate::lower::tiling::{chunks, RowWindow};
+use crate::lower::tiling::{chunks, RowWindow, Stripe};
 use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
 use accel_ops::numerics::QuantParams;
 use accel_ops::op::{Conv, Pool, UnaryOp};
@@ -257,24 +257,33 @@ pub fn conv_stream_plan(
 /// Where one `mac.conv` block's operands sit in SRAM.
 pub(super) struct ConvBuffers {
     pub input: SramAddr,
+    /// Elements between the input's rows: its width when the input is a block of its own.
+    pub in_row_pitch: usize,
     /// Rows between the input's planes: the stripe's input rows when the input is a block of its own.
     pub in_plane_rows: usize,
     pub weights: SramAddr,
     pub bias: SramAddr,
     pub residual: SramAddr,
+    /// Elements between the residual's rows: the output's width when the residual is a block of its own.
+    pub res_row_pitch: usize,
     /// Rows between the residual's planes: the output stripe's rows when the residual is a block of its own.
     pub res_plane_rows: usize,
     pub quant: SramAddr,
     pub output: SramAddr,
 }
 
-/// The channel and width extents of one `mac.conv` block (its rows come from the stripe).
+/// The channel and column extents of one `mac.conv` block (its rows come from the row stripe).
 pub(super) struct ConvBlock {
     pub in_c: usize,
-    pub in_w: usize,
     pub out_c: usize,
-    pub out_w: usize,
     pub groups: usize,
+    /// The block's columns: a `Stripe` along the width (input columns, output columns, left/right padding).
+    pub cols: Stripe,
+}
+
+/// All of a layer's columns: input width `in_w`, output width `out_w`, the convolution's own left/right padding.
+pub(super) fn full_cols(conv: &Conv, in_w: usize, out_w: usize) -> Stripe {
+    Stripe { out_row0: 0, out_rows: out_w, in_row0: 0, in_rows: in_w, pad_top: conv.pads[1], pad_bottom: conv.pads[3] }
 }
 
 /// The `mac.conv` computing output stripe `st` of `conv` (streamed and weight-stationary schedules alike).
@@ -282,7 +291,7 @@ pub(super) fn conv_command(
     conv: &Conv,
     dtype: DType,
     act: Option<UnaryOp>,
-    st: &crate::lower::tiling::Stripe,
+    st: &Stripe,
     b: &ConvBlock,
     bufs: ConvBuffers,
 ) -> Command {
@@ -291,17 +300,19 @@ pub(super) fn conv_command(
         input: bufs.input,
         in_c: b.in_c as u32,
         in_h: st.in_rows as u32,
-        in_w: b.in_w as u32,
+        in_w: b.cols.in_rows as u32,
+        in_row_pitch: bufs.in_row_pitch as u32,
         in_plane_rows: bufs.in_plane_rows as u32,
         weights: bufs.weights,
         bias: bufs.bias,
         residual: bufs.residual,
+        res_row_pitch: if bufs.residual.is_none() { 0 } else { bufs.res_row_pitch as u32 },
         res_plane_rows: if bufs.residual.is_none() { 0 } else { bufs.res_plane_rows as u32 },
         quant: bufs.quant,
         output: bufs.output,
         out_c: b.out_c as u32,
         out_h: st.out_rows as u32,
-        out_w: b.out_w as u32,
+        out_w: b.cols.out_rows as u32,
         kernel_h: conv.kernel[0] as u16,
         kernel_w: conv.kernel[1] as u16,
         stride_h: conv.strides[0] as u16,
@@ -309,9 +320,9 @@ pub(super) fn conv_command(
         dilation_h: conv.dilations[0] as u16,
         dilation_w: conv.dilations[1] as u16,
         pad_top: st.pad_top as u16,
-        pad_left: conv.pads[1] as u16,
+        pad_left: b.cols.pad_top as u16,
         pad_bottom: st.pad_bottom as u16,
-        pad_right: conv.pads[3] as u16,
+        pad_right: b.cols.pad_bottom as u16,
         groups: b.groups as u32,
         act: Act(act),
     }
@@ -402,15 +413,17 @@ pub fn emit_conv(
                 }
                 let bufs = ConvBuffers {
                     input: SramAddr(si as u32),
+                    in_row_pitch: s.w,
                     in_plane_rows: st.in_rows,
                     weights: SramAddr(sw as u32),
                     bias: SramAddr(sb as u32),
                     residual: sr.map_or(SramAddr::NONE, |r| SramAddr(r as u32)),
+                    res_row_pitch: s.ow,
                     res_plane_rows: st.out_rows,
                     quant: sq.map_or(SramAddr::NONE, |q| SramAddr(q as u32)),
                     output: SramAddr(so as u32),
                 };
-                let block = ConvBlock { in_c: nc, in_w: s.w, out_c: kn, out_w: s.ow, groups };
+                let block = ConvBlock { in_c: nc, out_c: kn, groups, cols: full_cols(conv, s.w, s.ow) };
                 let compute = conv_command(conv, io.dtype, act, &st, &block, bufs);
                 let stores = vec![(so, DramAddr(y + out_offset), out_copy)];
                 items.push(WorkItem { loads, compute: vec![compute], stores });
