@@ -35,6 +35,8 @@ fn prediction_and_simulation_print_the_same_table_and_json_keys() {
         assert!(table_header(&c).contains(col), "{col}");
     }
     assert!(c.contains("predicted") && r.contains("simulated"));
+    // The compiler also lists each fused chain's tile (rows x columns), which the simulation cannot know.
+    assert!(c.lines().any(|l| l.starts_with("chain tile ") && l.contains(" x ")), "no chain tiles in {c}");
     let json =
         |f: &PathBuf| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap() };
     let (a, b) = (json(&pred), json(&sim));

@@ -263,6 +263,10 @@ fn compile(args: CompileArgs) -> Result<()> {
             println!("; pass {pass}:");
             print!("{r}");
         }
+        println!("; fused chains and weight-stationary layers (tile: rows x columns of the last layer's output):");
+        for t in &compiled.lowered.chain_tiles {
+            println!("chain tile {:>5} x {:<5} of {:>5} columns  {}", t.rows, t.cols, t.width, t.layer);
+        }
         print!("{}", predict::table(&prediction));
         if precision != Precision::Fp32 {
             print!("{}", compiled.precision);
