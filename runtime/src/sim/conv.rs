@@ -1,12 +1,16 @@
 //! `mac.conv` in f32 on already-loaded slices. Depthwise-like convolutions (one input channel per output
-//! channel) run a direct kernel, row by row so an output row stays in L1 across the taps; the others the packed
-//! GEMM (`packed`) with B produced straight into its panels: the input planes themselves for 1x1 stride 1 (no
-//! im2col), an im2col block by block otherwise (per-thread scratch), written straight into the output. Large
+//! channel) run a direct kernel: whole-plane taps on phase planes (`depthwise_f32`), or, where those would be
+//! too large, row by row so an output row stays in L1 across the taps; the others the packed
+//! GEMM (`packed`) with B read in place: the input planes themselves for 1x1 stride 1, else (at any stride)
+//! zero-padded phase planes of the input (`implicit`), or, where those would waste more than im2col costs, an
+//! im2col straight into the GEMM's panels block by block (per-thread scratch); written straight into the output. Large
 //! ones split their output channels over rayon. Semantics are exactly `accel_ops::op::Conv` on one block: padding top/left shifts the window,
 //! positions outside the block read zero, the first `out_h x out_w` outputs are produced; bias, then the
 //! optional residual block (output-shaped), then the fused activation. The direct path sums in the reference's
-//! order (bit-identical); the GEMM paths within f32 rounding.
-use super::gemm::{dispatch, Simd, F_NR};
+//! order (bit-identical up to the sign of a zero); the GEMM paths within f32 rounding.
+use super::depthwise_f32::depthwise_f32;
+use super::gemm::{dispatch, Simd, F_MR, F_NR};
+use super::implicit::{implicit, PhaseLayout};
 use super::packed::{gemm_packed, AView, FillB, RowMajorB};
 use super::vector::{epilogue, par_threshold};
 use accel_ops::op::UnaryOp;
@@ -275,8 +279,12 @@ thread_local! {
     static PHASES: RefCell<DirectScratch> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Direct loops, one output plane per task: best when each output channel reads one input channel.
+/// Direct loops, one output plane per task: best when each output channel reads one input channel. On phase
+/// planes (`depthwise_f32`) unless those would be too large.
 fn direct(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    if depthwise_f32(g, x, w, bias, y) {
+        return;
+    }
     let kg = g.out_c / g.groups;
     let taps = g.kernel[0] * g.kernel[1];
     let plane = g.in_h * g.in_w;
@@ -311,8 +319,8 @@ thread_local! {
     static PANELS: RefCell<Vec<[f32; F_NR]>> = const { RefCell::new(Vec::new()) };
 }
 
-/// im2col (or the input planes themselves for 1x1 stride 1) straight into packed panels, times the packed
-/// weights, written straight into `y`.
+/// The packed weights times B (the input planes for 1x1 stride 1, the phase planes, or im2col panels), written
+/// straight into `y`.
 fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), String> {
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
     let k = cg * g.kernel[0] * g.kernel[1];
@@ -321,10 +329,12 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), St
     let threads = rayon::current_num_threads();
     let parallel = threads > 1 && g.macs() >= PAR_MACS;
     // Output-channel blocks: contiguous rows of `y`, so tasks write disjoint slices. Each block redoes the
-    // im2col of its columns, which costs `k` copies per `rows * k` MACs.
+    // im2col of its columns, which costs `k` copies per `rows * k` MACs. Blocks are whole microkernel tiles
+    // (120 rows as 64 + 56, not 60 + 60 padded to 64 + 64).
     let blocks = if parallel && g.groups < threads { threads.min(kg / 16).max(1) } else { 1 };
-    let rows = kg.div_ceil(blocks);
+    let rows = kg.div_ceil(blocks).next_multiple_of(F_MR);
     let pointwise = g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && g.out_w == g.in_w;
+    let layout = if pointwise { None } else { PhaseLayout::new(g) };
     let unit = |grp: usize, m0: usize, yb: &mut [f32]| -> Result<(), String> {
         let mb = yb.len() / n;
         let xg = &x[grp * cg * plane..][..cg * plane];
@@ -333,8 +343,8 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), St
         let r = if pointwise {
             // Output position p reads input position p of each channel: B is the input planes.
             gemm_packed(a, &RowMajorB { data: xg, ld: plane }, n, yb, n, &mut panels)
-        } else if g.stride == [1, 1] && implicit_fits(g, mb) {
-            implicit(g, a, xg, yb, &mut panels)
+        } else if let Some(lay) = layout.as_ref().filter(|l| l.suits(g, mb)) {
+            implicit(g, lay, a, xg, yb, &mut panels)
         } else {
             gemm_packed(a, &Im2colB { g, xg }, n, yb, n, &mut panels)
         };
@@ -351,107 +361,6 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), St
         y.par_chunks_mut(kg * n).enumerate().try_for_each(group_job)
     } else {
         y.chunks_mut(kg * n).enumerate().try_for_each(group_job)
-    }
-}
-
-/// Whether `implicit`'s scratch (padded input planes and wide output, in floats) for `m` output channels stays
-/// within a few times the data it serves. Padding and dilation are not bounded by SRAM: a verified `mac.conv`
-/// may pad a 1x1 block by 65535 on every side, which would ask for a 65536^2-float plane per channel (found by
-/// the `blob_load_run` fuzz target). Beyond the bound, im2col panels (scratch bounded by the block sizes) do it.
-fn implicit_fits(g: &ConvGeom, m: usize) -> bool {
-    let (cg, [kh, kw], [dh, dw], [pt, pl]) = (g.in_c / g.groups.max(1), g.kernel, g.dilation, g.pad);
-    let (ih, iw, oh, ow) = (g.in_h, g.in_w, g.out_h, g.out_w);
-    let scratch = || -> Option<usize> {
-        let span = |k: usize, d: usize| k.checked_sub(1)?.checked_mul(d);
-        let wp = (pl.checked_add(iw)?).max(ow.checked_add(span(kw, dw)?)?);
-        let hp = (pt.checked_add(ih)?).max(oh.checked_add(span(kh, dh)?)?);
-        let planes = cg.checked_mul(hp)?.checked_mul(wp)?;
-        let slack = span(kh, dh)?.checked_mul(wp)?.checked_add(span(kw, dw)?)?;
-        planes.checked_add(slack)?.checked_add(m.checked_mul(oh)?.checked_mul(wp)?)
-    };
-    let data = cg.saturating_mul(ih).saturating_mul(iw).saturating_add(m.saturating_mul(oh.saturating_mul(ow)));
-    scratch().is_some_and(|s| s <= data.saturating_mul(4).saturating_add(1 << 20))
-}
-
-thread_local! {
-    /// The zero-padded input and the wide output of `implicit`, reused on this thread (taken while in use).
-    static PADDED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// A stride-1 convolution without im2col. The input is copied once into zero-padded planes `hp x wp`, wide
-/// enough that every window of an output row is a run of the padded row; the GEMM then computes a wide output
-/// of `wp` columns per row, whose B row `(ic, ky, kx)` is the padded input read from offset
-/// `ic*hp*wp + ky*dh*wp + kx*dw`, contiguous across output rows. The `wp - out_w` extra columns per row are
-/// discarded when the wide output is narrowed into `y`.
-fn implicit(
-    g: &ConvGeom,
-    a: AView<'_>,
-    xg: &[f32],
-    y: &mut [f32],
-    panels: &mut Vec<[f32; F_NR]>,
-) -> Result<(), String> {
-    let (cg, [kh, kw], [dh, dw], [pt, pl]) = (g.in_c / g.groups, g.kernel, g.dilation, g.pad);
-    let (ih, iw, oh, ow) = (g.in_h, g.in_w, g.out_h, g.out_w);
-    let wp = (pl + iw).max(ow + (kw - 1) * dw);
-    let hp = (pt + ih).max(oh + (kh - 1) * dh);
-    let wide_n = oh * wp;
-    let (mut xpad, mut wide) = PADDED.with(|p| p.take());
-    xpad.clear();
-    // Slack past the last plane: the discarded columns of the last rows read up to here.
-    xpad.resize(cg * hp * wp + (kh - 1) * dh * wp + (kw - 1) * dw + F_NR, 0.0);
-    for (ic, xp) in xg.chunks_exact(ih * iw).enumerate().take(cg) {
-        for (iy, xrow) in xp.chunks_exact(iw).enumerate() {
-            xpad[(ic * hp + pt + iy) * wp + pl..][..iw].copy_from_slice(xrow);
-        }
-    }
-    wide.clear();
-    wide.resize(a.m * wide_n, 0.0);
-    let src = WideB { data: &xpad, plane: hp * wp, wp, taps: (kh, kw), dil: (dh, dw) };
-    let r = gemm_packed(a, &src, wide_n, &mut wide, wide_n, panels);
-    if r.is_ok() {
-        for (yo, wo) in y.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(wide_n)) {
-            for (yrow, wrow) in yo.chunks_exact_mut(ow).zip(wo.chunks_exact(wp)) {
-                yrow.copy_from_slice(&wrow[..ow]);
-            }
-        }
-    }
-    PADDED.with(|p| p.replace((xpad, wide)));
-    r
-}
-
-/// B of `implicit`: row `(ic, ky, kx)` is the padded input from `ic*plane + ky*dh*wp + kx*dw` on.
-struct WideB<'a> {
-    data: &'a [f32],
-    plane: usize,
-    wp: usize,
-    taps: (usize, usize),
-    dil: (usize, usize),
-}
-
-impl FillB for WideB<'_> {
-    fn direct(&self, k0: usize, k1: usize, offs: &mut Vec<usize>) -> Option<&[f32]> {
-        let (kh, kw) = self.taps;
-        offs.clear();
-        offs.extend((k0..k1).map(|p| {
-            let (ic, tap) = (p / (kh * kw), p % (kh * kw));
-            ic * self.plane + tap / kw * self.dil.0 * self.wp + tap % kw * self.dil.1
-        }));
-        Some(self.data)
-    }
-
-    fn fill(&self, k0: usize, k1: usize, n0: usize, n1: usize, panels: &mut [[f32; F_NR]]) {
-        let mut offs = Vec::new();
-        let _ = self.direct(k0, k1, &mut offs);
-        let kc = k1 - k0;
-        for (jp, panel) in panels.chunks_mut(kc).enumerate() {
-            let j0 = n0 + jp * F_NR;
-            let cols = F_NR.min(n1 - j0);
-            for (step, &o) in panel.iter_mut().zip(&offs) {
-                if let Some(run) = self.data.get(o + j0..o + j0 + cols) {
-                    step[..cols].copy_from_slice(run);
-                }
-            }
-        }
     }
 }
 

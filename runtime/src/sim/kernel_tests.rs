@@ -397,3 +397,76 @@ fn int8_gemm_over_k_blocks_and_narrow_f32_panels() {
         }
     }
 }
+
+/// Strided, dilated, grouped and 1x1 convolutions with enough output channels that the GEMM reads B in place
+/// from phase planes (`implicit`, asserted), not through im2col: within f32 rounding of the reference.
+fn phase_case() -> impl Strategy<Value = Case> {
+    let shape = (1usize..3, 1usize..20, 16usize..41, 1usize..6, 1usize..6, 1usize..4, 1usize..4);
+    let more = (0usize..4, 0usize..4, 0usize..3, 0usize..3, 1usize..20, 1usize..20, 0usize..4, any::<u64>());
+    (shape, more).prop_filter_map("kernel must fit", |(s, m)| {
+        let (groups, cg, kg, kh, kw, sh, sw) = s;
+        let (pt, pl, pb, pr, h, w, dil, seed) = m;
+        let dilation = [1 + dil % 2, 1 + dil / 2];
+        let out_h = Conv::out_dim(h, pt, pb, kh, sh, dilation[0])?;
+        let out_w = Conv::out_dim(w, pl, pr, kw, sw, dilation[1])?;
+        let g = ConvGeom {
+            in_c: groups * cg,
+            in_h: h,
+            in_w: w,
+            out_c: groups * kg,
+            out_h,
+            out_w,
+            kernel: [kh, kw],
+            stride: [sh, sw],
+            dilation,
+            pad: [pt, pl],
+            groups,
+        };
+        let stride1x1 = [kh, kw] == [1, 1] && [sh, sw] == [1, 1] && [pt, pl] == [0, 0] && out_w == w;
+        let takes = !stride1x1 && cg > 1 && super::implicit::PhaseLayout::new(&g).is_some_and(|l| l.suits(&g, kg));
+        takes.then_some(Case {
+            g,
+            pads: [pt, pl, pb, pr],
+            bias: seed & 1 == 1,
+            residual: seed & 2 == 2,
+            act: None,
+            seed,
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conv_f32_on_phase_planes_matches_the_reference(c in phase_case()) {
+        check_f32(&c)?;
+    }
+}
+
+/// Depthwise convolutions whose dilation and padding reach far beyond the block: where the phase planes would
+/// be much larger than the planes they serve (the first and last cases) the plain row loops run them; bit for
+/// bit the reference either way.
+#[test]
+fn depthwise_f32_with_huge_dilations_and_pads_is_bit_identical() {
+    for (dil, pad, stride, seed) in [(200, 200, 1, 1), (150, 160, 2, 2), (1, 300, 3, 3)] {
+        let (h, w) = (5, 6);
+        let pads = [pad, pad, pad, pad];
+        let out_h = Conv::out_dim(h, pad, pad, 3, stride, dil).expect("fits");
+        let out_w = Conv::out_dim(w, pad, pad, 3, stride, dil).expect("fits");
+        let g = ConvGeom {
+            in_c: 3,
+            in_h: h,
+            in_w: w,
+            out_c: 6,
+            out_h,
+            out_w,
+            kernel: [3, 3],
+            stride: [stride, stride],
+            dilation: [dil, dil],
+            pad: [pad, pad],
+            groups: 3,
+        };
+        check_f32(&Case { g, pads, bias: true, residual: false, act: None, seed }).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

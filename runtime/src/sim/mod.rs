@@ -3,7 +3,8 @@
 //! functional model that computes the data (`functional`: ordering and parallel batches of tile commands;
 //! `apply`: one command's effect on SRAM and DRAM; `lazy`: loads of immutable DRAM left pending until
 //! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
-//! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv`, `matmul`,
+//! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv` (`implicit`: its im2col-free GEMM operand; `depthwise_f32`: its depthwise loop on
+//! the same phase planes), `matmul`,
 //! `vector`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
 //! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references (`depthwise_i8`:
 //! INT8's depthwise loop). It runs only
@@ -11,11 +12,13 @@
 mod apply;
 pub mod bf16;
 mod conv;
+mod depthwise_f32;
 mod depthwise_i8;
 mod exec;
 mod functional;
 mod gemm;
 mod host_call;
+mod implicit;
 pub mod int8;
 mod lazy;
 mod matmul;
