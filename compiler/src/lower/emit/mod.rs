@@ -9,6 +9,8 @@ mod flat;
 mod matmul;
 mod stationary;
 mod window;
+#[cfg(test)]
+mod window_tests;
 
 use super::error::LowerError;
 use super::tiling::align64;

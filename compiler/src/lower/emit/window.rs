@@ -124,7 +124,12 @@ fn choose(
         for r in heights {
             let items = nchunks * s.oh.div_ceil(r) * s.n;
             let per_tile = items.div_ceil(b.tiles) as f64;
-            let t_ops = per_tile * ops_total / items as f64 / b.ops_per_cycle;
+            // The busiest tile runs `per_tile` of the largest items: `kc` of the `k` output channels times `r`
+            // of the `oh` rows of one image. Chunks and stripes may be uneven (952 + 8 channels), so an even
+            // split of `ops_total` would hide a tile doing nearly all the work.
+            let largest =
+                ops_total / s.n as f64 * (kc.min(s.k) as f64 / s.k as f64) * (r.min(s.oh) as f64 / s.oh as f64);
+            let t_ops = per_tile * largest / b.ops_per_cycle;
             let bytes_moved = traffic(kc, r);
             let t = t_ops.max(bytes_moved / b.dram_bytes_per_cycle);
             let better = match best {
