@@ -32,6 +32,10 @@ pub struct CompileOptions {
     pub measure_precision: bool,
     /// int8: correct each layer's bias for the mean error its int8 weights make (`--bias-correction`).
     pub bias_correction: bool,
+    /// int8/auto: cross-layer equalization of the f32 model before calibration (`--equalize`).
+    pub equalize: bool,
+    /// int8/auto: one scale for each fused residual add's operand and sum (`--share-residual-scales`).
+    pub share_residual_scales: bool,
     /// Batch-1 latency (default) or frames/s by pipelining frames over tile groups (`--objective`).
     pub objective: Objective,
 }
@@ -48,6 +52,8 @@ impl Default for CompileOptions {
             accuracy_budget_db: None,
             measure_precision: false,
             bias_correction: false,
+            equalize: false,
+            share_residual_scales: false,
             objective: Objective::Latency,
         }
     }
@@ -118,6 +124,8 @@ pub fn compile_graph(
         accuracy_budget_db: opts.accuracy_budget_db,
         measure: opts.measure_precision,
         bias_correction: opts.bias_correction,
+        equalize: opts.equalize,
+        share_residual_scales: opts.share_residual_scales,
     };
     let applied = precision::apply(&optimized, &opts.target, &popts)?;
     let (optimized, report) = (applied.graph, applied.report);

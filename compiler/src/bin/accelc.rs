@@ -91,6 +91,15 @@ struct CompileArgs {
     /// calibration data (off by default; see the README's precision section).
     #[arg(long)]
     bias_correction: bool,
+    /// int8/auto: cross-layer equalization of the f32 model before calibration (off by default; see the
+    /// README's precision section).
+    #[arg(long)]
+    equalize: bool,
+
+    /// int8/auto: one scale for each fused residual add's operand and sum where their ranges are close, which
+    /// makes the residual's requantization exact (off by default; see the README's precision section).
+    #[arg(long)]
+    share_residual_scales: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -211,6 +220,8 @@ fn compile(args: CompileArgs) -> Result<()> {
         no_passes: args.no_passes,
         no_fusion: args.no_fusion,
         bias_correction: args.bias_correction,
+        equalize: args.equalize,
+        share_residual_scales: args.share_residual_scales,
         calibration: None,
         accuracy_budget_db: args.accuracy_budget,
         measure_precision: args.report && precision != Precision::Fp32,

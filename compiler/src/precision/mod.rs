@@ -15,10 +15,12 @@
 mod auto;
 mod bias;
 mod calibrate;
+mod equalize;
 mod layers;
 mod nodes;
 mod quantize;
 mod report;
+mod residual;
 mod rewrite;
 
 pub use calibrate::{find_files, load_samples, ranges, Calibration, CalibrationError, CalibrationMethod};
@@ -88,6 +90,10 @@ pub struct PrecisionOptions {
     /// MobileNetV2 (random weights, 16 random calibration inputs) it measured 0.6 dB worse at the output, so it
     /// stays a flag until it is measured on real weights and data.
     pub bias_correction: bool,
+    /// Cross-layer equalization (`equalize`) of the f32 model before calibrating int8 (`int8`, `auto`).
+    pub equalize: bool,
+    /// One int8 scale for each fused residual and its sum (`residual`), so the residual adds exactly.
+    pub share_residual_scales: bool,
 }
 
 /// The rewritten graph, the format of each of its values, and the report.
@@ -140,6 +146,14 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
         (_, true) if qdq.is_empty() => return Err(PrecisionError::NeedsCalibration(mode.name())),
         _ => None,
     };
+    // Calibration, quantization and the error report all see the equalized model (the same f32 function).
+    let equalized;
+    let g = if opts.equalize && needs_data && cal.is_some() && qdq.is_empty() {
+        equalized = equalize::equalize(g).0;
+        &equalized
+    } else {
+        g
+    };
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
     let plans = plan_nodes(g, target)?;
     let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
@@ -149,7 +163,11 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
             let tables: Vec<bool> =
                 g.nodes.iter().zip(&mac).map(|(n, &m)| m && nodes::table_act(n).is_some()).collect();
             let (split, pre_of) = calibrate::split_activations(g, &tables);
-            (calibrate::ranges(&split, c)?, pre_of)
+            let mut r = calibrate::ranges(&split, c)?;
+            if opts.share_residual_scales {
+                residual::share(g, &mut r);
+            }
+            (r, pre_of)
         }
         _ => (vec![None; g.values.len()], vec![None; g.nodes.len()]),
     };

@@ -17,6 +17,11 @@ fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
 
 /// conv3x3+relu -> maxpool (vector unit, stays f32) -> conv1x1 with a residual from the pool -> output.
 fn small_net() -> Graph {
+    small_net_with(0.5)
+}
+
+/// `small_net` with conv2's weights in `[-w2, w2)`.
+fn small_net_with(w2: f32) -> Graph {
     let mut g = Graph::default();
     let x = g.add_input("x", TensorType::f32(vec![1, 3, 12, 12]));
     let conv = |k: usize, pad: usize, act| {
@@ -27,7 +32,7 @@ fn small_net() -> Graph {
     let y1 = g.add_node("conv1", conv(3, 1, Some(UnaryOp::Relu)), vec![x, w1, b1], "y1").unwrap();
     let pool = Op::Pool(Pool { kind: PoolKind::Max, kernel: [2, 2], strides: [2, 2], pads: [0; 4] });
     let p = g.add_node("pool", pool, vec![y1], "p").unwrap();
-    let w2 = g.add_const("w2", Tensor::from_f32(vec![8, 8, 1, 1], lcg(3, 64, 0.5)).unwrap());
+    let w2 = g.add_const("w2", Tensor::from_f32(vec![8, 8, 1, 1], lcg(3, 64, w2)).unwrap());
     let b2 = g.add_const("b2", Tensor::from_f32(vec![8], lcg(4, 8, 0.1)).unwrap());
     let y2 = g.add_node("conv2", conv(1, 0, None), vec![p, w2, b2, p], "out").unwrap();
     g.outputs.push(y2);
@@ -43,7 +48,15 @@ fn opts(precision: Precision, samples: usize) -> PrecisionOptions {
         samples: (0..samples as u64).map(|s| sample(100 + s)).collect(),
         method: CalibrationMethod::MinMax,
     });
-    PrecisionOptions { precision, calibration, accuracy_budget_db: None, measure: true, bias_correction: true }
+    PrecisionOptions {
+        precision,
+        calibration,
+        accuracy_budget_db: None,
+        measure: true,
+        bias_correction: true,
+        equalize: false,
+        share_residual_scales: false,
+    }
 }
 
 fn dtype_of(g: &Graph, node: &str) -> DType {
@@ -175,6 +188,8 @@ fn auto(db: f64) -> (Vec<String>, f64) {
         accuracy_budget_db: Some(db),
         measure: false,
         bias_correction: false,
+        equalize: false,
+        share_residual_scales: false,
     };
     let a = apply(&wide_net(), &Target::x1(), &o).unwrap();
     let worst = a.report.worst_outputs.iter().map(|(_, d)| *d).fold(f64::INFINITY, f64::min);
@@ -202,4 +217,28 @@ fn auto_demotes_to_bf16_before_f32() {
     assert_eq!(int8, ["int8", "int8"]);
     let (layers, worst) = auto(int8_db + 1.0);
     assert!(layers.iter().any(|p| p == "bf16") && !layers.iter().any(|p| p == "fp32"), "{layers:?} ({worst} dB)");
+}
+
+/// The header of `node`'s int8 quant operand in a rewritten graph.
+fn quant_header(g: &Graph, node: &str) -> accel_ops::numerics::QuantHeader {
+    let n = g.nodes.iter().find(|n| n.name == node).unwrap();
+    let words = g.constant(n.inputs[3]).unwrap().as_i32().unwrap().to_vec();
+    accel_ops::numerics::QuantParams::from_words(&words, false).unwrap().header
+}
+
+/// With shared residual scales, where conv2 adds little to its residual (weights in +-0.05) the residual
+/// requantizes by exactly 1 (`m = 2^30`, shift 1) onto the output's zero point, so that term is exact;
+/// calibrated apart it is not. Where the sum's range is about twice the residual's (+-0.5) they stay apart.
+#[test]
+fn shared_residual_scales_make_the_residual_term_exact() {
+    let o =
+        |share| PrecisionOptions { share_residual_scales: share, bias_correction: false, ..opts(Precision::Int8, 8) };
+    let header =
+        |w2, share| quant_header(&apply(&small_net_with(w2), &Target::x1(), &o(share)).unwrap().graph, "conv2");
+    let exact = |h: accel_ops::numerics::QuantHeader| (h.r_mult, h.r_shift, h.r_zero) == (1 << 30, 1, h.y_zero);
+    let h = header(0.05, true);
+    assert!(exact(h), "{h:?}");
+    assert_eq!(accel_ops::numerics::requantize(-77, h.r_mult, h.r_shift), -77);
+    assert!(!exact(header(0.05, false)));
+    assert!(!exact(header(0.5, true)), "a range twice as wide is not shared");
 }

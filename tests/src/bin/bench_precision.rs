@@ -1,7 +1,7 @@
 //! `cargo run --release -p accel-tests --bin bench_precision [-- --size 64 --inputs 16 --only NAME --layers
-//! --method percentile --bias-correction]`: FP32 vs BF16 vs INT8 vs auto per model, on the simulator: output SQNR against tract's
-//! f32 (worst and mean over the inputs), top-1 agreement with f32, simulated latency, and how many MAC layers
-//! each mode put in int8 / bf16. INT8 and auto calibrate on 16 fixed random inputs (min/max ranges by default,
+//! --method percentile --bias-correction --equalize --share-residual-scales]`: FP32 vs BF16 vs INT8 vs auto
+//! per model, on the simulator: output SQNR against tract's f32 (worst and mean over the inputs), top-1
+//! agreement with f32, simulated latency, and how many MAC layers each mode put in int8 / bf16. INT8 and auto calibrate on 16 fixed random inputs (min/max ranges by default,
 //! as `accelc`; `--bias-correction` as its flag); the measured inputs are other fixed random inputs. (The ONNX
 //! `light_*` models are not measured: their weights are degenerate and their outputs constant, so every mode is
 //! exact.) Each input whose top-1 class differs from f32's is listed with f32's gap between its two best
@@ -76,6 +76,8 @@ fn main() -> Result<()> {
     let only = text_arg("--only");
     let layers = std::env::args().any(|a| a == "--layers");
     let bias_correction = std::env::args().any(|a| a == "--bias-correction");
+    let equalize = std::env::args().any(|a| a == "--equalize");
+    let share_residual_scales = std::env::args().any(|a| a == "--share-residual-scales");
     // `--method minmax|percentile|mse` (default minmax, as `accelc`).
     let method = match text_arg("--method").as_deref() {
         Some("percentile") => CalibrationMethod::Percentile(99.99),
@@ -96,6 +98,8 @@ fn main() -> Result<()> {
                 calibration,
                 measure_precision,
                 bias_correction,
+                equalize,
+                share_residual_scales,
                 ..Default::default()
             };
             let c = compile_bytes(&m.onnx, None, &opts)
