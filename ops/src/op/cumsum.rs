@@ -1,6 +1,6 @@
-//! CumSum along one axis (the axis operand is a constant, normalized at import): each element the sum of
-//! those before it (`exclusive`: strictly before; `reverse`: from the end). Floats sum in f64 then round;
-//! integers wrap.
+//! CumSum and CumProd along one axis (the axis operand is a constant, normalized at import): each element the
+//! sum (`product`: the product) of those before it (`exclusive`: strictly before, starting from 0 or 1;
+//! `reverse`: from the end). Floats accumulate in f64 then round; integers wrap.
 use super::util::arity;
 use super::values::Values;
 use crate::error::OpError;
@@ -13,6 +13,8 @@ pub struct CumSum {
     pub axis: usize,
     pub exclusive: bool,
     pub reverse: bool,
+    /// CumProd: multiply instead of add.
+    pub product: bool,
 }
 
 impl CumSum {
@@ -48,10 +50,10 @@ impl CumSum {
             Values::Float(v) => {
                 let mut y = vec![0f64; v.len()];
                 for line in self.lines(dims) {
-                    let mut acc = 0f64;
+                    let mut acc = if self.product { 1f64 } else { 0f64 };
                     for &j in &line {
                         let before = acc;
-                        acc += v[j];
+                        acc = if self.product { acc * v[j] } else { acc + v[j] };
                         y[j] = if self.exclusive { before } else { acc };
                     }
                 }
@@ -60,16 +62,16 @@ impl CumSum {
             Values::Int(v) => {
                 let mut y = vec![0i128; v.len()];
                 for line in self.lines(dims) {
-                    let mut acc = 0i128;
+                    let mut acc = i128::from(self.product);
                     for &j in &line {
                         let before = acc;
-                        acc = acc.wrapping_add(v[j]);
+                        acc = if self.product { acc.wrapping_mul(v[j]) } else { acc.wrapping_add(v[j]) };
                         y[j] = if self.exclusive { before } else { acc };
                     }
                 }
                 Values::Int(y)
             }
-            Values::Bool(_) => return Err(OpError::Other("cumsum of booleans".into())),
+            Values::Bool(_) => return Err(OpError::Other("cumulative sum or product of booleans".into())),
         };
         result.into_tensor(out.dtype, out.shape.clone())
     }
@@ -83,12 +85,25 @@ mod tests {
     fn inclusive_exclusive_reverse() {
         let x = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let run = |axis, exclusive, reverse| {
-            let c = CumSum { axis, exclusive, reverse };
+            let c = CumSum { axis, exclusive, reverse, product: false };
             c.eval(&[&x], &c.infer(&[x.ty()]).unwrap()).unwrap().as_f32().unwrap().to_vec()
         };
         assert_eq!(run(1, false, false), [1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
         assert_eq!(run(1, true, false), [0.0, 1.0, 3.0, 0.0, 4.0, 9.0]);
         assert_eq!(run(1, false, true), [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
         assert_eq!(run(0, true, true), [4.0, 5.0, 6.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn products_start_from_one() {
+        let x = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let run = |axis, exclusive, reverse| {
+            let c = CumSum { axis, exclusive, reverse, product: true };
+            c.eval(&[&x], &c.infer(&[x.ty()]).unwrap()).unwrap().as_f32().unwrap().to_vec()
+        };
+        assert_eq!(run(1, false, false), [1.0, 2.0, 6.0, 4.0, 20.0, 120.0]);
+        assert_eq!(run(1, true, false), [1.0, 1.0, 2.0, 1.0, 4.0, 20.0]);
+        assert_eq!(run(1, false, true), [6.0, 6.0, 3.0, 120.0, 30.0, 6.0]);
+        assert_eq!(run(0, true, true), [4.0, 5.0, 6.0, 1.0, 1.0, 1.0]);
     }
 }

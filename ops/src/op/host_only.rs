@@ -50,7 +50,13 @@ impl HostOnly {
             HostOnly::Take(_) => "take",
             HostOnly::Trilu(_) => "trilu",
             HostOnly::MathFn(o) => o.op.name(),
-            HostOnly::CumSum(_) => "cumsum",
+            HostOnly::CumSum(o) => {
+                if o.product {
+                    "cumprod"
+                } else {
+                    "cumsum"
+                }
+            }
             HostOnly::Hardmax(_) => "hardmax",
             HostOnly::Scatter(o) => {
                 if o.axis.is_some() {
@@ -144,7 +150,9 @@ impl HostOnly {
             HostOnly::Trilu(o) => vec![8, u64::from(o.upper), o.k as u64],
             HostOnly::MathFn(o) => [9].into_iter().chain(o.op.key()).collect(),
             HostOnly::TopK(o) => vec![10, o.axis as u64, o.k as u64, u64::from(o.largest), u64::from(o.indices)],
-            HostOnly::CumSum(o) => vec![12, o.axis as u64, u64::from(o.exclusive), u64::from(o.reverse)],
+            HostOnly::CumSum(o) => {
+                vec![12, o.axis as u64, u64::from(o.exclusive), u64::from(o.reverse), u64::from(o.product)]
+            }
             HostOnly::Hardmax(o) => vec![13, o.axis as u64],
             HostOnly::Scatter(o) => vec![14, o.axis.map_or(u64::MAX, |a| a as u64), o.reduction as u64],
             HostOnly::GatherNd(o) => vec![15, o.batch_dims as u64],

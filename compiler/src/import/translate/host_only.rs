@@ -152,12 +152,13 @@ pub(super) fn top_k(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     Ok(())
 }
 
-/// CumSum(x, axis): the axis must be a constant.
-pub(super) fn cumsum(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+/// CumSum(x, axis) and CumProd(x, axis): the axis must be a constant.
+pub(super) fn cumulative(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     b.arity(n, 2, 2)?;
     let x = b.input(n, 0)?;
     let axis = n.axis(b.const_int(n, 1, "axis")?, b.dims(x).len(), "axis")?;
-    let op = CumSum { axis, exclusive: n.flag("exclusive", false)?, reverse: n.flag("reverse", false)? };
+    let (exclusive, reverse) = (n.flag("exclusive", false)?, n.flag("reverse", false)?);
+    let op = CumSum { axis, exclusive, reverse, product: n.op_type() == "CumProd" };
     emit(b, n, HostOnly::CumSum(op), &[x])
 }
 

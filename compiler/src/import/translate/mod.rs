@@ -113,7 +113,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "BitwiseNot" => host_only::bitwise_not,
         "ArgMax" | "ArgMin" => host_only::arg_reduce,
         "TopK" => host_only::top_k,
-        "CumSum" => host_only::cumsum,
+        "CumSum" | "CumProd" => host_only::cumulative,
         "Hardmax" => host_only::hardmax,
         "ScatterElements" | "Scatter" | "ScatterND" => host_only::scatter,
         "GatherND" => host_only::gather_nd,
