@@ -168,6 +168,7 @@ impl HostOnly {
                     PoolNdKind::Max => 0,
                     PoolNdKind::ArgMax { column_major } => 1 + u64::from(column_major),
                     PoolNdKind::Avg { count_include_pad } => 3 + u64::from(count_include_pad),
+                    PoolNdKind::Lp { p } => 5 + u64::from(p),
                 };
                 let lists = [&o.kernel, &o.strides, &o.dilations, &o.pads_begin, &o.pads_end];
                 let mut k = vec![18, kind, u64::from(o.ceil_mode), o.kernel.len() as u64];

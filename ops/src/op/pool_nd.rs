@@ -1,4 +1,4 @@
-//! Max and average pooling of any number of spatial axes, with dilations, any integer or float dtype for max,
+//! Max, average and Lp pooling of any number of spatial axes, with dilations, any integer or float dtype for max,
 //! and MaxPool's argmax indices: the cases the tile `Pool` (2-D, f32, dense windows) does not cover. Windows
 //! start at `o * stride - pad_begin`; `ceil_mode` adds a last partial window only if it starts inside the input
 //! or its leading padding (ONNX, ONNX Runtime and PyTorch agree on this). Only in-bounds taps are visited, so
@@ -22,6 +22,10 @@ pub enum PoolNdKind {
     /// Average; the declared padding counts in the divisor if `count_include_pad`, the ceil-mode overhang never.
     Avg {
         count_include_pad: bool,
+    },
+    /// LpPool: `(sum of |x|^p over the window)^(1/p)`; padding adds nothing.
+    Lp {
+        p: u32,
     },
 }
 
@@ -52,6 +56,7 @@ impl PoolNd {
             PoolNdKind::Max => "max-pool-nd",
             PoolNdKind::ArgMax { .. } => "max-pool-nd-indices",
             PoolNdKind::Avg { .. } => "avg-pool-nd",
+            PoolNdKind::Lp { .. } => "lp-pool-nd",
         }
     }
 
@@ -67,8 +72,11 @@ impl PoolNd {
         if self.kernel.iter().chain(&self.strides).chain(&self.dilations).any(|&v| v == 0) {
             return Err(OpError::attr("kernel_shape", "kernel sizes, strides and dilations must be >= 1"));
         }
+        if self.kind == (PoolNdKind::Lp { p: 0 }) {
+            return Err(OpError::attr("p", "must be >= 1"));
+        }
         let dtype_ok = match self.kind {
-            PoolNdKind::Avg { .. } => x.dtype == DType::F32,
+            PoolNdKind::Avg { .. } | PoolNdKind::Lp { .. } => x.dtype == DType::F32,
             _ => x.dtype != DType::Bool,
         };
         if !dtype_ok {
@@ -188,6 +196,19 @@ impl PoolNd {
                 }
                 Tensor::from_f32(dims, y)
             }
+            PoolNdKind::Lp { p } => {
+                let x = inputs[0].as_f32()?;
+                let mut y = vec![0f32; channels * out_len];
+                for q in 0..out_len {
+                    window(q, &mut taps);
+                    for ch in 0..channels {
+                        let xs = &x[ch * in_len..][..in_len];
+                        let sum: f64 = taps.iter().map(|&(t, _)| f64::from(xs[t]).abs().powi(p as i32)).sum();
+                        y[ch * out_len + q] = sum.powf(1.0 / f64::from(p)) as f32;
+                    }
+                }
+                Tensor::from_f32(dims, y)
+            }
             PoolNdKind::Max | PoolNdKind::ArgMax { .. } => {
                 let values = Values::of(inputs[0]);
                 let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match &values {
@@ -276,6 +297,20 @@ mod tests {
         avg.pads_begin = vec![0];
         avg.pads_end = vec![0];
         assert_eq!(run(&avg, &x).as_f32().unwrap(), &[2.0, 7.0 / 3.0, 3.5]);
+    }
+
+    #[test]
+    fn lp_norms_of_windows_with_padding() {
+        // One row [3, -4, 0, 12]; kernel 2, pad 1 each side: windows {pad, 3}, {3, -4}, {-4, 0}, {0, 12}, {12, pad}.
+        let x = Tensor::from_f32(vec![1, 1, 4], vec![3.0, -4.0, 0.0, 12.0]).unwrap();
+        let mut op = pool(PoolNdKind::Lp { p: 2 }, vec![2]);
+        op.pads_begin = vec![1];
+        op.pads_end = vec![1];
+        assert_eq!(run(&op, &x).as_f32().unwrap(), &[3.0, 5.0, 4.0, 12.0, 12.0]);
+        op.kind = PoolNdKind::Lp { p: 1 };
+        assert_eq!(run(&op, &x).as_f32().unwrap(), &[3.0, 7.0, 4.0, 12.0, 12.0]);
+        op.kind = PoolNdKind::Lp { p: 0 };
+        assert!(op.infer(&[x.ty()]).is_err());
     }
 
     #[test]

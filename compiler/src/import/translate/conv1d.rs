@@ -17,7 +17,7 @@ pub(super) fn conv(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 /// MaxPool: the tile pool where it fits, else the N-D host pool.
 pub(super) fn max_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     if super::pool_nd::needs_host(b, n, true)? {
-        return super::pool_nd::pool(b, n, true);
+        return super::pool_nd::pool(b, n, super::pool_nd::Family::Max);
     }
     lift(b, n, super::conv::max_pool, false)
 }
@@ -25,7 +25,7 @@ pub(super) fn max_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
 /// AveragePool: the tile pool where it fits, else the N-D host pool.
 pub(super) fn average_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
     if super::pool_nd::needs_host(b, n, false)? {
-        return super::pool_nd::pool(b, n, false);
+        return super::pool_nd::pool(b, n, super::pool_nd::Family::Average);
     }
     lift(b, n, super::conv::average_pool, false)
 }

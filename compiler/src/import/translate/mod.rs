@@ -45,6 +45,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
     Some(match op_type {
         "Conv" => conv1d::conv,
         "MaxPool" => conv1d::max_pool,
+        "LpPool" => pool_nd::lp_pool,
         "AveragePool" => conv1d::average_pool,
         "GlobalAveragePool" => conv::global_average_pool,
         "GlobalMaxPool" => conv::global_max_pool,

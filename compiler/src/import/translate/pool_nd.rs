@@ -1,5 +1,5 @@
 //! MaxPool / AveragePool as the N-D host operator (`PoolNd`) when the tile pool cannot run them: spatial rank
-//! other than 1 or 2, dilations, a dtype other than f32, or MaxPool's indices output. `auto_pad` becomes
+//! other than 1 or 2, dilations, a dtype other than f32, or MaxPool's indices output; LpPool always. `auto_pad` becomes
 //! explicit pads here (dilated windows, as the ONNX definition gives them); `ceil_mode` stays an attribute.
 use super::Builder;
 use crate::import::attrs::OnnxNode;
@@ -19,7 +19,21 @@ pub(super) fn needs_host(b: &Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Result
     Ok(!(rank == 3 || rank == 4) || dilated || b.ty(x).dtype != DType::F32 || indices)
 }
 
-pub(super) fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Res {
+/// Which ONNX pooling operator a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    Max,
+    Average,
+    Lp,
+}
+
+/// LpPool (`p`, default 2), always on the host.
+pub(super) fn lp_pool(b: &mut Builder<'_>, n: &OnnxNode<'_>) -> Res {
+    pool(b, n, Family::Lp)
+}
+
+pub(super) fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, family: Family) -> Res {
+    let max = family == Family::Max;
     b.arity(n, 1, 1)?;
     let x = b.input(n, 0)?;
     let dims = b.dims(x).to_vec();
@@ -88,6 +102,13 @@ pub(super) fn pool(b: &mut Builder<'_>, n: &OnnxNode<'_>, max: bool) -> Res {
         pads_end: pads_end.clone(),
         ceil_mode,
     };
+    if family == Family::Lp {
+        let p = n.int_or("p", 2)?;
+        let p = u32::try_from(p).ok().filter(|&p| (1..=64).contains(&p));
+        let p = p.ok_or_else(|| n.err("LpPool's p must be in 1..=64"))?;
+        b.emit_out(n, Op::HostOnly(HostOnly::PoolNd(op(PoolNdKind::Lp { p }))), &[x])?;
+        return Ok(());
+    }
     if !max {
         b.emit_out(n, Op::HostOnly(HostOnly::PoolNd(op(PoolNdKind::Avg { count_include_pad }))), &[x])?;
         return Ok(());
