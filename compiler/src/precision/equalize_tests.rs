@@ -2,18 +2,9 @@
 //! whose clip binds on some channels), and the pairs it takes and leaves.
 use super::*;
 use crate::ir::evaluate;
+use crate::precision::tests::lcg;
 use accel_ops::op::Conv;
 use accel_ops::TensorType;
-
-fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
 
 fn conv(k: usize, group: usize, act: Option<UnaryOp>) -> Op {
     let pad = k / 2;

@@ -5,7 +5,8 @@ use crate::ir::evaluate;
 use accel_ops::op::{Conv, Op, Pool, PoolKind, UnaryOp};
 use accel_ops::{DType, TensorType};
 
-fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
+/// Seeded values uniform in [-scale, scale) (the equalization tests use it too).
+pub(super) fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
     let mut s = seed;
     (0..n)
         .map(|_| {

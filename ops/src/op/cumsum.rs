@@ -81,13 +81,16 @@ impl CumSum {
 mod tests {
     use super::*;
 
+    /// The scan of `[[1, 2, 3], [4, 5, 6]]` along `axis`.
+    fn scan(axis: usize, exclusive: bool, reverse: bool, product: bool) -> Vec<f32> {
+        let x = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let c = CumSum { axis, exclusive, reverse, product };
+        c.eval(&[&x], &c.infer(&[x.ty()]).unwrap()).unwrap().as_f32().unwrap().to_vec()
+    }
+
     #[test]
     fn inclusive_exclusive_reverse() {
-        let x = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        let run = |axis, exclusive, reverse| {
-            let c = CumSum { axis, exclusive, reverse, product: false };
-            c.eval(&[&x], &c.infer(&[x.ty()]).unwrap()).unwrap().as_f32().unwrap().to_vec()
-        };
+        let run = |axis, exclusive, reverse| scan(axis, exclusive, reverse, false);
         assert_eq!(run(1, false, false), [1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
         assert_eq!(run(1, true, false), [0.0, 1.0, 3.0, 0.0, 4.0, 9.0]);
         assert_eq!(run(1, false, true), [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
@@ -96,11 +99,7 @@ mod tests {
 
     #[test]
     fn products_start_from_one() {
-        let x = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        let run = |axis, exclusive, reverse| {
-            let c = CumSum { axis, exclusive, reverse, product: true };
-            c.eval(&[&x], &c.infer(&[x.ty()]).unwrap()).unwrap().as_f32().unwrap().to_vec()
-        };
+        let run = |axis, exclusive, reverse| scan(axis, exclusive, reverse, true);
         assert_eq!(run(1, false, false), [1.0, 2.0, 6.0, 4.0, 20.0, 120.0]);
         assert_eq!(run(1, true, false), [1.0, 1.0, 2.0, 1.0, 4.0, 20.0]);
         assert_eq!(run(1, false, true), [6.0, 6.0, 3.0, 120.0, 30.0, 6.0]);
