@@ -248,11 +248,13 @@ pub fn command_cost_at(cmd: &Command, target: &Target, hops: u32) -> Cost {
             c.cycles = ISSUE_CYCLES + div_ceil(len, lanes);
             c.sram_bytes = 8 * len;
         }
-        Command::Pool { c: ch, in_h, in_w, out_h, out_w, kernel_h, kernel_w, .. } => {
-            let outputs = *ch as u64 * *out_h as u64 * *out_w as u64;
-            c.vector_ops = outputs * *kernel_h as u64 * *kernel_w as u64;
-            c.cycles = ISSUE_CYCLES + div_ceil(c.vector_ops, lanes);
-            c.sram_bytes = 4 * (*ch as u64 * *in_h as u64 * *in_w as u64 + outputs);
+        Command::Pool { .. } | Command::PoolI8 { .. } => {
+            if let Some(p) = cmd.pool_fields() {
+                let outputs = p.c as u64 * p.out_h as u64 * p.out_w as u64;
+                c.vector_ops = outputs * p.kernel[0] as u64 * p.kernel[1] as u64;
+                c.cycles = ISSUE_CYCLES + div_ceil(c.vector_ops, lanes);
+                c.sram_bytes = p.elem_bytes() * (p.c as u64 * p.in_h as u64 * p.in_w as u64 + outputs);
+            }
         }
         Command::Convert { from, to, len, .. } => {
             let len = *len as u64;

@@ -107,16 +107,37 @@ fn check_int8(name: &str, onnx: &[u8], input: &str, dims: &[usize], precision: P
     c
 }
 
+/// The kinds of the int8 pools the blob runs (`vec.pool.i8`), sorted and deduplicated.
+fn int8_pools(c: &Compiled) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = c
+        .program()
+        .queues
+        .iter()
+        .flat_map(|q| &q.commands)
+        .filter_map(|cmd| match cmd {
+            accel_ops::command::Command::PoolI8 { kind, .. } => Some(kind.0.name()),
+            _ => None,
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
 #[test]
 fn resnet50_int8_is_exact_against_the_reference_and_close_to_tract() {
     let m = accel_modelgen::zoo::resnet50(64, 64, 1).unwrap();
-    check_int8("resnet50@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Int8, 28.0);
+    let c = check_int8("resnet50@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Int8, 28.0);
+    // The stem's max pool and the global average pool run in int8 between the int8 layers.
+    assert_eq!(int8_pools(&c), ["avg-pool", "max-pool"]);
 }
 
 #[test]
 fn mobilenetv2_int8_is_exact_against_the_reference_and_close_to_tract() {
     let m = accel_modelgen::zoo::mobilenetv2(64, 64, 2).unwrap();
-    check_int8("mobilenetv2@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Int8, 25.0);
+    let c =
+        check_int8("mobilenetv2@64", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 64, 64], Precision::Int8, 25.0);
+    assert_eq!(int8_pools(&c), ["avg-pool"]);
 }
 
 #[test]

@@ -314,9 +314,10 @@ fn lower_stages(
                 let items = emit::emit_elementwise(name, steps, &io, out_ty.shape.numel(), cap, tiles)?;
                 em.tile_layer(name, items, Unit::Vector)?;
             }
-            NodePlan::Pool { input, pool } => {
+            NodePlan::Pool { input, pool, quant } => {
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
-                let items = emit::emit_pool(name, &s, pool, addr(*input), y, &vector_budget)?;
+                let io = emit::PoolIo { x: addr(*input), y, quant: *quant };
+                let items = emit::emit_pool(name, &s, pool, &io, &vector_budget)?;
                 em.tile_layer(name, items, Unit::Vector)?;
             }
             NodePlan::Affine { input, params, c, inner } => {

@@ -2,6 +2,7 @@
 //! the host; reshapes become aliases. No addresses yet: those come from the DRAM layout.
 use super::error::LowerError;
 use crate::ir::{Graph, Node, Placement, ValueId};
+use accel_ops::numerics::pool::PoolQuant;
 use accel_ops::op::{BinaryOp, Conv, Op, Pool, UnaryOp};
 use accel_ops::target::Target;
 use accel_ops::{DType, Tensor};
@@ -74,9 +75,11 @@ pub enum NodePlan {
         operands: Vec<Operand>,
         bcasts: Vec<Broadcast>,
     },
+    /// f32, or int8 with its requantization (`accel_ops::numerics::pool`, the node's constant `quant` operand).
     Pool {
         input: ValueId,
         pool: Pool,
+        quant: Option<PoolQuant>,
     },
     /// Per-channel `x * params[0][c] + params[1][c]` over `[outer, C, inner]`.
     Affine {
@@ -117,9 +120,22 @@ fn all_f32(g: &Graph, n: &Node) -> bool {
     n.inputs.iter().chain([&n.output]).all(|&v| g.ty(v).dtype == DType::F32)
 }
 
-/// A MAC node in bf16 or i8 (its types were checked by `accel_ops::numerics`).
+/// A MAC node in bf16 or i8 (its types were checked by `accel_ops::numerics`), or an int8 pool.
 fn reduced_mac(g: &Graph, n: &Node) -> bool {
-    matches!(n.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && matches!(g.ty(n.output).dtype, DType::BF16 | DType::I8)
+    match n.op {
+        Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_) => matches!(g.ty(n.output).dtype, DType::BF16 | DType::I8),
+        Op::Pool(_) => g.ty(n.output).dtype == DType::I8,
+        _ => false,
+    }
+}
+
+/// The requantization of an int8 pool, from its constant `quant` operand (`None`: f32, or not constant).
+fn pool_quant(g: &Graph, n: &Node) -> Option<Option<PoolQuant>> {
+    if g.ty(n.output).dtype != DType::I8 {
+        return Some(None);
+    }
+    let words = g.constant(*n.inputs.get(1)?)?.as_i32().ok()?;
+    PoolQuant::from_words(words).ok().map(Some)
 }
 
 /// Conversions between the tiles' formats run on the vector unit of every target: they exist because the
@@ -170,7 +186,7 @@ fn plan_node(g: &Graph, n: &Node, target: &Target) -> Result<NodePlan, LowerErro
         }
         Op::Binary(b) => plan_binary(g, n, b.op),
         Op::Pool(p) if g.ty(n.inputs[0]).shape.rank() == 4 => {
-            Some(NodePlan::Pool { input: n.inputs[0], pool: p.clone() })
+            pool_quant(g, n).map(|quant| NodePlan::Pool { input: n.inputs[0], pool: p.clone(), quant })
         }
         Op::BatchNorm(bn) => plan_batchnorm(g, n, bn)?,
         Op::Elementwise(e) => super::elementwise::plan(g, n, e),

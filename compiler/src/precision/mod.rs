@@ -9,7 +9,7 @@
 //!   the clamp, LeakyReLU as a second multiplier, SiLU/Sigmoid/Tanh/HardSwish/HardSigmoid/GELU as a lookup
 //!   table indexed by the calibrated pre-activation), from ranges calibrated on sample inputs, optionally
 //!   with each layer's bias corrected for the mean error its int8 weights make (`bias`); the others in bf16.
-//!   Without samples it is an error.
+//!   Without samples it is an error. Tile pools whose input is int8 stay int8 (`pools`).
 //! - `auto`: int8 where the model's output SQNR against f32 stays at or above the budget (default 30 dB),
 //!   bf16 for the layers whose own int8 noise is largest (see `auto`).
 mod auto;
@@ -18,6 +18,7 @@ mod calibrate;
 mod equalize;
 mod layers;
 mod nodes;
+mod pools;
 mod quantize;
 mod report;
 mod residual;
@@ -157,6 +158,7 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
     let plans = plan_nodes(g, target)?;
     let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
+    let tile_pools: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Pool { .. })).collect();
     // Layers whose activation would be an int8 lookup table also calibrate their pre-activation.
     let (ranges, pre_of) = match cal {
         Some(c) if needs_data => {
@@ -180,7 +182,7 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     }
     let pre: Vec<Option<(f32, i32)>> = pre_of.iter().map(|v| v.and_then(|v| ranges[v.0 as usize])).collect();
     ranges.truncate(g.values.len());
-    let ranges = Scales { values: ranges, pre };
+    let ranges = Scales { values: ranges, pre, tile_pools };
     let choices: Vec<Choice> = g
         .nodes
         .iter()
@@ -260,6 +262,8 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
 struct Scales {
     values: Vec<Option<(f32, i32)>>,
     pre: Vec<Option<(f32, i32)>>,
+    /// Per node: a pool the tiles run (in f32 as planned), which stays int8 when its input is.
+    tile_pools: Vec<bool>,
 }
 
 /// Builds the rewritten graph for per-node choices, recording each MAC layer's (`mac`) final precision.
@@ -275,6 +279,9 @@ fn build(
     for (i, ((n, &c), &is_mac)) in g.nodes.iter().zip(choices).zip(mac).enumerate() {
         if let Op::Quant(q) = &n.op {
             quant_node(&mut rw, n, q)?;
+            continue;
+        }
+        if ranges.tile_pools.get(i).copied().unwrap_or(false) && pools::int8_pool(&mut rw, n, &ranges.values)? {
             continue;
         }
         let done = match c {

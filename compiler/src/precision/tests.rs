@@ -135,7 +135,7 @@ fn bias_correction_shrinks_the_per_channel_mean_error() {
     let cal = calibrate::ranges(&g, o.calibration.as_ref().unwrap()).unwrap();
     let values: Vec<Option<(f32, i32)>> =
         cal.iter().map(|r| r.map(|(lo, hi)| quantize::activation_params(lo, hi))).collect();
-    let params = Scales { values, pre: vec![None; g.nodes.len()] };
+    let params = Scales { values, pre: vec![None; g.nodes.len()], tile_pools: vec![false; g.nodes.len()] };
     let mut report = PrecisionReport {
         mode: String::new(),
         layers: vec![],

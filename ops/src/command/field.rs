@@ -75,6 +75,7 @@ macro_rules! int_field {
 int_field!(u8, 1, false);
 int_field!(u16, 2, false);
 int_field!(u32, 4, false);
+int_field!(i32, 4, false);
 
 impl Field for u64 {
     fn put(&self, out: &mut Vec<u8>) {

@@ -224,50 +224,24 @@ impl Command {
                 out.push(sram(*b, mul(&[*b_period as u64, 4]), false)?);
                 out.push(sram(*dst, mul(&[*len as u64, 4]), true)?);
             }
-            Command::Pool {
-                kind: _,
-                src,
-                dst,
-                c,
-                in_h,
-                in_w,
-                out_h,
-                out_w,
-                kernel_h,
-                kernel_w,
-                stride_h,
-                stride_w,
-                pad_top,
-                pad_left,
-                pad_bottom,
-                pad_right,
-            } => {
-                if [*kernel_h, *kernel_w, *stride_h, *stride_w].contains(&0) {
+            Command::Pool { .. } | Command::PoolI8 { .. } => {
+                let p = self.pool_fields().ok_or_else(|| fail("not a pool".into()))?;
+                let ([kh, kw], [sh, sw]) = (p.kernel, p.stride);
+                if [kh, kw, sh, sw].contains(&0) {
                     return Err(fail("kernel and stride must be >= 1".into()));
                 }
-                let oh = ConvOp::out_dim(
-                    *in_h as usize,
-                    *pad_top as usize,
-                    *pad_bottom as usize,
-                    *kernel_h as usize,
-                    *stride_h as usize,
-                    1,
-                );
-                let ow = ConvOp::out_dim(
-                    *in_w as usize,
-                    *pad_left as usize,
-                    *pad_right as usize,
-                    *kernel_w as usize,
-                    *stride_w as usize,
-                    1,
-                );
-                if oh.is_none_or(|oh| oh < *out_h as usize) || ow.is_none_or(|ow| ow < *out_w as usize) {
+                let [pt, pl, pb, pr] = p.pads.map(|v| v as usize);
+                let oh = ConvOp::out_dim(p.in_h as usize, pt, pb, kh as usize, sh as usize, 1);
+                let ow = ConvOp::out_dim(p.in_w as usize, pl, pr, kw as usize, sw as usize, 1);
+                if oh.is_none_or(|oh| oh < p.out_h as usize) || ow.is_none_or(|ow| ow < p.out_w as usize) {
+                    let (out_h, out_w, in_h, in_w) = (p.out_h, p.out_w, p.in_h, p.in_w);
                     return Err(fail(format!(
                         "output {out_h}x{out_w} does not fit input {in_h}x{in_w} with this window"
                     )));
                 }
-                out.push(sram(*src, mul(&[*c as u64, *in_h as u64, *in_w as u64, 4]), false)?);
-                out.push(sram(*dst, mul(&[*c as u64, *out_h as u64, *out_w as u64, 4]), true)?);
+                let e = p.elem_bytes();
+                out.push(sram(p.src, mul(&[p.c as u64, p.in_h as u64, p.in_w as u64, e]), false)?);
+                out.push(sram(p.dst, mul(&[p.c as u64, p.out_h as u64, p.out_w as u64, e]), true)?);
             }
             Command::Affine { src, dst, params, c, inner } => {
                 out.push(sram(*src, mul(&[*c as u64, *inner as u64, 4]), false)?);

@@ -8,11 +8,13 @@
 mod examples;
 mod field;
 mod footprint;
+mod pool;
 mod queue;
 
 pub use examples::examples;
 pub use field::{Act, BinCode, Copy3, DecodeError, DramAddr, Field, PoolCode, Reader, SramAddr};
 pub use footprint::{Access, CheckError, Space};
+pub use pool::PoolFields;
 pub use queue::{decode_queues, encode_queues, Queue, QueueId, Unit};
 
 use crate::dtype::DType;
@@ -122,6 +124,15 @@ commands! {
         kind: PoolCode, src: SramAddr, dst: SramAddr, c: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
         kernel_h: u16, kernel_w: u16, stride_h: u16, stride_w: u16,
         pad_top: u16, pad_left: u16, pad_bottom: u16, pad_right: u16,
+    }
+    /// `vec.pool` on int8 (`crate::numerics::pool`): each window's max, or sum, of `src - x_zero` is requantized
+    /// by `mult` and `shift` (a factor `mult * 2^(shift - 31)`, divided by the window's count for an average) to
+    /// `y_zero`. A max pool with the identity parameters is exact.
+    0x0A "vec.pool.i8" PoolI8 on Vector {
+        kind: PoolCode, src: SramAddr, dst: SramAddr, c: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
+        kernel_h: u16, kernel_w: u16, stride_h: u16, stride_w: u16,
+        pad_top: u16, pad_left: u16, pad_bottom: u16, pad_right: u16,
+        x_zero: i32, y_zero: i32, mult: i32, shift: i32,
     }
     /// Per-channel `dst = src * scale[c] + shift[c]` over `[c, inner]`; `params` holds scale then shift.
     0x08 "vec.affine" Affine on Vector { src: SramAddr, dst: SramAddr, params: SramAddr, c: u32, inner: u32 }

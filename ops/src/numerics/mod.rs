@@ -29,6 +29,7 @@
 //!   has one.
 //! - Quantize (`f32 -> i8`): `clamp(round_half_even(x / scale) + zero, -128, 127)`, NaN -> `zero`;
 //!   dequantize: `(q - zero) * scale` in f32 (both as ONNX QuantizeLinear/DequantizeLinear).
+//! - Pooling (`pool`): max and average pools on int8 with one requantization of the window's max or sum.
 //!
 //! # Graph level
 //! `Op::infer` / `Op::eval` hand `Conv`, `Gemm` and `MatMul` nodes whose first input is BF16 or I8 to
@@ -36,6 +37,7 @@
 pub mod bf16;
 pub mod convert;
 pub mod int8;
+pub mod pool;
 pub mod requant;
 pub mod table;
 

@@ -2,6 +2,7 @@
 use super::conv::Conv;
 use super::util::{arity, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
+use crate::numerics::pool::{PoolQuant, POOL_QUANT_WORDS};
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
 use serde::{Deserialize, Serialize};
@@ -36,8 +37,21 @@ pub struct Pool {
 
 impl Pool {
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
-        arity(inputs.len(), 1, 1)?;
-        want_dtype(inputs, 0, DType::F32)?;
+        // f32 `[x]`, or int8 `[x, quant]` with the four i32 words of `numerics::pool::PoolQuant`.
+        let int8 = inputs.first().is_some_and(|t| t.dtype == DType::I8);
+        if int8 {
+            arity(inputs.len(), 2, 2)?;
+            want_dtype(inputs, 1, DType::I32)?;
+            if inputs[1].shape.numel() != POOL_QUANT_WORDS {
+                return Err(OpError::shape(
+                    1,
+                    format!("an int8 pool's quant operand has 4 words, not {}", inputs[1].shape),
+                ));
+            }
+        } else {
+            arity(inputs.len(), 1, 1)?;
+            want_dtype(inputs, 0, DType::F32)?;
+        }
         let [n, c, h, w] = inputs[0].shape.dims()[..] else {
             return Err(OpError::shape(0, format!("expected NCHW, got {}", inputs[0].shape)));
         };
@@ -50,15 +64,20 @@ impl Pool {
         let oh = Conv::out_dim(h, self.pads[0], self.pads[2], self.kernel[0], self.strides[0], 1);
         let ow = Conv::out_dim(w, self.pads[1], self.pads[3], self.kernel[1], self.strides[1], 1);
         match (oh, ow) {
-            (Some(oh), Some(ow)) => Ok(TensorType::f32(vec![n, c, oh, ow])),
+            (Some(oh), Some(ow)) => Ok(TensorType::new(inputs[0].dtype, vec![n, c, oh, ow])),
             _ => Err(OpError::shape(0, format!("window {:?} does not fit {}", self.kernel, inputs[0].shape))),
         }
     }
 
     pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
-        let x = f32_input(inputs, 0)?;
         let [n, c, h, w] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let [_, _, oh, ow] = out.shape.dims()[..] else { return Err(OpError::shape(0, "rank")) };
+        if let (Ok(x), Some(q)) = (inputs[0].as_i8(), inputs.get(1)) {
+            let q = PoolQuant::from_words(q.as_i32()?)?;
+            let y = crate::numerics::pool::eval(self, x, [n, c, h, w], [oh, ow], &q);
+            return Tensor::from_i8(out.shape.dims().to_vec(), y);
+        }
+        let x = f32_input(inputs, 0)?;
         let mut y = Vec::with_capacity(out.shape.numel());
         for plane in 0..n * c {
             let xp = &x[plane * h * w..(plane + 1) * h * w];
@@ -73,32 +92,49 @@ impl Pool {
 
     /// The pooled value of one output position over one `h x w` plane.
     pub fn window(&self, plane: &[f32], h: usize, w: usize, oy: usize, ox: usize) -> f32 {
+        let (mut max, mut sum, mut count) = (f32::NEG_INFINITY, 0f32, 0usize);
+        self.for_each_tap(h, w, oy, ox, |i| {
+            let v = plane[i];
+            max = max.max(v);
+            sum += v;
+            count += 1;
+        });
+        match self.kind {
+            PoolKind::Max => max,
+            PoolKind::Avg { .. } => sum / self.divisor(h, w, oy, ox, count) as f32,
+        }
+    }
+
+    /// Calls `f` with the plane index of each in-bounds tap of output `(oy, ox)`, row by row.
+    #[inline]
+    pub fn for_each_tap(&self, h: usize, w: usize, oy: usize, ox: usize, mut f: impl FnMut(usize)) {
         let y0 = (oy * self.strides[0]) as isize - self.pads[0] as isize;
         let x0 = (ox * self.strides[1]) as isize - self.pads[1] as isize;
-        let (mut max, mut sum, mut count) = (f32::NEG_INFINITY, 0f32, 0usize);
         for ky in 0..self.kernel[0] as isize {
             for kx in 0..self.kernel[1] as isize {
                 let (iy, ix) = (y0 + ky, x0 + kx);
                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                     continue;
                 }
-                let v = plane[iy as usize * w + ix as usize];
-                max = max.max(v);
-                sum += v;
-                count += 1;
+                f(iy as usize * w + ix as usize);
             }
         }
+    }
+
+    /// What an average divides the sum of output `(oy, ox)`'s `in_bounds` taps by (at least 1).
+    pub fn divisor(&self, h: usize, w: usize, oy: usize, ox: usize, in_bounds: usize) -> usize {
         match self.kind {
-            PoolKind::Max => max,
-            PoolKind::Avg { count_include_pad: false } => sum / count.max(1) as f32,
             PoolKind::Avg { count_include_pad: true } => {
                 // ONNX counts the window clipped to the padded input (pads included, overhang past them not).
+                let y0 = (oy * self.strides[0]) as isize - self.pads[0] as isize;
+                let x0 = (ox * self.strides[1]) as isize - self.pads[1] as isize;
                 let ylo = y0.max(-(self.pads[0] as isize));
                 let xlo = x0.max(-(self.pads[1] as isize));
                 let yhi = (y0 + self.kernel[0] as isize).min((h + self.pads[2]) as isize);
                 let xhi = (x0 + self.kernel[1] as isize).min((w + self.pads[3]) as isize);
-                sum / ((yhi - ylo) * (xhi - xlo)).max(1) as f32
+                ((yhi - ylo) * (xhi - xlo)).max(1) as usize
             }
+            _ => in_bounds.max(1),
         }
     }
 }

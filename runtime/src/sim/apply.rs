@@ -269,6 +269,7 @@ pub(crate) fn apply(
         | Command::Pool { .. }
         | Command::Affine { .. } => compute_cmd(sram, Operands { dram: dram.read(), lazy }, cmd, mac),
         Command::Convert { .. } => super::precision::convert_cmd(sram, cmd),
+        Command::PoolI8 { .. } => super::pool_i8::pool_i8_cmd(sram, cmd),
         Command::HostCall { .. } => Err("host calls run through host_call".into()),
         Command::Signal { .. } | Command::Wait { .. } => Ok(()),
     }
@@ -393,37 +394,21 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
                 binary_f32(op.0, a.unwrap_or(&[]), b.unwrap_or(&[]), *b_repeat as usize, d)
             })
         }
-        Command::Pool {
-            kind,
-            src,
-            dst,
-            c,
-            in_h,
-            in_w,
-            out_h,
-            out_w,
-            kernel_h,
-            kernel_w,
-            stride_h,
-            stride_w,
-            pad_top,
-            pad_left,
-            pad_bottom,
-            pad_right,
-        } => {
+        Command::Pool { .. } => {
+            let p = cmd.pool_fields().ok_or("not a pool")?;
             let g = PoolGeom {
-                c: *c as usize,
-                in_h: *in_h as usize,
-                in_w: *in_w as usize,
-                out_h: *out_h as usize,
-                out_w: *out_w as usize,
-                kernel: [*kernel_h as usize, *kernel_w as usize],
-                stride: [*stride_h as usize, *stride_w as usize],
-                pads: [*pad_top as usize, *pad_left as usize, *pad_bottom as usize, *pad_right as usize],
+                c: p.c as usize,
+                in_h: p.in_h as usize,
+                in_w: p.in_w as usize,
+                out_h: p.out_h as usize,
+                out_w: p.out_w as usize,
+                kernel: p.kernel.map(usize::from),
+                stride: p.stride.map(usize::from),
+                pads: p.pads.map(usize::from),
             };
-            let ins = [Some((addr(*src), n(&[*c, *in_h, *in_w])?))];
-            compute(sram, ops, ins, (addr(*dst), n(&[*c, *out_h, *out_w])?), |[s], d| {
-                pool_f32(kind.0, &g, s.unwrap_or(&[]), d)
+            let ins = [Some((addr(p.src), n(&[p.c, p.in_h, p.in_w])?))];
+            compute(sram, ops, ins, (addr(p.dst), n(&[p.c, p.out_h, p.out_w])?), |[s], d| {
+                pool_f32(p.kind, &g, s.unwrap_or(&[]), d)
             })
         }
         Command::Affine { src, dst, params, c, inner } => {

@@ -5,7 +5,7 @@
 //! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
 //! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv` (`implicit`: its im2col-free GEMM operand; `depthwise_f32`: its depthwise loop on
 //! the same phase planes), `matmul`,
-//! `vector`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
+//! `vector`, and `pool_i8`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
 //! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references (`depthwise_i8`:
 //! INT8's depthwise loop). It runs only
 //! `VerifiedProgram`s and never decides what is valid.
@@ -25,6 +25,7 @@ mod matmul;
 mod memory;
 mod packed;
 mod planes;
+mod pool_i8;
 mod precision;
 mod scratch;
 mod timing;

@@ -296,6 +296,71 @@ fn pool_matches_reference() {
 }
 
 #[test]
+fn int8_pool_command_matches_reference() {
+    use accel_ops::command::{Command, PoolCode, SramAddr};
+    use accel_ops::numerics::pool::PoolQuant;
+    let mut rng = SplitMix64::new(23);
+    let kinds = [PoolKind::Max, PoolKind::Avg { count_include_pad: false }, PoolKind::Avg { count_include_pad: true }];
+    type Case = (usize, usize, usize, [usize; 2], [usize; 2], [usize; 4]);
+    let cases: [Case; 5] = [
+        (3, 7, 5, [3, 3], [2, 2], [1; 4]),
+        (5, 6, 7, [2, 3], [1, 2], [0, 1, 1, 0]),
+        (4, 7, 7, [7, 7], [1, 1], [0; 4]),
+        (2, 5, 5, [3, 3], [3, 3], [2, 2, 2, 2]),
+        (64, 56, 56, [3, 3], [2, 2], [1; 4]),
+    ];
+    for kind in kinds {
+        for (c, h, w, kernel, strides, pads) in cases {
+            let x: Vec<i8> = (0..c * h * w).map(|_| rng.next_u64() as i8).collect();
+            let q = PoolQuant {
+                x_zero: (rng.next_u64() % 256) as i32 - 128,
+                y_zero: (rng.next_u64() % 256) as i32 - 128,
+                mult: (1 << 30) + (rng.next_u64() % (1 << 30)) as i32,
+                shift: (rng.next_u64() % 3) as i32 - 1,
+            };
+            let pool = Pool { kind, kernel, strides, pads };
+            let xt = Tensor::from_i8(vec![1, c, h, w], x.clone()).unwrap();
+            let qt = Tensor::from_i32(vec![4], q.to_words().to_vec()).unwrap();
+            let want = Op::Pool(pool.clone()).eval(&[&xt, &qt]).unwrap();
+            let [_, _, oh, ow] = want.dims()[..] else { panic!() };
+            // The block at 16, the output after it at an odd offset: addresses are bytes.
+            let dst = 16 + x.len() + 3;
+            let mut sram = vec![0x5a_u8; dst + c * oh * ow + 8];
+            for (b, v) in sram[16..].iter_mut().zip(&x) {
+                *b = *v as u8;
+            }
+            let cmd = Command::PoolI8 {
+                kind: PoolCode(kind),
+                src: SramAddr(16),
+                dst: SramAddr(dst as u32),
+                c: c as u32,
+                in_h: h as u32,
+                in_w: w as u32,
+                out_h: oh as u32,
+                out_w: ow as u32,
+                kernel_h: kernel[0] as u16,
+                kernel_w: kernel[1] as u16,
+                stride_h: strides[0] as u16,
+                stride_w: strides[1] as u16,
+                pad_top: pads[0] as u16,
+                pad_left: pads[1] as u16,
+                pad_bottom: pads[2] as u16,
+                pad_right: pads[3] as u16,
+                x_zero: q.x_zero,
+                y_zero: q.y_zero,
+                mult: q.mult,
+                shift: q.shift,
+            };
+            cmd.footprint().unwrap();
+            super::pool_i8::pool_i8_cmd(&mut sram, &cmd).unwrap();
+            let got: Vec<i8> = sram[dst..dst + c * oh * ow].iter().map(|&b| b as i8).collect();
+            assert_eq!(got, want.as_i8().unwrap(), "{} {c}x{h}x{w} {kernel:?} {strides:?} {pads:?}", kind.name());
+            assert!(sram[dst + c * oh * ow..].iter().all(|&b| b == 0x5a), "wrote past the output");
+        }
+    }
+}
+
+#[test]
 fn affine_matches_batch_norm() {
     let mut rng = SplitMix64::new(19);
     for (c, inner) in [(1, 1), (3, 10), (7, 33), (64, 1000)] {

@@ -200,6 +200,7 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
         | Command::Unary { .. }
         | Command::Binary { .. }
         | Command::Pool { .. }
+        | Command::PoolI8 { .. }
         | Command::Affine { .. }
         | Command::Convert { .. } => {}
     }

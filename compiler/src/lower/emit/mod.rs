@@ -25,7 +25,9 @@ pub use elementwise::{emit_elementwise, ElementwiseIo};
 pub use flat::{emit_affine, emit_binary, emit_unary};
 pub use matmul::emit_matmul;
 pub use stationary::{emit_stationary, plan_stationary, StationaryPlan};
-pub use window::{conv_estimate, conv_stream_plan, emit_conv, emit_pool, Budget, ConvIo, WindowShape, WindowShapeExt};
+pub use window::{
+    conv_estimate, conv_stream_plan, emit_conv, emit_pool, Budget, ConvIo, PoolIo, WindowShape, WindowShapeExt,
+};
 
 /// Semaphore 0 counts completed work items of all layers (the layer barrier).
 const DONE: u16 = 0;
@@ -463,41 +465,12 @@ fn rebase(c: Command, by: u32, rb: u32) -> Command {
         Command::Binary { op, a, b, dst, len, b_period, b_repeat } => {
             Command::Binary { op, a: shift(a, by), b: shift(b, by), dst: shift(dst, by), len, b_period, b_repeat }
         }
-        Command::Pool {
-            kind,
-            src,
-            dst,
-            c,
-            in_h,
-            in_w,
-            out_h,
-            out_w,
-            kernel_h,
-            kernel_w,
-            stride_h,
-            stride_w,
-            pad_top,
-            pad_left,
-            pad_bottom,
-            pad_right,
-        } => Command::Pool {
-            kind,
-            src: shift(src, by),
-            dst: shift(dst, by),
-            c,
-            in_h,
-            in_w,
-            out_h,
-            out_w,
-            kernel_h,
-            kernel_w,
-            stride_h,
-            stride_w,
-            pad_top,
-            pad_left,
-            pad_bottom,
-            pad_right,
-        },
+        mut pool @ (Command::Pool { .. } | Command::PoolI8 { .. }) => {
+            if let Command::Pool { src, dst, .. } | Command::PoolI8 { src, dst, .. } = &mut pool {
+                (*src, *dst) = (shift(*src, by), shift(*dst, by));
+            }
+            pool
+        }
         Command::Affine { src, dst, params, c, inner } => {
             Command::Affine { src: shift(src, by), dst: shift(dst, by), params: shift(params, by), c, inner }
         }

@@ -3,7 +3,8 @@
 use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{chunks, RowWindow, Stripe};
-use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolCode, SramAddr};
+use accel_ops::command::{Act, Command, Copy3, DramAddr, PoolFields, SramAddr};
+use accel_ops::numerics::pool::PoolQuant;
 use accel_ops::numerics::QuantParams;
 use accel_ops::op::{Conv, Pool, UnaryOp};
 use accel_ops::DType;
@@ -438,23 +439,30 @@ pub fn emit_conv(
     Ok(items)
 }
 
-/// Pooling items: like a depthwise convolution without weights.
-#[allow(clippy::too_many_arguments)]
+/// A pool's DRAM operands and, for int8, its requantization.
+pub struct PoolIo {
+    pub x: u64,
+    pub y: u64,
+    pub quant: Option<PoolQuant>,
+}
+
+/// Pooling items: like a depthwise convolution without weights. f32 blocks run `vec.pool`, int8 blocks
+/// `vec.pool.i8` (a quarter of the bytes).
 pub fn emit_pool(
     layer: &str,
     s: &WindowShape,
     pool: &Pool,
-    x: u64,
-    y: u64,
+    io: &PoolIo,
     budget: &Budget,
 ) -> Result<Vec<WorkItem>, LowerError> {
     let cap = budget.cap;
+    let e: usize = if io.quant.is_some() { 1 } else { 4 };
     let [kh, kw] = pool.kernel;
     let win = RowWindow { in_h: s.h, kernel: kh, stride: pool.strides[0], dilation: 1, pad_top: pool.pads[0] };
-    let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * 4) as u64, (cc * r * s.ow * 4) as u64];
+    let bytes = |cc: usize, r: usize| vec![(cc * win.rows_for(r) * s.w * e) as u64, (cc * r * s.ow * e) as u64];
     let ops = (s.n * s.c * s.oh * s.ow * kh * kw) as f64;
     let traffic =
-        |cc: usize, r: usize| (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * 4) as f64;
+        |cc: usize, r: usize| (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * e) as f64;
     let (cc, r, _, _) = choose(s, s.c, budget, ops, bytes, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
@@ -468,23 +476,23 @@ pub fn emit_pool(
                     (Some(i), Some(o)) => (i, o),
                     _ => return Err(LowerError::layer(layer, "sram plan overflow")),
                 };
-                let in_run = (st.in_rows * s.w * 4) as u32;
-                let in_addr = x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * 4;
+                let in_run = (st.in_rows * s.w * e) as u32;
+                let in_addr = io.x + ((b * s.c + c0) * s.h * s.w + st.in_row0 * s.w) as u64 * e as u64;
                 let loads = vec![(
                     si,
                     DramAddr(in_addr),
                     Copy3 {
                         len: in_run,
                         n1: nc as u32,
-                        dram_stride1: (s.h * s.w * 4) as u64,
+                        dram_stride1: (s.h * s.w * e) as u64,
                         sram_stride1: in_run,
                         n2: 1,
                         dram_stride2: 0,
                         sram_stride2: 0,
                     },
                 )];
-                let compute = Command::Pool {
-                    kind: PoolCode(pool.kind),
+                let compute = PoolFields {
+                    kind: pool.kind,
                     src: SramAddr(si as u32),
                     dst: SramAddr(so as u32),
                     c: nc as u32,
@@ -492,24 +500,21 @@ pub fn emit_pool(
                     in_w: s.w as u32,
                     out_h: rows as u32,
                     out_w: s.ow as u32,
-                    kernel_h: kh as u16,
-                    kernel_w: kw as u16,
-                    stride_h: pool.strides[0] as u16,
-                    stride_w: pool.strides[1] as u16,
-                    pad_top: st.pad_top as u16,
-                    pad_left: pool.pads[1] as u16,
-                    pad_bottom: st.pad_bottom as u16,
-                    pad_right: pool.pads[3] as u16,
-                };
-                let out_run = (rows * s.ow * 4) as u32;
-                let out_addr = y + ((b * s.c + c0) * s.oh * s.ow + o0 * s.ow) as u64 * 4;
+                    kernel: [kh as u16, kw as u16],
+                    stride: [pool.strides[0] as u16, pool.strides[1] as u16],
+                    pads: [st.pad_top as u16, pool.pads[1] as u16, st.pad_bottom as u16, pool.pads[3] as u16],
+                    quant: io.quant,
+                }
+                .command();
+                let out_run = (rows * s.ow * e) as u32;
+                let out_addr = io.y + ((b * s.c + c0) * s.oh * s.ow + o0 * s.ow) as u64 * e as u64;
                 let stores = vec![(
                     so,
                     DramAddr(out_addr),
                     Copy3 {
                         len: out_run,
                         n1: nc as u32,
-                        dram_stride1: (s.oh * s.ow * 4) as u64,
+                        dram_stride1: (s.oh * s.ow * e) as u64,
                         sram_stride1: out_run,
                         n2: 1,
                         dram_stride2: 0,
