@@ -26,6 +26,35 @@ pub fn compile(onnx: &[u8], target: &Target, shapes: &[(&str, Vec<usize>)]) -> C
     }
 }
 
+/// Compiles ONNX bytes in int8, calibrated (min/max) on `samples` random inputs of `dims` (seeds from `seed`).
+pub fn compile_int8(onnx: &[u8], dims: &[usize], samples: u64, seed: u64) -> Compiled {
+    use accel_compiler::precision::{Calibration, CalibrationMethod};
+    let samples = (0..samples).map(|s| vec![random_tensor(dims, seed + s)]).collect();
+    let opts = CompileOptions {
+        precision: Precision::Int8,
+        calibration: Some(Calibration { samples, method: CalibrationMethod::MinMax }),
+        ..Default::default()
+    };
+    compile_bytes(onnx, None, &opts).unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+/// Runs a one-input, one-output compiled model on random inputs (seeds `seeds`): the simulator must give the
+/// reference interpreter's bits on the compiled graph, and at least `min_db` SQNR against tract on the ONNX
+/// bytes. Returns the outputs.
+pub fn check_exact_and_close(c: &Compiled, onnx: &[u8], dims: &[usize], seeds: &[u64], min_db: f64) -> Vec<Vec<f32>> {
+    let mut outs = Vec::new();
+    for &seed in seeds {
+        let x = random_tensor(dims, seed);
+        let got = run_blob(&c.blob, &[("input".to_string(), x.clone())]).swap_remove(0).1.to_f32_vec();
+        let reference = accel_compiler::ir::evaluate(&c.optimized, std::slice::from_ref(&x)).unwrap()[0].to_f32_vec();
+        assert!(got.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "simulator != reference");
+        let db = accel_ops::numerics::sqnr_db(&got, &tract_run(onnx, &[x])[0]);
+        assert!(db >= min_db, "against tract: {db:.1} dB < {min_db}");
+        outs.push(got);
+    }
+    outs
+}
+
 /// Loads a blob and runs it once; returns outputs in the blob's output order.
 pub fn run_blob(blob: &[u8], inputs: &[(String, Tensor)]) -> Vec<(String, Tensor)> {
     let mut s = Session::load(blob).unwrap_or_else(|e| panic!("load failed: {e}"));

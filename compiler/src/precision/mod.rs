@@ -9,9 +9,11 @@
 //!   the clamp, LeakyReLU as a second multiplier, SiLU/Sigmoid/Tanh/HardSwish/HardSigmoid/GELU as a lookup
 //!   table indexed by the calibrated pre-activation), from ranges calibrated on sample inputs, optionally
 //!   with each layer's bias corrected for the mean error its int8 weights make (`bias`); the others in bf16.
-//!   Without samples it is an error. Tile pools whose input is int8 stay int8 (`pools`).
+//!   Without samples it is an error. Tile pools whose input is int8 stay int8 (`pools`); adds of two
+//!   activations are written as the convolutions the tiles run them as, and so join the int8 layers (`adds`).
 //! - `auto`: int8 where the model's output SQNR against f32 stays at or above the budget (default 30 dB),
 //!   bf16 for the layers whose own int8 noise is largest (see `auto`).
+mod adds;
 mod auto;
 mod bias;
 mod calibrate;
@@ -157,6 +159,18 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     };
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
     let plans = plan_nodes(g, target)?;
+    // Adds the tiles run as convolutions become those convolutions, so int8 can reach them (`adds`).
+    let with_adds;
+    let (g, plans) = match needs_data {
+        true => match adds::adds_as_convolutions(g, &plans)? {
+            (rewritten, n) if n > 0 => {
+                with_adds = rewritten;
+                (&with_adds, plan_nodes(&with_adds, target)?)
+            }
+            _ => (g, plans),
+        },
+        false => (g, plans),
+    };
     let mac: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Conv { .. } | NodePlan::MatMul { .. })).collect();
     let tile_pools: Vec<bool> = plans.iter().map(|p| matches!(p, NodePlan::Pool { .. })).collect();
     // Layers whose activation would be an int8 lookup table also calibrate their pre-activation.
