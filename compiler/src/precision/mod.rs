@@ -10,13 +10,15 @@
 //!   table indexed by the calibrated pre-activation), from ranges calibrated on sample inputs, optionally
 //!   with each layer's bias corrected for the mean error its int8 weights make (`bias`); the others in bf16.
 //!   Without samples it is an error. Tile pools whose input is int8 stay int8 (`pools`); adds of two
-//!   activations are written as the convolutions the tiles run them as, and so join the int8 layers (`adds`).
+//!   activations are written as the convolutions the tiles run them as, and so join the int8 layers (`adds`);
+//!   concatenations share their output's parameters with their operands and run on int8 bytes (`concat`).
 //! - `auto`: int8 where the model's output SQNR against f32 stays at or above the budget (default 30 dB),
 //!   bf16 for the layers whose own int8 noise is largest (see `auto`).
 mod adds;
 mod auto;
 mod bias;
 mod calibrate;
+mod concat;
 mod equalize;
 mod layers;
 mod nodes;
@@ -191,6 +193,7 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     // value itself.
     let mut ranges: Vec<Option<(f32, i32)>> =
         ranges.iter().map(|r| r.map(|(lo, hi)| quantize::activation_params(lo, hi))).collect();
+    concat::share_scales(g, &mut ranges);
     for (v, p) in &qdq {
         ranges[v.0 as usize] = Some(*p);
     }
@@ -296,6 +299,9 @@ fn build(
             continue;
         }
         if ranges.tile_pools.get(i).copied().unwrap_or(false) && pools::int8_pool(&mut rw, n, &ranges.values)? {
+            continue;
+        }
+        if concat::int8_concat(&mut rw, n, &ranges.values)? {
             continue;
         }
         let done = match c {

@@ -1,0 +1,43 @@
+//! Concatenations between int8 layers stay int8. A concatenation only moves bytes when its operands share its
+//! output's scale and zero point, so calibration gives every operand of a concatenation the concatenation's
+//! parameters (its calibrated range covers theirs); the producers then requantize to them directly, and the
+//! concatenation runs on int8 bytes (a quarter of f32's) with no conversion around it. As TensorRT and
+//! OpenVINO do; an operand read elsewhere too is read there with that (coarser or equal) scale.
+use super::nodes::Params;
+use super::rewrite::{Fmt, Rewriter};
+use crate::ir::{Graph, IrError, Node};
+use accel_ops::op::Op;
+
+/// Gives each non-constant operand of every concatenation with parameters the concatenation's parameters.
+pub fn share_scales(g: &Graph, params: &mut [Option<(f32, i32)>]) {
+    for n in &g.nodes {
+        let Op::Concat(_) = n.op else { continue };
+        let Some(p) = params.get(n.output.0 as usize).copied().flatten() else { continue };
+        for &v in n.inputs.iter().filter(|&&v| g.constant(v).is_none()) {
+            if let Some(slot) = params.get_mut(v.0 as usize) {
+                *slot = Some(p);
+            }
+        }
+    }
+}
+
+/// Adds concatenation `n` in int8 when its output has parameters and each operand is int8 with them already
+/// or converts to them once (from f32 or bf16); `Ok(false)` (nothing added) otherwise.
+pub fn int8_concat(rw: &mut Rewriter<'_>, n: &Node, params: &Params) -> Result<bool, IrError> {
+    let Op::Concat(_) = n.op else { return Ok(false) };
+    let Some((scale, zero)) = params.get(n.output.0 as usize).copied().flatten() else { return Ok(false) };
+    let want = Fmt::I8 { scale, zero };
+    for &v in &n.inputs {
+        if rw.src.constant(v).is_some() {
+            return Ok(false);
+        }
+        if let (_, f @ Fmt::I8 { .. }) = rw.value(v)? {
+            if f != want {
+                return Ok(false);
+            }
+        }
+    }
+    let ins = n.inputs.iter().map(|&v| rw.need(v, want)).collect::<Result<Vec<_>, _>>()?;
+    rw.emit(n, n.op.clone(), ins, want)?;
+    Ok(true)
+}

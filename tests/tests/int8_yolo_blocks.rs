@@ -1,0 +1,67 @@
+//! YOLO's blocks in int8: the shortcut add and the route concatenation run as int8 with no conversion to f32
+//! and back between the int8 layers, the simulator equal to the reference interpreter bit for bit, close to
+//! tract. Darknet's (and YOLOv5/v8's) shortcut adds two activations after their convolutions' activations,
+//! where no convolution can absorb it as a residual; in int8 it runs as the depthwise 1x1 convolution with a
+//! residual the tiles run an add as, each operand requantized from its own scale.
+use accel_modelgen::{Conv, Dim, GraphBuilder};
+use accel_ops::op::Op;
+use accel_ops::DType;
+use accel_tests::harness::{check_exact_and_close, compile_int8};
+
+#[test]
+fn darknet_shortcut_adds_run_int8_and_exactly() {
+    let dims = [1, 8, 24, 20];
+    let mut b = GraphBuilder::new(33);
+    let x = b.input("input", &[Dim::Fixed(1), 8.into(), 24.into(), 20.into()]);
+    let a = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(16, 3).pad(1).bias(true)));
+    let a = b.leaky_relu(&a, 0.1);
+    let y = b.scoped("conv1", |b| b.conv_with(&a, Conv::new(8, 1).bias(true)));
+    let y = b.leaky_relu(&y, 0.1);
+    let y = b.scoped("conv2", |b| b.conv_with(&y, Conv::new(16, 3).pad(1).bias(true)));
+    let y = b.leaky_relu(&y, 0.1);
+    let s = b.add(&y, &a);
+    // A second shortcut reads the first's sum, as Darknet's stages do.
+    let y = b.scoped("conv3", |b| b.conv_with(&s, Conv::new(16, 3).pad(1).bias(true)));
+    let y = b.leaky_relu(&y, 0.1);
+    let s = b.add(&s, &y);
+    b.output(&s, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let c = compile_int8(&onnx, &dims, 8, 500);
+    let g = &c.optimized;
+    let int8 = g.nodes.iter().filter(|n| matches!(n.op, Op::Conv(_)) && g.ty(n.output).dtype == DType::I8).count();
+    assert_eq!(int8, 6, "four conv + LeakyReLU layers and both adds run int8:\n{g}");
+    // Only the model's input is quantized and its output dequantized.
+    let conversions = g.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_) | Op::Cast(_))).count();
+    assert_eq!(conversions, 2, "no conversion between the int8 layers:\n{g}");
+    check_exact_and_close(&c, &onnx, &dims, &[1, 2, 3], 30.0);
+}
+
+/// YOLO's route: a deeper feature upsampled and concatenated with an earlier one, then convolved. The
+/// concatenation's operands share its scale, so it runs on int8 bytes with no conversion around it (only the
+/// upsample, still f32 on the host, converts).
+#[test]
+fn yolo_route_concatenation_runs_int8_and_exactly() {
+    let dims = [1, 8, 16, 16];
+    let mut b = GraphBuilder::new(35);
+    let x = b.input("input", &[Dim::Fixed(1), 8.into(), 16.into(), 16.into()]);
+    let early = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(12, 3).pad(1).bias(true)));
+    let early = b.leaky_relu(&early, 0.1);
+    let deep = b.scoped("conv1", |b| b.conv_with(&early, Conv::new(16, 3).stride(2).pad(1).bias(true)));
+    let deep = b.leaky_relu(&deep, 0.1);
+    let deep = b.scoped("conv2", |b| b.conv_with(&deep, Conv::new(6, 1).bias(true)));
+    let deep = b.leaky_relu(&deep, 0.1);
+    let up = b.resize_nearest_2x(&deep);
+    let route = b.concat(&[up, early], 1);
+    let y = b.scoped("conv3", |b| b.conv_with(&route, Conv::new(8, 3).pad(1).bias(true)));
+    let y = b.leaky_relu(&y, 0.1);
+    b.output(&y, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let c = compile_int8(&onnx, &dims, 8, 700);
+    let g = &c.optimized;
+    let concat = g.nodes.iter().find(|n| matches!(n.op, Op::Concat(_))).expect("a concatenation");
+    assert_eq!(g.ty(concat.output).dtype, DType::I8, "the concatenation runs int8:\n{g}");
+    // The input, the upsample's input and output, and the model's output: nothing around the concatenation.
+    let conversions = g.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_) | Op::Cast(_))).count();
+    assert_eq!(conversions, 4, "only the model's boundaries and the f32 upsample convert:\n{g}");
+    check_exact_and_close(&c, &onnx, &dims, &[1, 2, 3], 30.0);
+}
