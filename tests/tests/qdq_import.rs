@@ -25,8 +25,28 @@ fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
 }
 
+/// The difference between the largest and the second largest of `v`.
+fn top2_gap(v: &[f32]) -> f32 {
+    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &x in v {
+        if x > a {
+            (a, b) = (x, a);
+        } else if x > b {
+            b = x;
+        }
+    }
+    a - b
+}
+
+/// The root mean square of `got - want`.
+fn noise_rms(got: &[f32], want: &[f32]) -> f32 {
+    let n = got.len().max(1) as f64;
+    (got.iter().zip(want).map(|(g, w)| ((g - w) as f64).powi(2)).sum::<f64>() / n).sqrt() as f32
+}
+
 /// Runs `c` on seeded inputs: exact against the reference interpreter on its graph up to the host Softmax's
-/// ulps (int8; f32 sums in another order can move a fake-quantized value by a step), and the worst SQNR and top-1 agreement against tract.
+/// ulps (int8; f32 sums in another order can move a fake-quantized value by a step), and the worst SQNR and
+/// top-1 agreement against tract (near-ties excepted).
 fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exact: bool) {
     let mut worst = f64::INFINITY;
     for seed in 0..3 {
@@ -44,7 +64,14 @@ fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exa
         }
         let want = &tract_run(onnx, &[x])[0];
         worst = worst.min(sqnr_db(&g, want));
-        assert_eq!(argmax(&g), argmax(want), "{name}: top-1 differs from tract");
+        // The classes must agree unless tract's two best lie within twice the output noise of each other (a
+        // near-tie that any rounding may flip: the generated weights are random).
+        let (gap, noise) = (top2_gap(want), noise_rms(&g, want));
+        if gap >= 2.0 * noise {
+            assert_eq!(argmax(&g), argmax(want), "{name}: top-1 differs from tract (top-2 gap {gap}, noise {noise})");
+        } else {
+            eprintln!("{name}: seed {seed} is a near-tie (top-2 gap {gap:.2e}, noise rms {noise:.2e})");
+        }
     }
     eprintln!("{name}: worst SQNR vs tract {worst:.1} dB");
     assert!(worst >= min_db, "{name}: SQNR {worst:.1} dB < {min_db}");

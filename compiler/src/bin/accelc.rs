@@ -97,7 +97,7 @@ struct CompileArgs {
     equalize: bool,
 
     /// int8/auto: one scale for each fused residual add's operand and sum where their ranges are close, which
-    /// makes the residual's requantization exact (off by default; see the README's precision section).
+    /// gives the residual's term the factor 1 (off by default; see the README's precision section).
     #[arg(long)]
     share_residual_scales: bool,
     #[command(flatten)]

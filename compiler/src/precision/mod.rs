@@ -182,6 +182,7 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
                 g.nodes.iter().zip(&mac).map(|(n, &m)| m && nodes::table_act(n).is_some()).collect();
             let (split, pre_of) = calibrate::split_activations(g, &tables);
             let mut r = calibrate::ranges(&split, c)?;
+            pools::max_ranges(g, &tile_pools, &mut r);
             if opts.share_residual_scales {
                 residual::share(g, &mut r);
             }

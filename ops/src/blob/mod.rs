@@ -11,7 +11,7 @@ mod error;
 pub use codec::MAX_SECTION_BYTES;
 pub use error::BlobError;
 
-use crate::command::{decode_queues, encode_queues, Command};
+use crate::command::{decode_queues, encode_queues};
 use crate::program::{DebugInfo, HostKernel, Meta, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
@@ -23,10 +23,13 @@ pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// LeakyReLU's slope (`QuantHeader::neg_mult`).
 /// 4: `mac.conv` also carries its input's and its residual's row pitches (`in_row_pitch`, `res_row_pitch`), so a
 /// fused chain can be cut into columns too (a window of a wider block). 3.x blobs are refused.
-pub const FORMAT_MAJOR: u16 = 4;
+/// 5: an int8 `mac.conv` with a residual rounds its sum and its residual term to the output grid once, together
+/// (`numerics::requant::requantize_sum`), not once each: the same bytes, another result, so 4.x blobs are
+/// refused (recompile them). 5.0 also has `vec.pool.i8` (opcode 0x0A), int8 pooling.
+pub const FORMAT_MAJOR: u16 = 5;
 /// 0: as described for `FORMAT_MAJOR`, and (since 3.0) an i8 `mac.conv`/`mac.matmul` with an `act` has a 256-byte lookup
-/// table after its quant header (`numerics::table`). 1: `vec.pool.i8` (opcode 0x0A), int8 pooling.
-pub const FORMAT_MINOR: u16 = 1;
+/// table after its quant header (`numerics::table`).
+pub const FORMAT_MINOR: u16 = 0;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
@@ -72,12 +75,10 @@ impl Default for BlobLimits {
     }
 }
 
-/// Serializes a program. Deterministic: the same program gives the same bytes. The header names the least
-/// minor version that has every command the program uses, so readers of 4.0 still take blobs without int8 pools.
+/// Serializes a program. Deterministic: the same program gives the same bytes.
 pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
     let meta = codec::encode(&program.meta).map_err(|why| BlobError::Encode { section: "meta", why })?;
-    let int8_pools = program.queues.iter().flat_map(|q| &q.commands).any(|c| matches!(c, Command::PoolI8 { .. }));
-    encode_with_meta(program, meta, if int8_pools { 1 } else { 0 })
+    encode_with_meta(program, meta, FORMAT_MINOR)
 }
 
 /// `encode` with the metadata section's bytes and the minor version given.

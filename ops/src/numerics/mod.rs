@@ -20,9 +20,11 @@
 //! - Accumulation: `acc = bias[c] + sum (x - x_zero) * w` in wrapping two's-complement i32 (exact for any
 //!   realistic depth, and then independent of order). Padding reads `x_zero` (contributes 0).
 //! - Requantization (`requant::requantize`): `round(acc * m / 2^(31 - shift))` with the product exact in 64
-//!   bits and ties rounded **away from zero**, once (not gemmlowp's two roundings), saturated to i32. Then
-//!   `y = y_zero + that (+ the residual term, requantized the same way)`, clamped to `[y_min, y_max]` (which
-//!   also implements a fused Relu or Clip; a LeakyReLU scales a negative sum once more before the zero point).
+//!   bits and ties rounded **away from zero**, once (not gemmlowp's two roundings), saturated to i32. With a
+//!   residual `r`, its term `(r - r_zero) * r_mult / 2^(31 - r_shift)` is added to the exact product before
+//!   that one rounding (`requant::requantize_sum`, exact in i128; since blob format 5.0). Then `y = y_zero +
+//!   that`, clamped to `[y_min, y_max]` (which also implements a fused Relu or Clip; a LeakyReLU scales a
+//!   negative sum once more before the zero point).
 //! - Other fused activations (SiLU, Sigmoid, Tanh, HardSwish, HardSigmoid, GELU) are a 256-entry int8 lookup
 //!   table (`table`): the value above is then the pre-activation in its own calibrated quantization, and the
 //!   output is `table[y + 128]`. The table is carried in the `quant` operand; an int8 command with an `act`

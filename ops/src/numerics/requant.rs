@@ -137,17 +137,37 @@ pub fn requantize(v: i32, m: i32, shift: i32) -> i32 {
     r.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
-/// The int8 output of one accumulator: `t = requantize(acc, m, s) [+ requantize(r - r_zero, r_mult,
-/// r_shift)]` (exact in i64); with a LeakyReLU (`neg_mult != 0`) a negative `t` becomes
-/// `requantize(sat_i32(t), neg_mult, 0)`; then `clamp(y_zero + t, max(y_min, -128), min(y_max, 127))`. Total for
-/// any parameters. With a lookup table in the operand this is the pre-activation it indexes
-/// (`QuantParams::output`).
+/// `round(v * m / 2^(31 - shift) + u * n / 2^(31 - u_shift))`: both products exact, their sum exact in
+/// i128 (each at most 2^62 in magnitude, brought to the finer of the two grids by at most 61 bits), rounded
+/// **once**, ties away from zero. Shifts are clamped as in `requantize`. The result is at most 2^62 + 1 in
+/// magnitude: exact in i64, never saturated. Total for any arguments.
+#[inline]
+pub fn requantize_sum(v: i32, (m, shift): (i32, i32), u: i32, (n, u_shift): (i32, i32)) -> i64 {
+    let (t, tu) = ((31 - shift.clamp(-31, 30)) as u32, (31 - u_shift.clamp(-31, 30)) as u32);
+    let big = t.max(tu);
+    let s = ((v as i64 * m as i64) as i128) << (big - t);
+    let s = s + (((u as i64 * n as i64) as i128) << (big - tu));
+    let mag = (s.unsigned_abs() + (1u128 << (big - 1))) >> big;
+    // Each term is at most 2^62 / 2^t <= 2^61 in magnitude, so mag <= 2^62 + 1: fits i64.
+    if s < 0 {
+        -(mag as i64)
+    } else {
+        mag as i64
+    }
+}
+
+/// The int8 output of one accumulator: `t = requantize(acc, m, s)`, or with a residual `r` the sum of both
+/// terms rounded once, `t = requantize_sum(acc, (m, s), r - r_zero, (r_mult, r_shift))` (one rounding to the
+/// output grid, not one per term: the second rounding doubled a residual layer's output noise); with a
+/// LeakyReLU (`neg_mult != 0`) a negative `t` becomes `requantize(sat_i32(t), neg_mult, 0)`; then
+/// `clamp(y_zero + t, max(y_min, -128), min(y_max, 127))`. Total for any parameters. With a lookup table in
+/// the operand this is the pre-activation it indexes (`QuantParams::output`).
 #[inline]
 pub fn output(acc: i32, (m, s): (i32, i32), h: &QuantHeader, residual: Option<i8>) -> i8 {
-    let mut t = requantize(acc, m, s) as i64;
-    if let Some(r) = residual {
-        t += requantize((r as i32).wrapping_sub(h.r_zero), h.r_mult, h.r_shift) as i64;
-    }
+    let mut t = match residual {
+        Some(r) => requantize_sum(acc, (m, s), (r as i32).wrapping_sub(h.r_zero), (h.r_mult, h.r_shift)),
+        None => requantize(acc, m, s) as i64,
+    };
     if h.neg_mult != 0 && t < 0 {
         t = requantize(t.max(i32::MIN as i64) as i32, h.neg_mult, 0) as i64;
     }
@@ -210,3 +230,7 @@ pub fn quantize(x: f32, scale: f32, zero: i32) -> i8 {
 pub fn dequantize(q: i8, scale: f32, zero: i32) -> f32 {
     (q as i64 - zero as i64) as f32 * scale
 }
+
+#[cfg(test)]
+#[path = "requant_tests.rs"]
+mod tests;

@@ -330,10 +330,12 @@ fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8
     });
 }
 
-/// One channel's plane of accumulators requantized with uniform parameters and no residual: `numerics::output`
-/// in a branch-free form (the same integer arithmetic: |v x m| <= 2^62, so the sign trick and the rounding add
-/// cannot overflow), compiled per instruction set by `dispatch` so that it vectorizes. The differential test
-/// `requant_plane_matches_numerics` holds it to `output` bit for bit.
+/// One channel's plane of accumulators requantized with uniform parameters, with or without a residual:
+/// `numerics::output` in a branch-free form (the same integer arithmetic: |v x m| <= 2^62, so the sign trick
+/// and the rounding add cannot overflow; a residual's term joins the sum before the one rounding), compiled
+/// per instruction set by `dispatch` so that it vectorizes. The differential tests
+/// `requant_plane_matches_numerics` and `requant_plane_with_residual_matches_numerics_at_the_edges` hold it to
+/// `output` bit for bit.
 struct RequantPlane<'a> {
     acc: &'a [i32],
     out: &'a mut [i8],
@@ -378,12 +380,23 @@ impl Simd for RequantPlane<'_> {
                 }
             }
             Some(res) => {
-                let (rm, rt) = (h.r_mult as i64, shift_of(h.r_shift));
-                let rhalf = 1i64 << (rt - 1);
+                let rt = shift_of(h.r_shift);
+                // `numerics::requantize_sum` in i64: with |r - r_zero| <= 255, the residual's product is below
+                // 2^39 and, brought to the accumulator's grid (`t - rt <= 21` bits), below 2^60; with the
+                // accumulator's product (<= 2^62) and the rounding half (<= 2^61) the sum stays below 2^63. Other
+                // parameters take the definition per element.
+                if !(-128..=127).contains(&h.r_zero) || rt > t || t - rt > 21 {
+                    for ((o, &v), &rv) in self.out.iter_mut().zip(self.acc).zip(res) {
+                        *o = accel_ops::numerics::requant::output(v, self.param, h, Some(rv));
+                    }
+                    return;
+                }
+                let (rm, up, rz) = (h.r_mult as i64, t - rt, h.r_zero as i64);
                 for ((o, &v), &rv) in self.out.iter_mut().zip(self.acc).zip(res) {
-                    let r = requant_branchless(v, m, t, half);
-                    let rr = requant_branchless((rv as i32).wrapping_sub(h.r_zero), rm, rt, rhalf);
-                    *o = (h.y_zero as i64 + r + rr).max(lo).min(hi) as i8;
+                    let p = v as i64 * m + (((rv as i64 - rz) * rm) << up);
+                    let sign = p >> 63;
+                    let mag = (((p ^ sign) - sign) + half) >> t;
+                    *o = (h.y_zero as i64 + ((mag ^ sign) - sign)).max(lo).min(hi) as i8;
                 }
             }
         }

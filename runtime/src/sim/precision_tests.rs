@@ -264,7 +264,7 @@ fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantP
         y_min: -100,
         y_max: 120,
         r_zero: if residual { (f() * 20.0) as i32 - 10 } else { 0 },
-        r_mult: if residual { 1 << 30 } else { 0 },
+        r_mult: 0,
         r_shift: 0,
         // Every other draw fuses a LeakyReLU (slope 0.1 or 0.01).
         neg_mult: match (f() * 4.0) as u32 {
@@ -272,6 +272,14 @@ fn random_quant(rng: &mut SplitMix64, channels: usize, residual: bool) -> QuantP
             1 => nx::requant::leaky_multiplier(0.01).unwrap(),
             _ => 0,
         },
+    };
+    // The residual's factor `r_scale / y_scale` as calibration gives it (~0.25 .. 4).
+    let header = match residual {
+        true => {
+            let (r_mult, r_shift) = nx::quantize_multiplier(0.25 + f() * 3.75).unwrap();
+            QuantHeader { r_mult, r_shift, ..header }
+        }
+        false => header,
     };
     let table = (f() < 0.5).then(|| std::array::from_fn(|_| (f() * 256.0) as i32 as u8 as i8));
     let channels = (0..channels).map(|_| nx::quantize_multiplier(1e-4 + f() * 0.05).unwrap()).collect();
@@ -415,6 +423,37 @@ fn requant_plane_matches_numerics() {
                 dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header, residual });
                 for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
                     assert_eq!(o, output(a, (m, shift), &header, Some(r)), "acc {a} residual {r} {header:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The residual form of `RequantPlane` in the parameters of its i64 path (a residual zero point in int8 and
+/// the residual's grid at most 21 bits coarser than the accumulator's, up to the extremes of both multipliers
+/// and of the accumulator) and outside them (22 bits and more, the other way round, a zero point outside int8),
+/// where it takes the definition: bit for bit `numerics::output` everywhere.
+#[test]
+fn requant_plane_with_residual_matches_numerics_at_the_edges() {
+    let mut rng = SplitMix64::new(7);
+    let mut acc: Vec<i32> = (0..256).map(|_| rng.next_u64() as i32 >> (rng.next_u64() % 32)).collect();
+    acc.extend([i32::MIN, i32::MAX, i32::MIN + 1, 0, -1, 1]);
+    acc.extend([i32::MIN, i32::MAX]);
+    let mut res: Vec<i8> = (0..acc.len() - 2).map(|i| (i as i32 * 37 + 11) as u8 as i8).collect();
+    res.extend([-128, 127]);
+    for shift in [-31, -20, -13, -1, 0, 30] {
+        for up in [-1, 0, 1, 13, 21, 22, 23, 30, 61] {
+            let r_shift = shift + up;
+            for (m, r_mult) in [(1 << 30, 1 << 30), (i32::MAX, i32::MAX), (i32::MIN, i32::MIN), (12345, -7), (0, 1)] {
+                for r_zero in [-128, 0, 5, 127, 128, -300] {
+                    let header = QuantHeader { y_zero: -3, r_zero, r_mult, r_shift, ..Default::default() };
+                    let mut out = vec![0i8; acc.len()];
+                    let residual = Some(res.as_slice());
+                    dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header, residual });
+                    for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
+                        let want = output(a, (m, shift), &header, Some(r));
+                        assert_eq!(o, want, "acc {a} residual {r} m {m} shift {shift} {header:?}");
+                    }
                 }
             }
         }

