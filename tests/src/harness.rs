@@ -116,3 +116,22 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
 /// The tolerance of the end-to-end f32 tests.
 pub const ATOL: f32 = 1e-4;
 pub const RTOL: f32 = 1e-3;
+
+/// The difference between the largest and the second largest value (how near a top-1 decision is to a tie).
+pub fn top2_gap(v: &[f32]) -> f32 {
+    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &x in v {
+        if x > a {
+            (a, b) = (x, a);
+        } else if x > b {
+            b = x;
+        }
+    }
+    a - b
+}
+
+/// Root mean square of `got - want`.
+pub fn noise_rms(got: &[f32], want: &[f32]) -> f64 {
+    let n = got.len().max(1) as f64;
+    (got.iter().zip(want).map(|(g, w)| ((g - w) as f64).powi(2)).sum::<f64>() / n).sqrt()
+}

@@ -8,7 +8,7 @@ use accel_compiler::ir::evaluate;
 use accel_ops::numerics::sqnr_db;
 use accel_ops::op::Op;
 use accel_ops::DType;
-use accel_tests::harness::{random_tensor, run_blob, tract_run};
+use accel_tests::harness::{noise_rms, random_tensor, run_blob, top2_gap, tract_run};
 
 fn qdq_model(m: accel_modelgen::ModelProto, dims: &[usize]) -> Vec<u8> {
     let cal: Vec<(Vec<usize>, Vec<f32>)> =
@@ -23,25 +23,6 @@ fn compile(onnx: &[u8], precision: Precision) -> Compiled {
 
 fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
-}
-
-/// The difference between the largest and the second largest of `v`.
-fn top2_gap(v: &[f32]) -> f32 {
-    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
-    for &x in v {
-        if x > a {
-            (a, b) = (x, a);
-        } else if x > b {
-            b = x;
-        }
-    }
-    a - b
-}
-
-/// The root mean square of `got - want`.
-fn noise_rms(got: &[f32], want: &[f32]) -> f32 {
-    let n = got.len().max(1) as f64;
-    (got.iter().zip(want).map(|(g, w)| ((g - w) as f64).powi(2)).sum::<f64>() / n).sqrt() as f32
 }
 
 /// Runs `c` on seeded inputs: exact against the reference interpreter on its graph up to the host Softmax's
@@ -66,7 +47,7 @@ fn check(name: &str, onnx: &[u8], c: &Compiled, dims: &[usize], min_db: f64, exa
         worst = worst.min(sqnr_db(&g, want));
         // The classes must agree unless tract's two best lie within twice the output noise of each other (a
         // near-tie that any rounding may flip: the generated weights are random).
-        let (gap, noise) = (top2_gap(want), noise_rms(&g, want));
+        let (gap, noise) = (top2_gap(want), noise_rms(&g, want) as f32);
         if gap >= 2.0 * noise {
             assert_eq!(argmax(&g), argmax(want), "{name}: top-1 differs from tract (top-2 gap {gap}, noise {noise})");
         } else {

@@ -11,7 +11,7 @@ use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_ops::numerics::sqnr_db;
 use accel_ops::Tensor;
 use accel_runtime::Session;
-use accel_tests::harness::{random_tensor, tract_run};
+use accel_tests::harness::{noise_rms, random_tensor, top2_gap, tract_run};
 use anyhow::{Context, Result};
 
 struct Model {
@@ -40,25 +40,6 @@ fn models(size: usize) -> Result<Vec<Model>> {
     add(format!("resnet50@{size}"), accel_modelgen::zoo::resnet50(size, size, 1)?);
     add(format!("mobilenetv2@{size}"), accel_modelgen::zoo::mobilenetv2(size, size, 2)?);
     Ok(v)
-}
-
-/// The difference between the largest and the second largest value.
-fn top2_gap(v: &[f32]) -> f32 {
-    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
-    for &x in v {
-        if x > a {
-            (a, b) = (x, a);
-        } else if x > b {
-            b = x;
-        }
-    }
-    a - b
-}
-
-/// Root mean square of the difference.
-fn noise_rms(got: &[f32], want: &[f32]) -> f64 {
-    let n = got.len().max(1) as f64;
-    (got.iter().zip(want).map(|(g, w)| ((g - w) as f64).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 fn argmax(v: &[f32]) -> usize {
