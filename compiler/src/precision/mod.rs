@@ -302,7 +302,7 @@ fn build(
         if ranges.tile_pools.get(i).copied().unwrap_or(false) && pools::int8_pool(&mut rw, n, &ranges.values)? {
             continue;
         }
-        if concat::int8_concat(&mut rw, n, &ranges.values)? {
+        if concat::int8_concat(&mut rw, n, &ranges.values)? || concat::int8_upsample(&mut rw, n)? {
             continue;
         }
         let done = match c {

@@ -116,7 +116,10 @@ fn tap_limit(in_len: usize) -> usize {
 impl Resize {
     pub fn infer(&self, inputs: &[TensorType]) -> Result<TensorType, OpError> {
         arity(inputs.len(), 1, 1)?;
-        want_dtype(inputs, 0, DType::F32)?;
+        // Int8 only where the output is a gather of the input (nearest, no extrapolated constant).
+        if !(self.moves_int8() && inputs[0].dtype == DType::I8) {
+            want_dtype(inputs, 0, DType::F32)?;
+        }
         let [n, c, _, _] = inputs[0].shape.dims()[..] else {
             return Err(OpError::shape(0, format!("resize supports NCHW, got {}", inputs[0].shape)));
         };
@@ -146,7 +149,13 @@ impl Resize {
                 }
             }
         }
-        Ok(TensorType::f32(vec![n, c, self.out_hw[0], self.out_hw[1]]))
+        Ok(TensorType::new(inputs[0].dtype, vec![n, c, self.out_hw[0], self.out_hw[1]]))
+    }
+
+    /// Whether every output element is one input element (nearest, no extrapolation), so that the resize
+    /// works on int8 with its input's scale and zero point.
+    pub fn moves_int8(&self) -> bool {
+        matches!(self.mode, ResizeMode::Nearest(_)) && self.coord.extrapolation().is_none()
     }
 
     /// The separable filter of the cubic and antialiased modes; `None` for nearest and plain bilinear.
@@ -189,11 +198,23 @@ impl Resize {
     }
 
     pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {
-        let x = f32_input(inputs, 0)?;
         let [n, c, h, w] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let [oh, ow] = self.out_hw;
         let sy: Vec<f32> = (0..oh).map(|o| self.source(0, o, h, oh)).collect();
         let sx: Vec<f32> = (0..ow).map(|o| self.source(1, o, w, ow)).collect();
+        if let (Ok(x), ResizeMode::Nearest(r)) = (inputs[0].as_i8(), self.mode) {
+            // `infer` admits int8 only for a gather: nearest, no extrapolation.
+            let (iy, ix): (Vec<usize>, Vec<usize>) =
+                (sy.iter().map(|&s| nearest(s, r, h)).collect(), sx.iter().map(|&s| nearest(s, r, w)).collect());
+            let mut y = Vec::with_capacity(out.shape.numel());
+            for xp in x.chunks(h * w).take(n * c) {
+                for &yy in &iy {
+                    y.extend(ix.iter().map(|&xx| xp[yy * w + xx]));
+                }
+            }
+            return Tensor::from_i8(out.shape.dims().to_vec(), y);
+        }
+        let x = f32_input(inputs, 0)?;
         // tf_crop_and_resize: a source outside the input on either axis gives the extrapolation value.
         let outside = |s: f32, len: usize| s < 0.0 || s > len as f32 - 1.0;
         let extrapolation = self.coord.extrapolation();
@@ -291,6 +312,44 @@ mod tests {
         };
         let y = Op::Resize(r).eval(&[&x]).unwrap();
         assert_eq!(y.as_f32().unwrap(), &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
+    }
+
+    /// Int8 nearest resizes gather the same elements as f32 ones, for every rounding and a fractional scale;
+    /// linear resizes stay f32 only.
+    #[test]
+    fn int8_nearest_gathers_what_f32_does() {
+        let v: Vec<i8> = (0..2 * 5 * 7).map(|i| (i * 37 % 251) as i8).collect();
+        let xi = Tensor::from_i8(vec![1, 2, 5, 7], v.clone()).unwrap();
+        let xf = Tensor::from_f32(vec![1, 2, 5, 7], v.iter().map(|&q| q as f32).collect()).unwrap();
+        for rounding in [
+            NearestRounding::Floor,
+            NearestRounding::Ceil,
+            NearestRounding::RoundPreferFloor,
+            NearestRounding::RoundPreferCeil,
+        ] {
+            for coord in [CoordMode::Asymmetric, CoordMode::HalfPixel, CoordMode::AlignCorners] {
+                let r = Resize {
+                    mode: ResizeMode::Nearest(rounding),
+                    coord,
+                    out_hw: [12, 9],
+                    scales: [2.4, 1.3],
+                    antialias: false,
+                };
+                let yi = Op::Resize(r.clone()).eval(&[&xi]).unwrap();
+                let yf = Op::Resize(r).eval(&[&xf]).unwrap();
+                let want: Vec<f32> = yf.as_f32().unwrap().to_vec();
+                let got: Vec<f32> = yi.as_i8().unwrap().iter().map(|&q| q as f32).collect();
+                assert_eq!(got, want, "{rounding:?} {coord:?}");
+            }
+        }
+        let linear = Resize {
+            mode: ResizeMode::Linear,
+            coord: CoordMode::HalfPixel,
+            out_hw: [10, 14],
+            scales: [2.0; 2],
+            antialias: false,
+        };
+        assert!(Op::Resize(linear).eval(&[&xi]).is_err());
     }
 
     /// Keys' weights sum to one at every offset, with and without `exclude_outside`: a constant plane stays
