@@ -4,7 +4,7 @@
 //! alignment, a big-endian host) operands go through per-thread scratch, with the same numbers. Timing is not
 //! here (see `exec`), nor the order of commands (see `functional`). Sizes were verified; they are recomputed
 //! with checked arithmetic anyway, and any mismatch is an error string, never a panic.
-use super::conv::{conv_f32, ConvGeom};
+use super::conv::{conv_f32_lanes, ConvGeom, Lanes};
 use super::lazy::{dense_in_sram, Immutable, Lazy, Operands};
 use super::matmul::{matmul_f32, MatMulGeom};
 use super::memory::{bytes, bytes_mut};
@@ -108,21 +108,43 @@ fn sram_at(c: &Copy3, base: u64, i2: u64, i1: u64) -> Result<u64, String> {
     offset(base, i2, c.sram_stride2 as u64, i1, c.sram_stride1 as u64)
 }
 
-/// Copies one DMA run: in 64-byte pieces of fixed size (inlined moves) and a short tail, since runs are often
-/// a few dozen bytes and a `memcpy` call per run would cost more than the copy.
+/// Copies one DMA run: in 64-byte pieces of fixed size (inlined moves), the last piece overlapping the one
+/// before (the same bytes written twice), and short runs as two overlapping fixed-size moves, since runs are
+/// often a few dozen bytes and a `memcpy` call or a byte loop per run would cost more than the copy.
 #[inline]
 fn copy_run(dst: &mut [u8], src: &[u8]) {
-    if dst.len() >= 4096 {
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    if n >= 4096 {
         return dst.copy_from_slice(src);
     }
-    let mut d = dst.chunks_exact_mut(64);
-    let mut s = src.chunks_exact(64);
-    for (d, s) in (&mut d).zip(&mut s) {
-        let s: &[u8; 64] = s.try_into().unwrap_or(&[0; 64]);
-        d.copy_from_slice(s);
+    /// `dst[..N] = src[..N]` and `dst[n - N..] = src[n - N..]`, for `N <= n <= 2N`.
+    #[inline(always)]
+    fn ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        let n = dst.len();
+        for at in [0, n - N] {
+            let s: &[u8; N] = src[at..at + N].try_into().unwrap_or(&[0; N]);
+            dst[at..at + N].copy_from_slice(s);
+        }
     }
-    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = *s;
+    match n {
+        64.. => {
+            let mut d = dst.chunks_exact_mut(64);
+            let mut s = src.chunks_exact(64);
+            for (d, s) in (&mut d).zip(&mut s) {
+                let s: &[u8; 64] = s.try_into().unwrap_or(&[0; 64]);
+                d.copy_from_slice(s);
+            }
+            if !s.remainder().is_empty() {
+                let s: &[u8; 64] = src[n - 64..].try_into().unwrap_or(&[0; 64]);
+                dst[n - 64..].copy_from_slice(s);
+            }
+        }
+        32.. => ends::<32>(dst, src),
+        16.. => ends::<16>(dst, src),
+        8.. => ends::<8>(dst, src),
+        4.. => ends::<4>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -363,9 +385,16 @@ fn compute_cmd(sram: &mut [u8], ops: Operands<'_>, cmd: &Command, mac: &mut MacS
                 optional(*bias, *out_c as usize),
                 if r_gathered.is_some() { None } else { optional(*residual, out_len) },
             ];
+            // Weights a lazy load holds are packed once per session for the channel-lane GEMM, if it would
+            // take them.
+            let w_len = n(&[*out_c, *in_c / *groups, *kernel_h as u32, *kernel_w as u32])?;
+            let w_bytes = (w_len as u64).checked_mul(4).ok_or("size overflow")?;
+            let origin = ops.origin(addr(*weights), w_bytes);
+            let w_lazy = origin.and_then(|_| ops.pending(addr(*weights), w_bytes).ok().flatten());
+            let lanes = w_lazy.and_then(|wb| mac.lane_weights(origin, &g, wb)).map_or(Lanes::None, Lanes::Auto);
             compute(sram, ops, ins, (addr(*output), out_len), |[x, w, b, r], y| {
                 let x = x.or(x_gathered.as_deref()).unwrap_or(&[]);
-                conv_f32(&g, x, w.unwrap_or(&[]), b, r.or(r_gathered.as_deref()), act.0, y)
+                conv_f32_lanes(&g, x, w.unwrap_or(&[]), lanes, b, r.or(r_gathered.as_deref()), act.0, y)
             })
         }
         Command::MatMul { dtype, a, b, bias, quant: _, output, m: rows, k, n: cols, act } => {
@@ -545,4 +574,20 @@ fn compute<const N: usize>(
     }
     SPARE.with(|s| s.replace(spare));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every run length up to past the `memcpy` threshold, at odd offsets: exactly the source bytes, nothing
+    /// outside the run touched.
+    #[test]
+    fn copy_run_copies_every_length_exactly() {
+        let src: Vec<u8> = (0..5000u32).map(|i| (i * 7 + 3) as u8).collect();
+        for n in (0..300).chain([4095, 4096, 4097]) {
+            let mut dst = vec![0xeeu8; n + 10];
+            super::copy_run(&mut dst[3..3 + n], &src[5..5 + n]);
+            assert_eq!(&dst[3..3 + n], &src[5..5 + n], "length {n}");
+            assert!(dst[..3].iter().chain(&dst[3 + n..]).all(|&b| b == 0xee), "length {n} wrote outside");
+        }
+    }
 }

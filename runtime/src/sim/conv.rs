@@ -3,14 +3,17 @@
 //! too large, row by row so an output row stays in L1 across the taps; the others the packed
 //! GEMM (`packed`) with B read in place: the input planes themselves for 1x1 stride 1, else (at any stride)
 //! zero-padded phase planes of the input (`implicit`), or, where those would waste more than im2col costs, an
-//! im2col straight into the GEMM's panels block by block (per-thread scratch); written straight into the output. Large
+//! im2col straight into the GEMM's panels block by block (per-thread scratch); written straight into the output.
+//! On small planes, with weights packed once per session, the same B goes to the channel-lane GEMM (`lanes`)
+//! instead, which computes no padded positions and gives the same bits. Large
 //! ones split their output channels over rayon. Semantics are exactly `accel_ops::op::Conv` on one block: padding top/left shifts the window,
 //! positions outside the block read zero, the first `out_h x out_w` outputs are produced; bias, then the
 //! optional residual block (output-shaped), then the fused activation. The direct path sums in the reference's
 //! order (bit-identical up to the sign of a zero); the GEMM paths within f32 rounding.
 use super::depthwise_f32::depthwise_f32;
-use super::gemm::{dispatch, Simd, F_MR, F_NR};
-use super::implicit::{implicit, PhaseLayout};
+use super::gemm::{dispatch, Simd, F_MR, F_NR, L_MR};
+use super::implicit::{implicit, implicit_lanes, PhaseLayout};
+use super::lanes::{self, gemm_lanes, LanePacked};
 use super::packed::{gemm_packed, AView, FillB, RowMajorB};
 use super::vector::{epilogue, par_threshold};
 use accel_ops::op::UnaryOp;
@@ -83,6 +86,13 @@ impl ConvGeom {
         Ok(())
     }
 
+    /// Whether output position `p` reads input position `p` of each channel (1x1, stride 1, no padding, the
+    /// same width, no more rows): the GEMM's B is then the input planes themselves.
+    fn reads_input_planes(&self) -> bool {
+        let ([kh, kw], [sh, sw]) = (self.kernel, self.stride);
+        [kh, kw, sh, sw] == [1; 4] && self.pad == [0, 0] && self.out_w == self.in_w && self.out_h <= self.in_h
+    }
+
     fn macs(&self) -> usize {
         let k = self.in_c / self.groups * self.kernel[0] * self.kernel[1];
         self.out_c.saturating_mul(self.out_h * self.out_w).saturating_mul(k)
@@ -100,6 +110,34 @@ pub fn conv_f32(
     act: Option<UnaryOp>,
     y: &mut [f32],
 ) -> Result<(), String> {
+    conv_f32_lanes(g, x, w, Lanes::None, bias, residual, act, y)
+}
+
+/// Which GEMM an f32 convolution may use: the channel-lane one needs its packed weights (`scratch` keeps them
+/// per session).
+#[derive(Clone, Copy)]
+pub(super) enum Lanes<'a> {
+    /// Only the position-lane GEMM (`packed`).
+    None,
+    /// The channel-lane GEMM where it wastes fewer multiply-adds (`lanes::wins`).
+    Auto(&'a LanePacked),
+    /// The channel-lane GEMM wherever B is in memory (tests).
+    #[cfg(test)]
+    Always(&'a LanePacked),
+}
+
+/// `conv_f32` with packed weights for the channel-lane GEMM.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv_f32_lanes(
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    lanes: Lanes<'_>,
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    act: Option<UnaryOp>,
+    y: &mut [f32],
+) -> Result<(), String> {
     g.check(x.len(), w.len(), bias.map(|b| b.len()), y.len())?;
     if residual.is_some_and(|r| r.len() != y.len()) {
         return Err(format!("residual must have the output's {} elements", y.len()));
@@ -112,7 +150,7 @@ pub fn conv_f32(
         direct(g, x, w, bias, y);
         epilogue(y, n, None, residual, act);
     } else {
-        gemm_path(g, x, w, y)?;
+        gemm_path(g, x, w, lanes, y)?;
         epilogue(y, n, bias, residual, act);
     }
     Ok(())
@@ -314,30 +352,67 @@ fn direct(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32
     }
 }
 
+/// Whether an f32 convolution would take the channel-lane GEMM given its packed weights (`scratch` packs
+/// only those): on an AVX-512 CPU, B in memory, and `lanes::wins`.
+pub(super) fn wants_lanes(g: &ConvGeom) -> bool {
+    let groups = g.groups.max(1);
+    let (cg, kg) = (g.in_c / groups, g.out_c / groups);
+    let sizes = (|| {
+        let x = prod(&[g.in_c, g.in_h, g.in_w])?;
+        let w = prod(&[g.out_c, cg, g.kernel[0], g.kernel[1]])?;
+        Some((x, w, prod(&[g.out_c, g.out_h, g.out_w])?))
+    })();
+    let valid = sizes.is_some_and(|(x, w, y)| g.check(x, w, None, y).is_ok());
+    let n = g.out_h.saturating_mul(g.out_w);
+    if !lanes::available() || !valid || cg <= 1 || kg == 0 || n == 0 {
+        return false;
+    }
+    let k = cg * g.kernel[0] * g.kernel[1];
+    let pointwise = g.reads_input_planes();
+    let pitch = if pointwise { Some(g.out_w) } else { PhaseLayout::new(g).filter(|l| l.suits(g, kg)).map(|l| l.wq) };
+    pitch.is_some_and(|wq| lanes::wins(n, g.out_h * wq, k))
+}
+
 thread_local! {
     /// This worker thread's B block (the im2col panels), reused across commands and runs (taken while in use).
     static PANELS: RefCell<Vec<[f32; F_NR]>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The packed weights times B (the input planes for 1x1 stride 1, the phase planes, or im2col panels), written
-/// straight into `y`.
-fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), String> {
+/// straight into `y`; by the channel-lane GEMM where `lanes` allows it and B is in memory.
+fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], lanes: Lanes<'_>, y: &mut [f32]) -> Result<(), String> {
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
     let k = cg * g.kernel[0] * g.kernel[1];
     let n = g.out_h * g.out_w;
     let plane = g.in_h * g.in_w;
     let threads = rayon::current_num_threads();
     let parallel = threads > 1 && g.macs() >= PAR_MACS;
+    let pointwise = g.reads_input_planes();
+    let layout = if pointwise { None } else { PhaseLayout::new(g) };
+    // The channel-lane GEMM reads B where `packed` reads it in place: the input planes (row pitch `out_w`) or
+    // the phase planes (pitch `wq`, of which `packed` computes every column).
+    let pitch = if pointwise { Some(g.out_w) } else { layout.as_ref().filter(|l| l.suits(g, kg)).map(|l| l.wq) };
+    let lane = match lanes {
+        Lanes::None => None,
+        Lanes::Auto(p) => pitch.filter(|&wq| lanes::wins(n, g.out_h * wq, k)).map(|_| p),
+        #[cfg(test)]
+        Lanes::Always(p) => pitch.map(|_| p),
+    };
+    let lane = lane.filter(|p| lanes::available() && p.matches(g.groups, kg, k));
     // Output-channel blocks: contiguous rows of `y`, so tasks write disjoint slices. Each block redoes the
     // im2col of its columns, which costs `k` copies per `rows * k` MACs. Blocks are whole microkernel tiles
     // (120 rows as 64 + 56, not 60 + 60 padded to 64 + 64).
     let blocks = if parallel && g.groups < threads { threads.min(kg / 16).max(1) } else { 1 };
-    let rows = kg.div_ceil(blocks).next_multiple_of(F_MR);
-    let pointwise = g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && g.out_w == g.in_w;
-    let layout = if pointwise { None } else { PhaseLayout::new(g) };
+    let rows = kg.div_ceil(blocks).next_multiple_of(if lane.is_some() { L_MR } else { F_MR });
     let unit = |grp: usize, m0: usize, yb: &mut [f32]| -> Result<(), String> {
         let mb = yb.len() / n;
         let xg = &x[grp * cg * plane..][..cg * plane];
+        if let Some(p) = lane {
+            return match layout.as_ref() {
+                None => gemm_lanes(p, grp, m0, mb, &RowMajorB { data: xg, ld: plane }, (g.out_w, g.out_w), n, yb),
+                Some(lay) => implicit_lanes(g, lay, p, (grp, m0), xg, yb),
+            };
+        }
         let a = AView { data: &w[(grp * kg + m0) * k..][..mb * k], m: mb, k, lda: k };
         let mut panels = PANELS.with(|c| c.take());
         let r = if pointwise {

@@ -2,8 +2,9 @@
 //! `matrixmultiply::sgemm` (an `unsafe fn` over raw pointers) that proves every element it can touch lies in
 //! the slices it was given; the CPU-feature dispatch (`dispatch`) that runs a safe kernel body compiled for
 //! AVX-512 or AVX2 once the CPU has been seen to support it; and the microkernels in AVX-512 intrinsics, the
-//! f32 FMA tile of the packed convolution GEMM (and its half-width twin) and the VNNI dot product of the INT8
-//! GEMM, whose loads and stores stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
+//! f32 FMA tile of the packed convolution GEMM (and its half-width twin), the channel-lane f32 tile (B read
+//! unchecked after one bounds check per tile) and the VNNI dot product of the INT8 GEMM, whose loads and stores
+//! stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
 #![allow(unsafe_code)]
 
 /// A row-major `rows x cols` view of `data`; row `r` starts at `r * ld`.
@@ -323,6 +324,130 @@ fn half_tile_avx512(ops: &Panels<'_>, t: &mut Tile<'_>) -> bool {
             for (d, v) in row.iter_mut().zip(full) {
                 *d = if t.accumulate { *d + v } else { v };
             }
+        }
+    }
+    true
+}
+
+/// Output channels of the channel-lane f32 kernel's tile: two AVX-512 vectors.
+pub const L_MR: usize = 32;
+/// Most output positions of the channel-lane kernel's tile (each a broadcast B value).
+pub const L_NP: usize = 8;
+
+/// B of the channel-lane tiles over one k block, checked once: step `p` of position offset `q` reads
+/// `b[offs[p] + q]`, and every `offs[p] <= reach`.
+#[derive(Clone, Copy)]
+pub struct LaneB<'a> {
+    b: &'a [f32],
+    offs: &'a [usize],
+    reach: usize,
+}
+
+impl<'a> LaneB<'a> {
+    pub fn new(b: &'a [f32], offs: &'a [usize]) -> LaneB<'a> {
+        LaneB { b, offs, reach: offs.iter().copied().max().unwrap_or(0) }
+    }
+}
+
+/// A transposed output tile of the channel-lane kernel: position `j` at `c[j * ldt..][..L_MR]`.
+pub struct LaneTile<'a> {
+    pub c: &'a mut [f32],
+    pub ldt: usize,
+    /// Add to what `c` holds (`false`: overwrite it).
+    pub accumulate: bool,
+}
+
+/// `tile[j][r] (+)= sum_p a[p * L_MR + r] * b[offs[p] + pos[j]]` (A packed: step `p`'s `L_MR` channel weights
+/// together) with the AVX-512 FMA kernel. `None`: no AVX-512 (the caller must take another path);
+/// `Some(false)`: an operand or the tile does not fit its slice, or there are no or more than `L_NP` positions
+/// (nothing written); `Some(true)`: done.
+pub fn f32_lane_tile(a: &[f32], b: &LaneB<'_>, pos: &[usize], t: &mut LaneTile<'_>) -> Option<bool> {
+    if isa() != Isa::Avx512 {
+        return None;
+    }
+    let (kc, np) = (b.offs.len(), pos.len());
+    let reach = pos.iter().max().and_then(|q| q.checked_add(b.reach));
+    let fits = (1..=L_NP).contains(&np)
+        && kc.checked_mul(L_MR).is_some_and(|e| e <= a.len())
+        && (kc == 0 || reach.is_some_and(|r| r < b.b.len()))
+        && (np - 1).checked_mul(t.ldt).and_then(|e| e.checked_add(L_MR)).is_some_and(|e| e <= t.c.len());
+    if !fits {
+        return Some(false);
+    }
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    // SAFETY: `isa` saw the CPU report avx512f and fma, all that `lane_tile` enables; `fits` proved every B index
+    // `offs[p] + pos[j] <= reach + max(pos)` is below `b.len()`, as `lane_tile` requires.
+    return Some(unsafe {
+        match np {
+            1 => lane_tile::<1>(a, b, pos, t),
+            2 => lane_tile::<2>(a, b, pos, t),
+            3 => lane_tile::<3>(a, b, pos, t),
+            4 => lane_tile::<4>(a, b, pos, t),
+            5 => lane_tile::<5>(a, b, pos, t),
+            6 => lane_tile::<6>(a, b, pos, t),
+            7 => lane_tile::<7>(a, b, pos, t),
+            _ => lane_tile::<8>(a, b, pos, t),
+        }
+    });
+    #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
+    None
+}
+
+/// The channel-lane tile for exactly `NP` positions (`pos.len() == NP`). Callers must have checked that
+/// `offs[p] + pos[j] < b.len()` for every step and position: B is read unchecked in the inner loop.
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,fma")]
+fn lane_tile<const NP: usize>(a: &[f32], lb: &LaneB<'_>, pos: &[usize], t: &mut LaneTile<'_>) -> bool {
+    use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps};
+    use std::arch::x86_64::{_mm512_setzero_ps, _mm512_storeu_ps};
+    let kc = lb.offs.len();
+    let Some(a) = a.get(..kc * L_MR) else { return false };
+    let Ok(pos) = <[usize; NP]>::try_from(pos) else { return false };
+    let b = lb.b;
+    // Sixteen named accumulators (an array would live on the stack); those of positions past `NP` are unused.
+    let z = _mm512_setzero_ps();
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
+    let (mut c40, mut c41, mut c50, mut c51, mut c60, mut c61, mut c70, mut c71) = (z, z, z, z, z, z, z, z);
+    for (&off, ap) in lb.offs.iter().zip(a.chunks_exact(L_MR)) {
+        let (lo, hi) = ap.split_at(16);
+        // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element chunk split in half), what an unaligned
+        // 512-bit load reads.
+        let (a0, a1) = unsafe { (_mm512_loadu_ps(lo.as_ptr()), _mm512_loadu_ps(hi.as_ptr())) };
+        macro_rules! col {
+            ($j:literal, $x:ident, $y:ident) => {
+                if NP > $j {
+                    // SAFETY: the caller checked `off + pos[j] < b.len()` for every step and position.
+                    let bv = _mm512_set1_ps(unsafe { *b.get_unchecked(off + pos[$j % NP]) });
+                    $x = _mm512_fmadd_ps(a0, bv, $x);
+                    $y = _mm512_fmadd_ps(a1, bv, $y);
+                }
+            };
+        }
+        col!(0, c00, c01);
+        col!(1, c10, c11);
+        col!(2, c20, c21);
+        col!(3, c30, c31);
+        col!(4, c40, c41);
+        col!(5, c50, c51);
+        col!(6, c60, c61);
+        col!(7, c70, c71);
+    }
+    let c: [[__m512; 2]; L_NP] =
+        [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51], [c60, c61], [c70, c71]];
+    for (j, cj) in c.iter().enumerate().take(NP) {
+        let Some(row) = t.c.get_mut(j * t.ldt..j * t.ldt + L_MR) else { return false };
+        let (lo, hi) = row.split_at_mut(16);
+        // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element slice split in half), what an unaligned
+        // 512-bit load or store touches.
+        unsafe {
+            let (mut v0, mut v1) = (cj[0], cj[1]);
+            if t.accumulate {
+                v0 = _mm512_add_ps(_mm512_loadu_ps(lo.as_ptr()), v0);
+                v1 = _mm512_add_ps(_mm512_loadu_ps(hi.as_ptr()), v1);
+            }
+            _mm512_storeu_ps(lo.as_mut_ptr(), v0);
+            _mm512_storeu_ps(hi.as_mut_ptr(), v1);
         }
     }
     true

@@ -5,6 +5,7 @@
 //! convolution) it writes `y` directly. At stride 1 the planes are the padded input itself.
 use super::conv::{valid_range, ConvGeom};
 use super::gemm::F_NR;
+use super::lanes::{gemm_lanes, LanePacked};
 use super::packed::{gemm_packed, AView, FillB};
 use std::cell::RefCell;
 
@@ -162,6 +163,27 @@ pub(super) fn implicit(
         }
         r
     };
+    PLANES.with(|p| p.replace((planes, wide)));
+    r
+}
+
+/// `implicit` with the channel-lane GEMM (`lanes`): output channels `m0..` of group `grp` into `y`, B read at
+/// the real output positions of the phase planes (row pitch `wq`), so there is no wide output to narrow.
+pub(super) fn implicit_lanes(
+    g: &ConvGeom,
+    lay: &PhaseLayout,
+    packed: &LanePacked,
+    (grp, m0): (usize, usize),
+    xg: &[f32],
+    y: &mut [f32],
+) -> Result<(), String> {
+    let (cg, n) = (g.in_c / g.groups, g.out_h * g.out_w);
+    let (mut planes, wide) = PLANES.with(|p| p.take());
+    planes.clear();
+    planes.resize(cg * lay.cplane + lay.slack, 0.0);
+    lay.fill(g, xg, &mut planes);
+    let src = WideB { data: &planes, cplane: lay.cplane, taps: &lay.taps };
+    let r = gemm_lanes(packed, grp, m0, y.len() / n.max(1), &src, (g.out_w, lay.wq), n, y);
     PLANES.with(|p| p.replace((planes, wide)));
     r
 }

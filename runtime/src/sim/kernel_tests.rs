@@ -92,6 +92,11 @@ fn tensor(rng: &mut SplitMix64, dims: &[usize]) -> Tensor {
 }
 
 fn check_f32(c: &Case) -> Result<(), TestCaseError> {
+    check_f32_on(c, false)
+}
+
+/// `check_f32`, with `lanes`: on the channel-lane GEMM wherever B is in memory (its weights packed here).
+fn check_f32_on(c: &Case, lanes: bool) -> Result<(), TestCaseError> {
     let g = &c.g;
     let mut rng = SplitMix64::new(c.seed);
     let x = tensor(&mut rng, &[1, g.in_c, g.in_h, g.in_w]);
@@ -107,7 +112,16 @@ fn check_f32(c: &Case) -> Result<(), TestCaseError> {
     let want = reference(c, &x, &w, &b, r);
     let mut y = vec![f32::NAN; n];
     let bias = c.bias.then(|| b.as_f32().expect("f32"));
-    conv_f32(g, x.as_f32().expect("x"), w.as_f32().expect("w"), bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
+    let (xs, ws) = (x.as_f32().expect("x"), w.as_f32().expect("w"));
+    if lanes {
+        let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+        let packed = super::lanes::LanePacked::pack(g.groups, kg, cg * g.kernel[0] * g.kernel[1], ws)
+            .map_err(TestCaseError::fail)?;
+        let on = super::conv::Lanes::Always(&packed);
+        super::conv::conv_f32_lanes(g, xs, ws, on, bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
+    } else {
+        conv_f32(g, xs, ws, bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
+    }
     close(&y, &want, &format!("{g:?}"))?;
     if g.in_c == g.groups && c.act.is_none() {
         // The depthwise kernel sums in the reference's order: bit for bit.
@@ -398,40 +412,51 @@ fn int8_gemm_over_k_blocks_and_narrow_f32_panels() {
     }
 }
 
+/// A case a phase or lane strategy draws: `s` is (groups, input and output channels per group, kernel height
+/// and width, strides), `m` (pads top, left, bottom, right, height, width, dilation code, seed); kept when the
+/// kernel fits and `takes(geometry, input channels per group, output channels per group, a plain 1x1)`.
+type Shape = (usize, usize, usize, usize, usize, usize, usize);
+type More = (usize, usize, usize, usize, usize, usize, usize, u64);
+fn drawn_case(s: Shape, m: More, takes: impl Fn(&ConvGeom, usize, usize, bool) -> bool) -> Option<Case> {
+    let (groups, cg, kg, kh, kw, sh, sw) = s;
+    let (pt, pl, pb, pr, h, w, dil, seed) = m;
+    let dilation = [1 + dil % 2, 1 + dil / 2];
+    let out_h = Conv::out_dim(h, pt, pb, kh, sh, dilation[0])?;
+    let out_w = Conv::out_dim(w, pl, pr, kw, sw, dilation[1])?;
+    let g = ConvGeom {
+        in_c: groups * cg,
+        in_h: h,
+        in_w: w,
+        out_c: groups * kg,
+        out_h,
+        out_w,
+        kernel: [kh, kw],
+        stride: [sh, sw],
+        dilation,
+        pad: [pt, pl],
+        groups,
+    };
+    let stride1x1 = [kh, kw] == [1, 1] && [sh, sw] == [1, 1] && [pt, pl] == [0, 0] && out_w == w;
+    takes(&g, cg, kg, stride1x1).then_some(Case {
+        g,
+        pads: [pt, pl, pb, pr],
+        bias: seed & 1 == 1,
+        residual: seed & 2 == 2,
+        act: [None, Some(UnaryOp::Relu)][(seed >> 2) as usize % 2],
+        seed,
+    })
+}
+
 /// Strided, dilated, grouped and 1x1 convolutions with enough output channels that the GEMM reads B in place
 /// from phase planes (`implicit`, asserted), not through im2col: within f32 rounding of the reference.
 fn phase_case() -> impl Strategy<Value = Case> {
     let shape = (1usize..3, 1usize..20, 16usize..41, 1usize..6, 1usize..6, 1usize..4, 1usize..4);
     let more = (0usize..4, 0usize..4, 0usize..3, 0usize..3, 1usize..20, 1usize..20, 0usize..4, any::<u64>());
     (shape, more).prop_filter_map("kernel must fit", |(s, m)| {
-        let (groups, cg, kg, kh, kw, sh, sw) = s;
-        let (pt, pl, pb, pr, h, w, dil, seed) = m;
-        let dilation = [1 + dil % 2, 1 + dil / 2];
-        let out_h = Conv::out_dim(h, pt, pb, kh, sh, dilation[0])?;
-        let out_w = Conv::out_dim(w, pl, pr, kw, sw, dilation[1])?;
-        let g = ConvGeom {
-            in_c: groups * cg,
-            in_h: h,
-            in_w: w,
-            out_c: groups * kg,
-            out_h,
-            out_w,
-            kernel: [kh, kw],
-            stride: [sh, sw],
-            dilation,
-            pad: [pt, pl],
-            groups,
+        let takes = |g: &ConvGeom, cg: usize, kg: usize, stride1x1: bool| {
+            !stride1x1 && cg > 1 && super::implicit::PhaseLayout::new(g).is_some_and(|l| l.suits(g, kg))
         };
-        let stride1x1 = [kh, kw] == [1, 1] && [sh, sw] == [1, 1] && [pt, pl] == [0, 0] && out_w == w;
-        let takes = !stride1x1 && cg > 1 && super::implicit::PhaseLayout::new(&g).is_some_and(|l| l.suits(&g, kg));
-        takes.then_some(Case {
-            g,
-            pads: [pt, pl, pb, pr],
-            bias: seed & 1 == 1,
-            residual: seed & 2 == 2,
-            act: None,
-            seed,
-        })
+        drawn_case(s, m, takes).map(|c| Case { act: None, ..c })
     })
 }
 
@@ -468,5 +493,77 @@ fn depthwise_f32_with_huge_dilations_and_pads_is_bit_identical() {
             groups: 3,
         };
         check_f32(&Case { g, pads, bias: true, residual: false, act: None, seed }).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Convolutions for the channel-lane GEMM: B in memory (1x1 stride 1 on the input planes, or phase planes at
+/// any stride, dilation and group count), odd channel counts on both sides of the 32-lane panels, and small
+/// planes (1 to ~100 positions, 7x7 included) so every tile width from 1 to 8 positions occurs.
+fn lane_case() -> impl Strategy<Value = Case> {
+    let shape = (1usize..3, 2usize..24, 1usize..70, 1usize..4, 1usize..4, 1usize..3, 1usize..3);
+    let more = (0usize..3, 0usize..3, 0usize..2, 0usize..2, 1usize..12, 1usize..12, 0usize..4, any::<u64>());
+    (shape, more).prop_filter_map("kernel must fit, B in memory", |(s, m)| {
+        let takes = |g: &ConvGeom, _: usize, kg: usize, stride1x1: bool| {
+            stride1x1 || super::implicit::PhaseLayout::new(g).is_some_and(|l| l.suits(g, kg))
+        };
+        drawn_case(s, m, takes)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conv_f32_on_the_channel_lane_gemm_matches_the_reference(c in lane_case()) {
+        check_f32_on(&c, true)?;
+    }
+}
+
+/// ResNet-50's 7x7 stage shapes (1x1 and 3x3 on 7x7 planes, the 3x3/2 into them) with more than one k block:
+/// the channel-lane GEMM takes them on its own (`Lanes::Auto`), within f32 rounding of the reference and bit
+/// for bit the position-lane GEMM's result.
+#[test]
+fn conv_f32_channel_lanes_on_7x7_planes() {
+    let cases = [(160, 40, 7, 1, 1), (48, 64, 9, 3, 1), (24, 33, 15, 3, 2), (300, 8, 7, 1, 1)];
+    for (seed, (cin, cout, hw, k, s)) in cases.into_iter().enumerate() {
+        let pad = k / 2;
+        let out = (hw + 2 * pad - k) / s + 1;
+        let g = ConvGeom {
+            in_c: cin,
+            in_h: hw,
+            in_w: hw,
+            out_c: cout,
+            out_h: out,
+            out_w: out,
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            pad: [pad, pad],
+            groups: 1,
+        };
+        assert_eq!(super::conv::wants_lanes(&g), super::lanes::available(), "{g:?}");
+        let c = Case { g, pads: [pad; 4], bias: true, residual: seed % 2 == 0, act: None, seed: seed as u64 };
+        let mut rng = SplitMix64::new(c.seed);
+        let x = tensor(&mut rng, &[1, cin, hw, hw]);
+        let w = tensor(&mut rng, &[cout, cin, k, k]);
+        let b = tensor(&mut rng, &[cout]);
+        let r = rng.f32_vec(cout * out * out);
+        let want = reference(&c, &x, &w, &b, Some(&r));
+        let ws = w.as_f32().expect("w");
+        let packed = super::lanes::LanePacked::pack(1, cout, cin * k * k, ws).expect("pack");
+        let mut y = vec![f32::NAN; cout * out * out];
+        let (xs, bs) = (x.as_f32().expect("x"), b.as_f32().expect("b"));
+        let on = super::conv::Lanes::Auto(&packed);
+        super::conv::conv_f32_lanes(&g, xs, ws, on, Some(bs), Some(&r), None, &mut y).expect("conv");
+        for (i, (a, e)) in y.iter().zip(&want).enumerate() {
+            assert!((a - e).abs() <= 1e-4 + 1e-4 * e.abs(), "{g:?} [{i}]: {a} vs {e}");
+        }
+        // Both GEMMs sum each output's k steps in order in the same k blocks: bit for bit the same, so a result
+        // does not depend on whether the weights were cached.
+        let mut y_pos = vec![f32::NAN; y.len()];
+        conv_f32(&g, xs, ws, Some(bs), Some(&r), None, &mut y_pos).expect("conv");
+        if super::lanes::available() {
+            assert!(y.iter().zip(&y_pos).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: the GEMMs differ");
+        }
     }
 }

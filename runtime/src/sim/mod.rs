@@ -20,6 +20,7 @@ mod gemm;
 mod host_call;
 mod implicit;
 pub mod int8;
+mod lanes;
 mod lazy;
 mod matmul;
 mod memory;

@@ -6,8 +6,8 @@
 //! every row panel of A streams past it.
 use super::gemm::{dispatch, f32_tile, Panels, Simd, Tile, F_MR as MR, F_NR as NR};
 
-/// k per cache block.
-const KC: usize = 256;
+/// k per cache block (also `lanes`', whose sums must stay the same).
+pub(super) const KC: usize = 256;
 /// Columns per cache block (a multiple of `NR`): the B block `KC x NC` is 256 KiB, L2-resident.
 const NC: usize = 512;
 

@@ -1,12 +1,14 @@
-//! Per-tile scratch of the reduced-precision MAC commands, kept in the session's workspace across commands
+//! Per-tile scratch of the MAC commands (mostly the reduced-precision ones), kept in the session's workspace across commands
 //! and runs: the accumulator and output buffers and the INT8 kernels' buffers (reused, so no command
-//! allocates, page-faults or zeroes them), and the INT8 weights packed once per session. A weight operand is
+//! allocates, page-faults or zeroes them), and the INT8 weights (and the f32 weights of the convolutions that
+//! take the channel-lane GEMM, `lanes`) packed once per session. A weight operand is
 //! cached only when a pending lazy load holds it (`Operands::origin`): its key is where its bytes stay
 //! unchanged (an immutable DRAM address or a lazy image) plus the packing shape, valid exactly as long as the
 //! lazy images (`clear` when the immutable range changes). This module must never change a result: whatever
 //! is not cached is packed afresh.
-use super::conv::ConvGeom;
+use super::conv::{wants_lanes, ConvGeom};
 use super::int8::{conv_packs_weights, Int8Scratch, PackedB, PackedConv};
+use super::lanes::LanePacked;
 use super::lazy::Origin;
 use std::collections::HashMap;
 
@@ -20,12 +22,15 @@ enum Shape {
     Conv(usize, usize, usize),
     /// Matmul B: k, n.
     MatB(usize, usize),
+    /// f32 convolution weights for the channel-lane GEMM: groups, output channels per group, k.
+    Lanes(usize, usize, usize),
 }
 
 #[derive(Debug)]
 enum Packed {
     Conv(PackedConv),
     B(PackedB),
+    Lanes(LanePacked),
 }
 
 /// One tile's MAC scratch and packed-weight cache.
@@ -104,6 +109,27 @@ impl MacScratch {
         }
         self.fresh_b.pack(b, k, n)?;
         Ok((&self.fresh_b, &mut self.int8))
+    }
+
+    /// The f32 weights of convolution `g` packed for the channel-lane GEMM, when it would take them and
+    /// `origin` is known (packed on first use from `w`, the weights' little-endian bytes). `None`: the
+    /// convolution runs on the position-lane GEMM, as without a cache (packing per command would cost more
+    /// than the padding it saves).
+    pub(crate) fn lane_weights(&mut self, origin: Option<Origin>, g: &ConvGeom, w: &[u8]) -> Option<&LanePacked> {
+        let origin = origin.filter(|_| wants_lanes(g))?;
+        let (groups, cg, kg) = (g.groups.max(1), g.in_c / g.groups.max(1), g.out_c / g.groups.max(1));
+        let k = cg * g.kernel[0] * g.kernel[1];
+        let key = (origin, Shape::Lanes(groups, kg, k));
+        if !self.cache.contains_key(&key) && self.room(w.len()) {
+            let wf: Vec<f32> = w.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let p = LanePacked::pack(groups, kg, k, &wf).ok()?;
+            self.cached_bytes = self.cached_bytes.saturating_add(p.bytes());
+            self.cache.insert(key, Packed::Lanes(p));
+        }
+        match self.cache.get(&key) {
+            Some(Packed::Lanes(p)) => Some(p),
+            _ => None,
+        }
     }
 
     /// Packed operands cached (for tests).

@@ -1,0 +1,182 @@
+//! The f32 convolution GEMM with output channels in the vector lanes, `C^T[n x m] = B^T * A^T`, for outputs of
+//! few positions (7x7 and 14x14 planes, short stripes): there the position-lane GEMM (`packed`) pads each plane
+//! to whole 16-lane halves (49 positions on 64 lanes) and, at stride or kernel > 1, also computes the discarded
+//! wide columns of the phase planes. Here each position is one broadcast, so only real positions are computed.
+//! The weights are packed once per session (`scratch`) into panels of `L_MR` channels; B is read in place, from
+//! the input planes or the phase planes (`FillB::direct`); C^T goes to per-thread scratch and is transposed
+//! into the output. AVX-512 only: the caller takes `packed` on other CPUs. Must not change what is computed:
+//! each output is `packed`'s sum, fused multiply-adds in the same order over the same k blocks.
+use super::gemm::{f32_lane_tile, isa, Isa, LaneB, LaneTile, L_MR, L_NP};
+use super::packed::FillB;
+use std::cell::RefCell;
+
+/// k per cache block: the B values of one position tile (`KC` rows, a line or two each) stay in L1 while the
+/// packed A panels of a channel block stream past them (sequential, from L2). `packed`'s block, so both GEMMs
+/// add the same partial sums in the same order: the same bits whichever runs.
+const KC: usize = super::packed::KC;
+/// Panels per channel block: its A (`KC x MC_PANELS x L_MR` floats, 256 KiB) stays in L2 while the position
+/// tiles pass.
+const MC_PANELS: usize = 8;
+
+/// Convolution weights `[groups * kg, k]` packed for the channel-lane kernel: per group, `kg.div_ceil(L_MR)`
+/// panels of `k` steps of `L_MR` channel weights (zero past `kg`).
+#[derive(Debug, Default)]
+pub(crate) struct LanePacked {
+    data: Vec<f32>,
+    groups: usize,
+    kg: usize,
+    k: usize,
+}
+
+impl LanePacked {
+    /// Packs `w` (`[groups * kg, k]`, row-major).
+    pub(crate) fn pack(groups: usize, kg: usize, k: usize, w: &[f32]) -> Result<LanePacked, String> {
+        let panels = kg.div_ceil(L_MR);
+        let len = groups.checked_mul(panels).and_then(|x| x.checked_mul(k)?.checked_mul(L_MR));
+        let rows = groups.checked_mul(kg).and_then(|r| r.checked_mul(k));
+        let (Some(len), Some(rows)) = (len, rows) else { return Err("lane packing overflows".into()) };
+        if rows != w.len() {
+            return Err(format!("lane packing: {} weights for {groups} x {kg} x {k}", w.len()));
+        }
+        let mut data = vec![0.0; len];
+        for grp in 0..groups {
+            for ip in 0..panels {
+                let panel = &mut data[(grp * panels + ip) * k * L_MR..][..k * L_MR];
+                for r in 0..L_MR.min(kg - ip * L_MR) {
+                    let row = &w[(grp * kg + ip * L_MR + r) * k..][..k];
+                    for (step, &v) in panel.chunks_exact_mut(L_MR).zip(row) {
+                        step[r] = v;
+                    }
+                }
+            }
+        }
+        Ok(LanePacked { data, groups, kg, k })
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
+    /// Whether these are the packed weights of a convolution of this shape.
+    pub(crate) fn matches(&self, groups: usize, kg: usize, k: usize) -> bool {
+        (self.groups, self.kg, self.k) == (groups, kg, k)
+    }
+
+    /// Panel `ip` of group `grp`: `k * L_MR` floats.
+    fn panel(&self, grp: usize, ip: usize) -> Option<&[f32]> {
+        let at = (grp.checked_mul(self.kg.div_ceil(L_MR))?.checked_add(ip)?).checked_mul(self.k * L_MR)?;
+        self.data.get(at..at.checked_add(self.k * L_MR)?)
+    }
+}
+
+/// Whether the channel-lane kernel runs on this CPU.
+pub(super) fn available() -> bool {
+    isa() == Isa::Avx512
+}
+
+/// Whether the channel-lane GEMM should take an output of `n` positions (`n_wide` columns for `packed`, which
+/// computes whole 16-lane halves of them) over `k` steps: its transposition costs about 16 multiply-adds per
+/// output and its shorter tiles some more, so it needs `packed` to waste more than that.
+pub(super) fn wins(n: usize, n_wide: usize, k: usize) -> bool {
+    let half = 16;
+    let padded = n_wide.div_ceil(half).saturating_mul(half) as u128;
+    padded * k as u128 > n as u128 * (k as u128 + 24)
+}
+
+thread_local! {
+    /// The transposed output, the position offsets and the B row offsets, reused on this thread.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<usize>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// Output channels `m0..m0 + mb` of group `grp` (`m0` a multiple of `L_MR`) at the `n` output positions, into
+/// `y` (`[mb, n]`): output position `j` of a row of `ow` reads B column `(j / ow) * pitch + j % ow`, B rows as
+/// `fill.direct` gives them.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_lanes(
+    packed: &LanePacked,
+    grp: usize,
+    m0: usize,
+    mb: usize,
+    fill: &impl FillB,
+    (ow, pitch): (usize, usize),
+    n: usize,
+    y: &mut [f32],
+) -> Result<(), String> {
+    let k = packed.k;
+    if m0 % L_MR != 0 || m0 + mb > packed.kg || grp >= packed.groups || y.len() != mb * n || ow == 0 {
+        return Err(format!("lane gemm: block {m0}+{mb} of group {grp} does not fit its packed weights"));
+    }
+    if mb == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        y.fill(0.0);
+        return Ok(());
+    }
+    // A row of C^T per position, 16 floats longer than its channels: rows a power of two apart would put a
+    // tile's 8 rows in one L1 set, and each load 4 KiB after the previous store would wait for it.
+    let (panels, ldt) = (mb.div_ceil(L_MR), mb.next_multiple_of(L_MR) + 16);
+    let (mut ct, mut pos, mut offs) = SCRATCH.with(|s| s.take());
+    // Every element is written by the first k block: no need to zero it.
+    if ct.len() < n * ldt {
+        ct.resize(n * ldt, 0.0);
+    }
+    pos.clear();
+    pos.extend((0..n).map(|j| j / ow * pitch + j % ow));
+    let r = tiles(packed, (grp, m0, panels), ldt, fill, &pos, &mut offs, &mut ct);
+    if r.is_ok() {
+        transpose(&ct, ldt, y, mb, n);
+    }
+    SCRATCH.with(|s| s.replace((ct, pos, offs)));
+    r
+}
+
+/// The GEMM into `ct` (`n` rows `ldt` apart) for `panels` panels of channels from `m0`: per k block, per block of channels, per tile of positions (balanced, at
+/// most `L_NP`: 49 as 7 x 7, not 6 x 8 + 1), per panel of `L_MR` channels.
+#[allow(clippy::too_many_arguments)]
+fn tiles(
+    packed: &LanePacked,
+    (grp, m0, panels): (usize, usize, usize),
+    ldt: usize,
+    fill: &impl FillB,
+    pos: &[usize],
+    offs: &mut Vec<usize>,
+    ct: &mut [f32],
+) -> Result<(), String> {
+    let (k, n) = (packed.k, pos.len());
+    let t = n.div_ceil(L_NP);
+    let (base, extra) = (n / t, n % t);
+    for k0 in (0..k).step_by(KC) {
+        let k1 = (k0 + KC).min(k);
+        let b = fill.direct(k0, k1, offs).ok_or("lane gemm: B is not in memory")?;
+        let lb = LaneB::new(b, offs);
+        for ip0 in (0..panels).step_by(MC_PANELS) {
+            let mut j0 = 0;
+            for ti in 0..t {
+                let np = base + usize::from(ti < extra);
+                for ip in ip0..(ip0 + MC_PANELS).min(panels) {
+                    let panel = packed.panel(grp, m0 / L_MR + ip).ok_or("lane gemm: no such weight panel")?;
+                    let c = ct.get_mut(j0 * ldt + ip * L_MR..).ok_or("lane gemm: tile outside its scratch")?;
+                    let mut tile = LaneTile { c, ldt, accumulate: k0 > 0 };
+                    if f32_lane_tile(&panel[k0 * L_MR..k1 * L_MR], &lb, &pos[j0..j0 + np], &mut tile) != Some(true) {
+                        return Err("lane gemm: a tile does not fit its operands".into());
+                    }
+                }
+                j0 += np;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `y[r][j] = ct[j * ldt + r]` for `r < mb`, `j < n`, in blocks of 16 positions so both sides stream.
+fn transpose(ct: &[f32], ldt: usize, y: &mut [f32], mb: usize, n: usize) {
+    for j0 in (0..n).step_by(16) {
+        let j1 = (j0 + 16).min(n);
+        for (r, yrow) in y.chunks_exact_mut(n).enumerate().take(mb) {
+            for (j, d) in yrow[j0..j1].iter_mut().enumerate() {
+                *d = ct[(j0 + j) * ldt + r];
+            }
+        }
+    }
+}
