@@ -149,6 +149,23 @@ mod tests {
         }
     }
 
+    /// A hostile window (65535 x 65535 over a 3 x 3 plane) pools the plane's 9 taps. (`for_each_tap` clips the
+    /// window to the plane, so this takes 9 steps, not 4.3e9; a test cannot assert time, only the taps.)
+    #[test]
+    fn a_huge_window_over_a_small_plane_pools_the_plane() {
+        let pool = Pool {
+            kind: PoolKind::Avg { count_include_pad: false },
+            kernel: [65535, 65535],
+            strides: [1, 1],
+            pads: [30000, 30000, 30000, 30000],
+        };
+        let mut taps = 0;
+        pool.for_each_tap(3, 3, 30000, 30000, |_| taps += 1);
+        assert_eq!(taps, 9);
+        let x = [1i8, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(window(&pool, &x, 3, 3, 30000, 30000, &PoolQuant::identity(0)), 5);
+    }
+
     #[test]
     fn max_and_average_windows_follow_the_f32_pool() {
         let x: Vec<i8> = (0..25).map(|i| (i * 37 % 256 - 128) as i8).collect();

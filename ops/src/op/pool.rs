@@ -105,17 +105,17 @@ impl Pool {
         }
     }
 
-    /// Calls `f` with the plane index of each in-bounds tap of output `(oy, ox)`, row by row.
+    /// Calls `f` with the plane index of each in-bounds tap of output `(oy, ox)`, row by row. Only in-bounds
+    /// taps are visited, so a huge window over a small plane costs the plane, not the window.
     #[inline]
     pub fn for_each_tap(&self, h: usize, w: usize, oy: usize, ox: usize, mut f: impl FnMut(usize)) {
-        let y0 = (oy * self.strides[0]) as isize - self.pads[0] as isize;
-        let x0 = (ox * self.strides[1]) as isize - self.pads[1] as isize;
-        for ky in 0..self.kernel[0] as isize {
-            for kx in 0..self.kernel[1] as isize {
-                let (iy, ix) = (y0 + ky, x0 + kx);
-                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                    continue;
-                }
+        let y0 = (oy * self.strides[0]) as i64 - self.pads[0] as i64;
+        let x0 = (ox * self.strides[1]) as i64 - self.pads[1] as i64;
+        // In-bounds input rows and columns of the window: [max(y0, 0), min(y0 + kernel, h)).
+        let (ylo, yhi) = (y0.max(0), (y0 + self.kernel[0] as i64).min(h as i64));
+        let (xlo, xhi) = (x0.max(0), (x0 + self.kernel[1] as i64).min(w as i64));
+        for iy in ylo..yhi {
+            for ix in xlo..xhi {
                 f(iy as usize * w + ix as usize);
             }
         }
