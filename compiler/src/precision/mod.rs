@@ -2,7 +2,8 @@
 //! (`--precision bf16|int8|auto`), with conversions (`Cast` f32 <-> bf16, `Quant` to/from int8, run by the
 //! vector unit as `vec.convert`) where formats meet; the graph's inputs and outputs stay f32. The numerics
 //! themselves (rounding, accumulation order, requantization) are `accel_ops::numerics`; this module only
-//! decides formats, calibrates and quantizes constants. Vector-unit and host layers stay f32.
+//! decides formats, calibrates and quantizes constants. Other vector-unit and host layers stay f32 (but see
+//! `pools`, `adds` and `concat` below).
 //!
 //! - `bf16`: every MAC layer the tiles run (as planned for f32) computes in bf16; no data needed.
 //! - `int8`: those layers compute in int8 when their activation has an integer form (none, Relu and Clip as
