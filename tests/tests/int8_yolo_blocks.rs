@@ -1,4 +1,4 @@
-//! YOLO's blocks in int8: the shortcut add and the route concatenation run as int8 with no conversion to f32
+//! YOLO's blocks in int8 (and bf16): the shortcut add and the route concatenation run as int8 with no conversion to f32
 //! and back between the int8 layers, the simulator equal to the reference interpreter bit for bit, close to
 //! tract. Darknet's (and YOLOv5/v8's) shortcut adds two activations after their convolutions' activations,
 //! where no convolution can absorb it as a residual; in int8 it runs as the depthwise 1x1 convolution with a
@@ -8,9 +8,8 @@ use accel_ops::op::Op;
 use accel_ops::DType;
 use accel_tests::harness::{check_exact_and_close, compile_int8};
 
-#[test]
-fn darknet_shortcut_adds_run_int8_and_exactly() {
-    let dims = [1, 8, 24, 20];
+/// Two Darknet shortcuts (the second reads the first's sum, as Darknet's stages do) on `[1, 8, 24, 20]`.
+fn darknet_shortcuts() -> Vec<u8> {
     let mut b = GraphBuilder::new(33);
     let x = b.input("input", &[Dim::Fixed(1), 8.into(), 24.into(), 20.into()]);
     let a = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(16, 3).pad(1).bias(true)));
@@ -20,12 +19,17 @@ fn darknet_shortcut_adds_run_int8_and_exactly() {
     let y = b.scoped("conv2", |b| b.conv_with(&y, Conv::new(16, 3).pad(1).bias(true)));
     let y = b.leaky_relu(&y, 0.1);
     let s = b.add(&y, &a);
-    // A second shortcut reads the first's sum, as Darknet's stages do.
     let y = b.scoped("conv3", |b| b.conv_with(&s, Conv::new(16, 3).pad(1).bias(true)));
     let y = b.leaky_relu(&y, 0.1);
     let s = b.add(&s, &y);
     b.output(&s, "output");
-    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    accel_modelgen::to_bytes(&b.finish().expect("the model builds"))
+}
+
+#[test]
+fn darknet_shortcut_adds_run_int8_and_exactly() {
+    let dims = [1, 8, 24, 20];
+    let onnx = darknet_shortcuts();
     let c = compile_int8(&onnx, &dims, 8, 500);
     let g = &c.optimized;
     let int8 = g.nodes.iter().filter(|n| matches!(n.op, Op::Conv(_)) && g.ty(n.output).dtype == DType::I8).count();
@@ -65,4 +69,21 @@ fn yolo_route_concatenation_runs_int8_and_exactly() {
     let conversions = g.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_) | Op::Cast(_))).count();
     assert_eq!(conversions, 2, "only the model's input and output convert:\n{g}");
     check_exact_and_close(&c, &onnx, &dims, &[1, 2, 3], 30.0);
+}
+
+/// In bf16 (the mode without calibration data) the shortcuts are bf16 layers too: the f32 sum of two bf16
+/// operands rounded once, with no conversion between the layers.
+#[test]
+fn darknet_shortcut_adds_run_bf16_and_exactly() {
+    use accel_compiler::driver::{compile_bytes, CompileOptions, Precision};
+    let dims = [1, 8, 24, 20];
+    let onnx = darknet_shortcuts();
+    let opts = CompileOptions { precision: Precision::Bf16, ..Default::default() };
+    let c = compile_bytes(&onnx, None, &opts).unwrap_or_else(|e| panic!("compile failed: {e}"));
+    let g = &c.optimized;
+    let bf16 = g.nodes.iter().filter(|n| matches!(n.op, Op::Conv(_)) && g.ty(n.output).dtype == DType::BF16).count();
+    assert_eq!(bf16, 6, "four conv + LeakyReLU layers and both adds run bf16:\n{g}");
+    let conversions = g.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_) | Op::Cast(_))).count();
+    assert_eq!(conversions, 2, "no conversion between the bf16 layers:\n{g}");
+    check_exact_and_close(&c, &onnx, &dims, &[1, 2, 3], 40.0);
 }

@@ -1,7 +1,8 @@
-//! Adds of two activations become convolutions before int8 is chosen, so they compute in int8 too. The tiles
-//! already run such an `Add` (two non-constant NCHW tensors of one shape) as a depthwise 1x1 convolution with
+//! Adds of two activations become convolutions before precision is chosen, so they compute in int8 or bf16
+//! too. The tiles already run such an `Add` (two non-constant NCHW tensors of one shape) as a depthwise 1x1 convolution with
 //! weight 1 whose residual is the other operand (`lower::plan`); written into the graph, the precision pass
-//! sees a MAC layer and gives it an int8 form: `y = requant(x) + requant(r)`, each operand with its own scale,
+//! sees a MAC layer and gives it an int8 form (`y = requant(x) + requant(r)`, each operand with its own scale)
+//! or a bf16 one (the f32 sum of the two bf16 operands, rounded to bf16 once: what the next bf16 layer read),
 //! instead of an f32 add between three conversions (Darknet's and YOLOv5/v8's shortcuts add after the
 //! activation, where no convolution can absorb them). The f32 function is the same, up to the sign of a zero
 //! sum (`0 + x` first).

@@ -162,9 +162,9 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
     };
     // The MAC layers the tiles run in f32 are the candidates: the others stay where and what they are.
     let plans = plan_nodes(g, target)?;
-    // Adds the tiles run as convolutions become those convolutions, so int8 can reach them (`adds`).
+    // Adds the tiles run as convolutions become those convolutions, so int8 and bf16 reach them (`adds`).
     let with_adds;
-    let (g, plans) = match needs_data {
+    let (g, plans) = match mode != Precision::Fp32 {
         true => match adds::adds_as_convolutions(g, &plans)? {
             (rewritten, n) if n > 0 => {
                 with_adds = rewritten;
