@@ -129,6 +129,7 @@ fn lower_stages(
         tiles,
         dram_bytes_per_cycle: target.dram_bytes_per_cycle(),
         ops_per_cycle: ops_per_cycle as f64,
+        dma_latency: (accel_ops::cost::ISSUE_CYCLES + target.dram.latency_cycles as u64) as f64,
     };
     let mac_budget = budget(target.tile.fp32_macs_per_cycle);
     let vector_budget = budget(target.tile.vector_lanes);

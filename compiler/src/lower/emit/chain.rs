@@ -6,7 +6,8 @@
 //! whole and chains run across them; a member whose output is also read outside the chain stores its rows too.
 //! A chain of one layer is a weight-stationary convolution. Members compute in f32, bf16 or int8 (each in its own
 //! format, as the precision pass chose; an int8 member keeps its requantization parameters resident too).
-use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers};
+use super::overlap::{overlapped_cycles, ItemCost, ResidentCost, Spread};
+use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{align64, chunks, RowWindow, Stripe};
@@ -342,6 +343,35 @@ fn plan_with_cols(layers: &[ChainLayer], cap: u64, cols: usize, b: &Budget) -> O
         }
         rows = rows.checked_sub(1).filter(|&r| r > 0)?;
     };
+    let mut best = estimate(layers, &row_items, &col_items, b).map(|cycles| ChainPlan { rows, cols, cycles })?;
+    // Shorter stripes: more items per tile, whose DMAs hide behind the previous item's compute (`overlap`), at
+    // the price of more halo rows recomputed.
+    let per_tile = (row_items.len() * col_spans).div_ceil(b.tiles).max(1);
+    for more in 2..=MAX_STRIPES_PER_TILE.div_ceil(per_tile) {
+        let r = rows.div_ceil(more);
+        if r >= best.rows {
+            continue;
+        }
+        let Some(items) = all_items(layers, Axis::Rows, r) else { continue };
+        if !bound(items.iter().map(|(r, _)| r)).is_some_and(|bd| fits_rows(&bd)) {
+            continue;
+        }
+        if let Some(cycles) = estimate(layers, &items, &col_items, b) {
+            if cycles < best.cycles * 0.99 {
+                best = ChainPlan { rows: r, cols, cycles };
+            }
+        }
+    }
+    Some(best)
+}
+
+/// Estimated cycles of a chain cut into `row_items` x `col_items` tiles (`overlap`).
+fn estimate(
+    layers: &[ChainLayer],
+    row_items: &[(ItemRows, Vec<Option<Rows>>)],
+    col_items: &[(ItemRows, Vec<Option<Rows>>)],
+    b: &Budget,
+) -> Option<f64> {
     let count = row_items.len() * col_items.len();
     let span = |x: Rows| x.1 - x.0;
     let widest = |items: &[(ItemRows, Vec<Option<Rows>>)], m: usize| {
@@ -356,7 +386,7 @@ fn plan_with_cols(layers: &[ChainLayer], cap: u64, cols: usize, b: &Budget) -> O
         .enumerate()
         .map(|(m, l)| {
             let (sh, c) = (&l.shape, l.conv);
-            let px = widest(&row_items, m) * widest(&col_items, m);
+            let px = widest(row_items, m) * widest(col_items, m);
             (sh.k * px * (sh.c / c.group) * c.kernel[0] * c.kernel[1]) as f64 / l.mac_rate.max(1.0)
         })
         .sum();
@@ -364,22 +394,42 @@ fn plan_with_cols(layers: &[ChainLayer], cap: u64, cols: usize, b: &Budget) -> O
     let first = &layers[0].shape;
     let in_rows: usize = row_items.iter().map(|(r, _)| span(r.input)).sum();
     let in_cols: usize = col_items.iter().map(|(c, _)| span(c.input)).sum();
+    let widest_input = |items: &[(ItemRows, Vec<Option<Rows>>)]| items.iter().map(|(r, _)| span(r.input)).max();
     let mut bytes_in = (first.c * in_rows * in_cols * elem(&layers[0])) as f64;
+    let mut item_in = (first.c * widest_input(row_items)? * widest_input(col_items)? * elem(&layers[0])) as f64;
+    let (mut item_loads, mut item_out, mut item_stores) = (1, 0.0, 0);
     for (m, l) in layers.iter().enumerate() {
+        let block = (l.shape.k * widest(row_items, m) * widest(col_items, m) * elem(l)) as f64;
         if matches!(l.residual, Some(Residual::Dram(_))) {
-            bytes_in += (l.shape.k * total(&row_items, m) * total(&col_items, m) * elem(l)) as f64;
+            bytes_in += (l.shape.k * total(row_items, m) * total(col_items, m) * elem(l)) as f64;
+            item_in += block;
+            item_loads += 1;
+        }
+        if l.stored {
+            item_out += block;
+            item_stores += 1;
         }
     }
     let stored: f64 =
         layers.iter().filter(|l| l.stored).map(|l| (l.shape.k * l.shape.oh * l.shape.ow * elem(l)) as f64).sum();
     // Each busy tile loads the weights once (their bytes, not their aligned SRAM footprint).
     let mut weights = 0u64;
+    let mut weight_loads = 0;
     for l in layers {
         weights += weight_bytes(l) + l.shape.k as u64 * 4 + quant_bytes(l)?;
+        weight_loads += if l.quant.is_some() { 4 } else { 2 };
     }
-    let dram_bytes = count.min(b.tiles) as f64 * weights as f64 + bytes_in + stored;
-    let compute = count.div_ceil(b.tiles) as f64 * cycles_max;
-    Some(ChainPlan { rows, cols, cycles: compute.max(dram_bytes / b.dram_bytes_per_cycle) })
+    let active = count.min(b.tiles);
+    let dram_bytes = active as f64 * weights as f64 + bytes_in + stored;
+    let item = ItemCost {
+        load_bytes: item_in,
+        loads: item_loads,
+        store_bytes: item_out,
+        stores: item_stores,
+        compute: cycles_max,
+    };
+    let spread = Spread { active, phases: 1, items: count.div_ceil(b.tiles) };
+    Some(overlapped_cycles(b, spread, ResidentCost { bytes: weights as f64, loads: weight_loads }, item, dram_bytes))
 }
 
 /// Where a window lies: planes of `plane_rows` rows, rows `pitch` elements apart.

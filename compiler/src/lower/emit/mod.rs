@@ -7,6 +7,7 @@ mod convert;
 mod elementwise;
 mod flat;
 mod matmul;
+mod overlap;
 mod stationary;
 mod window;
 #[cfg(test)]

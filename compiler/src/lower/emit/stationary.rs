@@ -2,7 +2,8 @@
 //! stripe through it, then take the next chunk. Streaming (`window.rs`) reloads the weights with every stripe;
 //! for layers whose weights outweigh their activations (the deep layers of ResNet and YOLO, more so at high
 //! resolution) this moves the weights through DRAM once and the input once per chunk instead.
-use super::window::{conv_command, full_cols, quant_loads, ConvBlock, ConvBuffers};
+use super::overlap::{overlapped_cycles, ItemCost, ResidentCost, Spread};
+use super::window::{conv_command, full_cols, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, ConvIo, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{align64, chunks, RowWindow};
@@ -99,12 +100,33 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
             }
         }
         let nchunks = s.k.div_ceil(kc);
-        let input: usize = chunks(s.oh, lo).iter().map(|&(o0, n)| win.stripe(o0, n).in_rows).sum();
-        let dram = fixed + (nchunks * input * s.c * s.w) as f64 * e as f64;
-        let macs = (kc * s.oh * s.ow * s.c * kh * kw) as f64;
-        let compute = nchunks.div_ceil(b.tiles) as f64 * macs / b.ops_per_cycle;
-        let cycles = compute.max(dram / b.dram_bytes_per_cycle);
-        candidates.push(StationaryPlan { kc, rows: lo, resident, cycles, dram_bytes: dram });
+        let outputs = (s.k * s.oh * s.ow) as f64 * e as f64 * if io.residual.is_some() { 2.0 } else { 1.0 };
+        // The tallest stripe, and shorter ones that let DMA overlap compute (`overlap`).
+        let mut heights: Vec<usize> =
+            (1..=MAX_STRIPES_PER_TILE).map(|m| s.oh.div_ceil(m)).filter(|&r| r <= lo).collect();
+        heights.push(lo);
+        heights.sort_unstable();
+        heights.dedup();
+        for rows in heights {
+            let stripes = chunks(s.oh, rows);
+            let input: usize = stripes.iter().map(|&(o0, n)| win.stripe(o0, n).in_rows).sum();
+            let dram = fixed + (nchunks * input * s.c * s.w) as f64 * e as f64;
+            let tallest = stripes.iter().map(|&(o0, n)| win.stripe(o0, n).in_rows).max().unwrap_or(0);
+            let block = (kc * rows * s.ow) as f64 * e as f64;
+            let residual = if io.residual.is_some() { block } else { 0.0 };
+            let item = ItemCost {
+                load_bytes: (s.c * tallest * s.w) as f64 * e as f64 + residual,
+                loads: 1 + usize::from(io.residual.is_some()),
+                store_bytes: block,
+                stores: 1,
+                compute: (kc * rows * s.ow * s.c * kh * kw) as f64 / b.ops_per_cycle,
+            };
+            let spread =
+                Spread { active: nchunks.min(b.tiles), phases: nchunks.div_ceil(b.tiles), items: stripes.len() };
+            let weights = ResidentCost { bytes: resident as f64, loads: if io.quant.is_some() { 4 } else { 2 } };
+            let cycles = overlapped_cycles(b, spread, weights, item, dram + outputs);
+            candidates.push(StationaryPlan { kc, rows, resident, cycles, dram_bytes: dram });
+        }
     }
     // Within 2% of the fastest, less traffic wins (DRAM energy, and headroom the estimate does not see).
     let fastest = candidates.iter().map(|p| p.cycles).fold(f64::INFINITY, f64::min);

@@ -1,5 +1,6 @@
 //! Work items of windowed operators (convolution, pooling): output-row stripes with input halos, times
 //! output-channel chunks, sized to fit one SRAM buffer set.
+use super::overlap::{overlapped_cycles, ItemCost, ResidentCost, Spread};
 use super::{SramAlloc, WorkItem};
 use crate::lower::error::LowerError;
 use crate::lower::tiling::{chunks, RowWindow, Stripe};
@@ -87,16 +88,24 @@ pub struct Budget {
     pub dram_bytes_per_cycle: f64,
     /// Per tile, of the unit that runs the operator.
     pub ops_per_cycle: f64,
+    /// Cycles a DMA command holds its queue beyond its transfer (issue and DRAM latency).
+    pub dma_latency: f64,
 }
 
-/// Picks the channel chunk and stripe height with the least estimated time: the larger of DRAM time (weights
-/// are reloaded once per stripe, inputs once per channel chunk) and compute time over the busy tiles.
+/// Most row stripes per tile the planners try: more items hide more DMA behind compute, but each pays its DMA
+/// latencies and re-reads its halo.
+pub(super) const MAX_STRIPES_PER_TILE: usize = 8;
+
+/// Picks the channel chunk and stripe height with the least estimated time (`overlap`: the busiest tile's
+/// double-buffered items, at least the DRAM time; weights are reloaded once per stripe, inputs once per channel
+/// chunk). `bytes` gives an item's SRAM buffers, all loaded but `bytes[output]`, which is stored.
 fn choose(
     s: &WindowShape,
     groups: usize,
     b: &Budget,
     ops_total: f64,
     bytes: impl Fn(usize, usize) -> Vec<u64>,
+    output: usize,
     traffic: impl Fn(usize, usize) -> f64,
 ) -> Option<(usize, usize, f64, f64)> {
     let candidates: Vec<usize> = if groups == 1 {
@@ -120,8 +129,11 @@ fn choose(
             }
         }
         let nchunks = channel_chunks(s, groups, kc).len();
-        let mut heights: Vec<usize> = (1..=b.tiles).map(|m| s.oh.div_ceil(m)).filter(|&r| r <= lo).collect();
+        let mut heights: Vec<usize> =
+            (1..=b.tiles * MAX_STRIPES_PER_TILE).map(|m| s.oh.div_ceil(m)).filter(|&r| r <= lo).collect();
         heights.push(lo);
+        heights.sort_unstable();
+        heights.dedup();
         for r in heights {
             let items = nchunks * s.oh.div_ceil(r) * s.n;
             let per_tile = items.div_ceil(b.tiles) as f64;
@@ -130,9 +142,18 @@ fn choose(
             // split of `ops_total` would hide a tile doing nearly all the work.
             let largest =
                 ops_total / s.n as f64 * (kc.min(s.k) as f64 / s.k as f64) * (r.min(s.oh) as f64 / s.oh as f64);
-            let t_ops = per_tile * largest / b.ops_per_cycle;
             let bytes_moved = traffic(kc, r);
-            let t = t_ops.max(bytes_moved / b.dram_bytes_per_cycle);
+            let buffers = bytes(kc, r);
+            let stored = buffers.get(output).copied().unwrap_or(0) as f64;
+            let item = ItemCost {
+                load_bytes: buffers.iter().sum::<u64>() as f64 - stored,
+                loads: buffers.len().saturating_sub(1),
+                store_bytes: stored,
+                stores: 1,
+                compute: largest / b.ops_per_cycle,
+            };
+            let spread = Spread { active: items.min(b.tiles), phases: 1, items: per_tile as usize };
+            let t = overlapped_cycles(b, spread, ResidentCost { bytes: 0.0, loads: 0 }, item, bytes_moved);
             let better = match best {
                 None => true,
                 Some((bt, bb, _, _)) => t < bt * 0.999 || (t <= bt * 1.001 && bytes_moved < bb),
@@ -202,7 +223,7 @@ pub fn conv_estimate(s: &WindowShape, conv: &Conv, e: usize, budget: &Budget) ->
             + s.n as f64
                 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w * e) as f64)
     };
-    choose(s, g, budget, macs, bytes, traffic).map(|(_, _, t, _)| t)
+    choose(s, g, budget, macs, bytes, 3, traffic).map(|(_, _, t, _)| t)
 }
 
 /// SRAM buffer sizes of one streamed convolution item with `kc` output channels and `r` output rows: input
@@ -257,7 +278,7 @@ pub fn conv_stream_plan(
         let chunks = channel_chunks(s, g, kc).len() as f64;
         s.n as f64 * (stripes * w_total + chunks * stripes * (in_channels(s, g, kc) * win.rows_for(r) * s.w) as f64 * e)
     };
-    choose(s, g, budget, macs, |kc, r| conv_item_bytes(s, conv, io, kc, r), traffic)
+    choose(s, g, budget, macs, |kc, r| conv_item_bytes(s, conv, io, kc, r), 3, traffic)
 }
 
 /// Where one `mac.conv` block's operands sit in SRAM.
@@ -463,7 +484,7 @@ pub fn emit_pool(
     let ops = (s.n * s.c * s.oh * s.ow * kh * kw) as f64;
     let traffic =
         |cc: usize, r: usize| (s.n * s.c.div_ceil(cc) * s.oh.div_ceil(r) * cc * win.rows_for(r) * s.w * e) as f64;
-    let (cc, r, _, _) = choose(s, s.c, budget, ops, bytes, traffic)
+    let (cc, r, _, _) = choose(s, s.c, budget, ops, bytes, 1, traffic)
         .ok_or_else(|| LowerError::layer(layer, format!("one pooled row does not fit {cap} bytes of SRAM")))?;
     let mut items = Vec::new();
     for b in 0..s.n {
