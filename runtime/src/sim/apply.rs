@@ -63,6 +63,71 @@ impl Outbox {
     }
 }
 
+/// Writes every outbox's parked stores to DRAM and empties them; an error names the tag of a store that failed.
+/// Queued stores never overlap (`functional` drains before an overlapping one), so their DRAM ranges are cut
+/// into disjoint slices and written in parallel; if the ranges were ever found to overlap or leave DRAM, the
+/// outboxes are written one after another in submission order instead, which also reports the error.
+pub(crate) fn drain_outboxes(outboxes: &mut [Outbox], dram: &mut [u8]) -> Result<(), (usize, String)> {
+    use rayon::prelude::*;
+    // (first byte, end, outbox, entry) of every parked store's DRAM hull.
+    let mut spans: Vec<(u64, u64, usize, usize)> = Vec::new();
+    for (b, o) in outboxes.iter().enumerate() {
+        for (i, e) in o.entries.iter().enumerate() {
+            let c = e.copy;
+            let last = (c.n2 as u64).saturating_sub(1).checked_mul(c.dram_stride2).and_then(|a| {
+                a.checked_add((c.n1 as u64).saturating_sub(1).checked_mul(c.dram_stride1)?)?.checked_add(c.len as u64)
+            });
+            match last.and_then(|l| e.dram.checked_add(l)) {
+                Some(end) if c.len > 0 && c.n1 > 0 && c.n2 > 0 => spans.push((e.dram, end, b, i)),
+                Some(_) => {}
+                None => spans.push((u64::MAX, u64::MAX, b, i)),
+            }
+        }
+    }
+    spans.sort_unstable();
+    let disjoint = spans.windows(2).all(|w| w[0].1 <= w[1].0);
+    let inside = spans.last().is_none_or(|s| s.1 <= dram.len() as u64);
+    if !(disjoint && inside) || rayon::current_num_threads() == 1 {
+        let mut first = Ok(());
+        for o in outboxes.iter_mut() {
+            let r = o.drain_into(dram);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        return first;
+    }
+    // Cut DRAM into one slice per span, in address order.
+    let mut slices = Vec::with_capacity(spans.len());
+    let mut rest: &mut [u8] = dram;
+    let mut at = 0u64;
+    for &(lo, hi, b, i) in &spans {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut((lo - at) as usize);
+        let (mine, tail) = tail.split_at_mut((hi - lo) as usize);
+        slices.push((mine, lo, b, i));
+        rest = tail;
+        at = hi;
+    }
+    let boxes: &[Outbox] = outboxes;
+    let failed = slices
+        .into_par_iter()
+        .filter_map(|(mine, lo, b, i)| {
+            let o = &boxes[b];
+            let e = o.entries[i];
+            let src = &o.data[e.at..];
+            copy3(e.copy, e.dram - lo, |d, k, len| {
+                let from = src.get(k..k + len as usize).ok_or("parked store is shorter than its copy")?;
+                copy_run(bytes_mut(mine, d, len)?, from);
+                Ok(())
+            })
+            .err()
+            .map(|why| (e.tag, why))
+        })
+        .min_by_key(|(tag, _)| *tag);
+    outboxes.iter_mut().for_each(Outbox::clear);
+    failed.map_or(Ok(()), Err)
+}
+
 /// How a tile command reaches DRAM: directly, or (tiles running in parallel) reading a shared DRAM and
 /// parking stores in the tile's outbox. `tag` identifies the command in errors from a later drain.
 pub(crate) enum Dram<'a> {
@@ -578,6 +643,61 @@ fn compute<const N: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::{drain_outboxes, Outbox, Parked};
+    use accel_ops::command::Copy3;
+
+    /// An outbox holding `stores` (DRAM address, copy), each with its own recognizable bytes.
+    fn outbox(stores: &[(u64, Copy3)], seed: u8, tag0: usize) -> Outbox {
+        let mut o = Outbox::default();
+        for (k, &(dram, copy)) in stores.iter().enumerate() {
+            let at = o.data.len();
+            let n = copy.bytes().unwrap_or(0) as usize;
+            o.data.extend((0..n).map(|i| seed.wrapping_add((i * 13 + k * 101) as u8)));
+            o.entries.push(Parked { dram, copy, at, tag: tag0 + k });
+        }
+        o
+    }
+
+    fn strided(len: u32, n1: u32, s1: u64) -> Copy3 {
+        Copy3 { len, n1, dram_stride1: s1, sram_stride1: len, n2: 1, dram_stride2: 0, sram_stride2: 0 }
+    }
+
+    /// Parallel drains write exactly what the serial one writes: disjoint strided and contiguous stores of two
+    /// tiles, interleaved in DRAM; and when two stores overlap, the submission order still decides.
+    #[test]
+    fn parallel_outbox_drain_equals_the_serial_one() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        type Stores = Vec<(u64, Copy3)>;
+        let cases: [(Stores, Stores); 2] = [
+            (
+                vec![(0, strided(4, 3, 16)), (200, Copy3::contiguous(37))],
+                vec![(64, Copy3::contiguous(20)), (90, strided(5, 4, 9)), (300, Copy3::contiguous(1))],
+            ),
+            (vec![(10, Copy3::contiguous(40))], vec![(30, Copy3::contiguous(40))]),
+        ];
+        for (a, b) in cases {
+            let mut serial = vec![0u8; 400];
+            for mut o in [outbox(&a, 1, 0), outbox(&b, 77, 10)] {
+                o.drain_into(&mut serial).expect("serial drain");
+            }
+            let mut parallel = vec![0u8; 400];
+            let mut boxes = [outbox(&a, 1, 0), outbox(&b, 77, 10)];
+            pool.install(|| drain_outboxes(&mut boxes, &mut parallel)).expect("parallel drain");
+            assert_eq!(serial, parallel);
+            assert!(boxes.iter().all(|o| o.bytes() == 0));
+        }
+    }
+
+    /// A store past the end of DRAM is an error naming its command, never a panic.
+    #[test]
+    fn an_outbox_store_outside_dram_is_an_error() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        let mut boxes = [outbox(&[(0, Copy3::contiguous(8))], 1, 0), outbox(&[(390, Copy3::contiguous(20))], 2, 5)];
+        let mut dram = vec![0u8; 400];
+        let r = pool.install(|| drain_outboxes(&mut boxes, &mut dram));
+        assert_eq!(r.map_err(|(tag, _)| tag), Err(5));
+    }
+
     /// Every run length up to past the `memcpy` threshold, at odd offsets: exactly the source bytes, nothing
     /// outside the run touched.
     #[test]

@@ -8,7 +8,7 @@
 //! memories end exactly as in sequential order, provided that no queued store overlaps a later load or store:
 //! such a command (and every host call, and the end of the run) first drains the queue. In practice a whole
 //! layer's loads, MACs and stores run in one parallel batch.
-use super::apply::{apply_tracked, Dram, Held, Outbox};
+use super::apply::{apply_tracked, drain_outboxes, Dram, Held, Outbox};
 use super::lazy::Immutable;
 use super::memory::Machine;
 use crate::error::ExecError;
@@ -169,12 +169,10 @@ impl<'p> Functional<'p> {
             .filter_map(Result::err)
             .min_by_key(|(tag, _)| *tag);
         let mut first = failed;
-        for outbox in work.outboxes.iter_mut() {
-            if first.is_some() {
-                outbox.clear();
-            } else if let Err(e) = outbox.drain_into(dram) {
-                first = Some(e);
-            }
+        if first.is_some() {
+            work.outboxes.iter_mut().for_each(Outbox::clear);
+        } else if let Err(e) = drain_outboxes(&mut work.outboxes, dram) {
+            first = Some(e);
         }
         let result = match first {
             Some((tag, why)) => {
