@@ -62,10 +62,11 @@ pub fn run_demo_with(graph: Graph, target: Target, precision: Precision) -> Resu
     let mut out = String::new();
     let tiles = compiled.lowered.plans.iter().filter(|p| p.runs_on_tiles()).count();
     let hosts = compiled.lowered.plans.iter().filter(|p| matches!(p, crate::lower::NodePlan::Host { .. })).count();
+    let aliases = compiled.lowered.plans.iter().filter(|p| p.is_alias()).count();
     let _ = writeln!(out, "accel demo: embedded model ({} ONNX nodes), target {}", graph.nodes.len(), opts.target.name);
     let _ = writeln!(
         out,
-        "compiled in {}: {} layers after passes ({tiles} on the tiles, {hosts} on the host), blob {} bytes",
+        "compiled in {}: {} layers after passes ({tiles} on the tiles, {hosts} on the host, {aliases} aliases), blob {} bytes",
         precision.name(),
         compiled.optimized.nodes.len(),
         compiled.blob.len()

@@ -91,6 +91,13 @@ impl Compiled {
     pub fn program(&self) -> &Program {
         &self.lowered.program
     }
+
+    /// The lowered graph as `--emit graph` prints it: a node that emits no command (a reshape, an in-place
+    /// concatenation) is placed `@alias`.
+    pub fn graph_text(&self) -> String {
+        let aliases: Vec<bool> = self.lowered.plans.iter().map(|p| p.is_alias()).collect();
+        self.optimized.with_aliases(&aliases).to_string()
+    }
 }
 
 /// Compiles an ONNX file.

@@ -260,7 +260,7 @@ fn compile(args: CompileArgs) -> Result<()> {
     drop(bar);
     match args.emit {
         Some(Emit::Graph) => {
-            print!("{}", compiled.optimized);
+            print!("{}", compiled.graph_text());
             for (pass, r) in &compiled.rewrite_reports {
                 println!("\n; pass {pass}:");
                 print!("{r}");
@@ -277,6 +277,14 @@ fn compile(args: CompileArgs) -> Result<()> {
         println!("; fused chains and weight-stationary layers (tile: rows x columns of the last layer's output):");
         for t in &compiled.lowered.chain_tiles {
             println!("chain tile {:>5} x {:<5} of {:>5} columns  {}", t.rows, t.cols, t.width, t.layer);
+        }
+        let in_place: Vec<&str> = (compiled.optimized.nodes.iter().zip(&compiled.lowered.plans))
+            .filter(|(_, p)| matches!(p, accel_compiler::lower::NodePlan::ConcatInPlace { .. }))
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        println!("; concatenations written in place (no command): {}", in_place.len());
+        for name in in_place {
+            println!("alias {name}");
         }
         print!("{}", predict::table(&prediction));
         if precision != Precision::Fp32 {

@@ -221,10 +221,34 @@ impl fmt::Display for Graph {
     /// type and placement (`alias` for reshapes, which share their input's storage), then the node name (fused
     /// nodes join the ONNX names with `+`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_text(f, &[])
+    }
+}
+
+/// A graph's text with the nodes the lowering made aliases (`aliases[i]`: node `i` emits no command, like an
+/// in-place concatenation) placed `@alias`.
+pub struct WithAliases<'a> {
+    graph: &'a Graph,
+    aliases: &'a [bool],
+}
+
+impl fmt::Display for WithAliases<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.graph.write_text(f, self.aliases)
+    }
+}
+
+impl Graph {
+    /// The text form with node `i` placed `@alias` where `aliases[i]` is true.
+    pub fn with_aliases<'a>(&'a self, aliases: &'a [bool]) -> WithAliases<'a> {
+        WithAliases { graph: self, aliases }
+    }
+
+    fn write_text(&self, f: &mut fmt::Formatter<'_>, aliases: &[bool]) -> fmt::Result {
         for &i in &self.inputs {
             writeln!(f, "input {} {}", self.value(i).name, self.ty(i))?;
         }
-        for n in &self.nodes {
+        for (i, n) in self.nodes.iter().enumerate() {
             let args: Vec<String> = n
                 .inputs
                 .iter()
@@ -239,6 +263,7 @@ impl fmt::Display for Graph {
                 .collect();
             let kind = op_text(&n.op);
             let at = match (&n.op, n.placement) {
+                _ if aliases.get(i) == Some(&true) => "alias",
                 (Op::Reshape(_), p) if p != Placement::Host => "alias",
                 (_, p) => p.name(),
             };

@@ -4,4 +4,4 @@ mod eval;
 mod graph;
 
 pub use eval::{evaluate, evaluate_observed};
-pub use graph::{op_text, Graph, IrError, Node, NodeId, Placement, Value, ValueId};
+pub use graph::{op_text, Graph, IrError, Node, NodeId, Placement, Value, ValueId, WithAliases};

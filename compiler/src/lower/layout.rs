@@ -1,5 +1,6 @@
 //! DRAM layout: constants first (64-byte aligned), then activations placed by liveness (first fit), so a
-//! value's memory is reused once its last reader has run. Reshapes alias their input's storage.
+//! value's memory is reused once its last reader has run. Reshapes alias their input's storage; the operands of
+//! an in-place concatenation live inside its output's.
 use super::plan::{NodePlan, Operand};
 use super::tiling::align64;
 use crate::ir::{Graph, ValueId};
@@ -37,15 +38,58 @@ impl ConstPool {
     }
 }
 
-/// The value whose storage `v` shares (following reshape aliases).
-pub fn alias_root(plans: &[NodePlan], g: &Graph, mut v: ValueId) -> ValueId {
-    while let Some(p) = g.value(v).producer {
-        match &plans[p.0 as usize] {
-            NodePlan::Alias { input } => v = *input,
-            _ => break,
+/// Where each value's bytes live: in storage of its own, or inside another value's at a byte offset (a
+/// reshape's output at its input's address, an in-place concatenation's operand inside the concatenation's
+/// output). Following the links from a value ends at its storage root: reshape links lead to earlier values,
+/// concatenation links to later ones, and a value links at most once, so there is no cycle.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    parent: Vec<Option<(ValueId, u64)>>,
+    /// Per storage root: the first node that writes into it (its producer, or an in-place concatenation's
+    /// first operand's).
+    first_writer: Vec<Option<usize>>,
+}
+
+impl Storage {
+    pub fn new(g: &Graph, plans: &[NodePlan]) -> Storage {
+        let mut parent = vec![None; g.values.len()];
+        for (n, p) in g.nodes.iter().zip(plans) {
+            match p {
+                NodePlan::Alias { input } => parent[n.output.0 as usize] = Some((*input, 0)),
+                NodePlan::ConcatInPlace { inputs } => {
+                    let mut offset = 0;
+                    for &v in inputs {
+                        parent[v.0 as usize] = Some((n.output, offset));
+                        offset += bytes_of(g, v);
+                    }
+                }
+                _ => {}
+            }
         }
+        let mut s = Storage { parent, first_writer: vec![None; g.values.len()] };
+        for (i, (n, p)) in g.nodes.iter().zip(plans).enumerate() {
+            if !p.is_alias() {
+                let r = s.root(n.output).0 .0 as usize;
+                s.first_writer[r] = s.first_writer[r].or(Some(i));
+            }
+        }
+        s
     }
-    v
+
+    /// The value whose storage holds `v`, and `v`'s byte offset in it.
+    pub fn root(&self, mut v: ValueId) -> (ValueId, u64) {
+        let mut offset = 0;
+        while let Some((p, o)) = self.parent.get(v.0 as usize).copied().flatten() {
+            v = p;
+            offset += o;
+        }
+        (v, offset)
+    }
+
+    /// The first node writing into the storage of root `r` (`None` for graph inputs and constants).
+    pub fn first_writer(&self, r: ValueId) -> Option<usize> {
+        self.first_writer.get(r.0 as usize).copied().flatten()
+    }
 }
 
 fn plan_operands(p: &NodePlan) -> Vec<&Operand> {
@@ -85,13 +129,14 @@ fn value_inputs(p: &NodePlan) -> Vec<ValueId> {
             });
             std::iter::once(*input).chain(values).collect()
         }
-        NodePlan::Host { inputs, .. } => inputs.clone(),
+        NodePlan::Host { inputs, .. } | NodePlan::ConcatInPlace { inputs } => inputs.clone(),
     }
 }
 
 /// Lays out constants and activations. Each of `spans` (first and last node of a fused chain) runs as one
 /// layer: whatever its nodes read stays alive until its last node. Values in `unstored` (fused chain members'
-/// outputs that never leave SRAM) get no DRAM at all. With `classes` (per value, a pipelined
+/// outputs that never leave SRAM) get no DRAM at all. Aliases (`Storage`) share their root's storage, which is
+/// alive from its first writer to the last reader of any value in it. With `classes` (per value, a pipelined
 /// program's `pipeline::value_stages`), storage is reused by liveness only between values of the same stage:
 /// stages of consecutive frames run at once, so their values must never share memory.
 pub fn layout(
@@ -119,9 +164,10 @@ pub fn layout(
     // only feed tile operators were copied into their prepared form above.
     let mut read_directly: Vec<ValueId> = plans.iter().flat_map(value_inputs).collect();
     read_directly.extend(g.outputs.iter().copied());
+    let storage = Storage::new(g, plans);
     let mut placed = std::collections::BTreeSet::new();
     for v in read_directly {
-        let root = alias_root(plans, g, v);
+        let root = storage.root(v).0;
         if let (Some(t), true) = (&g.value(root).constant, placed.insert(root)) {
             value_addr[root.0 as usize] = Some(pool.add(g.value(root).name.clone(), t));
         }
@@ -135,12 +181,14 @@ pub fn layout(
         interval.insert(i, (-1, -1, bytes_of(g, i)));
     }
     for (i, n) in g.nodes.iter().enumerate() {
-        if !matches!(plans[i], NodePlan::Alias { .. }) && !unstored.contains(&n.output) {
-            interval.insert(n.output, (i as i64, i as i64, bytes_of(g, n.output)));
+        let v = n.output;
+        if storage.root(v).0 == v && !unstored.contains(&v) {
+            let def = storage.first_writer(v).unwrap_or(i) as i64;
+            interval.insert(v, (def, i as i64, bytes_of(g, v)));
         }
     }
     let extend = |v: ValueId, at: i64, interval: &mut BTreeMap<ValueId, (i64, i64, u64)>| {
-        let r = alias_root(plans, g, v);
+        let r = storage.root(v).0;
         if let Some(e) = interval.get_mut(&r) {
             e.1 = e.1.max(at);
         }
@@ -190,10 +238,10 @@ pub fn layout(
         value_addr[v.0 as usize] = Some(act_base + at);
         regions.push(NamedRegion { name: g.value(v).name.clone(), start: act_base + at, len: size });
     }
-    for (i, addr) in value_addr.clone().iter().enumerate() {
-        if addr.is_none() {
-            let root = alias_root(plans, g, ValueId(i as u32));
-            value_addr[i] = value_addr[root.0 as usize];
+    for i in 0..value_addr.len() {
+        if value_addr[i].is_none() {
+            let (root, offset) = storage.root(ValueId(i as u32));
+            value_addr[i] = value_addr[root.0 as usize].map(|a| a + offset);
         }
     }
     regions.sort_by_key(|r| (r.start, r.name.clone()));

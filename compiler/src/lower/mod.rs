@@ -1,5 +1,8 @@
 //! Lowering: graph -> placement plans -> DRAM layout -> command queues -> `Program`.
 //! The first-path schedule runs one layer at a time, each spread over all tiles in double-buffered work items.
+mod concat;
+#[cfg(test)]
+mod concat_tests;
 mod elementwise;
 mod emit;
 mod error;
@@ -120,7 +123,8 @@ fn lower_stages(
     opts: &LowerOptions,
     stage_plan: &pipeline::StagePlan,
 ) -> Result<Lowered, LowerError> {
-    let plans = plan::plan(g, target)?;
+    let mut plans = plan::plan(g, target)?;
+    concat::place_in_place(g, &mut plans, &|i| stage_plan.stage_of(i));
     let pipelined = stage_plan.starts.len() > 1;
     // Every decision (tiling, fusion, stationary weights) is made for one stage's group of tiles.
     let tiles = stage_plan.group as usize;
@@ -186,8 +190,7 @@ fn lower_stages(
         if chains.iter().any(|c| c.nodes.first() == Some(&i)) {
             return true;
         }
-        !in_chain[i]
-            && (host.starting_at(i).is_some() || !(host.fused_away(i) || matches!(plans[i], NodePlan::Alias { .. })))
+        !in_chain[i] && (host.starting_at(i).is_some() || !(host.fused_away(i) || plans[i].is_alias()))
     };
     let cross = pipeline::crossings(g, &plans, stage_plan);
     let mut stages = Vec::new();
@@ -262,14 +265,14 @@ fn lower_stages(
                 a
             }
         };
-        if matches!(p, NodePlan::Alias { .. }) {
+        if p.is_alias() {
             continue;
         }
         em.set_layer(layers.len() as u32);
         layers.push(name.to_string());
         let out_ty = g.ty(node.output);
         match p {
-            NodePlan::Alias { .. } => {}
+            NodePlan::Alias { .. } | NodePlan::ConcatInPlace { .. } => {}
             NodePlan::Conv { input, conv, weights, bias, residual, act, quant } => {
                 let s = emit::WindowShape::of(g.ty(*input), out_ty);
                 let (wv, bv) = (operand_value(weights), operand_value(bias));

@@ -2,7 +2,7 @@
 //! tiles: 2 stages of 2 or 4 stages of 1); the layers split into contiguous stages balanced by the predicted
 //! cycles of each layer on one group; the cross-stage values decide which waits let frames overlap safely.
 //! Only the choice of stages lives here; `lower` emits them and `accel_ops::pipeline` describes them.
-use super::layout::alias_root;
+use super::layout::Storage;
 use super::plan::NodePlan;
 use crate::ir::Graph;
 
@@ -98,14 +98,15 @@ pub struct Crossings {
 pub fn crossings(g: &Graph, plans: &[NodePlan], stages: &StagePlan) -> Crossings {
     let mut writers = std::collections::BTreeSet::new();
     let mut last_reader = vec![None; stages.starts.len()];
+    let storage = Storage::new(g, plans);
     for (i, n) in g.nodes.iter().enumerate() {
-        if matches!(plans[i], NodePlan::Alias { .. }) {
+        if plans[i].is_alias() {
             continue;
         }
         let si = stages.stage_of(i);
         for &v in &n.inputs {
-            let Some(p) = g.value(alias_root(plans, g, v)).producer else { continue };
-            let p = p.0 as usize;
+            // The writer whose layer waits for the readers of the previous frame: the first into the storage.
+            let Some(p) = storage.first_writer(storage.root(v).0) else { continue };
             if stages.stage_of(p) < si {
                 writers.insert((p, si));
                 last_reader[si] = Some(i);
@@ -120,19 +121,20 @@ pub fn crossings(g: &Graph, plans: &[NodePlan], stages: &StagePlan) -> Crossings
 /// different frames run at once).
 pub fn value_stages(g: &Graph, plans: &[NodePlan], stages: &StagePlan) -> Vec<Option<usize>> {
     let mut class: Vec<Option<usize>> = vec![None; g.values.len()];
+    let storage = Storage::new(g, plans);
     for (i, n) in g.nodes.iter().enumerate() {
         class[n.output.0 as usize] = Some(stages.stage_of(i));
     }
     for (i, n) in g.nodes.iter().enumerate() {
         for &v in &n.inputs {
-            let r = alias_root(plans, g, v).0 as usize;
+            let r = storage.root(v).0 .0 as usize;
             if class[r].is_some_and(|s| s != stages.stage_of(i)) {
                 class[r] = None;
             }
         }
     }
     for &o in &g.outputs {
-        class[alias_root(plans, g, o).0 as usize] = None;
+        class[storage.root(o).0 .0 as usize] = None;
     }
     class
 }

@@ -28,6 +28,11 @@ pub enum NodePlan {
     Alias {
         input: ValueId,
     },
+    /// A concatenation whose operands are laid out inside its output's storage, so their producers write it in
+    /// place (`lower::concat`): no command.
+    ConcatInPlace {
+        inputs: Vec<ValueId>,
+    },
     /// `residual` (a value of the output's shape) is added before the activation. The compute dtype is the
     /// output's (f32, bf16 or i8, see `accel_ops::numerics`); i8 has its `quant` operand.
     Conv {
@@ -96,7 +101,12 @@ pub enum NodePlan {
 
 impl NodePlan {
     pub fn runs_on_tiles(&self) -> bool {
-        !matches!(self, NodePlan::Alias { .. } | NodePlan::Host { .. })
+        !matches!(self, NodePlan::Alias { .. } | NodePlan::ConcatInPlace { .. } | NodePlan::Host { .. })
+    }
+
+    /// Whether the node emits no command: its output shares storage that other nodes write.
+    pub fn is_alias(&self) -> bool {
+        matches!(self, NodePlan::Alias { .. } | NodePlan::ConcatInPlace { .. })
     }
 }
 
