@@ -113,7 +113,8 @@ fn choose(
     } else {
         kc_candidates(s.k, groups)
     };
-    let mut best: Option<(f64, f64, usize, usize)> = None;
+    // (estimate, bytes moved, items, kc, rows) of every candidate.
+    let mut all: Vec<(f64, f64, usize, usize, usize)> = Vec::new();
     for kc in candidates {
         if !SramAlloc::fits(b.cap, &bytes(kc, 1)) {
             continue;
@@ -154,16 +155,16 @@ fn choose(
             };
             let spread = Spread { active: items.min(b.tiles), phases: 1, items: per_tile as usize };
             let t = overlapped_cycles(b, spread, ResidentCost { bytes: 0.0, loads: 0 }, item, bytes_moved);
-            let better = match best {
-                None => true,
-                Some((bt, bb, _, _)) => t < bt * 0.999 || (t <= bt * 1.001 && bytes_moved < bb),
-            };
-            if better {
-                best = Some((t, bytes_moved, kc, r));
-            }
+            all.push((t, bytes_moved, items, kc, r));
         }
     }
-    best.map(|(t, bytes, kc, r)| (kc, r, t, bytes))
+    // Within 2% of the fastest, fewer items win (each pays per-command costs the estimate leaves out), then less
+    // traffic, then the faster.
+    let fastest = all.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+    all.into_iter()
+        .filter(|c| c.0 <= fastest * 1.02)
+        .min_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)).then(a.0.total_cmp(&b.0)))
+        .map(|(t, bytes, _, kc, r)| (kc, r, t, bytes))
 }
 
 /// DRAM addresses of a convolution's operands: input, weights, bias, the optional residual (output-shaped,
