@@ -6,3 +6,4 @@ pub mod blob_edit;
 pub mod conformance;
 pub mod harness;
 pub mod onnx_model;
+pub mod yolo_blocks;

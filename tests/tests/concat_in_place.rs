@@ -12,6 +12,7 @@ use accel_ops::target::Target;
 use accel_tests::harness::{assert_close, check_exact_and_close, compile, compile_int8, random_tensor, run_blob};
 use accel_tests::harness::{tract_run, ATOL, RTOL};
 use accel_tests::onnx_model::{f32_tensor, int, Model};
+use accel_tests::yolo_blocks::{conv_leaky, onnx_bytes, route};
 
 /// How a concatenation was lowered.
 #[derive(Debug, PartialEq)]
@@ -66,10 +67,6 @@ fn check_f32(onnx: &[u8], input: &str, dims: &[usize]) -> Compiled {
     c
 }
 
-fn model(b: GraphBuilder) -> Vec<u8> {
-    accel_modelgen::to_bytes(&b.finish().expect("the model builds"))
-}
-
 /// Two convolutions of one input concatenated on channels, then a convolution of the concatenation.
 fn two_convs_concatenated() -> Vec<u8> {
     let mut b = GraphBuilder::new(51);
@@ -81,7 +78,7 @@ fn two_convs_concatenated() -> Vec<u8> {
     let c = b.concat(&[l, r], 1);
     let y = b.scoped("head", |b| b.conv_with(&c, Conv::new(8, 3).pad(1).bias(true)));
     b.output(&y, "output");
-    model(b)
+    onnx_bytes(b)
 }
 
 /// YOLO's route: a deeper feature map upsampled and concatenated with an earlier one that a later layer reads
@@ -90,14 +87,10 @@ fn two_convs_concatenated() -> Vec<u8> {
 fn yolo_route() -> Vec<u8> {
     let mut b = GraphBuilder::new(52);
     let x = b.input("input", &[Dim::Fixed(1), 8.into(), 16.into(), 16.into()]);
-    let early = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(12, 3).pad(1).bias(true)));
-    let early = b.leaky_relu(&early, 0.1);
-    let deep = b.scoped("conv1", |b| b.conv_with(&early, Conv::new(16, 3).stride(2).pad(1).bias(true)));
-    let deep = b.leaky_relu(&deep, 0.1);
-    let deep = b.scoped("conv2", |b| b.conv_with(&deep, Conv::new(6, 1).bias(true)));
-    let deep = b.leaky_relu(&deep, 0.1);
-    let up = b.resize_nearest_2x(&deep);
-    let route = b.concat(&[up, early.clone()], 1);
+    let early = conv_leaky(&mut b, "conv0", &x, Conv::new(12, 3).pad(1));
+    let deep = conv_leaky(&mut b, "conv1", &early, Conv::new(16, 3).stride(2).pad(1));
+    let deep = conv_leaky(&mut b, "conv2", &deep, Conv::new(6, 1));
+    let route = route(&mut b, &deep, &early);
     let side = b.scoped("conv3", |b| b.conv_with(&route, Conv::new(4, 1).bias(true)));
     let route2 = b.concat(&[route, side], 1);
     let y = b.scoped("conv4", |b| b.conv_with(&route2, Conv::new(8, 3).pad(1).bias(true)));
@@ -106,7 +99,7 @@ fn yolo_route() -> Vec<u8> {
     b.output(&y, "output");
     b.output(&early, "early");
     b.output(&z, "early_head");
-    model(b)
+    onnx_bytes(b)
 }
 
 #[test]
@@ -138,16 +131,12 @@ fn int8_yolo_routes_are_written_in_place_exactly() {
     let dims = [1, 8, 16, 16];
     let mut b = GraphBuilder::new(53);
     let x = b.input("input", &[Dim::Fixed(1), 8.into(), 16.into(), 16.into()]);
-    let early = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(12, 3).pad(1).bias(true)));
-    let early = b.leaky_relu(&early, 0.1);
-    let deep = b.scoped("conv1", |b| b.conv_with(&early, Conv::new(6, 3).stride(2).pad(1).bias(true)));
-    let deep = b.leaky_relu(&deep, 0.1);
-    let up = b.resize_nearest_2x(&deep);
-    let route = b.concat(&[up, early], 1);
-    let y = b.scoped("conv2", |b| b.conv_with(&route, Conv::new(8, 3).pad(1).bias(true)));
-    let y = b.leaky_relu(&y, 0.1);
+    let early = conv_leaky(&mut b, "conv0", &x, Conv::new(12, 3).pad(1));
+    let deep = conv_leaky(&mut b, "conv1", &early, Conv::new(6, 3).stride(2).pad(1));
+    let route = route(&mut b, &deep, &early);
+    let y = conv_leaky(&mut b, "conv2", &route, Conv::new(8, 3).pad(1));
     b.output(&y, "output");
-    let single = model(b);
+    let single = onnx_bytes(b);
     let c = compile_int8(&single, &dims, 6, 900);
     assert_eq!(concat_forms(&c), [Form::InPlace], "{}", c.optimized);
     check_exact_and_close(&c, &single, &dims, &[1, 2], 30.0);

@@ -7,6 +7,7 @@ use accel_modelgen::{Conv, Dim, GraphBuilder};
 use accel_ops::op::Op;
 use accel_ops::DType;
 use accel_tests::harness::{check_exact_and_close, compile_int8};
+use accel_tests::yolo_blocks::{conv_leaky, onnx_bytes, route};
 
 /// Two Darknet shortcuts (the second reads the first's sum, as Darknet's stages do) on `[1, 8, 24, 20]`.
 fn darknet_shortcuts() -> Vec<u8> {
@@ -48,18 +49,13 @@ fn yolo_route_concatenation_runs_int8_and_exactly() {
     let dims = [1, 8, 16, 16];
     let mut b = GraphBuilder::new(35);
     let x = b.input("input", &[Dim::Fixed(1), 8.into(), 16.into(), 16.into()]);
-    let early = b.scoped("conv0", |b| b.conv_with(&x, Conv::new(12, 3).pad(1).bias(true)));
-    let early = b.leaky_relu(&early, 0.1);
-    let deep = b.scoped("conv1", |b| b.conv_with(&early, Conv::new(16, 3).stride(2).pad(1).bias(true)));
-    let deep = b.leaky_relu(&deep, 0.1);
-    let deep = b.scoped("conv2", |b| b.conv_with(&deep, Conv::new(6, 1).bias(true)));
-    let deep = b.leaky_relu(&deep, 0.1);
-    let up = b.resize_nearest_2x(&deep);
-    let route = b.concat(&[up, early], 1);
-    let y = b.scoped("conv3", |b| b.conv_with(&route, Conv::new(8, 3).pad(1).bias(true)));
-    let y = b.leaky_relu(&y, 0.1);
+    let early = conv_leaky(&mut b, "conv0", &x, Conv::new(12, 3).pad(1));
+    let deep = conv_leaky(&mut b, "conv1", &early, Conv::new(16, 3).stride(2).pad(1));
+    let deep = conv_leaky(&mut b, "conv2", &deep, Conv::new(6, 1));
+    let route = route(&mut b, &deep, &early);
+    let y = conv_leaky(&mut b, "conv3", &route, Conv::new(8, 3).pad(1));
     b.output(&y, "output");
-    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let onnx = onnx_bytes(b);
     let c = compile_int8(&onnx, &dims, 8, 700);
     let g = &c.optimized;
     let concat = g.nodes.iter().find(|n| matches!(n.op, Op::Concat(_))).expect("a concatenation");

@@ -6,7 +6,7 @@
 //! whole and chains run across them; a member whose output is also read outside the chain stores its rows too.
 //! A chain of one layer is a weight-stationary convolution. Members compute in f32, bf16 or int8 (each in its own
 //! format, as the precision pass chose; an int8 member keeps its requantization parameters resident too).
-use super::overlap::{overlapped_cycles, ItemCost, ResidentCost, Spread};
+use super::overlap::{layer_resident_loads, overlapped_cycles, ItemCost, ResidentCost, Spread};
 use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
@@ -417,7 +417,7 @@ fn estimate(
     let mut weight_loads = 0;
     for l in layers {
         weights += weight_bytes(l) + l.shape.k as u64 * 4 + quant_bytes(l)?;
-        weight_loads += if l.quant.is_some() { 4 } else { 2 };
+        weight_loads += layer_resident_loads(l.quant.is_some());
     }
     let active = count.min(b.tiles);
     let dram_bytes = active as f64 * weights as f64 + bytes_in + stored;

@@ -25,6 +25,16 @@ pub struct ResidentCost {
     pub loads: usize,
 }
 
+/// DMA commands that load one convolution's resident operands: weights and bias, and in int8 the
+/// requantization header and the channels' parameters (`window::quant_loads`).
+pub fn layer_resident_loads(int8: bool) -> usize {
+    if int8 {
+        4
+    } else {
+        2
+    }
+}
+
 /// How a layer's work spreads over the tiles.
 #[derive(Debug, Clone, Copy)]
 pub struct Spread {

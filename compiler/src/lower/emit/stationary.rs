@@ -2,7 +2,7 @@
 //! stripe through it, then take the next chunk. Streaming (`window.rs`) reloads the weights with every stripe;
 //! for layers whose weights outweigh their activations (the deep layers of ResNet and YOLO, more so at high
 //! resolution) this moves the weights through DRAM once and the input once per chunk instead.
-use super::overlap::{overlapped_cycles, ItemCost, ResidentCost, Spread};
+use super::overlap::{layer_resident_loads, overlapped_cycles, ItemCost, ResidentCost, Spread};
 use super::window::{conv_command, full_cols, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, ConvIo, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
@@ -123,7 +123,7 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
             };
             let spread =
                 Spread { active: nchunks.min(b.tiles), phases: nchunks.div_ceil(b.tiles), items: stripes.len() };
-            let weights = ResidentCost { bytes: resident as f64, loads: if io.quant.is_some() { 4 } else { 2 } };
+            let weights = ResidentCost { bytes: resident as f64, loads: layer_resident_loads(io.quant.is_some()) };
             let cycles = overlapped_cycles(b, spread, weights, item, dram + outputs);
             candidates.push(StationaryPlan { kc, rows, resident, cycles, dram_bytes: dram });
         }
