@@ -17,7 +17,7 @@
 //! store `j - 1`; load and store phases take the channel in the order they become ready. A host layer (or a
 //! layer of another shape) costs its longest queue. What only the simulator sees, the command-by-command
 //! arbitration of the channel and the links, is the difference between the two reports.
-use accel_ops::command::{Command, Unit};
+use accel_ops::command::{mask_tiles, Command, Unit};
 use accel_ops::cost::{DmaTiming, ProgramCosts};
 use accel_ops::program::Program;
 use accel_ops::report::{command_layer, static_rows, Report, Source};
@@ -111,8 +111,15 @@ impl<'a> Model<'a> {
             let Some(cur) = items.last_mut() else { continue };
             let cost = self.costs.of(q.id.tile, cmd);
             cur.alone += cost.cycles;
-            if let Command::Load { copy, .. } | Command::Store { copy, .. } = cmd {
-                let d = DmaTiming::new(t, copy.bytes().unwrap_or(0), self.costs.hops(q.id.tile));
+            let dma = match cmd {
+                Command::Load { copy, .. } | Command::Store { copy, .. } => Some((copy, self.costs.hops(q.id.tile))),
+                Command::Multicast { copy, tiles, .. } => {
+                    Some((copy, mask_tiles(*tiles).map(|t| self.costs.hops(t)).max().unwrap_or(0)))
+                }
+                _ => None,
+            };
+            if let Some((copy, hops)) = dma {
+                let d = DmaTiming::new(t, copy.bytes().unwrap_or(0), hops);
                 cur.channel += d.dram_xfer;
                 cur.fixed = cur.fixed.max(d.isolated() - d.dram_xfer);
                 cur.last = d.dram_xfer;

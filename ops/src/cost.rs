@@ -4,6 +4,7 @@
 //! (contention on the DRAM channel and the links, waits between units). Nothing here knows about time lines.
 use crate::command::Command;
 use crate::dtype::DType;
+use crate::noc::Noc;
 use crate::op::UnaryOp;
 use crate::program::{HostKernel, Program};
 use crate::target::Target;
@@ -185,6 +186,15 @@ pub fn command_cost_at(cmd: &Command, target: &Target, hops: u32) -> Cost {
             c.sram_bytes = bytes;
             c.noc_bytes = bytes.saturating_mul(hops as u64);
         }
+        // Without the interconnect's geometry: as a load `hops` away, written into every destination's SRAM.
+        // `ProgramCosts::of` charges the routes' union instead (`multicast_cost`).
+        Command::Multicast { copy, tiles, .. } => {
+            let bytes = copy.bytes().unwrap_or(0);
+            c.cycles = DmaTiming::new(target, bytes, hops).isolated();
+            c.dram_read = bytes;
+            c.sram_bytes = bytes.saturating_mul(tiles.count_ones() as u64);
+            c.noc_bytes = bytes.saturating_mul(hops as u64);
+        }
         Command::Conv {
             dtype,
             in_c,
@@ -311,19 +321,38 @@ pub fn host_call_cost(kernel: &HostKernel, target: &Target) -> Cost {
     c
 }
 
-/// The costs of one program's commands: `command_cost_at` with each tile's distance from DRAM, host calls with
-/// their kernel's estimate. What both the compiler's prediction and the simulator charge.
+/// The cost of a `dma.multicast` of `bytes` into the tiles of `mask`: DRAM read once, each link of the routes'
+/// union crossed once (`Noc::multicast_links`), every destination's SRAM written; in isolation it takes as long
+/// as a load to the farthest destination.
+pub fn multicast_cost(target: &Target, noc: &Noc, bytes: u64, mask: u32) -> Cost {
+    let hops = crate::command::mask_tiles(mask).map(|t| noc.hops(t as u32)).max().unwrap_or(0);
+    let links = noc.multicast_links(mask).len() as u64;
+    let mut c = Cost {
+        cycles: DmaTiming::new(target, bytes, hops).isolated(),
+        dram_read: bytes,
+        sram_bytes: bytes.saturating_mul(mask.count_ones() as u64),
+        noc_bytes: bytes.saturating_mul(links),
+        ..Cost::default()
+    };
+    c.energy = energy_of(&c, target, DType::F32);
+    c
+}
+
+/// The costs of one program's commands: `command_cost_at` with each tile's distance from DRAM, multicasts over
+/// the interconnect's routes, host calls with their kernel's estimate. What both the compiler's prediction and
+/// the simulator charge.
 #[derive(Debug, Clone)]
 pub struct ProgramCosts<'a> {
     program: &'a Program,
     hops: Vec<u32>,
+    noc: Noc,
 }
 
 impl<'a> ProgramCosts<'a> {
     pub fn new(program: &'a Program) -> Self {
         let t = &program.meta.target;
-        let noc = crate::noc::Noc::new(t);
-        ProgramCosts { program, hops: (0..t.tiles).map(|tile| noc.hops(tile)).collect() }
+        let noc = Noc::new(t);
+        ProgramCosts { program, hops: (0..t.tiles).map(|tile| noc.hops(tile)).collect(), noc }
     }
 
     pub fn target(&self) -> &'a Target {
@@ -342,6 +371,9 @@ impl<'a> ProgramCosts<'a> {
                 Some(k) => host_call_cost(k, self.target()),
                 None => command_cost(cmd, self.target()),
             },
+            Command::Multicast { copy, tiles, .. } => {
+                multicast_cost(self.target(), &self.noc, copy.bytes().unwrap_or(0), *tiles)
+            }
             _ => command_cost_at(cmd, self.target(), self.hops(tile)),
         }
     }

@@ -60,7 +60,7 @@ pub fn disassemble(p: &Program) -> String {
             for (name, value) in cmd.fields() {
                 let _ = write!(out, " {name}={value}");
             }
-            if let Command::Load { dram, .. } | Command::Store { dram, .. } = cmd {
+            if let Command::Load { dram, .. } | Command::Store { dram, .. } | Command::Multicast { dram, .. } = cmd {
                 if let Some(n) = name_dram(&p.debug.dram_buffers, dram.0) {
                     let _ = write!(out, " [{n}]");
                 }

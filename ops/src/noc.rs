@@ -114,6 +114,21 @@ impl Noc {
         routes.get(tile as usize).map_or(&[], |r| r.as_slice())
     }
 
+    /// The links a multicast from DRAM to the tiles of `mask` crosses, each once: the union of their load
+    /// routes, each link after the one before it on its route (tiles in increasing order, then flow order).
+    /// Tiles outside the target add nothing.
+    pub fn multicast_links(&self, mask: u32) -> Vec<LinkId> {
+        let mut out: Vec<LinkId> = Vec::new();
+        for t in crate::command::mask_tiles(mask) {
+            for &l in self.route(t as u32, Direction::ToTile) {
+                if !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+        }
+        out
+    }
+
     /// Links between DRAM and `tile` (the same both ways).
     pub fn hops(&self, tile: u32) -> u32 {
         self.route(tile, Direction::ToTile).len() as u32
@@ -202,6 +217,11 @@ mod tests {
         // Tiles 1 and 2 share the link out of router 0; loads and stores never share one.
         assert_eq!(noc.route(1, Direction::ToTile)[0], noc.route(2, Direction::ToTile)[0]);
         assert_eq!(noc.links().len(), 6);
+        // A multicast to every tile crosses each load link once: r0->r1 carries tile 1's and tile 2's bytes.
+        let all: Vec<String> = noc.multicast_links(0b1111).iter().map(|l| noc.links()[l.0 as usize].name()).collect();
+        assert_eq!(all, ["r0->r1", "r1->r2", "r0->r3"]);
+        assert!(noc.multicast_links(0b0001).is_empty());
+        assert_eq!(noc.multicast_links(1 << 9), []);
     }
 
     #[test]

@@ -138,7 +138,9 @@ pub fn write_chrome_trace(program: &Program, trace: &Trace, out: &mut dyn Write)
             Resource::Link(l) => l.0 + 2,
         };
         let bytes = match cmd {
-            Command::Load { copy, .. } | Command::Store { copy, .. } => copy.bytes().unwrap_or(0),
+            Command::Load { copy, .. } | Command::Store { copy, .. } | Command::Multicast { copy, .. } => {
+                copy.bytes().unwrap_or(0)
+            }
             _ => 0,
         };
         events.push(Event {

@@ -1,10 +1,14 @@
 //! End to end on generated models: ONNX from the model generator -> accelc's driver -> blob -> simulator, with
 //! outputs compared against tract running the same ONNX bytes (f32: |a-b| <= 1e-4 + 1e-3|b|).
+use accel_ops::command::Command;
 use accel_ops::target::Target;
 use accel_tests::harness::{assert_close, compile, random_tensor, run_blob, tract_run, ATOL, RTOL};
 
-fn check(name: &str, onnx: &[u8], input: &str, dims: &[usize], target: &Target) {
+/// Compiles, runs and compares; returns the number of `dma.multicast` commands of the blob.
+fn check(name: &str, onnx: &[u8], input: &str, dims: &[usize], target: &Target) -> usize {
     let compiled = compile(onnx, target, &[]);
+    let multicasts = compiled.lowered.program.queues.iter().flat_map(|q| &q.commands);
+    let multicasts = multicasts.filter(|c| matches!(c, Command::Multicast { .. })).count();
     let x = random_tensor(dims, 42);
     let got = run_blob(&compiled.blob, &[(input.to_string(), x.clone())]);
     let want = tract_run(onnx, &[x]);
@@ -12,12 +16,15 @@ fn check(name: &str, onnx: &[u8], input: &str, dims: &[usize], target: &Target) 
     for ((out_name, g), w) in got.iter().zip(&want) {
         assert_close(&format!("{name}/{out_name}"), &g.to_f32_vec(), w, ATOL, RTOL);
     }
+    multicasts
 }
 
 #[test]
 fn resnet50_at_224_matches_tract() {
     let m = accel_modelgen::zoo::resnet50(224, 224, 1).unwrap();
-    check("resnet50@224", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 224, 224], &Target::x1());
+    let multicasts = check("resnet50@224", &accel_modelgen::to_bytes(&m), "input", &[1, 3, 224, 224], &Target::x1());
+    // Its deep layers split output channels over the tiles, which share each input stripe by multicast.
+    assert!(multicasts >= 100, "{multicasts} multicasts");
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 pub const FORMAT_MAJOR: u16 = 5;
 /// 0: as described for `FORMAT_MAJOR`, and (since 3.0) an i8 `mac.conv`/`mac.matmul` with an `act` has a 256-byte lookup
 /// table after its quant header (`numerics::table`).
-pub const FORMAT_MINOR: u16 = 0;
+/// 1: `dma.multicast` (opcode 0x0B): one DRAM read into the SRAM of several tiles. 5.0 readers refuse 5.1 blobs
+/// by their version, before meeting the opcode.
+pub const FORMAT_MINOR: u16 = 1;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.

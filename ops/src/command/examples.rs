@@ -18,6 +18,12 @@ pub fn examples() -> Vec<Command> {
                 sram_stride2: 192,
             },
         },
+        Command::Multicast {
+            sram: SramAddr(0x80),
+            dram: DramAddr(0x3000),
+            copy: Copy3::contiguous(256),
+            tiles: 0b1011,
+        },
         Command::Store { sram: SramAddr(0), dram: DramAddr(0x2000), copy: Copy3::contiguous(128) },
         Command::Conv {
             dtype: DType::F32,

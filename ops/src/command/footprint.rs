@@ -11,7 +11,8 @@ use thiserror::Error;
 /// Which memory an access is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Space {
-    /// The SRAM of the tile whose queue holds the command.
+    /// The SRAM of the tile whose queue holds the command (for `dma.multicast`, of every tile in its mask; all
+    /// tiles have the same SRAM size).
     Sram,
     Dram,
 }
@@ -83,8 +84,13 @@ impl Command {
         };
         let mut out = Vec::new();
         match self {
-            Command::Load { sram: s, dram, copy } | Command::Store { sram: s, dram, copy } => {
-                let is_load = matches!(self, Command::Load { .. });
+            Command::Load { sram: s, dram, copy }
+            | Command::Store { sram: s, dram, copy }
+            | Command::Multicast { sram: s, dram, copy, .. } => {
+                let is_load = !matches!(self, Command::Store { .. });
+                if let Command::Multicast { tiles: 0, .. } = self {
+                    return Err(fail("the tile mask is empty".into()));
+                }
                 let d_span = copy_span(copy, copy.dram_stride1, copy.dram_stride2).ok_or_else(overflow)?;
                 let s_span =
                     copy_span(copy, copy.sram_stride1 as u64, copy.sram_stride2 as u64).ok_or_else(overflow)?;

@@ -84,6 +84,11 @@ macro_rules! unit_of {
 commands! {
     /// DRAM -> this tile's SRAM.
     0x01 "dma.load" Load on DmaIn { sram: SramAddr, dram: DramAddr, copy: Copy3 }
+    /// DRAM -> the SRAM of every tile in the bit mask `tiles` (bit `t`: tile `t`), at the same address. DRAM is
+    /// read once and each interconnect link of the routes' union carries the bytes once: layers whose tiles all
+    /// read the same input (output channels split over the tiles) load it once instead of once per tile. The
+    /// queue's own tile need not be in the mask.
+    0x0B "dma.multicast" Multicast on DmaIn { sram: SramAddr, dram: DramAddr, copy: Copy3, tiles: u32 }
     /// This tile's SRAM -> DRAM.
     0x02 "dma.store" Store on DmaOut { sram: SramAddr, dram: DramAddr, copy: Copy3 }
     /// 2-D convolution of an SRAM block `[in_c, in_h, in_w]` with weights `[out_c, in_c/groups, kh, kw]` into a
@@ -145,6 +150,23 @@ commands! {
     0x20 "sync.signal" Signal on any { sem: u16 }
     /// Blocks this queue until semaphore `sem` has been signalled at least `value` times.
     0x21 "sync.wait" Wait on any { sem: u16, value: u32 }
+}
+
+impl Command {
+    /// The tiles whose SRAM a DMA into SRAM writes: `tile` for `dma.load`, the mask's tiles for
+    /// `dma.multicast` (in tile order), none for any other command.
+    pub fn sram_destinations(&self, tile: u16) -> Vec<u16> {
+        match self {
+            Command::Load { .. } => vec![tile],
+            Command::Multicast { tiles, .. } => mask_tiles(*tiles).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The tiles of a multicast mask, in increasing order.
+pub fn mask_tiles(mask: u32) -> impl Iterator<Item = u16> {
+    (0..32u16).filter(move |t| mask & (1u32 << t) != 0)
 }
 
 /// Element size of a compute dtype in SRAM.

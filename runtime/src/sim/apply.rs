@@ -287,6 +287,10 @@ pub(crate) fn apply_tracked(
     held: &mut Held,
     fixed: Immutable,
 ) -> Result<(), String> {
+    if let Command::Multicast { sram: s, dram: d, copy, .. } = cmd {
+        // For each destination tile, exactly a load into its SRAM.
+        return apply_tracked(dram, sram, &Command::Load { sram: *s, dram: *d, copy: *copy }, held, fixed);
+    }
     if fixed.end == 0 {
         held.loads.clear();
         // Nothing pending: ranges are only recorded with immutable DRAM, and settled at the end of each run.
@@ -341,7 +345,9 @@ pub(crate) fn apply(
     mac: &mut MacScratch,
 ) -> Result<(), String> {
     match cmd {
-        Command::Load { sram: s, dram: d, copy } => load(dram.read(), sram, addr(*s), d.0, copy),
+        Command::Load { sram: s, dram: d, copy } | Command::Multicast { sram: s, dram: d, copy, .. } => {
+            load(dram.read(), sram, addr(*s), d.0, copy)
+        }
         Command::Store { sram: s, dram: d, copy } => {
             if let Dram::Deferred { outbox, tag, .. } = dram {
                 let (at, tag) = (outbox.data.len(), *tag);

@@ -3,8 +3,9 @@
 //!
 //! With more than one rayon thread, tile commands are not applied at once but queued per tile and run in
 //! parallel, one thread per tile queue, when something needs their effect. Each tile's commands keep their
-//! order; commands of different tiles touch different SRAMs, and meet only in DRAM: loads read a DRAM that no
-//! one writes while tiles run, stores park their bytes in the tile's outbox and reach DRAM afterwards. So the
+//! order (a multicast is queued on each destination tile, as that tile's load); commands of different tiles
+//! touch different SRAMs, and meet only in DRAM: loads read a DRAM that no one writes while tiles run, stores
+//! park their bytes in the tile's outbox and reach DRAM afterwards. So the
 //! memories end exactly as in sequential order, provided that no queued store overlaps a later load or store:
 //! such a command (and every host call, and the end of the run) first drains the queue. In practice a whole
 //! layer's loads, MACs and stores run in one parallel batch.
@@ -111,15 +112,23 @@ impl<'p> Functional<'p> {
         }
         let tile = queue.tile as usize;
         let fail = |why: String| ExecError::Command { queue, index, mnemonic: cmd.mnemonic(), why };
-        if !self.defer || tile >= self.per_tile.len() {
+        // The SRAMs the command changes or reads: its own tile's, or a multicast's destinations'.
+        let tiles: Vec<usize> = match cmd {
+            Command::Multicast { .. } => cmd.sram_destinations(queue.tile).into_iter().map(usize::from).collect(),
+            _ => vec![tile],
+        };
+        if !self.defer || tiles.iter().any(|&t| t >= self.per_tile.len()) {
             self.drain(m)?;
             let Machine { dram, sram, work } = m;
-            let s = sram.get_mut(tile).map(|s| s.as_mut_slice()).unwrap_or(&mut []);
-            work.held.resize_with(work.held.len().max(tile + 1), Held::default);
-            let held = &mut work.held[tile];
-            return apply_tracked(&mut Dram::Direct(dram), s, cmd, held, self.fixed).map_err(fail);
+            for t in tiles {
+                let s = sram.get_mut(t).map(|s| s.as_mut_slice()).unwrap_or(&mut []);
+                work.held.resize_with(work.held.len().max(t + 1), Held::default);
+                let held = &mut work.held[t];
+                apply_tracked(&mut Dram::Direct(dram), s, cmd, held, self.fixed).map_err(fail)?;
+            }
+            return Ok(());
         }
-        if let Command::Load { .. } | Command::Store { .. } = cmd {
+        if let Command::Load { .. } | Command::Store { .. } | Command::Multicast { .. } = cmd {
             let fp = cmd.footprint().map_err(|e| fail(e.why))?;
             let Some(d) = fp.iter().find(|a| a.space == Space::Dram) else {
                 return Err(fail("dma without a DRAM range".into()));
@@ -135,8 +144,10 @@ impl<'p> Functional<'p> {
         if self.queued.len() >= MAX_QUEUED {
             self.drain(m)?;
         }
-        if let Some(list) = self.per_tile.get_mut(tile) {
-            list.push(self.queued.len());
+        for t in tiles {
+            if let Some(list) = self.per_tile.get_mut(t) {
+                list.push(self.queued.len());
+            }
         }
         self.queued.push((queue, index, cmd));
         Ok(())

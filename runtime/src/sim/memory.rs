@@ -3,7 +3,7 @@
 //! the verifier missed something: it is an error, never a panic.
 use crate::error::ExecError;
 use crate::verify::VerifiedProgram;
-use accel_ops::command::Unit;
+use accel_ops::command::{Command, Unit};
 
 /// DRAM, per-tile SRAM and the functional model's reusable per-tile state.
 #[derive(Debug)]
@@ -30,11 +30,17 @@ impl Machine {
         let p = program.program();
         let dram = alloc("DRAM", p.meta.dram_bytes)?;
         let mut sram = vec![Vec::new(); p.meta.target.tiles as usize];
+        // The SRAM of every tile that holds a queue or receives a multicast.
+        let mut used = std::collections::BTreeSet::new();
         for q in p.queues.iter().filter(|q| q.id.unit != Unit::Host) {
-            if let Some(s) = sram.get_mut(q.id.tile as usize) {
-                if s.is_empty() {
-                    *s = alloc("SRAM", p.meta.target.tile.sram_bytes)?;
-                }
+            used.insert(q.id.tile);
+            for c in q.commands.iter().filter(|c| matches!(c, Command::Multicast { .. })) {
+                used.extend(c.sram_destinations(q.id.tile));
+            }
+        }
+        for tile in used {
+            if let Some(s) = sram.get_mut(tile as usize) {
+                *s = alloc("SRAM", p.meta.target.tile.sram_bytes)?;
             }
         }
         Ok(Machine { dram, sram, work: Default::default() })

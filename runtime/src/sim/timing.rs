@@ -123,9 +123,59 @@ impl<'p> Timing<'p> {
                 stalls = s;
                 end
             }
+            Command::Multicast { copy, tiles, .. } => {
+                let bytes = copy.bytes().unwrap_or(0);
+                let hops = accel_ops::command::mask_tiles(*tiles).map(|t| self.noc.hops(t as u32)).max();
+                let t = DmaTiming::new(&self.program.meta.target, bytes, hops.unwrap_or(0));
+                let (end, s) = self.multicast(*tiles, &t, now, record);
+                stalls = s;
+                end
+            }
             _ => now.saturating_add(cost.cycles),
         };
         Charged { end, stalls }
+    }
+
+    /// Runs a multicast through the DRAM channel once, then through each link of its destinations' routes once
+    /// (a link starts when its predecessor on the route delivers, as in `dma`); it ends when the last
+    /// destination has its last byte. Stalls: the wait for the channel, then the links, up to what the end lost.
+    fn multicast(&mut self, mask: u32, t: &DmaTiming, now: u64, record: u32) -> (u64, Stalls) {
+        let t0 = now.saturating_add(t.issue);
+        let start = t0.max(self.channel_free);
+        let finish = start + t.dram_xfer;
+        self.channel_free = finish;
+        if finish > start {
+            self.uses.push(ResourceUse { resource: Resource::DramChannel, record, start, end: finish });
+        }
+        // Per link already crossed: when the data's head and its last byte leave it.
+        let mut crossed: Vec<(LinkId, u64, u64)> = Vec::new();
+        let mut last = finish;
+        for tile in accel_ops::command::mask_tiles(mask) {
+            let (mut head, mut tail) = (start, finish);
+            for &l in self.noc.route(tile as u32, Direction::ToTile) {
+                if let Some(&(_, h, tl)) = crossed.iter().find(|(c, _, _)| *c == l) {
+                    (head, tail) = (h, tl);
+                    continue;
+                }
+                let free = self.link_free.get(l.0 as usize).copied().unwrap_or(0);
+                let s = head.max(free);
+                let f = (s + t.link_xfer).max(tail);
+                if let Some(slot) = self.link_free.get_mut(l.0 as usize) {
+                    *slot = f;
+                }
+                if f > s {
+                    self.uses.push(ResourceUse { resource: Resource::Link(l), record, start: s, end: f });
+                }
+                (head, tail) = (s + t.hop_latency, f + t.hop_latency);
+                crossed.push((l, head, tail));
+            }
+            last = last.max(tail);
+        }
+        let end = last + t.dram_latency;
+        let mut lost = end.saturating_sub(now.saturating_add(t.isolated()));
+        let dram = (start - t0).min(lost);
+        lost -= dram;
+        (end, Stalls { dram, link: lost, ..Stalls::default() })
     }
 
     /// Runs one DMA through its resources (see the module comment); returns its end and its stalls.

@@ -177,6 +177,16 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
                 return Err(bad(format!("moves {bytes} bytes, more than the tile's SRAM holds")));
             }
         }
+        Command::Multicast { copy, tiles, .. } => {
+            let bytes = copy.bytes().unwrap_or(u64::MAX);
+            if bytes > meta.target.tile.sram_bytes {
+                return Err(bad(format!("moves {bytes} bytes, more than the tile's SRAM holds")));
+            }
+            let count = meta.target.tiles;
+            if count < 32 && *tiles >> count != 0 {
+                return Err(bad(format!("tile mask {tiles:#b} names a tile the target's {count} tiles lack")));
+            }
+        }
         Command::Store { copy, .. } => {
             let bytes = copy.bytes().unwrap_or(u64::MAX);
             if bytes > meta.dram_bytes {

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod host_ir;
+mod multicast;
 mod session;
 mod timing;
 mod trace;

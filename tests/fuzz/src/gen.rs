@@ -102,6 +102,12 @@ fn command(u: &mut Unstructured<'_>, sram_size: u64, dram_bytes: u64, sems: u32)
         Ok(if rare(u, 10)? { u.arbitrary()? } else { u.int_in_range(0..=(sems.max(1) - 1).min(15) as u16)? })
     };
     Ok(match u.int_in_range(0u8..=10)? {
+        0 if rare(u, 8)? => Command::Multicast {
+            sram: s(u)?,
+            dram: DramAddr(dram(u, dram_bytes)?),
+            copy: copy3(u)?,
+            tiles: if rare(u, 10)? { u.arbitrary()? } else { u.int_in_range(0..=15)? },
+        },
         0 => Command::Load { sram: s(u)?, dram: DramAddr(dram(u, dram_bytes)?), copy: copy3(u)? },
         1 => Command::Store { sram: s(u)?, dram: DramAddr(dram(u, dram_bytes)?), copy: copy3(u)? },
         2 => Command::Conv {

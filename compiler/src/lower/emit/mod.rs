@@ -7,6 +7,7 @@ mod convert;
 mod elementwise;
 mod flat;
 mod matmul;
+mod multicast;
 mod overlap;
 mod stationary;
 mod window;
@@ -18,6 +19,7 @@ use super::tiling::align64;
 use accel_ops::command::{Command, Copy3, DramAddr, Queue, QueueId, SramAddr, Unit};
 use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
+use multicast::{Load, Sharing};
 use std::collections::BTreeMap;
 
 pub use chain::{emit_chain, plan_chain, ChainLayer, Residual, Src, Wiring};
@@ -227,42 +229,25 @@ impl<'a> Emitter<'a> {
         if resident_base + resident.bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
-        let sem = |t: usize, k: usize| (1 + 3 * group[t] as usize + k) as u16;
-        let base: Vec<[u32; 3]> = (0..tiles).map(|t| [0, 1, 2].map(|k| self.signals[sem(t, k) as usize])).collect();
+        let frame = self.frame(half);
+        let mut per_tile: Vec<Vec<&WorkItem>> = vec![Vec::new(); tiles];
+        for (idx, item) in items.iter().enumerate() {
+            per_tile[idx % tiles].push(item);
+        }
+        let sharing = frame.sharing(&per_tile);
         let mut count = vec![0u32; tiles];
         for (idx, item) in items.into_iter().enumerate() {
             let t = idx % tiles;
             let j = count[t];
             count[t] += 1;
-            let buf = (j % 2) as u64 * half;
-            let q = |unit| QueueId { tile: group[t], unit };
+            let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             if j == 0 {
-                self.enter(q(Unit::DmaIn), barrier, &entry);
+                self.enter(q, barrier, &entry);
                 for (s, d, c) in &resident.loads {
-                    self.push(
-                        q(Unit::DmaIn),
-                        Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c },
-                    );
+                    self.push(q, Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
                 }
             }
-            if j >= 2 {
-                self.wait(q(Unit::DmaIn), sem(t, 2), base[t][2] + j - 1);
-            }
-            for (s, d, c) in item.loads {
-                self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
-            }
-            self.signal(q(Unit::DmaIn), sem(t, 0));
-            self.wait(q(unit), sem(t, 0), base[t][0] + j + 1);
-            for c in item.compute {
-                self.push(q(unit), rebase(c, buf as u32, resident_base as u32));
-            }
-            self.signal(q(unit), sem(t, 1));
-            self.wait(q(Unit::DmaOut), sem(t, 1), base[t][1] + j + 1);
-            for (s, d, c) in item.stores {
-                self.push(q(Unit::DmaOut), Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
-            }
-            self.signal(q(Unit::DmaOut), sem(t, 2));
-            self.signal(q(Unit::DmaOut), self.done);
+            self.emit_item(&frame, &sharing, t, j, item, unit);
         }
         Ok(())
     }
@@ -291,51 +276,90 @@ impl<'a> Emitter<'a> {
         if resident_base + resident_bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
+        let frame = self.frame(half);
+        let per_tile: Vec<Vec<&WorkItem>> =
+            tiles.iter().map(|phases| phases.iter().flat_map(|(_, items)| items.iter()).collect()).collect();
+        let sharing = frame.sharing(&per_tile);
         let sem = |t: usize, k: usize| (1 + 3 * group[t] as usize + k) as u16;
         for (t, phases) in tiles.into_iter().enumerate() {
-            let base = [0, 1, 2].map(|k| self.signals[sem(t, k) as usize]);
-            let q = |unit| QueueId { tile: group[t], unit };
+            let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             let mut j = 0u32;
             for (resident, items) in phases {
                 if j == 0 {
-                    self.enter(q(Unit::DmaIn), barrier, &entry);
+                    self.enter(q, barrier, &entry);
                 } else {
-                    self.wait(q(Unit::DmaIn), sem(t, 1), base[1] + j);
+                    self.wait(q, sem(t, 1), frame.base[t][1] + j);
                 }
                 for (s, d, c) in &resident.loads {
-                    self.push(
-                        q(Unit::DmaIn),
-                        Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c },
-                    );
+                    self.push(q, Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
                 }
                 for item in items {
-                    let buf = (j % 2) as u64 * half;
-                    if j >= 2 {
-                        self.wait(q(Unit::DmaIn), sem(t, 2), base[2] + j - 1);
-                    }
-                    for (s, d, c) in item.loads {
-                        self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
-                    }
-                    self.signal(q(Unit::DmaIn), sem(t, 0));
-                    self.wait(q(unit), sem(t, 0), base[0] + j + 1);
-                    for c in item.compute {
-                        self.push(q(unit), rebase(c, buf as u32, resident_base as u32));
-                    }
-                    self.signal(q(unit), sem(t, 1));
-                    self.wait(q(Unit::DmaOut), sem(t, 1), base[1] + j + 1);
-                    for (s, d, c) in item.stores {
-                        self.push(
-                            q(Unit::DmaOut),
-                            Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c },
-                        );
-                    }
-                    self.signal(q(Unit::DmaOut), sem(t, 2));
-                    self.signal(q(Unit::DmaOut), self.done);
+                    self.emit_item(&frame, &sharing, t, j, item, unit);
                     j += 1;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The current group's semaphore counts before a layer, with its buffer geometry.
+    fn frame(&self, half: u64) -> Frame {
+        let group = self.group.clone();
+        let base = group
+            .iter()
+            .map(|&g| [0, 1, 2].map(|k| self.signals.get(1 + 3 * g as usize + k).copied().unwrap_or(0)))
+            .collect();
+        Frame { group, base, half, resident_base: 2 * half }
+    }
+
+    /// Emits tile `t`'s item `j` (its `j`-th of the layer): loads into buffer set `j % 2` once the store of
+    /// item `j - 2` has freed it, compute once loaded, store once computed. Loads the whole round shares are
+    /// multicast by the group's first tile, which waits until every taking part tile has freed the buffer set;
+    /// the others' compute waits for its signal.
+    fn emit_item(&mut self, f: &Frame, sharing: &Sharing, t: usize, j: u32, item: WorkItem, unit: Unit) {
+        let buf = (j % 2) as u64 * f.half;
+        let q = |unit| QueueId { tile: f.group[t], unit };
+        let round = sharing.round(j as usize).filter(|(members, _)| members.contains(&t));
+        let own: Vec<Load> = match round {
+            Some((_, shared)) => item.loads.into_iter().filter(|l| !shared.contains(l)).collect(),
+            None => item.loads,
+        };
+        match round {
+            Some((members, shared)) if t == 0 => {
+                if j >= 2 {
+                    for &m in members {
+                        self.wait(q(Unit::DmaIn), f.sem(m, 2), f.base[m][2] + j - 1);
+                    }
+                }
+                let tiles = members.iter().fold(0u32, |mask, &m| mask | 1 << f.group[m]);
+                for (s, d, c) in shared {
+                    let sram = SramAddr((buf + s) as u32);
+                    self.push(q(Unit::DmaIn), Command::Multicast { sram, dram: *d, copy: *c, tiles });
+                }
+            }
+            _ if j >= 2 && (round.is_none() || !own.is_empty()) => {
+                self.wait(q(Unit::DmaIn), f.sem(t, 2), f.base[t][2] + j - 1)
+            }
+            _ => {}
+        }
+        for (s, d, c) in own {
+            self.push(q(Unit::DmaIn), Command::Load { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
+        }
+        self.signal(q(Unit::DmaIn), f.sem(t, 0));
+        self.wait(q(unit), f.sem(t, 0), f.base[t][0] + j + 1);
+        if round.is_some() && t != 0 {
+            self.wait(q(unit), f.sem(0, 0), f.base[0][0] + j + 1);
+        }
+        for c in item.compute {
+            self.push(q(unit), rebase(c, buf as u32, f.resident_base as u32));
+        }
+        self.signal(q(unit), f.sem(t, 1));
+        self.wait(q(Unit::DmaOut), f.sem(t, 1), f.base[t][1] + j + 1);
+        for (s, d, c) in item.stores {
+            self.push(q(Unit::DmaOut), Command::Store { sram: SramAddr((buf + s) as u32), dram: d, copy: c });
+        }
+        self.signal(q(Unit::DmaOut), f.sem(t, 2));
+        self.signal(q(Unit::DmaOut), self.done);
     }
 
     /// Emits a host layer: one kernel call after every earlier layer, counted as one completed item.
@@ -359,6 +383,31 @@ impl<'a> Emitter<'a> {
             queues.push(Queue { id, commands: cmds.into_iter().map(|(c, _)| c).collect() });
         }
         (queues, layers, sems)
+    }
+}
+
+/// A tile layer's group, its tiles' semaphore counts before the layer (loaded, computed, stored) and its SRAM
+/// geometry: two buffer sets of `half` bytes, then the resident region.
+struct Frame {
+    group: Vec<u16>,
+    base: Vec<[u32; 3]>,
+    half: u64,
+    resident_base: u64,
+}
+
+impl Frame {
+    /// Semaphore `k` (0 loaded, 1 computed, 2 stored) of the group's tile `t`.
+    fn sem(&self, t: usize, k: usize) -> u16 {
+        (1 + 3 * self.group.get(t).copied().unwrap_or(0) as usize + k) as u16
+    }
+
+    /// The loads the group's tiles share per round; none when a tile's number does not fit a multicast mask.
+    fn sharing(&self, per_tile: &[Vec<&WorkItem>]) -> Sharing {
+        if self.group.iter().all(|&g| g < 32) {
+            Sharing::find(per_tile)
+        } else {
+            Sharing::none()
+        }
     }
 }
 
