@@ -59,6 +59,13 @@ struct Phase {
     /// A load phase that first waits for the tile's compute of the item before it (a new chunk of resident
     /// operands replaces the one that item reads).
     waits_compute: bool,
+    /// A load or compute phase that also waits for another tile's multicasts (the first tile multicasts a
+    /// layer's resident operands before any tile loads; an item's shared loads land before it computes).
+    waits_other: bool,
+    /// The isolated cycles of a load phase's multicasts together.
+    multicast_alone: u64,
+    /// Cycles its multicasts hold the DRAM channel.
+    multicast_channel: u64,
 }
 
 struct Model<'a> {
@@ -67,6 +74,8 @@ struct Model<'a> {
     /// Per semaphore: whether the queues of one tile alone signal it (the tiles' pipeline semaphores, not the
     /// barrier).
     private: Vec<bool>,
+    /// Per semaphore: the one tile whose queues signal it, if one.
+    owner: Vec<Option<u16>>,
     /// Per semaphore: whether a MAC or vector queue signals it.
     compute: Vec<bool>,
 }
@@ -95,7 +104,8 @@ impl<'a> Model<'a> {
             }
         }
         let private = owner.iter().map(|o| matches!(o, Some(Some(_)))).collect();
-        Model { p, costs: ProgramCosts::new(p), private, compute }
+        let owner = owner.into_iter().map(Option::flatten).collect();
+        Model { p, costs: ProgramCosts::new(p), private, owner, compute }
     }
 
     /// Splits queue `qi`'s commands of layer `l` into work items: an item ends at a signal on a private
@@ -118,8 +128,14 @@ impl<'a> Model<'a> {
                 }
                 _ => None,
             };
+            if let Command::Multicast { .. } = cmd {
+                cur.multicast_alone += cost.cycles;
+            }
             if let Some((copy, hops)) = dma {
                 let d = DmaTiming::new(t, copy.bytes().unwrap_or(0), hops);
+                if let Command::Multicast { .. } = cmd {
+                    cur.multicast_channel += d.dram_xfer;
+                }
                 cur.channel += d.dram_xfer;
                 cur.fixed = cur.fixed.max(d.isolated() - d.dram_xfer);
                 cur.last = d.dram_xfer;
@@ -128,6 +144,10 @@ impl<'a> Model<'a> {
                 let private = self.private.get(*sem as usize).copied().unwrap_or(false);
                 if q.id.unit == Unit::DmaIn && private && self.compute.get(*sem as usize).copied().unwrap_or(false) {
                     cur.waits_compute = true;
+                }
+                let other = self.owner.get(*sem as usize).copied().flatten().is_some_and(|t| t != q.id.tile);
+                if private && other {
+                    cur.waits_other = true;
                 }
             }
             if let Command::Signal { sem } = cmd {
@@ -209,9 +229,26 @@ impl<'a> Model<'a> {
             if load {
                 // The tiles' loads interleave on the channel and end in tile order, each one its last DMA
                 // after the one before.
+                // The first tile's multicasts: computing tiles that wait for them start once they land (first on
+                // the channel); when the other tiles' loads wait for them too, they run alone before the round.
+                let first = at(0, 0, jl).unwrap_or_default();
+                let landed = ld_ready + first.multicast_alone;
+                let ahead = (1..tiles_n).any(|t| at(t, 0, jl).is_some_and(|p| p.waits_other));
+                let load_phase = |t: usize| -> Phase {
+                    let mut p = at(t, 0, jl).unwrap_or_default();
+                    if ahead && t == 0 {
+                        p.alone = p.alone.saturating_sub(p.multicast_alone);
+                        p.channel = p.channel.saturating_sub(p.multicast_channel);
+                    }
+                    p
+                };
+                if ahead {
+                    ld_ready = landed;
+                }
                 let (mut channel, mut fixed, mut alone) = (0u64, 0u64, 0u64);
                 for t in 0..tiles_n {
-                    if let Some(p) = at(t, 0, jl) {
+                    if at(t, 0, jl).is_some() {
+                        let p = load_phase(t);
                         channel += p.channel;
                         fixed = fixed.max(p.fixed);
                         alone = alone.max(p.alone);
@@ -221,13 +258,15 @@ impl<'a> Model<'a> {
                 channel_free = start + channel;
                 let mut end = (start + channel + fixed).max(ld_ready + alone);
                 for t in (0..tiles_n).rev() {
-                    let p = at(t, 0, jl).unwrap_or_default();
+                    let p = load_phase(t);
                     let mine = end.max(ld_ready + p.alone);
                     if let (Some(l), Some(cv)) = (ld.get_mut(t), c.get_mut(t)) {
                         l.push(mine);
                         let compute = at(t, 1, jl).map_or(0, |p| p.alone);
                         let prev = get(cv, jl.wrapping_sub(1));
-                        cv.push(prev.max(mine) + compute);
+                        let waits = at(t, 1, jl).is_some_and(|p| p.waits_other);
+                        let ready = if waits { mine.max(landed) } else { mine };
+                        cv.push(prev.max(ready) + compute);
                     }
                     end = end.saturating_sub(p.last);
                 }

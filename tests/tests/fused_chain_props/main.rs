@@ -402,7 +402,8 @@ fn residual_blocks_fuse_and_match_unfused_layers() {
     }
     assert!(held.get() >= cases / 4, "only {} of {cases} cases added a residual held in SRAM", held.get());
     assert!(windowed.get() >= cases / 8, "only {} of {cases} cases read an input window", windowed.get());
-    assert!(side.get() >= cases / 8, "only {} of {cases} cases stored a member's output too", side.get());
+    // Observed 3-15 of 32 over twelve runs (2026-12-07): the floor sits below the lowest draw.
+    assert!(side.get() >= cases / 16, "only {} of {cases} cases stored a member's output too", side.get());
 }
 
 /// A fused chain's intermediates never leave SRAM, so they get no DRAM: the fused program of a wide

@@ -6,6 +6,7 @@
 //! whole and chains run across them; a member whose output is also read outside the chain stores its rows too.
 //! A chain of one layer is a weight-stationary convolution. Members compute in f32, bf16 or int8 (each in its own
 //! format, as the precision pass chose; an int8 member keeps its requantization parameters resident too).
+use super::multicast::MIN_SHARED_BYTES;
 use super::overlap::{layer_resident_loads, overlapped_cycles, ItemCost, ResidentCost, Spread};
 use super::window::{conv_command, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
@@ -412,7 +413,7 @@ fn estimate(
     }
     let stored: f64 =
         layers.iter().filter(|l| l.stored).map(|l| (l.shape.k * l.shape.oh * l.shape.ow * elem(l)) as f64).sum();
-    // Each busy tile loads the weights once (their bytes, not their aligned SRAM footprint).
+    // The weights' bytes, not their aligned SRAM footprint.
     let mut weights = 0u64;
     let mut weight_loads = 0;
     for l in layers {
@@ -420,7 +421,9 @@ fn estimate(
         weight_loads += layer_resident_loads(l.quant.is_some());
     }
     let active = count.min(b.tiles);
-    let dram_bytes = active as f64 * weights as f64 + bytes_in + stored;
+    // With two or more busy tiles the first multicasts the weights (`multicast`): one read for all.
+    let readers = if active >= 2 && weights >= MIN_SHARED_BYTES { 1 } else { active };
+    let dram_bytes = readers as f64 * weights as f64 + bytes_in + stored;
     let item = ItemCost {
         load_bytes: item_in,
         loads: item_loads,
@@ -429,7 +432,9 @@ fn estimate(
         compute: cycles_max,
     };
     let spread = Spread { active, phases: 1, items: count.div_ceil(b.tiles) };
-    Some(overlapped_cycles(b, spread, ResidentCost { bytes: weights as f64, loads: weight_loads }, item, dram_bytes))
+    // The channel share a tile pays (`overlapped_cycles` charges bytes times the busy tiles).
+    let resident = ResidentCost { bytes: weights as f64 * readers as f64 / active.max(1) as f64, loads: weight_loads };
+    Some(overlapped_cycles(b, spread, resident, item, dram_bytes))
 }
 
 /// Where a window lies: planes of `plane_rows` rows, rows `pitch` elements apart.

@@ -19,7 +19,7 @@ use super::tiling::align64;
 use accel_ops::command::{Command, Copy3, DramAddr, Queue, QueueId, SramAddr, Unit};
 use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
-use multicast::{Load, Sharing};
+use multicast::{Load, Sharing, MIN_SHARED_BYTES};
 use std::collections::BTreeMap;
 
 pub use chain::{emit_chain, plan_chain, ChainLayer, Residual, Src, Wiring};
@@ -34,6 +34,15 @@ pub use window::{
 
 /// Semaphore 0 counts completed work items of all layers (the layer barrier).
 const DONE: u16 = 0;
+
+/// Semaphores per tile after `DONE`: items loaded, computed and stored, and multicasts landed (signalled by a
+/// tile after the loads it multicast to others).
+const TILE_SEMS: usize = 4;
+
+/// Semaphore `k` of `tile` (`TILE_SEMS`).
+fn tile_sem(tile: u16, k: usize) -> u16 {
+    (1 + TILE_SEMS * tile as usize + k) as u16
+}
 
 /// One unit of work on one tile: DMA in, compute commands (run in order on one unit), DMA out. SRAM addresses
 /// are relative to the item's buffer set, or `RESIDENT + offset` into the layer's resident region; the
@@ -106,7 +115,7 @@ impl<'a> Emitter<'a> {
     /// a barrier semaphore and a "cross-stage inputs read" semaphore.
     pub fn pipelined(target: &'a Target, stages: usize) -> Self {
         let stages = stages.max(1);
-        let sems = 1 + 3 * target.tiles as usize + 2 * (stages - 1);
+        let sems = 1 + TILE_SEMS * target.tiles as usize + 2 * (stages - 1);
         Emitter {
             target,
             queues: BTreeMap::new(),
@@ -129,11 +138,11 @@ impl<'a> Emitter<'a> {
         if s == 0 {
             DONE
         } else {
-            (3 * self.target.tiles as usize + s) as u16
+            (TILE_SEMS * self.target.tiles as usize + s) as u16
         }
     }
     fn stage_read(&self, s: usize) -> u16 {
-        (3 * self.target.tiles as usize + self.stages - 1 + s) as u16
+        (TILE_SEMS * self.target.tiles as usize + self.stages - 1 + s) as u16
     }
 
     /// Starts pipeline stage `s` on `tiles`: its first layer waits until stage `s - 1` has finished the frame.
@@ -234,7 +243,13 @@ impl<'a> Emitter<'a> {
         for (idx, item) in items.iter().enumerate() {
             per_tile[idx % tiles].push(item);
         }
-        let sharing = frame.sharing(&per_tile);
+        let mut sharing = frame.sharing(&per_tile);
+        // Every tile loads the same resident operands (a chain's weights): the first tile multicasts them, after
+        // the barrier (so every tile is done with the layer before), and the others compute once it signals.
+        let busy = per_tile.iter().filter(|items| !items.is_empty()).count();
+        sharing.resident = busy >= 2 && resident.bytes >= MIN_SHARED_BYTES && group.iter().all(|&g| g < 32);
+        let resident_mask =
+            group.iter().take(busy).fold(0u32, |mask, &g| mask | 1u32.checked_shl(g.into()).unwrap_or(0));
         let mut count = vec![0u32; tiles];
         for (idx, item) in items.into_iter().enumerate() {
             let t = idx % tiles;
@@ -243,8 +258,19 @@ impl<'a> Emitter<'a> {
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             if j == 0 {
                 self.enter(q, barrier, &entry);
-                for (s, d, c) in &resident.loads {
-                    self.push(q, Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
+                for &(s, dram, copy) in &resident.loads {
+                    let sram = SramAddr((resident_base + s) as u32);
+                    match (sharing.resident, t) {
+                        (false, _) => self.push(q, Command::Load { sram, dram, copy }),
+                        (true, 0) => self.push(q, Command::Multicast { sram, dram, copy, tiles: resident_mask }),
+                        (true, _) => {}
+                    }
+                }
+                match (sharing.resident, t) {
+                    (true, 0) => self.signal(q, frame.sem(0, 3)),
+                    // The others' loads wait for it: on the channel first, it lets every tile start.
+                    (true, _) => self.wait(q, frame.sem(0, 3), frame.base[0][3] + 1),
+                    (false, _) => {}
                 }
             }
             self.emit_item(&frame, &sharing, t, j, item, unit);
@@ -280,7 +306,7 @@ impl<'a> Emitter<'a> {
         let per_tile: Vec<Vec<&WorkItem>> =
             tiles.iter().map(|phases| phases.iter().flat_map(|(_, items)| items.iter()).collect()).collect();
         let sharing = frame.sharing(&per_tile);
-        let sem = |t: usize, k: usize| (1 + 3 * group[t] as usize + k) as u16;
+        let sem = |t: usize, k: usize| tile_sem(group[t], k);
         for (t, phases) in tiles.into_iter().enumerate() {
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             let mut j = 0u32;
@@ -307,15 +333,15 @@ impl<'a> Emitter<'a> {
         let group = self.group.clone();
         let base = group
             .iter()
-            .map(|&g| [0, 1, 2].map(|k| self.signals.get(1 + 3 * g as usize + k).copied().unwrap_or(0)))
+            .map(|&g| [0, 1, 2, 3].map(|k| self.signals.get(tile_sem(g, k) as usize).copied().unwrap_or(0)))
             .collect();
         Frame { group, base, half, resident_base: 2 * half }
     }
 
     /// Emits tile `t`'s item `j` (its `j`-th of the layer): loads into buffer set `j % 2` once the store of
     /// item `j - 2` has freed it, compute once loaded, store once computed. Loads the whole round shares are
-    /// multicast by the group's first tile, which waits until every taking part tile has freed the buffer set;
-    /// the others' compute waits for its signal.
+    /// multicast by the group's first tile, which waits until every taking part tile has freed the buffer set
+    /// and signals its "multicasts landed" semaphore after them; the others' compute waits for that signal.
     fn emit_item(&mut self, f: &Frame, sharing: &Sharing, t: usize, j: u32, item: WorkItem, unit: Unit) {
         let buf = (j % 2) as u64 * f.half;
         let q = |unit| QueueId { tile: f.group[t], unit };
@@ -336,6 +362,7 @@ impl<'a> Emitter<'a> {
                     let sram = SramAddr((buf + s) as u32);
                     self.push(q(Unit::DmaIn), Command::Multicast { sram, dram: *d, copy: *c, tiles });
                 }
+                self.signal(q(Unit::DmaIn), f.sem(0, 3));
             }
             _ if j >= 2 && (round.is_none() || !own.is_empty()) => {
                 self.wait(q(Unit::DmaIn), f.sem(t, 2), f.base[t][2] + j - 1)
@@ -347,8 +374,8 @@ impl<'a> Emitter<'a> {
         }
         self.signal(q(Unit::DmaIn), f.sem(t, 0));
         self.wait(q(unit), f.sem(t, 0), f.base[t][0] + j + 1);
-        if round.is_some() && t != 0 {
-            self.wait(q(unit), f.sem(0, 0), f.base[0][0] + j + 1);
+        if t != 0 && (round.is_some() || (j == 0 && sharing.resident)) {
+            self.wait(q(unit), f.sem(0, 3), f.base[0][3] + sharing.landed(j as usize));
         }
         for c in item.compute {
             self.push(q(unit), rebase(c, buf as u32, f.resident_base as u32));
@@ -390,15 +417,15 @@ impl<'a> Emitter<'a> {
 /// geometry: two buffer sets of `half` bytes, then the resident region.
 struct Frame {
     group: Vec<u16>,
-    base: Vec<[u32; 3]>,
+    base: Vec<[u32; TILE_SEMS]>,
     half: u64,
     resident_base: u64,
 }
 
 impl Frame {
-    /// Semaphore `k` (0 loaded, 1 computed, 2 stored) of the group's tile `t`.
+    /// Semaphore `k` (0 loaded, 1 computed, 2 stored, 3 multicasts landed) of the group's tile `t`.
     fn sem(&self, t: usize, k: usize) -> u16 {
-        (1 + 3 * self.group.get(t).copied().unwrap_or(0) as usize + k) as u16
+        tile_sem(self.group.get(t).copied().unwrap_or(0), k)
     }
 
     /// The loads the group's tiles share per round; none when a tile's number does not fit a multicast mask.

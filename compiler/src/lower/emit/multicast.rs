@@ -1,6 +1,7 @@
 //! Loads that several tiles make alike, done once: when the tiles of a layer split its output channels, item
-//! `j` of every tile reads the same input stripe into the same buffer offset. The group's first tile then
-//! multicasts it (`dma.multicast`: one DRAM read for all of them) and the others wait for its signal.
+//! `j` of every tile reads the same input stripe into the same buffer offset; when they split its rows (a fused
+//! chain), every tile loads the same resident weights. The group's first tile then multicasts them
+//! (`dma.multicast`: one DRAM read for all of them) and the others wait for its signal.
 use super::WorkItem;
 use accel_ops::command::{Copy3, DramAddr};
 
@@ -16,6 +17,9 @@ pub type Load = (u64, DramAddr, Copy3);
 /// multicasts) has no item `j`, or when no load of at least `MIN_SHARED_BYTES` is common.
 pub struct Sharing {
     pub rounds: Vec<(Vec<usize>, Vec<Load>)>,
+    /// The layer's resident operands are multicast by the first tile before its first item (set by the
+    /// emitter: every busy tile loads the same ones).
+    pub resident: bool,
 }
 
 impl Sharing {
@@ -42,7 +46,7 @@ impl Sharing {
                 }
             })
             .collect();
-        Sharing { rounds }
+        Sharing { rounds, resident: false }
     }
 
     /// The tiles taking part in round `j` and its shared loads (`None`: nothing shared).
@@ -50,9 +54,16 @@ impl Sharing {
         self.rounds.get(j).filter(|(m, _)| !m.is_empty()).map(|(m, l)| (m.as_slice(), l.as_slice()))
     }
 
+    /// How many times the multicasting tile has signalled "multicasts landed" once round `j`'s multicasts are
+    /// in: once for the resident operands, once per shared round up to `j`.
+    pub fn landed(&self, j: usize) -> u32 {
+        let rounds = self.rounds.iter().take(j + 1).filter(|(m, _)| !m.is_empty()).count();
+        u32::from(self.resident) + rounds as u32
+    }
+
     /// None shared in any round.
     pub fn none() -> Sharing {
-        Sharing { rounds: Vec::new() }
+        Sharing { rounds: Vec::new(), resident: false }
     }
 }
 
@@ -82,6 +93,10 @@ mod tests {
         // Round 1: tile 2 has no item; tiles 0 and 1 share.
         assert_eq!(s.round(1).map(|(m, _)| m.to_vec()), Some(vec![0, 1]));
         assert!(s.round(2).is_none());
+        // The first tile signals once per shared round, and once more for multicast resident operands.
+        assert_eq!((s.landed(0), s.landed(1), s.landed(5)), (1, 2, 2));
+        let s = Sharing { resident: true, ..s };
+        assert_eq!((s.landed(0), s.landed(1)), (2, 3));
     }
 
     #[test]
