@@ -5,9 +5,10 @@
 //! here (see `exec`), nor the order of commands (see `functional`). Sizes were verified; they are recomputed
 //! with checked arithmetic anyway, and any mismatch is an error string, never a panic.
 use super::conv::{conv_f32_lanes, ConvGeom, Lanes};
+use super::dma::{Runs, Side};
 use super::lazy::{dense_in_sram, Immutable, Lazy, Operands};
 use super::matmul::{matmul_f32, MatMulGeom};
-use super::memory::{bytes, bytes_mut};
+use super::memory::bytes;
 use super::planes::PlaneWindow;
 use super::scratch::MacScratch;
 use super::vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
@@ -47,14 +48,18 @@ impl Outbox {
     pub(crate) fn drain_into(&mut self, dram: &mut [u8]) -> Result<(), (usize, String)> {
         let mut r = Ok(());
         for e in &self.entries {
-            let src = &self.data[e.at..];
-            if let Err(why) = copy3(e.copy, e.dram, |d, i, len| {
-                let from = src.get(i..i + len as usize).ok_or("parked store is shorter than its copy")?;
-                copy_run(bytes_mut(dram, d, len)?, from);
-                Ok(())
-            }) {
-                r = Err((e.tag, why));
-                break;
+            match Runs::new(
+                &e.copy,
+                Side::packed(&e.copy, e.at as u64),
+                self.data.len(),
+                Side::dram(&e.copy, e.dram),
+                dram.len(),
+            ) {
+                Ok(runs) => runs.copy(&self.data, dram),
+                Err(why) => {
+                    r = Err((e.tag, why));
+                    break;
+                }
             }
         }
         self.data.clear();
@@ -114,14 +119,14 @@ pub(crate) fn drain_outboxes(outboxes: &mut [Outbox], dram: &mut [u8]) -> Result
         .filter_map(|(mine, lo, b, i)| {
             let o = &boxes[b];
             let e = o.entries[i];
-            let src = &o.data[e.at..];
-            copy3(e.copy, e.dram - lo, |d, k, len| {
-                let from = src.get(k..k + len as usize).ok_or("parked store is shorter than its copy")?;
-                copy_run(bytes_mut(mine, d, len)?, from);
-                Ok(())
-            })
-            .err()
-            .map(|why| (e.tag, why))
+            let to = Side::dram(&e.copy, e.dram - lo);
+            match Runs::new(&e.copy, Side::packed(&e.copy, e.at as u64), o.data.len(), to, mine.len()) {
+                Ok(runs) => {
+                    runs.copy(&o.data, mine);
+                    None
+                }
+                Err(why) => Some((e.tag, why)),
+            }
         })
         .min_by_key(|(tag, _)| *tag);
     outboxes.iter_mut().for_each(Outbox::clear);
@@ -144,104 +149,20 @@ impl Dram<'_> {
     }
 }
 
-/// Walks a `Copy3` in order: `f(dram address, offset in the packed run sequence, run length)`.
-fn copy3(c: Copy3, dram_base: u64, mut f: impl FnMut(u64, usize, u64) -> Result<(), String>) -> Result<(), String> {
-    if c.len == 0 {
-        return Ok(());
-    }
-    let len = c.len as u64;
-    let mut packed = 0usize;
-    for i2 in 0..c.n2 as u64 {
-        for i1 in 0..c.n1 as u64 {
-            let d = offset(dram_base, i2, c.dram_stride2, i1, c.dram_stride1)?;
-            f(d, packed, len)?;
-            packed += c.len as usize;
-        }
-    }
-    Ok(())
-}
-
-fn offset(base: u64, i2: u64, s2: u64, i1: u64, s1: u64) -> Result<u64, String> {
-    i2.checked_mul(s2)
-        .and_then(|a| a.checked_add(i1.checked_mul(s1)?))
-        .and_then(|a| a.checked_add(base))
-        .ok_or_else(|| "strided address overflows".into())
-}
-
-/// The SRAM address of run `i1` of block `i2`.
-fn sram_at(c: &Copy3, base: u64, i2: u64, i1: u64) -> Result<u64, String> {
-    offset(base, i2, c.sram_stride2 as u64, i1, c.sram_stride1 as u64)
-}
-
-/// Copies one DMA run: in 64-byte pieces of fixed size (inlined moves), the last piece overlapping the one
-/// before (the same bytes written twice), and short runs as two overlapping fixed-size moves, since runs are
-/// often a few dozen bytes and a `memcpy` call or a byte loop per run would cost more than the copy.
-#[inline]
-fn copy_run(dst: &mut [u8], src: &[u8]) {
-    let n = dst.len().min(src.len());
-    let (dst, src) = (&mut dst[..n], &src[..n]);
-    if n >= 4096 {
-        return dst.copy_from_slice(src);
-    }
-    /// `dst[..N] = src[..N]` and `dst[n - N..] = src[n - N..]`, for `N <= n <= 2N`.
-    #[inline(always)]
-    fn ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
-        let n = dst.len();
-        for at in [0, n - N] {
-            let s: &[u8; N] = src[at..at + N].try_into().unwrap_or(&[0; N]);
-            dst[at..at + N].copy_from_slice(s);
-        }
-    }
-    match n {
-        64.. => {
-            let mut d = dst.chunks_exact_mut(64);
-            let mut s = src.chunks_exact(64);
-            for (d, s) in (&mut d).zip(&mut s) {
-                let s: &[u8; 64] = s.try_into().unwrap_or(&[0; 64]);
-                d.copy_from_slice(s);
-            }
-            if !s.remainder().is_empty() {
-                let s: &[u8; 64] = src[n - 64..].try_into().unwrap_or(&[0; 64]);
-                dst[n - 64..].copy_from_slice(s);
-            }
-        }
-        32.. => ends::<32>(dst, src),
-        16.. => ends::<16>(dst, src),
-        8.. => ends::<8>(dst, src),
-        4.. => ends::<4>(dst, src),
-        _ => dst.copy_from_slice(src),
-    }
-}
-
+/// Copies a load's runs from DRAM into SRAM.
 fn load(dram: &[u8], sram: &mut [u8], s: u64, d: u64, c: &Copy3) -> Result<(), String> {
-    if c.len == 0 {
-        return Ok(());
-    }
-    let len = c.len as u64;
-    for i2 in 0..c.n2 as u64 {
-        for i1 in 0..c.n1 as u64 {
-            let from = bytes(dram, offset(d, i2, c.dram_stride2, i1, c.dram_stride1)?, len)?;
-            copy_run(bytes_mut(sram, sram_at(c, s, i2, i1)?, len)?, from);
-        }
-    }
+    Runs::new(c, Side::dram(c, d), dram.len(), Side::sram(c, s), sram.len())?.copy(dram, sram);
     Ok(())
 }
 
+/// Copies a store's runs from SRAM into DRAM, or (tiles in parallel) parks them in the outbox, packed.
 fn store(sram: &[u8], dram: &mut Dram<'_>, s: u64, d: u64, c: &Copy3) -> Result<(), String> {
-    if c.len == 0 {
-        return Ok(());
-    }
-    let len = c.len as u64;
-    for i2 in 0..c.n2 as u64 {
-        for i1 in 0..c.n1 as u64 {
-            let from = bytes(sram, sram_at(c, s, i2, i1)?, len)?;
-            match dram {
-                Dram::Direct(mem) => {
-                    let at = offset(d, i2, c.dram_stride2, i1, c.dram_stride1)?;
-                    copy_run(bytes_mut(mem, at, len)?, from);
-                }
-                Dram::Deferred { outbox, .. } => outbox.data.extend_from_slice(from),
-            }
+    match dram {
+        Dram::Direct(mem) => Runs::new(c, Side::sram(c, s), sram.len(), Side::dram(c, d), mem.len())?.copy(sram, mem),
+        Dram::Deferred { dram, outbox, .. } => {
+            let runs = Runs::new(c, Side::sram(c, s), sram.len(), Side::dram(c, d), dram.len())?;
+            let len = runs.len;
+            runs.for_each(|a, _| outbox.data.extend_from_slice(&sram[a..a + len]));
         }
     }
     Ok(())
@@ -702,18 +623,5 @@ mod tests {
         let mut dram = vec![0u8; 400];
         let r = pool.install(|| drain_outboxes(&mut boxes, &mut dram));
         assert_eq!(r.map_err(|(tag, _)| tag), Err(5));
-    }
-
-    /// Every run length up to past the `memcpy` threshold, at odd offsets: exactly the source bytes, nothing
-    /// outside the run touched.
-    #[test]
-    fn copy_run_copies_every_length_exactly() {
-        let src: Vec<u8> = (0..5000u32).map(|i| (i * 7 + 3) as u8).collect();
-        for n in (0..300).chain([4095, 4096, 4097]) {
-            let mut dst = vec![0xeeu8; n + 10];
-            super::copy_run(&mut dst[3..3 + n], &src[5..5 + n]);
-            assert_eq!(&dst[3..3 + n], &src[5..5 + n], "length {n}");
-            assert!(dst[..3].iter().chain(&dst[3 + n..]).all(|&b| b == 0xee), "length {n} wrote outside");
-        }
     }
 }

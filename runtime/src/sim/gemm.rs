@@ -3,8 +3,9 @@
 //! the slices it was given; the CPU-feature dispatch (`dispatch`) that runs a safe kernel body compiled for
 //! AVX-512 or AVX2 once the CPU has been seen to support it; and the microkernels in AVX-512 intrinsics, the
 //! f32 FMA tile of the packed convolution GEMM (and its half-width twin), the channel-lane f32 tile (B read
-//! unchecked after one bounds check per tile) and the VNNI dot product of the INT8 GEMM, whose loads and stores
-//! stay inside fixed-size arrays. Nothing else in `sim` uses `unsafe`.
+//! unchecked after one bounds check per tile), the VNNI dot product of the INT8 GEMM, whose loads and stores
+//! stay inside fixed-size arrays, and the 16 x 16 transposition of the channel-lane GEMM's output (rows checked
+//! once per block). Nothing else in `sim` uses `unsafe`.
 #![allow(unsafe_code)]
 
 /// A row-major `rows x cols` view of `data`; row `r` starts at `r * ld`.
@@ -451,6 +452,67 @@ fn lane_tile<const NP: usize>(a: &[f32], lb: &LaneB<'_>, pos: &[usize], t: &mut 
         }
     }
     true
+}
+
+/// `dst[c * ld_dst + j] = src[j * ld_src + c]` for a 16 x 16 block (`j`, `c` below 16): the channel-lane GEMM's
+/// transposed output back into rows, sixteen values a move instead of one. `false` (nothing written) without
+/// AVX-512 or when a block row does not fit its slice: the caller then moves the values one by one.
+pub fn transpose16(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) -> bool {
+    let fits =
+        |len: usize, ld: usize| 15usize.checked_mul(ld).and_then(|e| e.checked_add(16)).is_some_and(|e| e <= len);
+    if isa() != Isa::Avx512 || !fits(src.len(), ld_src) || !fits(dst.len(), ld_dst) {
+        return false;
+    }
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    // SAFETY: `isa` saw the CPU report avx512f, all that `transpose_block` enables; `fits` proved that the 16
+    // rows of 16 floats it reads (`ld_src` apart) and writes (`ld_dst` apart) lie inside `src` and `dst`.
+    return unsafe {
+        transpose_block(src, ld_src, dst, ld_dst);
+        true
+    };
+    #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
+    false
+}
+
+/// The 16 x 16 transpose: pairs of rows interleaved by 32 bits, then 64 bits, then 128-bit lanes twice; output
+/// row `i` is input column `i`. The caller checked both slices (see `transpose16`).
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f")]
+fn transpose_block(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) {
+    use std::arch::x86_64::_mm512_unpacklo_ps;
+    use std::arch::x86_64::{__m512, _mm512_castpd_ps, _mm512_castps_pd, _mm512_loadu_ps, _mm512_shuffle_f32x4};
+    use std::arch::x86_64::{_mm512_storeu_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd};
+    // SAFETY (loads and stores): row `j < 16` spans `j * ld .. j * ld + 16`, inside the slice (checked).
+    let r: [__m512; 16] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(src.as_ptr().add(j * ld_src)) });
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, k) = (i / 4 * 4, i % 4);
+        let (a, c) = (_mm512_castps_pd(t[g + k / 2]), _mm512_castps_pd(t[g + 2 + k / 2]));
+        _mm512_castpd_ps(if k % 2 == 0 { _mm512_unpacklo_pd(a, c) } else { _mm512_unpackhi_pd(a, c) })
+    });
+    let v: [__m512; 16] = std::array::from_fn(|i| {
+        let (h, k) = (i / 8 * 8, i % 8);
+        let (a, b) = (u[h + k % 4], u[h + 4 + k % 4]);
+        if k < 4 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xdd>(a, b)
+        }
+    });
+    for i in 0..16 {
+        let (a, b) = (v[i % 8], v[8 + i % 8]);
+        let o = if i < 8 { _mm512_shuffle_f32x4::<0x88>(a, b) } else { _mm512_shuffle_f32x4::<0xdd>(a, b) };
+        // SAFETY: see above.
+        unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(i * ld_dst), o) };
+    }
 }
 
 /// Rows of the INT8 microkernel's output tile.

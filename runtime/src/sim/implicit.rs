@@ -4,7 +4,7 @@
 //! per row (`wq - out_w` of them discarded), which is narrowed into `y`; when `wq == out_w` (a 1x1 strided
 //! convolution) it writes `y` directly. At stride 1 the planes are the padded input itself.
 use super::conv::{valid_range, ConvGeom};
-use super::gemm::F_NR;
+use super::gemm::{dispatch, Simd, F_NR};
 use super::lanes::{gemm_lanes, LanePacked};
 use super::packed::{gemm_packed, AView, FillB};
 use std::cell::RefCell;
@@ -94,28 +94,61 @@ impl PhaseLayout {
 
     /// Copies one group's input `xg` (`[cg, ih, iw]`) into `planes` (zeroed, `cg * cplane` long at least).
     pub(super) fn fill(&self, g: &ConvGeom, xg: &[f32], planes: &mut [f32]) {
+        dispatch(Fill { lay: self, g, xg, planes });
+    }
+}
+
+/// `PhaseLayout::fill`'s body, compiled per instruction set: a block's planes are refilled for every command,
+/// and its rows are short (7 to 58 floats), so the moves are inlined loops, and a stride-2 phase row is taken
+/// from pairs (which vectorizes; `step_by` does not).
+struct Fill<'a> {
+    lay: &'a PhaseLayout,
+    g: &'a ConvGeom,
+    xg: &'a [f32],
+    planes: &'a mut [f32],
+}
+
+impl Simd for Fill<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Fill { lay, g, xg, planes } = self;
         let ([sh, sw], [pt, pl], (ih, iw)) = (g.stride, g.pad, (g.in_h, g.in_w));
-        let plane = self.hq * self.wq;
-        for (xp, cp) in xg.chunks_exact(ih * iw).zip(planes.chunks_exact_mut(self.cplane)) {
-            for (qy, sy) in self.ys.iter().enumerate() {
+        let plane = lay.hq * lay.wq;
+        for (xp, cp) in xg.chunks_exact(ih * iw).zip(planes.chunks_exact_mut(lay.cplane)) {
+            for (qy, sy) in lay.ys.iter().enumerate() {
                 let Some(sy) = *sy else { continue };
-                let (r0, r1) = valid_range(0, self.hq, sh, qy, pt, ih);
-                for (qx, sx) in self.xs.iter().enumerate() {
+                let (r0, r1) = valid_range(0, lay.hq, sh, qy, pt, ih);
+                for (qx, sx) in lay.xs.iter().enumerate() {
                     let Some(sx) = *sx else { continue };
-                    let (t0, t1) = valid_range(0, self.wq, sw, qx, pl, iw);
+                    let (t0, t1) = valid_range(0, lay.wq, sw, qx, pl, iw);
                     if t0 >= t1 {
                         continue;
                     }
                     let ix0 = t0 * sw + qx - pl;
-                    let dst = &mut cp[(sy * self.nx + sx) * plane..][..plane];
+                    let dst = &mut cp[(sy * lay.nx + sx) * plane..][..plane];
                     for r in r0..r1 {
                         let xrow = &xp[(r * sh + qy - pt) * iw..][..iw];
-                        let drow = &mut dst[r * self.wq + t0..r * self.wq + t1];
-                        if sw == 1 {
-                            drow.copy_from_slice(&xrow[ix0..ix0 + (t1 - t0)]);
-                        } else {
-                            for (d, &v) in drow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
-                                *d = v;
+                        let drow = &mut dst[r * lay.wq + t0..r * lay.wq + t1];
+                        match sw {
+                            1 => {
+                                for (d, &v) in drow.iter_mut().zip(&xrow[ix0..]) {
+                                    *d = v;
+                                }
+                            }
+                            2 => {
+                                // All but the last from whole pairs (the last one's pair may end past the row).
+                                let n = drow.len();
+                                let (body, last) = drow.split_at_mut(n - 1);
+                                for (d, pair) in body.iter_mut().zip(xrow[ix0..].chunks_exact(2)) {
+                                    *d = pair[0];
+                                }
+                                last[0] = xrow[ix0 + 2 * (n - 1)];
+                            }
+                            _ => {
+                                for (d, &v) in drow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                                    *d = v;
+                                }
                             }
                         }
                     }

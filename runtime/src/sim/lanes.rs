@@ -6,7 +6,7 @@
 //! the input planes or the phase planes (`FillB::direct`); C^T goes to per-thread scratch and is transposed
 //! into the output. AVX-512 only: the caller takes `packed` on other CPUs. Must not change what is computed:
 //! each output is `packed`'s sum, fused multiply-adds in the same order over the same k blocks.
-use super::gemm::{f32_lane_tile, isa, Isa, LaneB, LaneTile, L_MR, L_NP};
+use super::gemm::{f32_lane_tile, isa, transpose16, Isa, LaneB, LaneTile, L_MR, L_NP};
 use super::packed::FillB;
 use std::cell::RefCell;
 
@@ -169,13 +169,46 @@ fn tiles(
     Ok(())
 }
 
-/// `y[r][j] = ct[j * ldt + r]` for `r < mb`, `j < n`, in blocks of 16 positions so both sides stream.
+/// `y[r][j] = ct[j * ldt + r]` for `r < mb`, `j < n`: whole 16 x 16 blocks in registers (`transpose16`), the
+/// edges in blocks of 16 positions so both sides stream.
 fn transpose(ct: &[f32], ldt: usize, y: &mut [f32], mb: usize, n: usize) {
+    let (nb, mbb) = (n / 16 * 16, mb / 16 * 16);
+    let mut done = (0, 0);
+    if nb > 0 && mbb > 0 {
+        let blocks = (0..nb).step_by(16).flat_map(|j0| (0..mbb).step_by(16).map(move |r0| (j0, r0)));
+        if blocks.clone().all(|(j0, r0)| transpose16(&ct[j0 * ldt + r0..], ldt, &mut y[r0 * n + j0..], n)) {
+            done = (nb, mbb);
+        }
+    }
     for j0 in (0..n).step_by(16) {
         let j1 = (j0 + 16).min(n);
-        for (r, yrow) in y.chunks_exact_mut(n).enumerate().take(mb) {
+        // Rows below `done.1` of the positions below `done.0` are in place already.
+        let r0 = if j1 <= done.0 { done.1 } else { 0 };
+        for (r, yrow) in y.chunks_exact_mut(n).enumerate().take(mb).skip(r0) {
             for (j, d) in yrow[j0..j1].iter_mut().enumerate() {
                 *d = ct[(j0 + j) * ldt + r];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The blocked transposition (16 x 16 blocks in registers, the edges one by one) puts every value where
+    /// the definition does, for shapes with and without whole blocks and row pitches with slack.
+    #[test]
+    fn transpose_puts_every_value_in_place() {
+        for (mb, n) in
+            [(1usize, 1usize), (16, 16), (32, 49), (40, 49), (64, 28), (15, 33), (17, 15), (96, 7), (33, 196)]
+        {
+            let ldt = mb.next_multiple_of(32) + 16;
+            let ct: Vec<f32> = (0..n * ldt).map(|i| i as f32 * 0.5 - 7.0).collect();
+            let mut y = vec![f32::NAN; mb * n];
+            super::transpose(&ct, ldt, &mut y, mb, n);
+            for r in 0..mb {
+                for j in 0..n {
+                    assert_eq!(y[r * n + j].to_bits(), ct[j * ldt + r].to_bits(), "{mb}x{n}: [{r}][{j}]");
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The accelerator simulator: memories (`memory`), the deterministic event-driven timing (`exec`, with
 //! the shared DRAM channel, interconnect links and stall causes in `timing`), and the
 //! functional model that computes the data (`functional`: ordering and parallel batches of tile commands;
-//! `apply`: one command's effect on SRAM and DRAM; `lazy`: loads of immutable DRAM left pending until
+//! `apply`: one command's effect on SRAM and DRAM, with a DMA copy's runs walked in `dma`; `lazy`: loads of immutable DRAM left pending until
 //! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
 //! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv` (`implicit`: its im2col-free GEMM operand; `depthwise_f32`: its depthwise loop on
 //! the same phase planes), `matmul`,
@@ -14,6 +14,7 @@ pub mod bf16;
 mod conv;
 mod depthwise_f32;
 mod depthwise_i8;
+mod dma;
 mod exec;
 mod functional;
 mod gemm;
