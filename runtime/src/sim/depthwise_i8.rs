@@ -18,22 +18,23 @@ const PAR_WORK: usize = 1 << 20;
 /// Outputs per block of the tap loop: the block's accumulators stay in L1 while every tap passes over them.
 const BLOCK: usize = 1024;
 
-/// The phase-plane geometry of one depthwise convolution.
-struct Plan {
+/// The phase-plane geometry of one channel of a convolution (the INT8 GEMM's operand uses it too,
+/// `phase_i8`).
+pub(super) struct Plan {
     /// Width and height of each phase plane.
-    wq: usize,
-    hq: usize,
+    pub(super) wq: usize,
+    pub(super) hq: usize,
     /// The phases `(row phase, column phase)` some tap reads, in first-use order (at most `kh x kw` of the
     /// `sh x sw`: a large stride does not multiply the buffer).
-    phases: Vec<(usize, usize)>,
+    pub(super) phases: Vec<(usize, usize)>,
     /// Per tap in (ky, kx) order: (offset into the phase planes, weight index).
-    taps: Vec<(usize, usize)>,
+    pub(super) taps: Vec<(usize, usize)>,
 }
 
 impl Plan {
     /// The plan, unless its phase planes would be more than a few times the input and output planes (a
     /// hostile geometry, with pads or dilations far beyond its planes, takes the plain loop instead).
-    fn new(g: &ConvGeom) -> Option<Plan> {
+    pub(super) fn new(g: &ConvGeom) -> Option<Plan> {
         let ([kh, kw], [sh, sw], [dh, dw]) = (g.kernel, g.stride, g.dilation);
         // `ConvGeom::check` bounded these spans.
         let qi_max = (kh - 1) * dh / sh;
@@ -146,11 +147,22 @@ impl Simd for Channel<'_> {
             }
         }
         let total = g.out_h * wq;
-        bufs.acc.clear();
-        bufs.acc.resize(total, bias);
-        for (bi, acc) in bufs.acc.chunks_mut(BLOCK).enumerate() {
+        // Grown, never shrunk; the first tap writes every accumulator (bias + its product), so none is filled
+        // first (a fill of a non-zero value through `resize` was a scalar loop).
+        if bufs.acc.len() < total {
+            bufs.acc.resize(total, 0);
+        }
+        for (bi, acc) in bufs.acc[..total].chunks_mut(BLOCK).enumerate() {
             let t0 = bi * BLOCK;
-            for &(off, wi) in &plan.taps {
+            let Some((&(off, wi), rest)) = plan.taps.split_first() else {
+                acc.fill(bias);
+                continue;
+            };
+            let (wv, len) = (wc[wi] as i32, acc.len());
+            for (a, &v) in acc.iter_mut().zip(&bufs.phases[off + t0..][..len]) {
+                *a = bias.wrapping_add(v.wrapping_mul(wv));
+            }
+            for &(off, wi) in rest {
                 let wv = wc[wi] as i32;
                 let src = &bufs.phases[off + t0..][..acc.len()];
                 for (a, &v) in acc.iter_mut().zip(src) {
@@ -158,7 +170,7 @@ impl Simd for Channel<'_> {
                 }
             }
         }
-        for (yrow, arow) in yc.chunks_exact_mut(g.out_w).zip(bufs.acc.chunks_exact(wq)) {
+        for (yrow, arow) in yc.chunks_exact_mut(g.out_w).zip(bufs.acc[..total].chunks_exact(wq)) {
             yrow.copy_from_slice(&arow[..g.out_w]);
         }
     }

@@ -17,6 +17,7 @@
 use super::conv::{im2col, ConvGeom};
 use super::depthwise_i8::depthwise_i8;
 use super::gemm::{dispatch, dot_u8i8, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
+use super::phase_i8::PhaseI8;
 use rayon::prelude::*;
 
 /// The shape of an INT8 GEMM: `a` is `[m, k]`, `b` is `[k, n]`, `c` is `[m, n]`, all row-major.
@@ -31,7 +32,7 @@ type APanel = [[u8; 4]; MR];
 
 /// Steps of 4 k per cache block: a B micro-panel of this many steps is 16 KiB (L1-resident).
 const KQ_BLOCK: usize = 128;
-/// Bytes of im2col scratch per column chunk of `conv_i8`.
+/// Bytes of B (im2col scratch, packed panels) per column chunk of `conv_i8`.
 const COL_BYTES: usize = 1 << 22;
 
 fn check_len(what: &str, want: Option<usize>, have: usize) -> Result<(), String> {
@@ -115,6 +116,11 @@ pub(crate) struct Int8Scratch {
     col: Vec<i8>,
     row_init: Vec<i32>,
     col_init: Vec<i32>,
+    /// Where each row of B starts in its source (`pack_b`).
+    rows: Vec<usize>,
+    /// A convolution's input as phase planes (`PhaseI8`) and its `wq`-wide accumulators.
+    planes: Vec<i8>,
+    wide: Vec<i32>,
 }
 
 /// The B operand of an INT8 GEMM (`k x n`, the weights of a matmul) packed in panels, with its column sums.
@@ -130,7 +136,8 @@ impl PackedB {
     /// Packs `b` (`k x n`, row-major) into `self`, reusing its buffers.
     pub(crate) fn pack(&mut self, b: &[i8], k: usize, n: usize) -> Result<(), String> {
         check_len("b", k.checked_mul(n), b.len())?;
-        pack_b(b, k, n, 0, n, &mut self.pb, &mut self.colsum);
+        let rows: Vec<usize> = (0..k).map(|r| r * n).collect();
+        pack_b(b, &rows, 0, n, &mut self.pb, &mut self.colsum);
         (self.k, self.n) = (k, n);
         Ok(())
     }
@@ -205,23 +212,22 @@ fn pack_a(a: &[i8], rows: usize, k: usize, lda: usize, out: &mut Vec<APanel>) {
     }
 }
 
-/// Packs columns `n0..n0 + n` of `b` (`k` rows, leading dimension `ldb`) in panels of `NR` columns x 4 k
-/// (zero beyond the matrix) into `out`, and each column's sum over k (wrapping, so any order is exact) into
-/// `colsum`. Both are reused: every entry is written, so `out` is not zeroed first.
-fn pack_b(b: &[i8], k: usize, ldb: usize, n0: usize, n: usize, out: &mut Vec<I8Panel>, colsum: &mut Vec<i32>) {
-    let kq = k.div_ceil(4);
+/// Packs columns `n0..n0 + n` of `b`, whose row `r` starts at `b[rows[r]]` (`rows.len()` = k), in panels of
+/// `NR` columns x 4 k (zero beyond the matrix) into `out`, and each column's sum over k (wrapping, so any order
+/// is exact) into `colsum`. Both are reused: every entry is written, so `out` is not zeroed first.
+fn pack_b(b: &[i8], rows: &[usize], n0: usize, n: usize, out: &mut Vec<I8Panel>, colsum: &mut Vec<i32>) {
+    let kq = rows.len().div_ceil(4);
     out.resize(n.div_ceil(NR) * kq, [0i8; 4 * NR]);
     colsum.clear();
     colsum.resize(n, 0);
-    dispatch(PackB { b, k, ldb, n0, n, out, colsum });
+    dispatch(PackB { b, rows, n0, n, out, colsum });
 }
 
-/// `pack_b`'s body, compiled per instruction set: the 4-row interleave and the column sums are plain loops
-/// over columns that vectorize.
+/// `pack_b`'s body, compiled per instruction set: a full panel interleaves 4 rows of `NR` columns as one
+/// little-endian word per column and sums them in the same pass, plain loops over columns that vectorize.
 struct PackB<'a> {
     b: &'a [i8],
-    k: usize,
-    ldb: usize,
+    rows: &'a [usize],
     n0: usize,
     n: usize,
     out: &'a mut [I8Panel],
@@ -232,26 +238,44 @@ impl Simd for PackB<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let (b, k, ldb, n0, n) = (self.b, self.k, self.ldb, self.n0, self.n);
-        for r in 0..k {
-            for (s, &v) in self.colsum.iter_mut().zip(&b[r * ldb + n0..][..n]) {
-                *s = s.wrapping_add(v as i32);
-            }
-        }
+        let (b, rows, n0, n) = (self.b, self.rows, self.n0, self.n);
+        let k = rows.len();
         let kq = k.div_ceil(4);
         let zeros = [0i8; NR];
         for (jp, panel) in self.out.chunks_mut(kq.max(1)).enumerate() {
             let j0 = jp * NR;
             let cols = NR.min(n - j0);
+            let sums = &mut self.colsum[j0..j0 + cols];
             for (q, step) in panel.iter_mut().enumerate() {
                 let row = |t: usize| match 4 * q + t {
-                    r if r < k => &b[r * ldb + n0 + j0..][..cols],
+                    r if r < k => &b[rows[r] + n0 + j0..][..cols],
                     _ => &zeros[..cols],
                 };
                 let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                if let (Ok(r0), Ok(r1), Ok(r2), Ok(r3), Ok(sums)) = (
+                    <&[i8; NR]>::try_from(r0),
+                    <&[i8; NR]>::try_from(r1),
+                    <&[i8; NR]>::try_from(r2),
+                    <&[i8; NR]>::try_from(r3),
+                    <&mut [i32; NR]>::try_from(&mut *sums),
+                ) {
+                    for (j, d) in step.chunks_exact_mut(4).enumerate() {
+                        d[0] = r0[j];
+                        d[1] = r1[j];
+                        d[2] = r2[j];
+                        d[3] = r3[j];
+                    }
+                    for j in 0..NR {
+                        let s = r0[j] as i32 + r1[j] as i32 + r2[j] as i32 + r3[j] as i32;
+                        sums[j] = sums[j].wrapping_add(s);
+                    }
+                    continue;
+                }
                 let (used, beyond) = step.split_at_mut(4 * cols);
                 for (j, quad) in used.chunks_exact_mut(4).enumerate() {
                     quad.copy_from_slice(&[r0[j], r1[j], r2[j], r3[j]]);
+                    let s = r0[j] as i32 + r1[j] as i32 + r2[j] as i32 + r3[j] as i32;
+                    sums[j] = sums[j].wrapping_add(s);
                 }
                 // The buffer is reused: columns beyond the matrix must read zero.
                 beyond.fill(0);
@@ -321,17 +345,20 @@ fn core(pa: &[APanel], pb: &[I8Panel], (m, n): (usize, usize), init: Init<'_>, c
                     let live = MR.min(rows - ipl * MR);
                     // The tile starts from the init terms (first k block) or what earlier blocks summed, and the
                     // microkernel adds to it; rows and columns past the output are computed, never stored.
-                    let mut acc: [[i32; NR]; MR] = if q0 == 0 {
-                        std::array::from_fn(|r| {
-                            let ri = row_init[r0 + ipl * MR + r.min(live - 1)];
-                            std::array::from_fn(|j| ri.wrapping_add(colv[j]))
-                        })
-                    } else {
-                        std::array::from_fn(|r| {
-                            let src = &cb[(ipl * MR + r.min(live - 1)) * ldc + j0..][..cols];
-                            std::array::from_fn(|j| src[j.min(cols - 1)])
-                        })
-                    };
+                    // Plain loops over fixed-size rows (not `array::from_fn`, which stays a call per element).
+                    let mut acc = [[0i32; NR]; MR];
+                    for (r, accr) in acc.iter_mut().enumerate() {
+                        let row = ipl * MR + r.min(live - 1);
+                        if q0 == 0 {
+                            let ri = row_init[r0 + row];
+                            for (a, &cv) in accr.iter_mut().zip(&colv) {
+                                *a = ri.wrapping_add(cv);
+                            }
+                        } else {
+                            let src = &cb[row * ldc + j0..][..cols];
+                            accr[..cols].copy_from_slice(src);
+                        }
+                    }
                     micro(&pa[ip * kq + q0..ip * kq + q1], bpan, &mut acc);
                     for (r, accr) in acc.iter().enumerate().take(live) {
                         let dst = &mut cb[(ipl * MR + r) * ldc + j0..][..cols];
@@ -397,7 +424,8 @@ pub fn conv_i8_reference(
     Ok(())
 }
 
-/// The fast convolution (im2col with `x_zero` padding + the packed GEMM per group and column chunk);
+/// The fast convolution (the packed GEMM per group and column chunk, B read from the input itself (1x1), its
+/// `x_zero`-padded phase planes (`phase_i8`) or im2col with `x_zero` padding);
 /// bit-identical to `conv_i8_reference`.
 pub fn conv_i8(
     g: &ConvGeom,
@@ -444,13 +472,26 @@ pub(crate) fn conv_i8_packed(
         return Err("packed weights do not match the convolution".into());
     }
     let plane = g.in_h * g.in_w;
-    let nc = (COL_BYTES / k.max(1)).clamp(NR, n.max(NR)).min(n);
-    // Every element of `col` that a chunk reads is written by its im2col first; never shrunk, so commands of
-    // different sizes do not zero it again and again.
-    if s.col.len() < k * nc {
-        s.col.resize(k * nc, 0);
+    // A 1x1 stride-1 unpadded convolution over the whole plane: B is x itself (`cg` rows of `plane` columns).
+    // Otherwise B is read in place from phase planes (`PhaseI8`: the outputs `wq` wide, compacted after), or,
+    // where those would waste too much, from im2col per column chunk.
+    let pointwise =
+        g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && (g.out_h, g.out_w) == (g.in_h, g.in_w);
+    let phases = if pointwise { None } else { PhaseI8::new(g) };
+    // Columns the GEMM computes per group, and the row pitch of its output.
+    let (wide_n, pitch) = phases.as_ref().map_or((n, g.out_w), |p| (p.cols(g), p.wq()));
+    let nc = (COL_BYTES / k.max(1)).clamp(NR, wide_n.max(NR)).min(wide_n);
+    let Int8Scratch { pb, colsum, col, row_init, col_init, rows, planes, wide, .. } = s;
+    let im2col_path = !pointwise && phases.is_none();
+    // Every element of `col` and `wide` that is read is written first; never shrunk, so commands of different
+    // sizes do not zero them again and again.
+    if im2col_path && col.len() < k * nc {
+        col.resize(k * nc, 0);
     }
-    let Int8Scratch { pb, colsum, col, row_init, col_init, .. } = s;
+    let compact = pitch != g.out_w;
+    if compact && wide.len() < kg * wide_n {
+        wide.resize(kg * wide_n, 0);
+    }
     for (grp, yg) in y.chunks_mut(kg * n).enumerate() {
         let pa = &packed.pa[grp * per_group..][..per_group];
         // The zero-point term, and the bias, per output channel.
@@ -460,22 +501,40 @@ pub(crate) fn conv_i8_packed(
             bias.map_or(0, |b| b[oc]).wrapping_sub(packed.wsum[oc].wrapping_mul(x_zero as i32))
         }));
         let xg = &x[grp * cg * plane..][..cg * plane];
-        // A 1x1 stride-1 unpadded convolution over the whole plane: im2col would copy x as it is, so the
-        // packing reads x directly (`cg` rows of `plane` columns).
-        let pointwise =
-            g.kernel == [1, 1] && g.stride == [1, 1] && g.pad == [0, 0] && (g.out_h, g.out_w) == (g.in_h, g.in_w);
-        for n0 in (0..n).step_by(nc) {
-            let cols = nc.min(n - n0);
-            if pointwise {
-                pack_b(xg, k, plane, n0, cols, pb, colsum);
-            } else {
+        let src: &[i8] = match &phases {
+            Some(p) => {
+                p.fill(g, xg, x_zero, planes, rows);
+                planes
+            }
+            None => {
+                rows.clear();
+                rows.extend((0..k).map(|r| r * plane));
+                xg
+            }
+        };
+        let out: &mut [i32] = if compact { &mut wide[..kg * wide_n] } else { yg };
+        for n0 in (0..wide_n).step_by(nc) {
+            let cols = nc.min(wide_n - n0);
+            if im2col_path {
                 let colv = &mut col[..k * cols];
                 im2col(g, xg, n0, n0 + cols, x_zero, colv);
-                pack_b(colv, k, cols, 0, cols, pb, colsum);
+                rows.clear();
+                rows.extend((0..k).map(|r| r * cols));
+                pack_b(colv, rows, 0, cols, pb, colsum);
+            } else {
+                pack_b(src, rows, n0, cols, pb, colsum);
             }
             col_init.clear();
             col_init.extend(colsum.iter().map(|s| s.wrapping_mul(-128)));
-            core(pa, pb, (kg, cols), Init { row: row_init, col: col_init }, &mut yg[n0..], n);
+            core(pa, pb, (kg, cols), Init { row: row_init, col: col_init }, &mut out[n0..], wide_n);
+        }
+        if compact {
+            // Keep the first `out_w` of every `wq`-wide output row.
+            for (yc, wc) in yg.chunks_exact_mut(n).zip(wide.chunks_exact(wide_n)) {
+                for (yr, wr) in yc.chunks_exact_mut(g.out_w).zip(wc.chunks_exact(pitch)) {
+                    yr.copy_from_slice(&wr[..g.out_w]);
+                }
+            }
         }
     }
     Ok(())

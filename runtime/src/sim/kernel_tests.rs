@@ -567,3 +567,73 @@ fn conv_f32_channel_lanes_on_7x7_planes() {
         }
     }
 }
+
+/// Strided, dilated, grouped and padded INT8 convolutions (not depthwise, not the plain 1x1) that read B in
+/// place from phase planes (`phase_i8`, asserted), with enough positions for several 32-column panels and
+/// more than one k block, and stripes shorter than their block: bit for bit the reference.
+fn i8_phase_case() -> impl Strategy<Value = Case> {
+    let shape = (1usize..3, 1usize..40, 1usize..20, 1usize..6, 1usize..6, 1usize..4, 1usize..4);
+    let more = (0usize..4, 0usize..4, 0usize..3, 0usize..3, 1usize..30, 1usize..30, 0usize..4, any::<u64>());
+    (shape, more, 0usize..3).prop_filter_map("phase planes must take it", |(s, m, shorter)| {
+        let takes = |g: &ConvGeom, cg: usize, kg: usize, stride1x1: bool| {
+            let depthwise = cg == 1 && kg == 1;
+            !stride1x1 && !depthwise && super::phase_i8::PhaseI8::new(g).is_some()
+        };
+        drawn_case(s, m, takes)
+            .map(|c| Case { g: ConvGeom { out_h: c.g.out_h.saturating_sub(shorter).max(1), ..c.g }, ..c })
+    })
+}
+
+fn check_i8(g: &ConvGeom, seed: u64, bias: bool) -> Result<(), TestCaseError> {
+    let mut rng = SplitMix64::new(seed);
+    let x = i8_vec(&mut rng, g.in_c * g.in_h * g.in_w);
+    let w = i8_vec(&mut rng, g.out_c * g.in_c / g.groups * g.kernel[0] * g.kernel[1]);
+    let b: Vec<i32> = (0..g.out_c).map(|_| rng.next_u64() as i32 >> 8).collect();
+    let zero = (rng.next_u64() >> 56) as u8 as i8;
+    let n = g.out_c * g.out_h * g.out_w;
+    let (mut got, mut want) = (vec![7i32; n], vec![9i32; n]);
+    conv_i8(g, &x, zero, &w, bias.then_some(b.as_slice()), &mut got).map_err(TestCaseError::fail)?;
+    conv_i8_reference(g, &x, zero, &w, bias.then_some(b.as_slice()), &mut want).map_err(TestCaseError::fail)?;
+    prop_assert_eq!(got, want, "{:?}", g);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conv_i8_on_phase_planes_is_bit_identical(c in i8_phase_case()) {
+        check_i8(&c.g, c.seed, c.bias)?;
+    }
+}
+
+/// Geometries whose wide phase-plane outputs would waste too much (a 1-wide output under a 7-wide kernel) or
+/// whose planes would be huge (a dilation far beyond the block) take im2col (asserted), next to ones that take
+/// the phase planes: bit for bit the reference either way.
+#[test]
+fn conv_i8_im2col_fallback_and_phase_planes_agree_with_the_reference() {
+    let geom =
+        |c: usize, (h, w): (usize, usize), k: usize, (oh, ow): (usize, usize), dil: usize, pad: usize| ConvGeom {
+            in_c: c,
+            in_h: h,
+            in_w: w,
+            out_c: 9,
+            out_h: oh,
+            out_w: ow,
+            kernel: [k, k],
+            stride: [1, 1],
+            dilation: [dil, dil],
+            pad: [pad, pad],
+            groups: 1,
+        };
+    let cases = [
+        (geom(5, (40, 7), 7, (34, 1), 1, 0), false),
+        (geom(3, (4, 5), 3, (2, 3), 200, 200), false),
+        (geom(5, (7, 7), 3, (7, 7), 1, 1), true),
+        (geom(70, (9, 9), 3, (4, 4), 2, 0), true),
+    ];
+    for (i, (g, phases)) in cases.into_iter().enumerate() {
+        assert_eq!(super::phase_i8::PhaseI8::new(&g).is_some(), phases, "case {i}");
+        check_i8(&g, i as u64, i % 2 == 0).unwrap();
+    }
+}

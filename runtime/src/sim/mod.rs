@@ -7,7 +7,8 @@
 //! the same phase planes), `matmul`,
 //! `vector`, and `pool_i8`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
 //! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references (`depthwise_i8`:
-//! INT8's depthwise loop). It runs only
+//! INT8's depthwise loop; `phase_i8`: the INT8 GEMM's operand on the same phase planes; `requant`: the INT8
+//! requantization of a command's accumulators). It runs only
 //! `VerifiedProgram`s and never decides what is valid.
 mod apply;
 pub mod bf16;
@@ -26,9 +27,11 @@ mod lazy;
 mod matmul;
 mod memory;
 mod packed;
+mod phase_i8;
 mod planes;
 mod pool_i8;
 mod precision;
+mod requant;
 mod scratch;
 mod timing;
 mod vector;

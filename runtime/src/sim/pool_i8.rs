@@ -1,10 +1,13 @@
-//! `vec.pool.i8`: int8 pooling, each output `accel_ops::numerics::pool::window` (the definition itself, so the
-//! simulator equals the reference bit for bit), planes in parallel on large blocks.
+//! `vec.pool.i8`: int8 pooling, bit for bit `accel_ops::numerics::pool::window` per output, planes in
+//! parallel on large blocks. The window is the in-bounds taps `Pool::for_each_tap` visits, walked as row
+//! segments; a max pool's output depends only on the window's largest input byte, so it is looked up in a
+//! 256-entry table of the definition's `output`; an average's sum is exact in i64 and requantized by
+//! `average`, the definition's rounding with an i64 division where the quotient fits (else the definition).
 use super::memory::{bytes, bytes_mut};
 use super::vector::par_threshold;
 use accel_ops::command::Command;
-use accel_ops::numerics::pool::window;
-use accel_ops::op::Pool;
+use accel_ops::numerics::pool::{output, PoolQuant};
+use accel_ops::op::{Pool, PoolKind};
 use rayon::prelude::*;
 
 /// Pools the command's `[c, in_h, in_w]` int8 block at `src` into `[c, out_h, out_w]` at `dst`.
@@ -28,12 +31,9 @@ pub(crate) fn pool_i8_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> 
         strides: p.stride.map(usize::from),
         pads: p.pads.map(usize::from),
     };
-    let run = |(d, s): (&mut [u8], &[i8])| {
-        for (i, o) in d.iter_mut().enumerate() {
-            *o = window(&pool, s, h, w, i / ow, i % ow, &q) as u8;
-        }
-    };
-    // An empty input plane still has (all-padding) outputs: give `window` an empty plane per output plane.
+    let k = Kernel::new(pool, q, [h, w], ow);
+    let run = |(d, s): (&mut [u8], &[i8])| k.plane(s, d);
+    // An empty input plane still has (all-padding) outputs: give each output plane an empty input plane.
     let planes_in: Vec<&[i8]> =
         if plane_in == 0 { vec![&[][..]; p.c as usize] } else { src.chunks(plane_in).collect() };
     if src.len() < par_threshold() {
@@ -43,3 +43,83 @@ pub(crate) fn pool_i8_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> 
     }
     Ok(())
 }
+
+/// One command's pooling: the window geometry and the requantization.
+struct Kernel {
+    pool: Pool,
+    q: PoolQuant,
+    h: usize,
+    w: usize,
+    ow: usize,
+    /// A max pool's output for each largest input byte `v` (at index `v + 128`): `output(v - x_zero, 1, q)`.
+    max_table: [i8; 256],
+}
+
+impl Kernel {
+    fn new(pool: Pool, q: PoolQuant, [h, w]: [usize; 2], ow: usize) -> Kernel {
+        let max_table = std::array::from_fn(|i| output(i as i64 - 128 - q.x_zero as i64, 1, &q));
+        Kernel { pool, q, h, w, ow, max_table }
+    }
+
+    /// The in-bounds input positions `[lo, hi)` along `axis` (of length `len`) of output position `o`'s window,
+    /// as `Pool::for_each_tap` visits them.
+    fn span(&self, o: usize, axis: usize, len: usize) -> (usize, usize) {
+        let start = (o * self.pool.strides[axis]) as i64 - self.pool.pads[axis] as i64;
+        let lo = start.clamp(0, len as i64) as usize;
+        let hi = (start + self.pool.kernel[axis] as i64).clamp(0, len as i64) as usize;
+        (lo, hi.max(lo))
+    }
+
+    /// One plane `s` (`h x w`, or empty when the input has no elements) into `d` (`oh x ow`).
+    fn plane(&self, s: &[i8], d: &mut [u8]) {
+        let cols: Vec<(usize, usize)> = (0..self.ow).map(|ox| self.span(ox, 1, self.w)).collect();
+        for (oy, drow) in d.chunks_mut(self.ow).enumerate() {
+            let (y0, y1) = self.span(oy, 0, self.h);
+            for (ox, (o, &(x0, x1))) in drow.iter_mut().zip(&cols).enumerate() {
+                let count = (y1 - y0) * (x1 - x0);
+                let v = match self.pool.kind {
+                    PoolKind::Max if count == 0 => -128i8,
+                    PoolKind::Max => {
+                        let mut max = i8::MIN;
+                        for iy in y0..y1 {
+                            max = s[iy * self.w + x0..iy * self.w + x1].iter().fold(max, |m, &v| m.max(v));
+                        }
+                        self.max_table[(max as i16 + 128) as usize]
+                    }
+                    PoolKind::Avg { .. } => {
+                        let mut raw = 0i64;
+                        for iy in y0..y1 {
+                            // Row sums in i32 over at most 2^23 bytes at a time: exact.
+                            for c in s[iy * self.w + x0..iy * self.w + x1].chunks(1 << 23) {
+                                raw += c.iter().map(|&v| v as i32).sum::<i32>() as i64;
+                            }
+                        }
+                        let sum = raw - count as i64 * self.q.x_zero as i64;
+                        let div = self.pool.divisor(self.h, self.w, oy, ox, count) as u64;
+                        average(sum, div, &self.q)
+                    }
+                };
+                *o = v as u8;
+            }
+        }
+    }
+}
+
+/// `numerics::pool::output(acc, count, q)`: `(|p| + d / 2) / d` with `d = count 2^t` is
+/// `((|p| + count 2^(t-1)) >> t) / count` (nested floor divisions), an i64 division when that shifted
+/// numerator fits in 64 bits; otherwise the definition itself.
+#[inline]
+fn average(acc: i64, count: u64, q: &PoolQuant) -> i8 {
+    let t = (31 - q.shift.clamp(-31, 30)) as u32;
+    let count = count.max(1);
+    let p = acc as i128 * q.mult as i128;
+    let num = (p.unsigned_abs() + ((count as u128) << (t - 1))) >> t;
+    let Ok(num) = u64::try_from(num) else { return output(acc, count, q) };
+    let mag = (num / count) as i128;
+    let r = if p < 0 { -mag } else { mag };
+    (q.y_zero as i128 + r).clamp(-128, 127) as i8
+}
+
+#[cfg(test)]
+#[path = "pool_i8_tests.rs"]
+mod tests;

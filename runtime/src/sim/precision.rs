@@ -12,10 +12,11 @@ use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
 use super::lazy::Operands;
 use super::memory::{bytes, bytes_mut};
 use super::planes::PlaneWindow;
+use super::requant::requant_all;
 use super::scratch::MacScratch;
 use accel_ops::command::{Command, SramAddr};
 use accel_ops::numerics::convert::{convert, ConvertParams};
-use accel_ops::numerics::requant::{output, quantize, QuantHeader, QuantParams};
+use accel_ops::numerics::requant::{quantize, QuantParams};
 use accel_ops::op::UnaryOp;
 use accel_ops::DType;
 use half::bf16;
@@ -301,108 +302,6 @@ impl Simd for FewRowsI8<'_> {
     }
 }
 
-/// Requantizes accumulators whose element `i` belongs to channel `(i / plane) % channels`: channel-major
-/// blocks of `plane` elements (a convolution), or with `plane == 1` rows of channels (a matmul). Works a
-/// block (one channel's plane, or one row) at a time, in parallel over blocks: no per-element division and one
-/// allocation, the elementwise `output` of `numerics` in a plain loop the compiler can unroll.
-/// `y` has `acc`'s length; every element is written. A lookup table then maps each block's outputs in place.
-fn requant_all(acc: &[i32], plane: usize, q: &QuantParams, residual: Option<&[i8]>, y: &mut [i8]) {
-    let c = q.channels.len().max(1);
-    let param = |ch: usize| q.channels.get(ch).copied().unwrap_or((0, 0));
-    let block = if plane > 1 { plane } else { c };
-    y.par_chunks_mut(block).zip(acc.par_chunks(block)).enumerate().for_each(|(b, (out, a))| {
-        let res = residual.and_then(|r| r.get(b * block..b * block + a.len()));
-        match (plane > 1, res) {
-            // One channel's plane without a residual: uniform parameters, a branch-free loop that vectorizes.
-            (true, residual) => {
-                dispatch(RequantPlane { acc: a, out: &mut *out, param: param(b % c), header: &q.header, residual })
-            }
-            _ => {
-                for (i, (o, &v)) in out.iter_mut().zip(a).enumerate() {
-                    let ch = if plane > 1 { b % c } else { i };
-                    *o = output(v, param(ch), &q.header, res.map(|r| r[i]));
-                }
-            }
-        }
-        if q.table.is_some() {
-            out.iter_mut().for_each(|o| *o = q.activate(*o));
-        }
-    });
-}
-
-/// One channel's plane of accumulators requantized with uniform parameters, with or without a residual:
-/// `numerics::output` in a branch-free form (the same integer arithmetic: |v x m| <= 2^62, so the sign trick
-/// and the rounding add cannot overflow; a residual's term joins the sum before the one rounding), compiled
-/// per instruction set by `dispatch` so that it vectorizes. The differential tests
-/// `requant_plane_matches_numerics` and `requant_plane_with_residual_matches_numerics_at_the_edges` hold it to
-/// `output` bit for bit.
-struct RequantPlane<'a> {
-    acc: &'a [i32],
-    out: &'a mut [i8],
-    param: (i32, i32),
-    header: &'a QuantHeader,
-    /// The residual's int8 values (same length), requantized by the header's `r_*` and added.
-    residual: Option<&'a [i8]>,
-}
-
-/// `numerics::requantize` without branches: round half away from zero of `v * m / 2^t`, saturated to i32.
-#[inline(always)]
-fn requant_branchless(v: i32, m: i64, t: i32, half: i64) -> i64 {
-    let p = v as i64 * m;
-    let sign = p >> 63;
-    let mag = (((p ^ sign) - sign) + half) >> t;
-    ((mag ^ sign) - sign).clamp(i32::MIN as i64, i32::MAX as i64)
-}
-
-impl Simd for RequantPlane<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let h = self.header;
-        let shift_of = |s: i32| 31 - s.clamp(-31, 30);
-        let (m, t) = (self.param.0 as i64, shift_of(self.param.1));
-        let half = 1i64 << (t - 1);
-        let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
-        let (lo, hi) = (lo.clamp(-128, 127), hi.clamp(-128, 127));
-        // A fused LeakyReLU: the definition itself, per element.
-        if h.neg_mult != 0 {
-            for (i, (o, &v)) in self.out.iter_mut().zip(self.acc).enumerate() {
-                let r = self.residual.and_then(|res| res.get(i).copied());
-                *o = accel_ops::numerics::requant::output(v, self.param, h, r);
-            }
-            return;
-        }
-        match self.residual {
-            None => {
-                for (o, &v) in self.out.iter_mut().zip(self.acc) {
-                    let r = requant_branchless(v, m, t, half);
-                    *o = (h.y_zero as i64 + r).max(lo).min(hi) as i8;
-                }
-            }
-            Some(res) => {
-                let rt = shift_of(h.r_shift);
-                // `numerics::requantize_sum` in i64: with |r - r_zero| <= 255, the residual's product is below
-                // 2^39 and, brought to the accumulator's grid (`t - rt <= 21` bits), below 2^60; with the
-                // accumulator's product (<= 2^62) and the rounding half (<= 2^61) the sum stays below 2^63. Other
-                // parameters take the definition per element.
-                if !(-128..=127).contains(&h.r_zero) || rt > t || t - rt > 21 {
-                    for ((o, &v), &rv) in self.out.iter_mut().zip(self.acc).zip(res) {
-                        *o = accel_ops::numerics::requant::output(v, self.param, h, Some(rv));
-                    }
-                    return;
-                }
-                let (rm, up, rz) = (h.r_mult as i64, t - rt, h.r_zero as i64);
-                for ((o, &v), &rv) in self.out.iter_mut().zip(self.acc).zip(res) {
-                    let p = v as i64 * m + (((rv as i64 - rz) * rm) << up);
-                    let sign = p >> 63;
-                    let mag = (((p ^ sign) - sign) + half) >> t;
-                    *o = (h.y_zero as i64 + ((mag ^ sign) - sign)).max(lo).min(hi) as i8;
-                }
-            }
-        }
-    }
-}
-
 /// Plain int32 accumulation (the reference order), for zero points outside int8.
 fn reference_acc_i8(g: &ConvGeom, x: &[i8], w: &[i8], bias: Option<&[i32]>, xz: i32, acc: &mut [i32]) {
     let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
@@ -567,15 +466,82 @@ pub(crate) fn convert_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> 
     } else {
         Some(ConvertParams::from_le_bytes(bytes(sram, params.0 as u64, ConvertParams::BYTES)?).ok_or("short params")?)
     };
-    let s = bytes(sram, src.0 as u64, len.checked_mul(from.size() as u64).ok_or("size overflow")?)?.to_vec();
-    let d = bytes_mut(sram, dst.0 as u64, len.checked_mul(to.size() as u64).ok_or("size overflow")?)?;
-    if let (DType::F32, DType::I8, Some(p)) = (*from, *to, p) {
+    let src_len = len.checked_mul(from.size() as u64).ok_or("size overflow")?;
+    let dst_len = len.checked_mul(to.size() as u64).ok_or("size overflow")?;
+    // Both ranges are checked first; when they are apart, the source is read where it is, not copied.
+    bytes(sram, src.0 as u64, src_len)?;
+    bytes_mut(sram, dst.0 as u64, dst_len)?;
+    let (s0, d0) = (src.0 as usize, dst.0 as usize);
+    let (s1, d1) = (s0 + src_len as usize, d0 + dst_len as usize);
+    let copied;
+    let (s, d): (&[u8], &mut [u8]) = if s1 <= d0 {
+        let (lo, hi) = sram.split_at_mut(d0);
+        (&lo[s0..s1], &mut hi[..d1 - d0])
+    } else if d1 <= s0 {
+        let (lo, hi) = sram.split_at_mut(s0);
+        (&hi[..s1 - s0], &mut lo[d0..d1])
+    } else {
+        copied = sram[s0..s1].to_vec();
+        (&copied, &mut sram[d0..d1])
+    };
+    match (*from, *to, p) {
         // `convert`'s f32 -> i8 (`numerics::requant::quantize` per element; `s` is 4 bytes per byte of `d`),
         // compiled per instruction set so that its rounding is an instruction, not a libm call.
-        dispatch(QuantizeF32 { src: &s, dst: d, p });
-        return Ok(());
+        (DType::F32, DType::I8, Some(p)) => dispatch(QuantizeF32 { src: s, dst: d, p }),
+        // i8 -> f32 / bf16: each of the 256 inputs converted once by the definition, then looked up.
+        (DType::I8, DType::F32, Some(p)) if p.zero.unsigned_abs() <= 1 << 20 => {
+            dispatch(DequantizeI8 { src: s, dst: d, p })
+        }
+        (DType::I8, DType::F32, Some(p)) => dispatch(Lookup::<4> { table: &table::<4>(*to, p)?, src: s, dst: d }),
+        (DType::I8, DType::BF16, Some(p)) => dispatch(Lookup::<2> { table: &table::<2>(*to, p)?, src: s, dst: d }),
+        _ => convert(*from, *to, p, s, d).map_err(|e| e.to_string())?,
     }
-    convert(*from, *to, p, &s, d).map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// The i8 -> `to` conversion of each of the 256 int8 values (at index `v as u8`), by `numerics::convert`
+/// itself: a lookup is then bit for bit the definition.
+fn table<const N: usize>(to: DType, p: ConvertParams) -> Result<[[u8; N]; 256], String> {
+    let all: Vec<u8> = (0..=255u8).collect();
+    let mut out = [[0u8; N]; 256];
+    convert(DType::I8, to, Some(p), &all, out.as_flattened_mut()).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `dst` = the `N`-byte table entry of each byte of `src`.
+struct Lookup<'a, const N: usize> {
+    table: &'a [[u8; N]; 256],
+    src: &'a [u8],
+    dst: &'a mut [u8],
+}
+
+impl<const N: usize> Simd for Lookup<'_, N> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (o, &v) in self.dst.chunks_exact_mut(N).zip(self.src) {
+            o.copy_from_slice(&self.table[v as usize]);
+        }
+    }
+}
+
+/// i8 -> f32 of `vec.convert` (`numerics::requant::dequantize`: `(q - zero) as f32 * scale`) for zero points
+/// within 2^20, where `q - zero` is exact in i32 and in f32, so the product is the definition's: in lanes.
+struct DequantizeI8<'a> {
+    src: &'a [u8],
+    dst: &'a mut [u8],
+    p: ConvertParams,
+}
+
+impl Simd for DequantizeI8<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (scale, zero) = (self.p.scale, self.p.zero);
+        for (o, &v) in self.dst.chunks_exact_mut(4).zip(self.src) {
+            o.copy_from_slice(&(((v as i8 as i32) - zero) as f32 * scale).to_le_bytes());
+        }
+    }
 }
 
 /// f32 (little-endian bytes) -> i8 quantization of `vec.convert`, element by element as `numerics::convert`.
@@ -589,9 +555,33 @@ impl Simd for QuantizeF32<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
+        // `quantize` in f32 with its NaN branch as a select, which vectorizes where its f64 sum and saturating
+        // f64 -> i8 cast do not. Exact for zero points within 2^20: the rounded quotient clamped to +-2^21 (an
+        // integer there, or infinite, or NaN) plus the zero point stays below 2^24, so the f32 sum is the f64
+        // one, and beyond 2^21 - 2^20 both clamp alike. Other zero points take `quantize` itself.
         let (scale, zero) = (self.p.scale, self.p.zero);
+        if zero.unsigned_abs() > 1 << 20 {
+            for (d, c) in self.dst.iter_mut().zip(self.src.chunks_exact(4)) {
+                *d = quantize(f32::from_le_bytes([c[0], c[1], c[2], c[3]]), scale, zero) as u8;
+            }
+            return;
+        }
+        // The clamped value (an integer in [-128, 127], or NaN where `quantize` gives 0) is converted by adding
+        // 1.5 * 2^23 and reading the low bits of the sum, since a saturating f32 -> int cast stays scalar too.
+        const LIMIT: f32 = (1 << 21) as f32;
+        const MAGIC: f32 = 12_582_912.0;
+        let (nan, zf) = (zero.clamp(-128, 127), zero as f32);
         for (d, c) in self.dst.iter_mut().zip(self.src.chunks_exact(4)) {
-            *d = quantize(f32::from_le_bytes([c[0], c[1], c[2], c[3]]), scale, zero) as u8;
+            let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            let v = ((x / scale).round_ties_even().clamp(-LIMIT, LIMIT) + zf).clamp(-128.0, 127.0);
+            let r = ((v + MAGIC).to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+            *d = if x.is_nan() {
+                nan
+            } else if v.is_nan() {
+                0
+            } else {
+                r
+            } as u8;
         }
     }
 }

@@ -5,9 +5,10 @@
 use super::*;
 use crate::random::SplitMix64;
 use crate::sim::lazy::{Lazy, Operands};
+use crate::sim::requant::RequantPlane;
 use crate::sim::scratch::MacScratch;
 use accel_ops::command::{Act, Command, SramAddr};
-use accel_ops::numerics::requant::QuantParams;
+use accel_ops::numerics::requant::{output, QuantHeader, QuantParams};
 use accel_ops::numerics::{self as nx, ConvGeom as RefGeom};
 use accel_ops::op::UnaryOp;
 
@@ -384,7 +385,13 @@ fn convert_fast_quantize_matches_numerics() {
     let mut x: Vec<f32> = (0..4000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
     x.extend((0..4000).map(|i| (i as f32 - 2000.0) * 0.125));
     x.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 1e-45, -1e-45, 0.5, 1.5, 2.5, -2.5, 1e30]);
-    for p in [(0.01, 4), (0.25, -128), (1.0, 127), (3.3e-5, 0), (7.5, -300), (1e-38, 1000)] {
+    x.extend([1048576.0, 1048700.0, 1048703.0, 1048704.0, -1048576.0, -1048700.0, -1048831.0, 2097151.0, 2097152.0]);
+    x.extend([2097153.0, -2097153.0, 4194305.0, 1e7, -1e7]);
+    let zeros = [(1.0, 1 << 20), (1.0, -(1 << 20)), (1.0, (1 << 20) + 1), (0.5, -(1 << 20) - 1), (2.0, i32::MIN)];
+    for p in [(0.01, 4), (0.25, -128), (1.0, 127), (3.3e-5, 0), (7.5, -300), (1e-38, 1000), (0.0, 3), (-0.5, 2)]
+        .into_iter()
+        .chain(zeros)
+    {
         let p = nx::ConvertParams { scale: p.0, zero: p.1 };
         let mut s = Sram::new();
         let (src, pa, dst) = (s.put(&floats(&x)), s.put(&p.to_le_bytes()), s.reserve(x.len()));
@@ -393,6 +400,56 @@ fn convert_fast_quantize_matches_numerics() {
         let mut want = vec![0u8; x.len()];
         nx::convert(DType::F32, DType::I8, Some(p), &floats(&x), &mut want).unwrap();
         assert_eq!(&s.mem[dst.0 as usize..][..x.len()], &want[..], "{p:?}");
+    }
+}
+
+/// Every conversion of `convert_cmd` (the i8 -> f32 / bf16 lookups, the f32 -> i8 fast path, the rest through
+/// `numerics::convert`) equals `numerics::convert` bit for bit, with the source before, after, or overlapping
+/// the destination (read before written, as a copy would).
+#[test]
+fn convert_cmd_matches_numerics_at_any_placement() {
+    let mut rng = SplitMix64::new(6);
+    let n = 300;
+    let i8s: Vec<u8> = (0..n).map(|i| if i < 256 { i as u8 } else { rng.next_u64() as u8 }).collect();
+    let mut f32s: Vec<f32> = (0..n).map(|i| (i as f32 - 150.0) * 0.37).collect();
+    f32s[..4].copy_from_slice(&[f32::NAN, f32::INFINITY, -0.0, 1e30]);
+    let bf16s = bf16_bytes(&f32s.iter().map(|&v| bf16::from_f32(v)).collect::<Vec<_>>());
+    let params = [nx::ConvertParams { scale: 0.05, zero: -3 }, nx::ConvertParams { scale: 3e-7, zero: 1 << 30 }];
+    for p in params {
+        for (from, to, src) in [
+            (DType::I8, DType::F32, i8s.clone()),
+            (DType::I8, DType::BF16, i8s.clone()),
+            (DType::F32, DType::I8, floats(&f32s)),
+            (DType::BF16, DType::I8, bf16s.clone()),
+            (DType::F32, DType::BF16, floats(&f32s)),
+        ] {
+            let needs = nx::convert::supported(from, to).unwrap();
+            let p = needs.then_some(p);
+            let mut want = vec![0u8; n * to.size()];
+            nx::convert(from, to, p, &src, &mut want).unwrap();
+            let span = src.len().max(want.len());
+            // Source at `a`, destination at `b` (bytes from the start of a 2 x span region): apart both ways,
+            // the same start, and overlapping by part.
+            for (a, b) in [(0, span), (span, 0), (64, 64), (64, 64 + span / 3), (64 + span / 3, 64)] {
+                let mut mem = vec![0xA5u8; 2 * span + 128];
+                mem[a..a + src.len()].copy_from_slice(&src);
+                let pa = mem.len() as u32;
+                if let Some(p) = p {
+                    mem.extend_from_slice(&p.to_le_bytes());
+                }
+                let params = if needs { SramAddr(pa) } else { SramAddr::NONE };
+                let cmd = Command::Convert {
+                    from,
+                    to,
+                    src: SramAddr(a as u32),
+                    dst: SramAddr(b as u32),
+                    params,
+                    len: n as u32,
+                };
+                convert_cmd(&mut mem, &cmd).unwrap();
+                assert_eq!(&mem[b..b + want.len()], &want[..], "{from} -> {to} {p:?} src {a} dst {b}");
+            }
+        }
     }
 }
 
@@ -453,6 +510,68 @@ fn requant_plane_with_residual_matches_numerics_at_the_edges() {
                     for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
                         let want = output(a, (m, shift), &header, Some(r));
                         assert_eq!(o, want, "acc {a} residual {r} m {m} shift {shift} {header:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `RequantPlane` on every pairing of grids a residual's sum can have: the residual's grid finer than the
+/// accumulator's, coarser by more than 21 bits (a residual layer with a small accumulator factor), equal, and
+/// at the `2^-62` limit where it takes the definition; with and without a fused LeakyReLU (also without a
+/// residual), residual zero points outside int8 and extreme accumulators and multipliers: bit for bit
+/// `numerics::output`.
+#[test]
+fn requant_plane_with_fine_residuals_and_leaky_matches_numerics() {
+    let mut rng = SplitMix64::new(21);
+    let mut acc: Vec<i32> = (0..200).map(|_| rng.next_u64() as i32 >> (rng.next_u64() % 32)).collect();
+    acc.extend([i32::MIN, i32::MAX, i32::MIN + 1, 0, -1, 1, 2, -2, 1 << 20, -(1 << 20)]);
+    let res: Vec<i8> = (0..acc.len()).map(|i| (i as i32 * 59 + 3) as u8 as i8).collect();
+    let mults = [(1 << 30, 1 << 30), (2027456457, 2142729891), (i32::MAX, i32::MIN), (i32::MIN, i32::MAX), (-7, 3)];
+    let leaky = nx::requant::leaky_multiplier(0.1).unwrap();
+    for shift in [-31, -30, -24, -8, 0, 30] {
+        for r_shift in [-31, -30, -24, -1, 0, 1, 30] {
+            for (m, r_mult) in mults {
+                for neg_mult in [0, leaky, i32::MAX, i32::MIN, -5] {
+                    for r_zero in [-128, 0, 127, 300, i32::MIN] {
+                        let header = QuantHeader {
+                            y_zero: 4,
+                            y_min: -120,
+                            r_zero,
+                            r_mult,
+                            r_shift,
+                            neg_mult,
+                            ..Default::default()
+                        };
+                        let mut out = vec![0i8; acc.len()];
+                        let residual = Some(res.as_slice());
+                        dispatch(RequantPlane {
+                            acc: &acc,
+                            out: &mut out,
+                            param: (m, shift),
+                            header: &header,
+                            residual,
+                        });
+                        for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
+                            let want = output(a, (m, shift), &header, Some(r));
+                            assert_eq!(o, want, "acc {a} residual {r} m {m} shift {shift} {header:?}");
+                        }
+                        let residual = None;
+                        dispatch(RequantPlane {
+                            acc: &acc,
+                            out: &mut out,
+                            param: (m, shift),
+                            header: &header,
+                            residual,
+                        });
+                        for (&a, &o) in acc.iter().zip(&out) {
+                            assert_eq!(
+                                o,
+                                output(a, (m, shift), &header, None),
+                                "acc {a} m {m} shift {shift} {header:?}"
+                            );
+                        }
                     }
                 }
             }
