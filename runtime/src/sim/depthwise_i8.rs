@@ -32,6 +32,20 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// For column phase `pc`: the phase columns `j0..j1` whose input column `j * sw + pc - pl` lies in the
+    /// input, and the first such input column; `None` when there is none.
+    pub(super) fn phase_cols(&self, g: &ConvGeom, pc: usize) -> Option<(usize, usize, usize)> {
+        let (sw, pl) = (g.stride[1], g.pad[1]);
+        let j0 = pl.saturating_sub(pc).div_ceil(sw);
+        let j1 = (g.in_w + pl).saturating_sub(pc).div_ceil(sw).min(self.wq);
+        (j0 < j1).then(|| (j0, j1, j0 * sw + pc - pl))
+    }
+
+    /// The input row of row `i` of row phase `pr`, where it lies in the input.
+    pub(super) fn phase_row(g: &ConvGeom, pr: usize, i: usize) -> Option<usize> {
+        (i * g.stride[0] + pr).checked_sub(g.pad[0]).filter(|&iy| iy < g.in_h)
+    }
+
     /// The plan, unless its phase planes would be more than a few times the input and output planes (a
     /// hostile geometry, with pads or dilations far beyond its planes, takes the plain loop instead).
     pub(super) fn new(g: &ConvGeom) -> Option<Plan> {
@@ -119,21 +133,15 @@ impl Simd for Channel<'_> {
     #[inline(always)]
     fn run(self) {
         let Channel { g, plan, xc, xz, wc, bias, bufs, yc } = self;
-        let ([sh, sw], [pt, pl]) = (g.stride, g.pad);
+        let sw = g.stride[1];
         let (wq, hq) = (plan.wq, plan.hq);
         bufs.phases.clear();
         bufs.phases.resize(plan.phases.len() * hq * wq, 0);
         for (&(pr, pc), pp) in plan.phases.iter().zip(bufs.phases.chunks_exact_mut(hq * wq)) {
-            // Phase columns j whose input column j*sw + pc - pl lies in [0, in_w).
-            let j0 = pl.saturating_sub(pc).div_ceil(sw);
-            let j1 = (g.in_w + pl).saturating_sub(pc).div_ceil(sw).min(wq);
-            if j0 >= j1 {
-                continue;
-            }
+            let Some((j0, j1, ix0)) = plan.phase_cols(g, pc) else { continue };
             for (i, prow) in pp.chunks_exact_mut(wq).enumerate() {
-                let Some(iy) = (i * sh + pr).checked_sub(pt).filter(|&iy| iy < g.in_h) else { continue };
+                let Some(iy) = Plan::phase_row(g, pr, i) else { continue };
                 let xrow = &xc[iy * g.in_w..][..g.in_w];
-                let ix0 = j0 * sw + pc - pl;
                 let dst = &mut prow[j0..j1];
                 match sw {
                     1 => gather::<1>(dst, &xrow[ix0..], xz),

@@ -44,21 +44,16 @@ impl PhaseI8 {
     pub(super) fn fill(&self, g: &ConvGeom, xg: &[i8], x_zero: i8, buf: &mut Vec<i8>, rows: &mut Vec<usize>) {
         let cg = g.in_c / g.groups;
         let (wq, hq) = (self.plan.wq, self.plan.hq);
-        let ([sh, sw], [pt, pl]) = (g.stride, g.pad);
+        let sw = g.stride[1];
         let plane = g.in_h * g.in_w;
         buf.clear();
         buf.resize(cg * self.chan, x_zero);
         for (xc, planes) in xg.chunks_exact(plane.max(1)).take(cg).zip(buf.chunks_exact_mut(self.chan)) {
             for (&(pr, pc), pp) in self.plan.phases.iter().zip(planes.chunks_exact_mut(hq * wq)) {
-                // Phase columns j whose input column j*sw + pc - pl lies in [0, in_w).
-                let j0 = pl.saturating_sub(pc).div_ceil(sw);
-                let j1 = (g.in_w + pl).saturating_sub(pc).div_ceil(sw).min(wq);
-                if j0 >= j1 {
-                    continue;
-                }
+                let Some((j0, j1, ix0)) = self.plan.phase_cols(g, pc) else { continue };
                 for (i, prow) in pp.chunks_exact_mut(wq).enumerate() {
-                    let Some(iy) = (i * sh + pr).checked_sub(pt).filter(|&iy| iy < g.in_h) else { continue };
-                    let src = &xc[iy * g.in_w + j0 * sw + pc - pl..(iy + 1) * g.in_w];
+                    let Some(iy) = Plan::phase_row(g, pr, i) else { continue };
+                    let src = &xc[iy * g.in_w + ix0..(iy + 1) * g.in_w];
                     let dst = &mut prow[j0..j1];
                     match sw {
                         1 => dst.copy_from_slice(&src[..dst.len()]),
