@@ -545,32 +545,19 @@ fn requant_plane_with_fine_residuals_and_leaky_matches_numerics() {
                             ..Default::default()
                         };
                         let mut out = vec![0i8; acc.len()];
-                        let residual = Some(res.as_slice());
-                        dispatch(RequantPlane {
-                            acc: &acc,
-                            out: &mut out,
-                            param: (m, shift),
-                            header: &header,
-                            residual,
-                        });
-                        for ((&a, &o), &r) in acc.iter().zip(&out).zip(&res) {
-                            let want = output(a, (m, shift), &header, Some(r));
-                            assert_eq!(o, want, "acc {a} residual {r} m {m} shift {shift} {header:?}");
-                        }
-                        let residual = None;
-                        dispatch(RequantPlane {
-                            acc: &acc,
-                            out: &mut out,
-                            param: (m, shift),
-                            header: &header,
-                            residual,
-                        });
-                        for (&a, &o) in acc.iter().zip(&out) {
-                            assert_eq!(
-                                o,
-                                output(a, (m, shift), &header, None),
-                                "acc {a} m {m} shift {shift} {header:?}"
-                            );
+                        for residual in [Some(res.as_slice()), None] {
+                            dispatch(RequantPlane {
+                                acc: &acc,
+                                out: &mut out,
+                                param: (m, shift),
+                                header: &header,
+                                residual,
+                            });
+                            for (i, (&a, &o)) in acc.iter().zip(&out).enumerate() {
+                                let r = residual.map(|r| r[i]);
+                                let want = output(a, (m, shift), &header, r);
+                                assert_eq!(o, want, "acc {a} residual {r:?} m {m} shift {shift} {header:?}");
+                            }
                         }
                     }
                 }
