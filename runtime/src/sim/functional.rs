@@ -113,14 +113,20 @@ impl<'p> Functional<'p> {
         let tile = queue.tile as usize;
         let fail = |why: String| ExecError::Command { queue, index, mnemonic: cmd.mnemonic(), why };
         // The SRAMs the command changes or reads: its own tile's, or a multicast's destinations'.
-        let tiles: Vec<usize> = match cmd {
-            Command::Multicast { .. } => cmd.sram_destinations(queue.tile).into_iter().map(usize::from).collect(),
-            _ => vec![tile],
+        // (Only a multicast allocates: this runs for every tile command.)
+        let one = [tile];
+        let many: Vec<usize>;
+        let tiles: &[usize] = match cmd {
+            Command::Multicast { .. } => {
+                many = cmd.sram_destinations(queue.tile).into_iter().map(usize::from).collect();
+                &many
+            }
+            _ => &one,
         };
         if !self.defer || tiles.iter().any(|&t| t >= self.per_tile.len()) {
             self.drain(m)?;
             let Machine { dram, sram, work } = m;
-            for t in tiles {
+            for &t in tiles {
                 let s = sram.get_mut(t).map(|s| s.as_mut_slice()).unwrap_or(&mut []);
                 work.held.resize_with(work.held.len().max(t + 1), Held::default);
                 let held = &mut work.held[t];
@@ -144,7 +150,7 @@ impl<'p> Functional<'p> {
         if self.queued.len() >= MAX_QUEUED {
             self.drain(m)?;
         }
-        for t in tiles {
+        for &t in tiles {
             if let Some(list) = self.per_tile.get_mut(t) {
                 list.push(self.queued.len());
             }
