@@ -26,12 +26,26 @@ use accel_ops::report::{command_layer, static_rows, Report, Source};
 pub fn predict(p: &Program) -> Report {
     let model = Model::new(p);
     let mut rows = static_rows(p);
+    let mut cycles: Vec<u64> = (0..rows.len()).map(|l| model.layer_cycles(l)).collect();
+    // A layer's prefetched resident loads share the channel with the layer before (the last one with
+    // commands): hidden while that layer leaves the channel idle, lengthening it otherwise.
+    let mut before: Option<usize> = None;
+    for (l, row) in rows.iter().enumerate() {
+        if row.commands == 0 {
+            continue;
+        }
+        let prefetch = model.prefetch_channel(l);
+        if let Some(k) = before.filter(|_| prefetch > 0) {
+            cycles[k] = cycles[k].max(model.channel(k) + prefetch);
+        }
+        before = Some(l);
+    }
     let mut at = 0u64;
     for (l, row) in rows.iter_mut().enumerate() {
         if row.commands == 0 {
             continue;
         }
-        row.cycles = model.layer_cycles(l);
+        row.cycles = cycles[l];
         row.start_cycle = at;
         at += row.cycles;
         row.end_cycle = at;
@@ -108,13 +122,63 @@ impl<'a> Model<'a> {
         Model { p, costs: ProgramCosts::new(p), private, owner, compute }
     }
 
+    /// The index in queue `qi` of the first of layer `l`'s commands after its prefetch: on a DMA-in queue whose
+    /// layer `l` commands load before they wait at the barrier (a non-private semaphore), the barrier's wait;
+    /// otherwise the layer's first command.
+    fn after_prefetch(&self, qi: usize, l: usize) -> usize {
+        let Some(q) = self.p.queues.get(qi) else { return 0 };
+        let mine = || q.commands.iter().enumerate().filter(|&(ci, _)| command_layer(self.p, qi, ci) == l);
+        let first = mine().next().map_or(0, |(ci, _)| ci);
+        if q.id.unit != Unit::DmaIn {
+            return first;
+        }
+        let barrier = mine().find(|(_, c)| {
+            matches!(c, Command::Wait { sem, .. } if !self.private.get(*sem as usize).copied().unwrap_or(false))
+        });
+        match barrier {
+            Some((ci, _))
+                if mine()
+                    .take_while(|&(i, _)| i < ci)
+                    .any(|(_, c)| matches!(c, Command::Load { .. } | Command::Multicast { .. })) =>
+            {
+                ci
+            }
+            _ => first,
+        }
+    }
+
+    /// Cycles layer `l`'s prefetched resident loads hold the DRAM channel (`after_prefetch`).
+    fn prefetch_channel(&self, l: usize) -> u64 {
+        let t = self.costs.target();
+        let mut sum = 0;
+        for (qi, q) in self.p.queues.iter().enumerate() {
+            let end = self.after_prefetch(qi, l);
+            for (ci, cmd) in q.commands.iter().enumerate().take(end) {
+                if command_layer(self.p, qi, ci) != l {
+                    continue;
+                }
+                if let Command::Load { copy, .. } | Command::Multicast { copy, .. } = cmd {
+                    sum += DmaTiming::new(t, copy.bytes().unwrap_or(0), 0).dram_xfer;
+                }
+            }
+        }
+        sum
+    }
+
+    /// Cycles layer `l`'s own work (prefetch excluded) holds the DRAM channel.
+    fn channel(&self, l: usize) -> u64 {
+        (0..self.p.queues.len()).flat_map(|qi| self.items(qi, l)).map(|p| p.channel).sum()
+    }
+
     /// Splits queue `qi`'s commands of layer `l` into work items: an item ends at a signal on a private
-    /// semaphore; trailing sync commands (the barrier's signal) join the last item.
+    /// semaphore; trailing sync commands (the barrier's signal) join the last item. Prefetched loads (and the
+    /// signal after them) are not part of the layer's own work.
     fn items(&self, qi: usize, l: usize) -> Vec<Phase> {
         let Some(q) = self.p.queues.get(qi) else { return Vec::new() };
         let t = self.costs.target();
+        let from = self.after_prefetch(qi, l);
         let mut items = vec![Phase::default()];
-        for (ci, cmd) in q.commands.iter().enumerate() {
+        for (ci, cmd) in q.commands.iter().enumerate().skip(from) {
             if command_layer(self.p, qi, ci) != l {
                 continue;
             }

@@ -9,6 +9,7 @@ mod flat;
 mod matmul;
 mod multicast;
 mod overlap;
+mod prefetch;
 mod stationary;
 mod window;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use accel_ops::command::{Command, Copy3, DramAddr, Queue, QueueId, SramAddr, Uni
 use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
 use multicast::{Load, Sharing, MIN_SHARED_BYTES};
+use prefetch::{buffer_extent, place_resident, Live};
 use std::collections::BTreeMap;
 
 pub use chain::{emit_chain, plan_chain, ChainLayer, Residual, Src, Wiring};
@@ -108,6 +110,9 @@ pub struct Emitter<'a> {
     /// Waits every tile's first load of the next layer makes besides the barrier; kept even at value 0,
     /// because they bind from the second frame on (`accel_ops::pipeline`).
     entry: Vec<(u16, u32)>,
+    /// The SRAM ranges the last tile layer uses (what a prefetch of the next layer's resident operands must
+    /// miss); empty before the first.
+    live: Live,
 }
 
 impl<'a> Emitter<'a> {
@@ -126,6 +131,7 @@ impl<'a> Emitter<'a> {
             done: DONE,
             stages,
             entry: Vec::new(),
+            live: Live::default(),
         }
     }
 
@@ -238,7 +244,19 @@ impl<'a> Emitter<'a> {
         if resident_base + resident.bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
-        let frame = self.frame(half);
+        let used = items.iter().map(|item| buffer_extent(item, half)).max().unwrap_or(half);
+        // Resident operands are loaded during the layer before when they fit beside what it uses (a latency
+        // program only: a pipeline stage's layers of other frames run at once).
+        let prefetch_at = (self.stages == 1 && !self.live.0.is_empty())
+            .then(|| {
+                let own = Live::of_layer(half, used, resident_base, 0);
+                place_resident(self.target.tile.sram_bytes, resident.bytes, resident_base, &self.live, &own)
+            })
+            .flatten();
+        let resident_base = prefetch_at.unwrap_or(resident_base);
+        self.live = Live::of_layer(half, used, resident_base, resident.bytes);
+        let mut frame = self.frame(half);
+        frame.resident_base = resident_base;
         let mut per_tile: Vec<Vec<&WorkItem>> = vec![Vec::new(); tiles];
         for (idx, item) in items.iter().enumerate() {
             per_tile[idx % tiles].push(item);
@@ -257,7 +275,9 @@ impl<'a> Emitter<'a> {
             count[t] += 1;
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             if j == 0 {
-                self.enter(q, barrier, &entry);
+                if prefetch_at.is_none() {
+                    self.enter(q, barrier, &entry);
+                }
                 for &(s, dram, copy) in &resident.loads {
                     let sram = SramAddr((resident_base + s) as u32);
                     match (sharing.resident, t) {
@@ -266,11 +286,15 @@ impl<'a> Emitter<'a> {
                         (true, _) => {}
                     }
                 }
-                match (sharing.resident, t) {
-                    (true, 0) => self.signal(q, frame.sem(0, 3)),
+                if sharing.resident && t == 0 {
+                    self.signal(q, frame.sem(0, 3));
+                }
+                if prefetch_at.is_some() {
+                    self.enter(q, barrier, &entry);
+                }
+                if sharing.resident && t != 0 {
                     // The others' loads wait for it: on the channel first, it lets every tile start.
-                    (true, _) => self.wait(q, frame.sem(0, 3), frame.base[0][3] + 1),
-                    (false, _) => {}
+                    self.wait(q, frame.sem(0, 3), frame.base[0][3] + 1);
                 }
             }
             self.emit_item(&frame, &sharing, t, j, item, unit);
@@ -305,6 +329,8 @@ impl<'a> Emitter<'a> {
         let frame = self.frame(half);
         let per_tile: Vec<Vec<&WorkItem>> =
             tiles.iter().map(|phases| phases.iter().flat_map(|(_, items)| items.iter()).collect()).collect();
+        let used = per_tile.iter().flatten().map(|item| buffer_extent(item, half)).max().unwrap_or(half);
+        self.live = Live::of_layer(half, used, resident_base, resident_bytes);
         let sharing = frame.sharing(&per_tile);
         let sem = |t: usize, k: usize| tile_sem(group[t], k);
         for (t, phases) in tiles.into_iter().enumerate() {
