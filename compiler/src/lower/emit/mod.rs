@@ -113,6 +113,9 @@ pub struct Emitter<'a> {
     /// The SRAM ranges the last tile layer uses (what a prefetch of the next layer's resident operands must
     /// miss); empty before the first.
     live: Live,
+    /// The tiles whose DMA-in queue waited at the last tile layer's barrier: only there is every layer before
+    /// that one known to be done when a prefetch runs (a tile without items skips a layer's barrier).
+    entered: Vec<u16>,
 }
 
 impl<'a> Emitter<'a> {
@@ -132,6 +135,7 @@ impl<'a> Emitter<'a> {
             stages,
             entry: Vec::new(),
             live: Live::default(),
+            entered: Vec::new(),
         }
     }
 
@@ -245,16 +249,10 @@ impl<'a> Emitter<'a> {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
         let used = items.iter().map(|item| buffer_extent(item, half)).max().unwrap_or(half);
-        // Resident operands are loaded during the layer before when they fit beside what it uses (a latency
-        // program only: a pipeline stage's layers of other frames run at once).
-        let prefetch_at = (self.stages == 1 && !self.live.0.is_empty())
-            .then(|| {
-                let own = Live::of_layer(half, used, resident_base, 0);
-                place_resident(self.target.tile.sram_bytes, resident.bytes, resident_base, &self.live, &own)
-            })
-            .flatten();
+        let prefetch_at = self.prefetch_place(half, used, resident_base, resident.bytes);
         let resident_base = prefetch_at.unwrap_or(resident_base);
         self.live = Live::of_layer(half, used, resident_base, resident.bytes);
+        let entered = std::mem::replace(&mut self.entered, group.iter().take(items.len()).copied().collect());
         let mut frame = self.frame(half);
         frame.resident_base = resident_base;
         let mut per_tile: Vec<Vec<&WorkItem>> = vec![Vec::new(); tiles];
@@ -275,7 +273,10 @@ impl<'a> Emitter<'a> {
             count[t] += 1;
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             if j == 0 {
-                if prefetch_at.is_none() {
+                // The tile that issues the loads (the first, for a multicast) must have passed the last barrier.
+                let issuer = if sharing.resident { group[0] } else { group[t] };
+                let prefetch = prefetch_at.is_some() && entered.contains(&issuer);
+                if !prefetch {
                     self.enter(q, barrier, &entry);
                 }
                 for &(s, dram, copy) in &resident.loads {
@@ -289,7 +290,7 @@ impl<'a> Emitter<'a> {
                 if sharing.resident && t == 0 {
                     self.signal(q, frame.sem(0, 3));
                 }
-                if prefetch_at.is_some() {
+                if prefetch {
                     self.enter(q, barrier, &entry);
                 }
                 if sharing.resident && t != 0 {
@@ -326,24 +327,36 @@ impl<'a> Emitter<'a> {
         if resident_base + resident_bytes > self.target.tile.sram_bytes {
             return Err(LowerError::layer(layer_name, "resident operands do not fit SRAM"));
         }
-        let frame = self.frame(half);
+        let mut frame = self.frame(half);
         let per_tile: Vec<Vec<&WorkItem>> =
             tiles.iter().map(|phases| phases.iter().flat_map(|(_, items)| items.iter()).collect()).collect();
         let used = per_tile.iter().flatten().map(|item| buffer_extent(item, half)).max().unwrap_or(half);
+        // The first phase's operands may load during the layer before; later phases replace them in place.
+        let prefetch_at = self.prefetch_place(half, used, resident_base, resident_bytes);
+        let resident_base = prefetch_at.unwrap_or(resident_base);
+        frame.resident_base = resident_base;
         self.live = Live::of_layer(half, used, resident_base, resident_bytes);
+        let entered = std::mem::replace(
+            &mut self.entered,
+            tiles.iter().enumerate().filter(|(_, phases)| !phases.is_empty()).map(|(t, _)| group[t]).collect(),
+        );
         let sharing = frame.sharing(&per_tile);
         let sem = |t: usize, k: usize| tile_sem(group[t], k);
         for (t, phases) in tiles.into_iter().enumerate() {
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             let mut j = 0u32;
+            let prefetch = prefetch_at.is_some() && entered.contains(&group[t]);
             for (resident, items) in phases {
-                if j == 0 {
+                if j == 0 && !prefetch {
                     self.enter(q, barrier, &entry);
-                } else {
+                } else if j > 0 {
                     self.wait(q, sem(t, 1), frame.base[t][1] + j);
                 }
                 for (s, d, c) in &resident.loads {
                     self.push(q, Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
+                }
+                if j == 0 && prefetch {
+                    self.enter(q, barrier, &entry);
                 }
                 for item in items {
                     self.emit_item(&frame, &sharing, t, j, item, unit);
@@ -352,6 +365,17 @@ impl<'a> Emitter<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Where a layer's `bytes` of resident operands load during the layer before (`prefetch::place_resident`),
+    /// given its buffer sets of `half` bytes of which items use `used`; `None`: after the barrier, at
+    /// `resident_base`. A latency program only: a pipeline stage's layers of other frames run at once.
+    fn prefetch_place(&self, half: u64, used: u64, resident_base: u64, bytes: u64) -> Option<u64> {
+        if self.stages != 1 || self.live.0.is_empty() {
+            return None;
+        }
+        let own = Live::of_layer(half, used, resident_base, 0);
+        place_resident(self.target.tile.sram_bytes, bytes, resident_base, &self.live, &own)
     }
 
     /// The current group's semaphore counts before a layer, with its buffer geometry.
