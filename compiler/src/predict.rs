@@ -70,9 +70,9 @@ struct Phase {
     fixed: u64,
     /// Cycles the channel is held by its last DMA.
     last: u64,
-    /// A load phase that first waits for the tile's compute of the item before it (a new chunk of resident
-    /// operands replaces the one that item reads).
-    waits_compute: bool,
+    /// A load phase that first waits for the tile's compute of an earlier item of the layer (a new chunk of
+    /// resident operands replaces the one that item reads): its index.
+    waits_compute: Option<usize>,
     /// A load or compute phase that also waits for another tile's multicasts (the first tile multicasts a
     /// layer's resident operands before any tile loads; an item's shared loads land before it computes).
     waits_other: bool,
@@ -92,6 +92,8 @@ struct Model<'a> {
     owner: Vec<Option<u16>>,
     /// Per semaphore: whether a MAC or vector queue signals it.
     compute: Vec<bool>,
+    /// Per semaphore: the layer of each of its signals, in queue order (sorted: layers are emitted in order).
+    signal_layers: Vec<Vec<usize>>,
 }
 
 impl<'a> Model<'a> {
@@ -100,9 +102,13 @@ impl<'a> Model<'a> {
         // The tile whose queues signal each semaphore; `None` once the host or a second tile signals it.
         let mut owner: Vec<Option<Option<u16>>> = vec![None; sems];
         let mut compute = vec![false; sems];
-        for q in &p.queues {
-            for cmd in &q.commands {
+        let mut signal_layers: Vec<Vec<usize>> = vec![Vec::new(); sems];
+        for (qi, q) in p.queues.iter().enumerate() {
+            for (ci, cmd) in q.commands.iter().enumerate() {
                 let Command::Signal { sem } = cmd else { continue };
+                if let Some(v) = signal_layers.get_mut(*sem as usize) {
+                    v.push(command_layer(p, qi, ci));
+                }
                 if matches!(q.id.unit, Unit::Mac | Unit::Vector) {
                     if let Some(c) = compute.get_mut(*sem as usize) {
                         *c = true;
@@ -119,7 +125,10 @@ impl<'a> Model<'a> {
         }
         let private = owner.iter().map(|o| matches!(o, Some(Some(_)))).collect();
         let owner = owner.into_iter().map(Option::flatten).collect();
-        Model { p, costs: ProgramCosts::new(p), private, owner, compute }
+        for v in &mut signal_layers {
+            v.sort_unstable();
+        }
+        Model { p, costs: ProgramCosts::new(p), private, owner, compute, signal_layers }
     }
 
     /// The index in queue `qi` of the first of layer `l`'s commands after its prefetch: on a DMA-in queue whose
@@ -204,10 +213,12 @@ impl<'a> Model<'a> {
                 cur.fixed = cur.fixed.max(d.isolated() - d.dram_xfer);
                 cur.last = d.dram_xfer;
             }
-            if let Command::Wait { sem, .. } = cmd {
+            if let Command::Wait { sem, value } = cmd {
                 let private = self.private.get(*sem as usize).copied().unwrap_or(false);
                 if q.id.unit == Unit::DmaIn && private && self.compute.get(*sem as usize).copied().unwrap_or(false) {
-                    cur.waits_compute = true;
+                    // The layer's items that signalled before it: the wait's value past the earlier layers' count.
+                    let before = self.signal_layers.get(*sem as usize).map_or(0, |v| v.partition_point(|&x| x < l));
+                    cur.waits_compute = (*value as usize).checked_sub(before + 1);
                 }
                 let other = self.owner.get(*sem as usize).copied().flatten().is_some_and(|t| t != q.id.tile);
                 if private && other {
@@ -279,8 +290,8 @@ impl<'a> Model<'a> {
         let (mut jl, mut js) = (0usize, 0usize);
         while jl < n || js < n {
             let mut ld_ready = round_end(&ld, jl.wrapping_sub(1)).max(round_end(&st, jl.wrapping_sub(2)));
-            if (0..tiles_n).any(|t| at(t, 0, jl).is_some_and(|p| p.waits_compute)) {
-                ld_ready = ld_ready.max(round_end(&c, jl.wrapping_sub(1)));
+            if let Some(k) = (0..tiles_n).filter_map(|t| at(t, 0, jl).and_then(|p| p.waits_compute)).max() {
+                ld_ready = ld_ready.max(round_end(&c, k));
             }
             // The store phase is ready when its first tile's compute is done.
             let st_ready = (0..tiles_n)

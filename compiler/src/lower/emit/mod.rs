@@ -346,11 +346,19 @@ impl<'a> Emitter<'a> {
             let q = QueueId { tile: group[t], unit: Unit::DmaIn };
             let mut j = 0u32;
             let prefetch = prefetch_at.is_some() && entered.contains(&group[t]);
+            // Per earlier phase: its resident bytes and how many items the tile had computed at its end.
+            let mut done: Vec<(Live, u32)> = Vec::new();
             for (resident, items) in phases {
+                let mine = resident_ranges(&resident);
                 if j == 0 && !prefetch {
                     self.enter(q, barrier, &entry);
                 } else if j > 0 {
-                    self.wait(q, sem(t, 1), frame.base[t][1] + j);
+                    // Its loads replace the operands of the last earlier phase they overlap: wait until that
+                    // phase's items are computed (with two slots, the phase before the previous one).
+                    let last = done.iter().rev().find(|(r, _)| r.0.iter().any(|&(a, b)| mine.overlaps(a, b)));
+                    if let Some(&(_, computed)) = last {
+                        self.wait(q, sem(t, 1), frame.base[t][1] + computed);
+                    }
                 }
                 for (s, d, c) in &resident.loads {
                     self.push(q, Command::Load { sram: SramAddr((resident_base + s) as u32), dram: *d, copy: *c });
@@ -362,6 +370,7 @@ impl<'a> Emitter<'a> {
                     self.emit_item(&frame, &sharing, t, j, item, unit);
                     j += 1;
                 }
+                done.push((mine, j));
             }
         }
         Ok(())
@@ -461,6 +470,19 @@ impl<'a> Emitter<'a> {
         }
         (queues, layers, sems)
     }
+}
+
+/// The resident-region byte ranges a phase's loads write.
+fn resident_ranges(r: &Resident) -> Live {
+    let spans = r.loads.iter().map(|&(s, dram, copy)| {
+        let load = Command::Load { sram: SramAddr(u32::try_from(s).unwrap_or(u32::MAX)), dram, copy };
+        // A load whose span cannot be computed counts as the whole region, which only adds waits.
+        match load.footprint().ok().and_then(|a| a.into_iter().find(|a| a.space == accel_ops::command::Space::Sram)) {
+            Some(a) => (a.start, a.end()),
+            None => (0, u64::MAX),
+        }
+    });
+    Live(spans.collect())
 }
 
 /// A tile layer's group, its tiles' semaphore counts before the layer (loaded, computed, stored) and its SRAM

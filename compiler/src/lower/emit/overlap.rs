@@ -64,6 +64,30 @@ pub fn overlapped_cycles(b: &Budget, spread: Spread, resident: ResidentCost, ite
     (spread.phases.max(1) as f64 * phase).max(total_bytes / bw)
 }
 
+/// `overlapped_cycles` for a tile whose phases alternate between two resident slots: only the first phase
+/// loads its resident operands up front; each later phase's load runs under the phase before it, sharing the
+/// channel with that phase's item DMAs.
+pub fn double_buffered_cycles(
+    b: &Budget,
+    spread: Spread,
+    resident: ResidentCost,
+    item: ItemCost,
+    total_bytes: f64,
+) -> f64 {
+    let one = Spread { phases: 1, ..spread };
+    let first = overlapped_cycles(b, one, resident, item, 0.0);
+    let none = ResidentCost { bytes: 0.0, loads: 0 };
+    let body = overlapped_cycles(b, one, none, item, 0.0);
+    let bw = b.dram_bytes_per_cycle.max(1e-9);
+    let share = spread.active.max(1) as f64 / bw;
+    let n = spread.items.max(1) as f64;
+    // The next phase's resident bytes and this phase's item DMAs on the channel, against the phase's compute.
+    let channel =
+        (resident.bytes + n * (item.load_bytes + item.store_bytes)) * share + resident.loads as f64 * b.dma_latency;
+    let later = body.max(channel);
+    (first + spread.phases.saturating_sub(1) as f64 * later).max(total_bytes / bw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

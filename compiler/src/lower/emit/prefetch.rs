@@ -25,7 +25,7 @@ impl Live {
         Live(ranges.into_iter().filter(|(a, b)| b > a).collect())
     }
 
-    fn overlaps(&self, start: u64, end: u64) -> bool {
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
         self.0.iter().any(|&(a, b)| start < b && a < end)
     }
 }

@@ -2,7 +2,7 @@
 //! stripe through it, then take the next chunk. Streaming (`window.rs`) reloads the weights with every stripe;
 //! for layers whose weights outweigh their activations (the deep layers of ResNet and YOLO, more so at high
 //! resolution) this moves the weights through DRAM once and the input once per chunk instead.
-use super::overlap::{layer_resident_loads, overlapped_cycles, ItemCost, ResidentCost, Spread};
+use super::overlap::{double_buffered_cycles, layer_resident_loads, overlapped_cycles, ItemCost, ResidentCost, Spread};
 use super::window::{conv_command, full_cols, quant_loads, ConvBlock, ConvBuffers, MAX_STRIPES_PER_TILE};
 use super::{set_bytes, Budget, ConvIo, Resident, SramAlloc, WindowShape, WorkItem, RESIDENT};
 use crate::lower::error::LowerError;
@@ -16,7 +16,11 @@ use accel_ops::op::{Conv, UnaryOp};
 pub struct StationaryPlan {
     pub kc: usize,
     pub rows: usize,
+    /// Bytes of one chunk's resident operands.
     pub resident: u64,
+    /// A tile runs several chunks, alternating between two resident slots, so the next chunk's weights load
+    /// while the current one computes (`Emitter::tile_layer_phased` waits only for the chunk before that).
+    pub double: bool,
     pub cycles: f64,
     pub dram_bytes: f64,
 }
@@ -82,10 +86,13 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
         let Some(ResidentLayout { bytes: resident, .. }) = resident_layout(s, conv, e, kc, io) else {
             continue;
         };
-        if resident > sram / 2 {
+        let phases = s.k.div_ceil(kc).div_ceil(b.tiles);
+        let double = phases > 1;
+        let region = if double { 2 * align64(resident) } else { resident };
+        if region > sram / 2 {
             continue;
         }
-        let cap = set_bytes(sram, resident);
+        let cap = set_bytes(sram, region);
         let fits = |r: usize| SramAlloc::fits(cap, &item_bytes(s, &win, e, kc, r, io.residual.is_some()));
         if !fits(1) {
             continue;
@@ -121,11 +128,14 @@ pub fn plan_stationary(s: &WindowShape, conv: &Conv, io: &ConvIo, sram: u64, b: 
                 stores: 1,
                 compute: (kc * rows * s.ow * s.c * kh * kw) as f64 / b.ops_per_cycle,
             };
-            let spread =
-                Spread { active: nchunks.min(b.tiles), phases: nchunks.div_ceil(b.tiles), items: stripes.len() };
+            let spread = Spread { active: nchunks.min(b.tiles), phases, items: stripes.len() };
             let weights = ResidentCost { bytes: resident as f64, loads: layer_resident_loads(io.quant.is_some()) };
-            let cycles = overlapped_cycles(b, spread, weights, item, dram + outputs);
-            candidates.push(StationaryPlan { kc, rows, resident, cycles, dram_bytes: dram });
+            let cycles = if double {
+                double_buffered_cycles(b, spread, weights, item, dram + outputs)
+            } else {
+                overlapped_cycles(b, spread, weights, item, dram + outputs)
+            };
+            candidates.push(StationaryPlan { kc, rows, resident, double, cycles, dram_bytes: dram });
         }
     }
     // Within 2% of the fastest, less traffic wins (DRAM energy, and headroom the estimate does not see).
@@ -155,21 +165,26 @@ pub fn emit_stationary(
     let layout =
         resident_layout(s, conv, e, p.kc, io).ok_or_else(|| LowerError::layer(name, "int8 parameters overflow"))?;
     let bias_at = layout.bias_at;
-    let cap = set_bytes(sram, p.resident);
+    let slot = align64(p.resident);
+    let region = if p.double { 2 * slot } else { p.resident };
+    let cap = set_bytes(sram, region);
     let plane_in = (s.h * s.w) as u64 * e;
     let plane_out = (s.oh * s.ow) as u64 * e;
     let mut out: Vec<TilePhases> = (0..tiles).map(|_| Vec::new()).collect();
     for (ci, (k0, kn)) in chunks(s.k, p.kc).into_iter().enumerate() {
+        // Chunk `ci` is its tile's phase `ci / tiles`: with double buffering, odd phases use the second slot.
+        let at = if p.double && (ci / tiles.max(1)) % 2 == 1 { slot } else { 0 };
         let mut resident = Resident {
             loads: vec![
-                (0, DramAddr(io.w + k0 as u64 * per_k), Copy3::contiguous((kn as u64 * per_k) as u32)),
-                (bias_at, DramAddr(io.b + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
+                (at, DramAddr(io.w + k0 as u64 * per_k), Copy3::contiguous((kn as u64 * per_k) as u32)),
+                (at + bias_at, DramAddr(io.b + k0 as u64 * 4), Copy3::contiguous(kn as u32 * 4)),
             ],
-            bytes: p.resident,
+            bytes: region,
         };
         if let Some(q) = io.quant {
-            resident.loads.extend(quant_loads(q, layout.quant_at, k0, kn, io.table));
+            resident.loads.extend(quant_loads(q, at + layout.quant_at, k0, kn, io.table));
         }
+        let at = at as u32;
         let mut items = Vec::new();
         for (o0, rows) in chunks(s.oh, p.rows) {
             let st = win.stripe(o0, rows);
@@ -215,12 +230,12 @@ pub fn emit_stationary(
                 input: SramAddr(si as u32),
                 in_row_pitch: s.w,
                 in_plane_rows: st.in_rows,
-                weights: SramAddr(RESIDENT),
-                bias: SramAddr(RESIDENT + bias_at as u32),
+                weights: SramAddr(RESIDENT + at),
+                bias: SramAddr(RESIDENT + at + bias_at as u32),
                 residual,
                 res_row_pitch: s.ow,
                 res_plane_rows: st.out_rows,
-                quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + layout.quant_at as u32)),
+                quant: io.quant.map_or(SramAddr::NONE, |_| SramAddr(RESIDENT + at + layout.quant_at as u32)),
                 output: SramAddr(so as u32),
             };
             let block = ConvBlock { in_c: s.c, out_c: kn, groups: 1, cols: full_cols(conv, s.w, s.ow) };
