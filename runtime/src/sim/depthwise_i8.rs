@@ -82,11 +82,40 @@ impl Plan {
     }
 }
 
-/// One thread's buffers: the phase planes and the `wq`-wide accumulators.
-#[derive(Default)]
+/// One input row's run of a phase plane: `len` values from input element `src` on (every `stride`th) to
+/// phase-plane element `dst` on. The same for every channel, so computed once per command.
+#[derive(Clone, Copy)]
+struct Run {
+    dst: usize,
+    src: usize,
+    len: usize,
+}
+
+/// The runs that fill one channel's phase planes: every position no run writes is padding (0).
+fn runs(g: &ConvGeom, plan: &Plan) -> Vec<Run> {
+    let (wq, hq) = (plan.wq, plan.hq);
+    let mut out = Vec::new();
+    for (p, &(pr, pc)) in plan.phases.iter().enumerate() {
+        let Some((j0, j1, ix0)) = plan.phase_cols(g, pc) else { continue };
+        for i in 0..hq {
+            let Some(iy) = Plan::phase_row(g, pr, i) else { continue };
+            out.push(Run { dst: (p * hq + i) * wq + j0, src: iy * g.in_w + ix0, len: j1 - j0 });
+        }
+    }
+    out
+}
+
+/// One thread's buffers: the phase planes (their padding zeroed once: the runs rewrite only the same
+/// positions for every channel) and the `wq`-wide accumulators.
 struct Buffers {
     phases: Vec<i32>,
     acc: Vec<i32>,
+}
+
+impl Buffers {
+    fn new(plan: &Plan, g: &ConvGeom) -> Buffers {
+        Buffers { phases: vec![0; plan.phases.len() * plan.hq * plan.wq], acc: vec![0; g.out_h * plan.wq] }
+    }
 }
 
 /// `y[c] = bias[c] + sum over taps of (x[c] - x_zero) * w[c]` per output channel `c` (`in_c == out_c ==
@@ -96,90 +125,90 @@ pub(super) fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: O
     if n == 0 {
         return;
     }
-    let plane = g.in_h * g.in_w;
     let Some(plan) = Plan::new(g) else {
         plain(g, x, x_zero as i32, w, bias, y);
         return;
     };
-    let taps = plan.taps.len();
-    let run = |bufs: &mut Buffers, (c, yc): (usize, &mut [i32])| {
-        let (xc, wc) = (&x[c * plane..][..plane], &w[c * taps..][..taps]);
-        let b = bias.map_or(0, |b| b[c]);
-        dispatch(Channel { g, plan: &plan, xc, xz: x_zero as i32, wc, bias: b, bufs, yc });
-    };
-    let work = y.len().saturating_mul(taps);
+    let runs = runs(g, &plan);
+    let k = Channels { g, plan: &plan, runs: &runs, x, xz: x_zero as i32, w, bias };
+    let work = y.len().saturating_mul(plan.taps.len());
     if work < PAR_WORK || rayon::current_num_threads() == 1 {
-        let mut bufs = Buffers::default();
-        y.chunks_mut(n).enumerate().for_each(|t| run(&mut bufs, t));
+        // One instruction-set dispatch for all channels: a 7x7 channel is only a few hundred products.
+        dispatch(Block { k: &k, c0: 0, bufs: &mut Buffers::new(&plan, g), y });
     } else {
-        y.par_chunks_mut(n).enumerate().for_each_init(Buffers::default, run);
+        y.par_chunks_mut(n)
+            .enumerate()
+            .for_each_init(|| Buffers::new(&plan, g), |bufs, (c, yc)| dispatch(Block { k: &k, c0: c, bufs, y: yc }));
     }
 }
 
-/// One channel, compiled per instruction set: the phase planes, then one contiguous multiply-add per tap.
-struct Channel<'a> {
+/// What every channel of a command shares.
+struct Channels<'a> {
     g: &'a ConvGeom,
     plan: &'a Plan,
-    xc: &'a [i8],
+    runs: &'a [Run],
+    x: &'a [i8],
     xz: i32,
-    wc: &'a [i8],
-    bias: i32,
-    bufs: &'a mut Buffers,
-    yc: &'a mut [i32],
+    w: &'a [i8],
+    bias: Option<&'a [i32]>,
 }
 
-impl Simd for Channel<'_> {
+/// Consecutive output channels `y` from `c0` on, compiled per instruction set: per channel the phase
+/// planes' runs, then one contiguous multiply-add per tap.
+struct Block<'a> {
+    k: &'a Channels<'a>,
+    c0: usize,
+    bufs: &'a mut Buffers,
+    y: &'a mut [i32],
+}
+
+impl Simd for Block<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let Channel { g, plan, xc, xz, wc, bias, bufs, yc } = self;
-        let sw = g.stride[1];
-        let (wq, hq) = (plan.wq, plan.hq);
-        bufs.phases.clear();
-        bufs.phases.resize(plan.phases.len() * hq * wq, 0);
-        for (&(pr, pc), pp) in plan.phases.iter().zip(bufs.phases.chunks_exact_mut(hq * wq)) {
-            let Some((j0, j1, ix0)) = plan.phase_cols(g, pc) else { continue };
-            for (i, prow) in pp.chunks_exact_mut(wq).enumerate() {
-                let Some(iy) = Plan::phase_row(g, pr, i) else { continue };
-                let xrow = &xc[iy * g.in_w..][..g.in_w];
-                let dst = &mut prow[j0..j1];
+        let Block { k, c0, bufs, y } = self;
+        let Channels { g, plan, runs, x, xz, w, bias } = *k;
+        let (sw, wq, taps) = (g.stride[1], plan.wq, plan.taps.len());
+        let (plane, n, total) = (g.in_h * g.in_w, g.out_h * g.out_w, g.out_h * plan.wq);
+        for (ci, yc) in y.chunks_exact_mut(n).enumerate() {
+            let c = c0 + ci;
+            let (xc, wc) = (&x[c * plane..][..plane], &w[c * taps..][..taps]);
+            let bias = bias.map_or(0, |b| b[c]);
+            for r in runs {
+                let (dst, src) = (&mut bufs.phases[r.dst..][..r.len], &xc[r.src..]);
                 match sw {
-                    1 => gather::<1>(dst, &xrow[ix0..], xz),
-                    2 => gather::<2>(dst, &xrow[ix0..], xz),
+                    1 => gather::<1>(dst, src, xz),
+                    2 => gather::<2>(dst, src, xz),
                     _ => {
-                        for (d, &v) in dst.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                        for (d, &v) in dst.iter_mut().zip(src.iter().step_by(sw)) {
                             *d = v as i32 - xz;
                         }
                     }
                 }
             }
-        }
-        let total = g.out_h * wq;
-        // Grown, never shrunk; the first tap writes every accumulator (bias + its product), so none is filled
-        // first (a fill of a non-zero value through `resize` was a scalar loop).
-        if bufs.acc.len() < total {
-            bufs.acc.resize(total, 0);
-        }
-        for (bi, acc) in bufs.acc[..total].chunks_mut(BLOCK).enumerate() {
-            let t0 = bi * BLOCK;
-            let Some((&(off, wi), rest)) = plan.taps.split_first() else {
-                acc.fill(bias);
-                continue;
-            };
-            let (wv, len) = (wc[wi] as i32, acc.len());
-            for (a, &v) in acc.iter_mut().zip(&bufs.phases[off + t0..][..len]) {
-                *a = bias.wrapping_add(v.wrapping_mul(wv));
-            }
-            for &(off, wi) in rest {
-                let wv = wc[wi] as i32;
-                let src = &bufs.phases[off + t0..][..acc.len()];
-                for (a, &v) in acc.iter_mut().zip(src) {
-                    *a = a.wrapping_add(v.wrapping_mul(wv));
+            // The first tap writes every accumulator (bias + its product), so none is filled first.
+            for (bi, acc) in bufs.acc[..total].chunks_mut(BLOCK).enumerate() {
+                let t0 = bi * BLOCK;
+                let Some((&(off, wi), rest)) = plan.taps.split_first() else {
+                    acc.fill(bias);
+                    continue;
+                };
+                let (wv, len) = (wc[wi] as i32, acc.len());
+                for (a, &v) in acc.iter_mut().zip(&bufs.phases[off + t0..][..len]) {
+                    *a = bias.wrapping_add(v.wrapping_mul(wv));
+                }
+                for &(off, wi) in rest {
+                    let wv = wc[wi] as i32;
+                    let src = &bufs.phases[off + t0..][..acc.len()];
+                    for (a, &v) in acc.iter_mut().zip(src) {
+                        *a = a.wrapping_add(v.wrapping_mul(wv));
+                    }
                 }
             }
-        }
-        for (yrow, arow) in yc.chunks_exact_mut(g.out_w).zip(bufs.acc[..total].chunks_exact(wq)) {
-            yrow.copy_from_slice(&arow[..g.out_w]);
+            // Keep the first `out_w` of every `wq`-wide row (offsets, not `chunks_exact`: no division).
+            for oy in 0..g.out_h {
+                yc[oy * g.out_w..][..g.out_w].copy_from_slice(&bufs.acc[oy * wq..][..g.out_w]);
+            }
         }
     }
 }

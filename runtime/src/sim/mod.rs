@@ -5,7 +5,7 @@
 //! something other than a MAC or vector command touches them; `scratch`: the MAC commands' per-tile buffers and
 //! packed INT8 weights, kept across commands and runs; the f32 kernels in `conv` (`implicit`: its im2col-free GEMM operand; `depthwise_f32`: its depthwise loop on
 //! the same phase planes), `matmul`,
-//! `vector`, and `pool_i8`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
+//! `vector`, `pool_f32` and `pool_i8`; the checked sgemm wrapper, CPU-feature dispatch and VNNI microkernel in `gemm`). `int8` and
 //! `bf16` hold the standalone INT8 and BF16 GEMM/convolution kernels with their references (`depthwise_i8`:
 //! INT8's depthwise loop; `phase_i8`: the INT8 GEMM's operand on the same phase planes; `requant`: the INT8
 //! requantization of a command's accumulators). It runs only
@@ -29,6 +29,7 @@ mod memory;
 mod packed;
 mod phase_i8;
 mod planes;
+mod pool_f32;
 mod pool_i8;
 mod precision;
 mod requant;
@@ -49,5 +50,6 @@ pub use exec::{run, CommandRecord, ExecOptions, Progress, Trace};
 pub use gemm::{isa, Isa};
 pub use matmul::{matmul_f32, MatMulGeom};
 pub use memory::Machine;
+pub use pool_f32::{pool_f32, PoolGeom};
 pub use timing::{Resource, ResourceUse};
-pub use vector::{affine_f32, binary_f32, pool_f32, unary_f32, PoolGeom};
+pub use vector::{affine_f32, binary_f32, unary_f32};

@@ -70,43 +70,66 @@ impl Kernel {
         (lo, hi.max(lo))
     }
 
-    /// One plane `s` (`h x w`, or empty when the input has no elements) into `d` (`oh x ow`).
+    /// One plane `s` (`h x w`, or empty when the input has no elements) into `d` (`oh x ow`), separably: per
+    /// output row, the maxima (or sums) of its window's in-bounds input rows for every column, in one pass
+    /// over those rows that vectorizes, then per output the maximum (or sum) of its in-bounds columns of that
+    /// row. The same taps as `Pool::for_each_tap`: a max is order-free, and the sums are exact integers.
     fn plane(&self, s: &[i8], d: &mut [u8]) {
         let cols: Vec<(usize, usize)> = (0..self.ow).map(|ox| self.span(ox, 1, self.w)).collect();
+        let w = self.w;
+        // The plane's in-bounds columns of the current output row's window: maxima, or sums.
+        let (mut maxes, mut sums) = match self.pool.kind {
+            PoolKind::Max => (vec![0i8; w], Vec::new()),
+            PoolKind::Avg { .. } => (Vec::new(), vec![0i32; w]),
+        };
         for (oy, drow) in d.chunks_mut(self.ow).enumerate() {
             let (y0, y1) = self.span(oy, 0, self.h);
-            for (ox, (o, &(x0, x1))) in drow.iter_mut().zip(&cols).enumerate() {
-                let count = (y1 - y0) * (x1 - x0);
-                let v = match self.pool.kind {
-                    PoolKind::Max if count == 0 => -128i8,
-                    PoolKind::Max => {
-                        let mut max = i8::MIN;
-                        for iy in y0..y1 {
-                            max = s[iy * self.w + x0..iy * self.w + x1].iter().fold(max, |m, &v| m.max(v));
-                        }
-                        self.max_table[(max as i16 + 128) as usize]
+            // Empty when the window has no in-bounds row (or the plane no elements): every count is 0.
+            let rows = s.get(y0 * w..y1 * w).unwrap_or(&[]);
+            match self.pool.kind {
+                PoolKind::Max => {
+                    if rows.is_empty() {
+                        drow.fill(i8::MIN as u8);
+                        continue;
                     }
-                    PoolKind::Avg { .. } => {
-                        let mut raw = 0i64;
-                        for iy in y0..y1 {
-                            // Row sums in i32 over at most 2^23 bytes at a time: exact.
-                            for c in s[iy * self.w + x0..iy * self.w + x1].chunks(1 << 23) {
-                                raw += c.iter().map(|&v| v as i32).sum::<i32>() as i64;
-                            }
+                    let (first, rest) = rows.split_at(w);
+                    maxes.copy_from_slice(first);
+                    for row in rest.chunks_exact(w) {
+                        for (m, &v) in maxes.iter_mut().zip(row) {
+                            *m = (*m).max(v);
                         }
+                    }
+                    for (o, &(x0, x1)) in drow.iter_mut().zip(&cols) {
+                        *o = match maxes[x0..x1].iter().copied().max() {
+                            Some(max) => self.max_table[(max as i16 + 128) as usize] as u8,
+                            // No in-bounds tap.
+                            None => i8::MIN as u8,
+                        };
+                    }
+                }
+                PoolKind::Avg { .. } => {
+                    // Column sums of at most 65535 rows of bytes: exact in i32.
+                    sums.fill(0);
+                    for row in rows.chunks_exact(w.max(1)) {
+                        for (a, &v) in sums.iter_mut().zip(row) {
+                            *a += v as i32;
+                        }
+                    }
+                    for (ox, (o, &(x0, x1))) in drow.iter_mut().zip(&cols).enumerate() {
+                        let count = (y1 - y0) * (x1 - x0);
+                        let raw: i64 = if count == 0 { 0 } else { sums[x0..x1].iter().map(|&v| v as i64).sum() };
                         let sum = raw - count as i64 * self.q.x_zero as i64;
                         let div = self.pool.divisor(self.h, self.w, oy, ox, count) as u64;
-                        average(sum, div, &self.q)
+                        *o = average(sum, div, &self.q) as u8;
                     }
-                };
-                *o = v as u8;
+                }
             }
         }
     }
 }
 
 /// `numerics::pool::output(acc, count, q)`: `(|p| + d / 2) / d` with `d = count 2^t` is
-/// `((|p| + count 2^(t-1)) >> t) / count` (nested floor divisions), an i64 division when that shifted
+/// `((|p| + count 2^(t-1)) >> t) / count` (nested floor divisions), a 64-bit division when that shifted
 /// numerator fits in 64 bits; otherwise the definition itself.
 #[inline]
 fn average(acc: i64, count: u64, q: &PoolQuant) -> i8 {
@@ -115,9 +138,22 @@ fn average(acc: i64, count: u64, q: &PoolQuant) -> i8 {
     let p = acc as i128 * q.mult as i128;
     let num = (p.unsigned_abs() + ((count as u128) << (t - 1))) >> t;
     let Ok(num) = u64::try_from(num) else { return output(acc, count, q) };
-    let mag = (num / count) as i128;
+    let mag = floor_div(num, count) as i128;
     let r = if p < 0 { -mag } else { mag };
     (q.y_zero as i128 + r).clamp(-128, 127) as i8
+}
+
+/// `num / count` (`count >= 1`). Below 2^52 an f64 quotient truncates to the floor exactly (`num + count <
+/// 2^53`, so a quotient just below an integer `k + 1` is at least `1 / count` below it, more than half a unit
+/// in its last place), and f64 divisions overlap where the integer divider does not.
+#[inline]
+fn floor_div(num: u64, count: u64) -> u64 {
+    const EXACT: u64 = 1 << 52;
+    if num < EXACT && count < EXACT {
+        (num as f64 / count as f64) as u64
+    } else {
+        num / count
+    }
 }
 
 #[cfg(test)]

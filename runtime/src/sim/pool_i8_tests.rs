@@ -70,3 +70,27 @@ fn average_requantization_matches_numerics() {
         }
     }
 }
+
+/// `floor_div`'s f64 quotient is the integer floor at the edges of its range: numerators one below, at and one
+/// above multiples of the count, up to 2^52, with counts from 1 to just below 2^52, and random pairs.
+#[test]
+fn floor_div_is_the_integer_quotient() {
+    let mut rng = SplitMix64::new(79);
+    let top = (1u64 << 52) - 1;
+    let mut counts = vec![1, 2, 3, 7, 9, 49, 196, 1 << 20, (1 << 26) + 1, (1 << 40) - 3, top - 1, top];
+    counts.extend((0..40).map(|_| 1 + (rng.next_u64() >> (12 + rng.next_u64() % 52))));
+    for &count in &counts {
+        let ks = [0, 1, 2, top / count / 2, top / count - 1, top / count, rng.next_u64() % (top / count + 1)];
+        for k in ks {
+            for num in [(k * count).wrapping_sub(1), k * count, k * count + 1, k * count + count / 2] {
+                if num <= top {
+                    assert_eq!(floor_div(num, count), num / count, "{num} / {count}");
+                }
+            }
+        }
+    }
+    for _ in 0..100_000 {
+        let (num, count) = (rng.next_u64() >> (rng.next_u64() % 64), 1 + (rng.next_u64() >> (rng.next_u64() % 64)));
+        assert_eq!(floor_div(num, count.max(1)), num / count.max(1), "{num} / {count}");
+    }
+}

@@ -25,6 +25,8 @@ use zerocopy::FromBytes;
 
 /// Output positions per im2col chunk of the BF16 convolution.
 const COLS: usize = 256;
+/// Products per task of the BF16 convolution's parallel loop over groups (at least one group per task).
+const GROUP_WORK: usize = 1 << 18;
 
 fn n(parts: &[u32]) -> Result<usize, String> {
     parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b as usize)).ok_or_else(|| "size overflow".into())
@@ -400,33 +402,36 @@ pub fn conv_bf16(
     if residual.is_some_and(|r| r.len() != y.len()) {
         return Err("residual must have the output's shape".into());
     }
-    let tasks: Vec<(usize, usize)> =
-        (0..g.groups).flat_map(|grp| (0..npos).step_by(COLS).map(move |n0| (grp, n0))).collect();
-    let blocks: Vec<Vec<bf16>> = tasks
-        .par_iter()
-        .map(|&(grp, n0)| {
-            let cols = COLS.min(npos - n0);
-            let mut col = vec![0f32; k * cols];
-            im2col(g, &wide[grp * cg * plane..][..cg * plane], n0, n0 + cols, 0.0, &mut col);
-            let mut acc = vec![0f32; kg * cols];
-            let (w, b) = (&wf[grp * kg * k..][..kg * k], bias.map(|b| &b[grp * kg..][..kg]));
-            dispatch(Bf16Block { col: &col, w, bias: b, k, cols, acc: &mut acc });
-            let mut out = Vec::with_capacity(kg * cols);
-            for (i, row) in acc.chunks_exact(cols).enumerate() {
-                let oc = grp * kg + i;
-                out.extend(
-                    row.iter().enumerate().map(|(j, &a)| finish(a, residual.map(|r| r[oc * npos + n0 + j]), act)),
-                );
-            }
-            out
-        })
-        .collect();
-    for (&(grp, n0), block) in tasks.iter().zip(blocks) {
-        let cols = COLS.min(npos - n0);
-        for (i, row) in block.chunks_exact(cols.max(1)).enumerate() {
-            y[(grp * kg + i) * npos + n0..][..cols].copy_from_slice(row);
-        }
+    // Tasks of whole groups, enough of them per task that a depthwise group (one channel, a few hundred
+    // products) does not pay a task's buffers and hand-off; each task's im2col and accumulators are reused
+    // by its groups and column chunks, and its outputs written in place.
+    let group_len = kg * npos;
+    if group_len == 0 {
+        return Ok(y);
     }
+    let group_work = (kg * k).max(1) * npos;
+    let per_task = (GROUP_WORK / group_work).clamp(1, g.groups.max(1));
+    y.par_chunks_mut(group_len * per_task).enumerate().for_each(|(t, yt)| {
+        let chunk = COLS.min(npos);
+        let (mut col, mut acc) = (vec![0f32; k * chunk], vec![0f32; kg * chunk]);
+        for (gi, yg) in yt.chunks_mut(group_len).enumerate() {
+            let grp = t * per_task + gi;
+            let (w, b) = (&wf[grp * kg * k..][..kg * k], bias.map(|b| &b[grp * kg..][..kg]));
+            for n0 in (0..npos).step_by(COLS) {
+                let cols = COLS.min(npos - n0);
+                let (col, acc) = (&mut col[..k * cols], &mut acc[..kg * cols]);
+                im2col(g, &wide[grp * cg * plane..][..cg * plane], n0, n0 + cols, 0.0, col);
+                dispatch(Bf16Block { col, w, bias: b, k, cols, acc: &mut *acc });
+                for (i, row) in acc.chunks_exact(cols).enumerate() {
+                    let oc = grp * kg + i;
+                    let out = &mut yg[i * npos + n0..][..cols];
+                    for (j, (o, &a)) in out.iter_mut().zip(row).enumerate() {
+                        *o = finish(a, residual.map(|r| r[oc * npos + n0 + j]), act);
+                    }
+                }
+            }
+        }
+    });
     Ok(y)
 }
 

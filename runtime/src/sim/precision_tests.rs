@@ -122,6 +122,20 @@ const CASES: &[Case] = &[
         residual: false,
         act: Some(UnaryOp::Sigmoid),
     },
+    // Depthwise with more than one column chunk per channel (BF16: 256 positions), residual and clip.
+    Case {
+        c: 12,
+        h: 20,
+        w: 19,
+        k: 12,
+        kernel: 3,
+        stride: 1,
+        dilation: 1,
+        pads: [1, 1, 1, 1],
+        groups: 12,
+        residual: true,
+        act: Some(UnaryOp::Clip { min: 0.0, max: 6.0 }),
+    },
 ];
 
 impl Case {
@@ -463,9 +477,18 @@ fn requant_plane_matches_numerics() {
     acc.extend([i32::MIN, i32::MAX, 0, -1, 1]);
     for shift in [-31, -20, -1, 0, 1, 7, 30, 31, i32::MIN, i32::MAX] {
         for m in [0, 1, -1, 1 << 30, i32::MAX, i32::MIN, rng.next_u64() as i32] {
-            for (y_zero, y_min, y_max) in
-                [(0, -128, 127), (-128, 0, 127), (17, -5, 90), (3, 100, -100), (1 << 20, 300, -300)]
-            {
+            for (y_zero, y_min, y_max) in [
+                (0, -128, 127),
+                (-128, 0, 127),
+                (17, -5, 90),
+                (3, 100, -100),
+                (1 << 20, 300, -300),
+                ((1 << 30) - 1, -128, 127),
+                (1 << 30, -128, 127),
+                (-(1 << 30), -128, 127),
+                (i32::MIN, -128, 127),
+                (i32::MAX, -100, 100),
+            ] {
                 let header = QuantHeader { y_zero, y_min, y_max, ..Default::default() };
                 let mut out = vec![0i8; acc.len()];
                 dispatch(RequantPlane { acc: &acc, out: &mut out, param: (m, shift), header: &header, residual: None });

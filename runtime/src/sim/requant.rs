@@ -82,13 +82,21 @@ pub(super) struct RequantPlane<'a> {
     pub(super) residual: Option<&'a [i8]>,
 }
 
-/// `numerics::requantize` without branches: round half away from zero of `v * m / 2^t`, saturated to i32.
+/// `numerics::requantize` without branches or absolute values: round half away from zero of `v * m / 2^t`
+/// (`half = 2^(t - 1)`), not yet saturated to i32. For `p = v m >= 0` that is `(p + half) >> t`; for `p < 0`,
+/// `-((-p + half) >> t) = (p + half - 1) >> t` (floor division, `2^t - half = half`), so the sign's `-1` is
+/// the only difference. `v` and `m` are i32 widened, so the product is one signed 32 x 32 -> 64 multiply;
+/// `|p| <= 2^62`, `half <= 2^61`: no overflow.
 #[inline(always)]
-fn requant_branchless(v: i32, m: i64, t: u32, half: i64) -> i64 {
-    let p = v as i64 * m;
-    let sign = p >> 63;
-    let mag = (((p ^ sign) - sign) + half) >> t;
-    ((mag ^ sign) - sign).clamp(i32::MIN as i64, i32::MAX as i64)
+fn requant_unsaturated(v: i32, m: i32, t: u32, half: i64) -> i64 {
+    let p = v as i64 * m as i64;
+    (p + half + (p >> 63)) >> t
+}
+
+/// `numerics::requantize`: `requant_unsaturated` saturated to i32.
+#[inline(always)]
+fn requant_branchless(v: i32, m: i32, t: u32, half: i64) -> i64 {
+    requant_unsaturated(v, m, t, half).clamp(i32::MIN as i64, i32::MAX as i64)
 }
 
 /// The divisor exponent of a `(multiplier, shift)` pair, as `numerics::requant` clamps it: `1 ..= 62`.
@@ -101,8 +109,9 @@ fn exponent(shift: i32) -> u32 {
 /// `2^-tc`) is split into whole units of the finer grid's divisor, `q = floor(c / 2^tc)`, which leave the
 /// rounding unchanged, and a remainder `c - q 2^tc` in `[0, 2^tc)` that joins the finer term:
 /// `s' = f + rem 2^(big - tc)` with `|s'| < 2^62 + 2^big`. Then for `s = s' + q 2^big`:
-/// `s >= 0` iff `floor(s' / 2^big) + q >= 0`; a non-negative `s` rounds to `q + floor((s' + h) / 2^big)` and a
-/// negative one to `q - floor((h - s') / 2^big)` (`h = 2^(big - 1)`), both exact in i64 when `big <= 61`.
+/// `s < 0` iff `floor(s' / 2^big) + q < 0`; a non-negative `s` rounds to `q + floor((s' + h) / 2^big)` and a
+/// negative one to `q - floor((h - s') / 2^big) = q + floor((s' + h - 1) / 2^big)` (`h = 2^(big - 1)`), both
+/// exact in i64 when `big <= 61`.
 #[derive(Clone, Copy)]
 struct SumGrid {
     big: u32,
@@ -120,19 +129,14 @@ impl SumGrid {
     }
 
     /// `requantize_sum`'s value for the finer-grid term `f` and the coarser-grid term `c` (both products of two
-    /// i32, so `|f|, |c| <= 2^62`).
+    /// i32, so `|f|, |c| <= 2^62`), without branches: the sign of the sum picks the `-1` of the floor form.
     #[inline(always)]
     fn sum_rounded(self, f: i64, c: i64) -> i64 {
         let q = c >> self.tc;
         let rem = c & ((1i64 << self.tc) - 1);
         let s = f + (rem << self.up);
-        let pos = q + ((s + self.half) >> self.big);
-        let neg = q - ((self.half - s) >> self.big);
-        if (s >> self.big) + q < 0 {
-            neg
-        } else {
-            pos
-        }
+        let neg = ((s >> self.big) + q) >> 63;
+        q + ((s + self.half + neg) >> self.big)
     }
 }
 
@@ -142,18 +146,13 @@ struct Finish {
     y_zero: i64,
     lo: i64,
     hi: i64,
-    neg_mult: i64,
+    neg_mult: i32,
 }
 
 impl Finish {
     fn new(h: &QuantHeader) -> Finish {
         let (lo, hi) = (h.y_min.max(-128) as i64, h.y_max.min(127) as i64);
-        Finish {
-            y_zero: h.y_zero as i64,
-            lo: lo.clamp(-128, 127),
-            hi: hi.clamp(-128, 127),
-            neg_mult: h.neg_mult as i64,
-        }
+        Finish { y_zero: h.y_zero as i64, lo: lo.clamp(-128, 127), hi: hi.clamp(-128, 127), neg_mult: h.neg_mult }
     }
 
     /// `output`'s last steps: with `LEAKY`, a negative `t` becomes `requantize(sat_i32(t), neg_mult, 0)`; then
@@ -175,13 +174,17 @@ impl Finish {
 }
 
 impl RequantPlane<'_> {
-    /// Without a residual.
+    /// Without a residual. `SAT`: saturate the requantized value to i32 first, as `requantize` does; that
+    /// can change the output only when `y_zero` is far outside int8 (`Finish`'s clamp to at most `[-128,
+    /// 127]` sees the same side of it either way when `|y_zero| < 2^30`, since then an unsaturated value
+    /// beyond i32 and its saturation both put the sum beyond the clamp on the same side).
     #[inline(always)]
-    fn plain<const LEAKY: bool>(self, fin: Finish) {
-        let (m, t) = (self.param.0 as i64, exponent(self.param.1));
+    fn plain<const LEAKY: bool, const SAT: bool>(self, fin: Finish) {
+        let (m, t) = (self.param.0, exponent(self.param.1));
         let half = 1i64 << (t - 1);
         for (o, &v) in self.out.iter_mut().zip(self.acc) {
-            *o = fin.apply::<LEAKY>(requant_branchless(v, m, t, half));
+            let r = if SAT { requant_branchless(v, m, t, half) } else { requant_unsaturated(v, m, t, half) };
+            *o = fin.apply::<LEAKY>(r);
         }
     }
 
@@ -189,11 +192,11 @@ impl RequantPlane<'_> {
     #[inline(always)]
     fn with_residual<const LEAKY: bool, const ACC_FINE: bool>(self, res: &[i8], grid: SumGrid, fin: Finish) {
         let h = self.header;
-        let (m, rm, rz) = (self.param.0 as i64, h.r_mult as i64, h.r_zero);
+        let (m, rm, rz) = (self.param.0, h.r_mult, h.r_zero);
         for ((o, &v), &r) in self.out.iter_mut().zip(self.acc).zip(res) {
-            let a = v as i64 * m;
+            let a = v as i64 * m as i64;
             // `output`'s residual term: `(r - r_zero)` wrapping in i32, times the multiplier.
-            let b = (r as i32).wrapping_sub(rz) as i64 * rm;
+            let b = (r as i32).wrapping_sub(rz) as i64 * rm as i64;
             let t = if ACC_FINE { grid.sum_rounded(a, b) } else { grid.sum_rounded(b, a) };
             *o = fin.apply::<LEAKY>(t);
         }
@@ -208,7 +211,13 @@ impl Simd for RequantPlane<'_> {
         let fin = Finish::new(h);
         let leaky = h.neg_mult != 0;
         let Some(res) = self.residual else {
-            return if leaky { self.plain::<true>(fin) } else { self.plain::<false>(fin) };
+            // A LeakyReLU saturates its own input; without one, saturation matters only for a far zero point.
+            let sat = h.y_zero.unsigned_abs() >= 1 << 30;
+            return match (leaky, sat) {
+                (true, _) => self.plain::<true, true>(fin),
+                (false, true) => self.plain::<false, true>(fin),
+                (false, false) => self.plain::<false, false>(fin),
+            };
         };
         let (t, tr) = (exponent(self.param.1), exponent(h.r_shift));
         let Some(grid) = SumGrid::new(t, tr) else {

@@ -1,12 +1,11 @@
 //! The vector unit's f32 kernels on already-loaded slices: `vec.unary`, `vec.binary` (with its period/repeat
-//! broadcast, walked segment by segment instead of dividing per element), `vec.pool` (exactly
-//! `accel_ops::op::Pool::window` on a padded block) and `vec.affine`; and the MAC kernels' epilogue (bias,
+//! broadcast, walked segment by segment instead of dividing per element), `vec.affine` (`vec.pool` is in
+//! `pool_f32`); and the MAC kernels' epilogue (bias,
 //! residual, fused activation in one pass). Every result is bit-identical to the reference semantics: the
 //! common activations and binary operators are spelled out here (so they inline into the loops) with the
 //! same expressions as `UnaryOp::apply` / `BinaryOp::apply`, which the tests check on special values.
-use super::conv::valid_range;
 use super::gemm::{dispatch, Simd};
-use accel_ops::op::{BinaryOp, PoolKind, UnaryOp};
+use accel_ops::op::{BinaryOp, UnaryOp};
 use rayon::prelude::*;
 
 /// Below this many elements, elementwise passes stay on the calling thread.
@@ -108,7 +107,7 @@ impl ActBody for Epilogue<'_> {
     }
 }
 
-fn same_len(what: &str, want: usize, have: usize) -> Result<(), String> {
+pub(super) fn same_len(what: &str, want: usize, have: usize) -> Result<(), String> {
     if want == have {
         Ok(())
     } else {
@@ -271,105 +270,4 @@ pub fn affine_f32(src: &[f32], params: &[f32], channels: usize, dst: &mut [f32])
         });
     }
     Ok(())
-}
-
-/// The geometry of one `vec.pool` block, in elements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolGeom {
-    pub c: usize,
-    pub in_h: usize,
-    pub in_w: usize,
-    pub out_h: usize,
-    pub out_w: usize,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    /// Top, left, bottom, right.
-    pub pads: [usize; 4],
-}
-
-/// Pools `[c, in_h, in_w]` into `[c, out_h, out_w]`.
-pub fn pool_f32(kind: PoolKind, g: &PoolGeom, src: &[f32], dst: &mut [f32]) -> Result<(), String> {
-    let plane_in = g.in_h.checked_mul(g.in_w).ok_or("overflow")?;
-    let plane_out = g.out_h.checked_mul(g.out_w).ok_or("overflow")?;
-    same_len("src", g.c.checked_mul(plane_in).ok_or("overflow")?, src.len())?;
-    same_len("dst", g.c.checked_mul(plane_out).ok_or("overflow")?, dst.len())?;
-    if g.kernel.contains(&0) || g.stride.contains(&0) {
-        return Err("kernel and stride must be >= 1".into());
-    }
-    if plane_out == 0 {
-        return Ok(());
-    }
-    if plane_in == 0 {
-        // Every window is empty: what the reference gives for an all-padding window.
-        dst.fill(empty_window(kind));
-        return Ok(());
-    }
-    let run = |(d, s): (&mut [f32], &[f32])| dispatch(PoolPlane { kind, g, src: s, dst: d });
-    if src.len() < par_threshold() {
-        dst.chunks_mut(plane_out).zip(src.chunks(plane_in)).for_each(run);
-    } else {
-        dst.par_chunks_mut(plane_out).zip(src.par_chunks(plane_in)).for_each(run);
-    }
-    Ok(())
-}
-
-fn empty_window(kind: PoolKind) -> f32 {
-    match kind {
-        PoolKind::Max => f32::NEG_INFINITY,
-        PoolKind::Avg { .. } => 0.0,
-    }
-}
-
-struct PoolPlane<'a> {
-    kind: PoolKind,
-    g: &'a PoolGeom,
-    src: &'a [f32],
-    dst: &'a mut [f32],
-}
-
-impl Simd for PoolPlane<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let PoolPlane { kind, g, src, dst } = self;
-        let [kh, kw] = g.kernel;
-        let [pt, pl, pb, pr] = g.pads;
-        for oy in 0..g.out_h {
-            let (ky0, ky1) = window(oy, g.stride[0], pt, kh, g.in_h);
-            for ox in 0..g.out_w {
-                let (kx0, kx1) = window(ox, g.stride[1], pl, kw, g.in_w);
-                let (mut max, mut sum, mut count) = (f32::NEG_INFINITY, 0f32, 0usize);
-                for ky in ky0..ky1 {
-                    let iy = oy * g.stride[0] + ky - pt;
-                    let row = &src[iy * g.in_w..][..g.in_w];
-                    for kx in kx0..kx1 {
-                        let v = row[ox * g.stride[1] + kx - pl];
-                        max = max.max(v);
-                        sum += v;
-                        count += 1;
-                    }
-                }
-                dst[oy * g.out_w + ox] = match kind {
-                    PoolKind::Max => max,
-                    PoolKind::Avg { count_include_pad: false } => sum / count.max(1) as f32,
-                    PoolKind::Avg { count_include_pad: true } => {
-                        // As the reference: the window clipped to the padded input.
-                        let (y0, x0) =
-                            ((oy * g.stride[0]) as isize - pt as isize, (ox * g.stride[1]) as isize - pl as isize);
-                        let ylo = y0.max(-(pt as isize));
-                        let xlo = x0.max(-(pl as isize));
-                        let yhi = (y0 + kh as isize).min((g.in_h + pb) as isize);
-                        let xhi = (x0 + kw as isize).min((g.in_w + pr) as isize);
-                        sum / ((yhi - ylo) * (xhi - xlo)).max(1) as f32
-                    }
-                };
-            }
-        }
-    }
-}
-
-/// The kernel offsets `k` in `0..kernel` whose input `o * stride + k - pad` lies in `0..size`.
-fn window(o: usize, stride: usize, pad: usize, kernel: usize, size: usize) -> (usize, usize) {
-    // Same arithmetic as `valid_range`, with the roles of output and kernel offset swapped (stride 1 over k).
-    valid_range(0, kernel, 1, o * stride, pad, size)
 }
