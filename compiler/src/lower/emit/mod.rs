@@ -21,7 +21,7 @@ use accel_ops::command::{Command, Copy3, DramAddr, Queue, QueueId, SramAddr, Uni
 use accel_ops::program::{DramTensor, HostKernel};
 use accel_ops::target::Target;
 use multicast::{Load, Sharing, MIN_SHARED_BYTES};
-use prefetch::{buffer_extent, place_resident, Live};
+use prefetch::{buffer_extent, place_resident, transfer_span, Live};
 use std::collections::BTreeMap;
 
 pub use chain::{emit_chain, plan_chain, ChainLayer, Residual, Src, Wiring};
@@ -472,17 +472,10 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// The resident-region byte ranges a phase's loads write.
+/// The resident-region byte ranges a phase's loads write; a load whose span cannot be computed counts as
+/// everything, which only adds waits.
 fn resident_ranges(r: &Resident) -> Live {
-    let spans = r.loads.iter().map(|&(s, dram, copy)| {
-        let load = Command::Load { sram: SramAddr(u32::try_from(s).unwrap_or(u32::MAX)), dram, copy };
-        // A load whose span cannot be computed counts as the whole region, which only adds waits.
-        match load.footprint().ok().and_then(|a| a.into_iter().find(|a| a.space == accel_ops::command::Space::Sram)) {
-            Some(a) => (a.start, a.end()),
-            None => (0, u64::MAX),
-        }
-    });
-    Live(spans.collect())
+    Live(r.loads.iter().map(|l| transfer_span(l).unwrap_or((0, u64::MAX))).collect())
 }
 
 /// A tile layer's group, its tiles' semaphore counts before the layer (loaded, computed, stored) and its SRAM

@@ -6,6 +6,7 @@
 //! Safety: every tile's DMA-in queue has passed the barrier of the layer before (so every earlier layer is
 //! complete on every tile) when it reaches the prefetch, and the prefetch's bytes are disjoint from every SRAM
 //! byte that layer's commands read or write on any tile (`Live`).
+use super::multicast::Load;
 use super::{WorkItem, RESIDENT};
 use crate::lower::tiling::align64;
 use accel_ops::command::Space;
@@ -30,17 +31,24 @@ impl Live {
     }
 }
 
+/// The SRAM bytes `[start, end)` a DMA of a work item or resident set touches (offset, DRAM address, copy);
+/// `None` when its span overflows (the verifier refuses such a copy).
+pub fn transfer_span(&(s, dram, copy): &Load) -> Option<(u64, u64)> {
+    let load = Command::Load { sram: SramAddr(u32::try_from(s).ok()?), dram, copy };
+    let access = load.footprint().ok()?.into_iter().find(|a| a.space == Space::Sram)?;
+    Some((access.start, access.end()))
+}
+
 /// The bytes of its buffer set that a work item touches, from offset 0: the end of its furthest load, store or
 /// compute operand (resident operands excluded). An operand whose footprint cannot be computed counts as the
 /// whole set (`set`), which keeps the answer conservative.
 pub fn buffer_extent(item: &WorkItem, set: u64) -> u64 {
-    let transfers = item.loads.iter().chain(&item.stores).map(|&(s, dram, copy)| Command::Load {
-        sram: SramAddr(u32::try_from(s).unwrap_or(u32::MAX)),
-        dram,
-        copy,
-    });
     let mut end = 0;
-    for c in transfers.chain(item.compute.iter().cloned()) {
+    for t in item.loads.iter().chain(&item.stores) {
+        let Some((_, e)) = transfer_span(t) else { return set };
+        end = end.max(e);
+    }
+    for c in &item.compute {
         let Ok(accesses) = c.footprint() else { return set };
         for a in accesses.iter().filter(|a| a.space == Space::Sram && a.start < RESIDENT as u64) {
             end = end.max(a.end());
