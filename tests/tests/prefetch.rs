@@ -84,10 +84,10 @@ fn check(name: &str, p: &Program, min_layers: usize) {
             );
         }
     }
-    let mut layers: Vec<usize> = pre.iter().map(|p| p.layer).collect();
-    layers.dedup();
-    eprintln!("{name}: {} prefetched layers, {} loads", layers.len(), pre.len());
-    assert!(layers.len() >= min_layers, "{name}: only {} layers prefetch", layers.len());
+    let layers: std::collections::BTreeSet<usize> = pre.iter().map(|p| p.layer).collect();
+    let all = p.debug.layers.len();
+    eprintln!("{name}: {} of {all} layers prefetch, {} loads", layers.len(), pre.len());
+    assert!(layers.len() >= min_layers, "{name}: only {} of {all} layers prefetch", layers.len());
 }
 
 #[test]
@@ -108,5 +108,7 @@ fn mobilenetv2_int8_prefetches_into_free_sram() {
 fn mobilenetv2_at_224_prefetches_into_free_sram() {
     let m = accel_modelgen::zoo::mobilenetv2(224, 224, 2).expect("model");
     let c = compile(&accel_modelgen::to_bytes(&m), &Target::x1(), &[]);
-    check("mobilenetv2@224 fp32", c.program(), 10);
+    // Its chains fill up to three quarters of SRAM (`lower::lower` keeps the faster program), so it has only
+    // 19 layers, and the layer after a full chain finds no room to prefetch into.
+    check("mobilenetv2@224 fp32", c.program(), 8);
 }

@@ -84,6 +84,18 @@ impl Graph {
         self.value(id).constant.as_ref()
     }
 
+    /// The model's multiply-accumulates per evaluation: what its operators need, without the halo rows a fused
+    /// schedule recomputes or the padding of its tiles (the numerator of an honest roofline).
+    pub fn macs(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let types: Vec<TensorType> = n.inputs.iter().map(|&v| self.ty(v).clone()).collect();
+                n.op.macs(&types, self.ty(n.output))
+            })
+            .sum()
+    }
+
     /// Adds a graph input.
     pub fn add_input(&mut self, name: impl Into<String>, ty: TensorType) -> ValueId {
         let id = self.push_value(Value { name: name.into(), ty, producer: None, constant: None });

@@ -40,7 +40,8 @@ fn route() -> Graph {
 /// output with the reference; returns the concatenation's plan and the cross-stage writers.
 fn pipelined(g: &Graph, starts: Vec<usize>) -> (NodePlan, Vec<(usize, usize)>) {
     let stages = StagePlan { group: 2, starts };
-    let lowered = lower_stages(g, &Target::x1(), &LowerOptions::default(), &stages).unwrap();
+    let lowered =
+        lower_stages(g, &Target::x1(), &LowerOptions::default(), &stages, Target::x1().tile.sram_bytes / 2).unwrap();
     assert_eq!(lowered.program.meta.stages.len(), 2);
     let x: Vec<f32> = (0..320).map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0).collect();
     let x = Tensor::from_f32(vec![1, 4, 10, 8], x).unwrap();

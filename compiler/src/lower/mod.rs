@@ -70,11 +70,25 @@ pub struct ChainTile {
     pub width: usize,
 }
 
-/// Lowers `g` for `target`. With the throughput objective, every split of the tiles into equal groups is tried
-/// (layers balanced over the stages by their predicted cycles on one group) and the program with the shortest
-/// simulated frame period wins; the latency schedule stays when no split beats it.
+/// Lowers `g` for `target`. Fused chains of two or more layers may keep half or three quarters of a tile's SRAM
+/// for their weights: more lets deeper chains hold their intermediates on chip (YOLOv3's 1x1 + 3x3 residual
+/// blocks in f32), but a chain that fills SRAM leaves the next layer no room to prefetch its weights (ResNet-50's
+/// stage 3 in int8), and the planners' estimates do not see prefetch. So both programs are built and the one
+/// with the shorter simulated latency wins (the first on a tie). With the throughput objective, every split of
+/// the tiles into equal groups is then tried with that choice (layers balanced over the stages by their
+/// predicted cycles on one group) and the program with the shortest simulated frame period wins; the latency
+/// schedule stays when no split beats it.
 pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered, LowerError> {
-    let latency = lower_stages(g, target, opts, &pipeline::StagePlan::single(target.tiles))?;
+    let sram = target.tile.sram_bytes;
+    let single = pipeline::StagePlan::single(target.tiles);
+    let mut chain_resident = sram / 2;
+    let mut latency = lower_stages(g, target, opts, &single, chain_resident)?;
+    if opts.fuse_layers {
+        let wide = lower_stages(g, target, opts, &single, sram / 4 * 3)?;
+        if simulated_latency(&wide.program)? < simulated_latency(&latency.program)? {
+            (latency, chain_resident) = (wide, sram / 4 * 3);
+        }
+    }
     if opts.objective == Objective::Latency {
         return Ok(latency);
     }
@@ -83,14 +97,14 @@ pub fn lower(g: &Graph, target: &Target, opts: &LowerOptions) -> Result<Lowered,
         let group = target.tiles / stages;
         // Each layer's predicted cycles on one group, alone: the single-stage program for a `group`-tile target.
         let sub = Target { tiles: group, ..target.clone() };
-        let trial = lower_stages(g, &sub, opts, &pipeline::StagePlan::single(group))?;
+        let trial = lower_stages(g, &sub, opts, &pipeline::StagePlan::single(group), chain_resident)?;
         let cycles = crate::predict::layer_cycles(&trial.program);
         if cycles.len() < stages as usize {
             continue;
         }
         let starts = pipeline::balance(&cycles, stages as usize);
         let starts = starts.iter().map(|&l| if l == 0 { 0 } else { trial.layer_nodes[l] }).collect();
-        let lowered = lower_stages(g, target, opts, &pipeline::StagePlan { group, starts })?;
+        let lowered = lower_stages(g, target, opts, &pipeline::StagePlan { group, starts }, chain_resident)?;
         let p = simulated_period(&lowered.program)?;
         if p < best.0 {
             best = (p, lowered);
@@ -108,12 +122,14 @@ fn simulated_period(p: &accel_ops::program::Program) -> Result<u64, LowerError> 
     let sim = |e: accel_runtime::RuntimeError| LowerError::Other(format!("simulating a pipeline candidate: {e}"));
     match accel_runtime::stream::pipelined_period(p).map_err(sim)? {
         Some(period) => Ok(period),
-        None => Ok(accel_runtime::Session::from_program(p.clone())
-            .map_err(sim)?
-            .run_timing_only()
-            .map_err(sim)?
-            .latency_cycles),
+        None => simulated_latency(p),
     }
+}
+
+/// One frame's simulated cycles (timing only: deterministic, never depends on the data).
+fn simulated_latency(p: &accel_ops::program::Program) -> Result<u64, LowerError> {
+    let sim = |e: accel_runtime::RuntimeError| LowerError::Other(format!("simulating a schedule candidate: {e}"));
+    Ok(accel_runtime::Session::from_program(p.clone()).map_err(sim)?.run_timing_only().map_err(sim)?.latency_cycles)
 }
 
 /// Lowers `g` with the layers of each stage on its own group of tiles (one stage: the latency schedule).
@@ -122,6 +138,7 @@ fn lower_stages(
     target: &Target,
     opts: &LowerOptions,
     stage_plan: &pipeline::StagePlan,
+    chain_resident: u64,
 ) -> Result<Lowered, LowerError> {
     let mut plans = plan::plan(g, target)?;
     concat::place_in_place(g, &mut plans, &|i| stage_plan.stage_of(i));
@@ -134,6 +151,7 @@ fn lower_stages(
         dram_bytes_per_cycle: target.dram_bytes_per_cycle(),
         ops_per_cycle: ops_per_cycle as f64,
         dma_latency: (accel_ops::cost::ISSUE_CYCLES + target.dram.latency_cycles as u64) as f64,
+        chain_resident,
     };
     let mac_budget = budget(target.tile.fp32_macs_per_cycle);
     let vector_budget = budget(target.tile.vector_lanes);

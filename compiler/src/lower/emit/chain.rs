@@ -278,7 +278,9 @@ pub fn plan_chain(layers: &[ChainLayer], sram: u64, b: &Budget) -> Option<ChainP
         return None;
     }
     let resident = resident_bytes(layers)?;
-    if resident > sram / 2 {
+    // One layer keeps to half of SRAM so that the next layer's weights can prefetch beside it (`prefetch`).
+    let limit = if layers.len() > 1 { b.chain_resident.max(sram / 2) } else { sram / 2 };
+    if resident > limit {
         return None;
     }
     let cap = set_bytes(sram, resident);

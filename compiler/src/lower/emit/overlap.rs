@@ -93,7 +93,14 @@ mod tests {
     use super::*;
 
     fn budget() -> Budget {
-        Budget { cap: 1 << 20, tiles: 4, dram_bytes_per_cycle: 16.0, ops_per_cycle: 1024.0, dma_latency: 100.0 }
+        Budget {
+            cap: 1 << 20,
+            tiles: 4,
+            dram_bytes_per_cycle: 16.0,
+            ops_per_cycle: 1024.0,
+            dma_latency: 100.0,
+            chain_resident: 0,
+        }
     }
 
     /// One item per tile cannot overlap anything: load, compute and store add up.

@@ -90,6 +90,9 @@ pub struct Budget {
     pub ops_per_cycle: f64,
     /// Cycles a DMA command holds its queue beyond its transfer (issue and DRAM latency).
     pub dma_latency: f64,
+    /// Most bytes of a tile's SRAM that the resident operands of a fused chain of two or more layers may take
+    /// (at least half of it; `lower::lower` tries more). Single layers keep to half (`chain::plan_chain`).
+    pub chain_resident: u64,
 }
 
 /// Most row stripes per tile the planners try: more items hide more DMA behind compute, but each pays its DMA

@@ -14,7 +14,14 @@ fn uneven_channel_chunks_do_not_hide_an_idle_machine() {
     let io = ConvIo { x: 0, w: 0, b: 0, residual: None, y: 0, dtype: DType::F32, quant: None, table: false };
     // One buffer set: room for 952 channels' weights, input and output, not for all 960.
     let cap = (952 * 160 + 160 * 49 + 952 * 49) * 4 + 952 * 4 + 4096;
-    let budget = Budget { cap, tiles: 4, dram_bytes_per_cycle: 16.0, ops_per_cycle: 128.0, dma_latency: 104.0 };
+    let budget = Budget {
+        cap,
+        tiles: 4,
+        dram_bytes_per_cycle: 16.0,
+        ops_per_cycle: 128.0,
+        dma_latency: 104.0,
+        chain_resident: 0,
+    };
     let (kc, _, _, _) = conv_stream_plan(&s, &conv, &io, &budget).expect("a plan");
     assert!(kc * 4 <= s.k * 3, "{kc} of {} channels on one tile", s.k);
 }
@@ -29,8 +36,14 @@ fn stationary_chunks_run_several_stripes_to_overlap_dma() {
     let conv = Conv { kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pads: [1; 4], group: 1, act: None };
     let io = ConvIo { x: 0, w: 0, b: 0, residual: None, y: 0, dtype: DType::I8, quant: Some(0), table: false };
     let sram = 2 << 20;
-    let budget =
-        Budget { cap: sram / 2, tiles: 4, dram_bytes_per_cycle: 16.0, ops_per_cycle: 1024.0, dma_latency: 104.0 };
+    let budget = Budget {
+        cap: sram / 2,
+        tiles: 4,
+        dram_bytes_per_cycle: 16.0,
+        ops_per_cycle: 1024.0,
+        dma_latency: 104.0,
+        chain_resident: 0,
+    };
     let p = plan_stationary(&s, &conv, &io, sram, &budget).expect("a plan");
     assert!(p.rows * 2 <= s.oh, "{} of {} rows per stripe", p.rows, s.oh);
 }
