@@ -115,6 +115,24 @@ pub struct DebugInfo {
     pub command_layer: Vec<Vec<u32>>,
     /// Named DRAM regions (constants, activations, inputs, outputs), so printers can name addresses.
     pub dram_buffers: Vec<NamedRegion>,
+    /// Per layer, the multiply-accumulates its operators need: without the halo rows a fused chain recomputes
+    /// or the tiles' padding, so reports measure utilization and the roofline against the model's work, not
+    /// against what the schedule chose to compute. Empty when unknown (blobs before format 5.2).
+    pub layer_macs: Vec<u64>,
+}
+
+/// `DebugInfo` as blobs before format 5.2 store it (no `layer_macs`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DebugInfoV51 {
+    pub layers: Vec<String>,
+    pub command_layer: Vec<Vec<u32>>,
+    pub dram_buffers: Vec<NamedRegion>,
+}
+
+impl From<DebugInfoV51> for DebugInfo {
+    fn from(d: DebugInfoV51) -> Self {
+        DebugInfo { layers: d.layers, command_layer: d.command_layer, dram_buffers: d.dram_buffers, layer_macs: vec![] }
+    }
 }
 
 /// A named byte range of DRAM.

@@ -43,3 +43,29 @@ fn darknet_block_with_weights_over_half_of_sram_runs_as_one_chain() {
         run.report.layers.iter().map(|l| &l.name).collect::<Vec<_>>()
     );
 }
+
+/// Reports measure against the model's MACs (`DebugInfo::layer_macs`), not the commands': a chain of two 3x3
+/// convolutions recomputes the first one's halo rows per stripe, which must not raise the roofline or the
+/// utilization.
+#[test]
+fn reports_count_the_models_macs_not_the_recomputed_halos() {
+    let (c_in, c_mid, c_out, h, w) = (16usize, 32usize, 32usize, 64usize, 64usize);
+    let mut b = GraphBuilder::new(43);
+    let x = b.input("input", &[Dim::Fixed(1), c_in.into(), h.into(), w.into()]);
+    let y = b.scoped("conv1", |b| b.conv_with(&x, Conv::new(c_mid, 3).pad(1).bias(true)));
+    let y = b.relu(&y);
+    let y = b.scoped("conv2", |b| b.conv_with(&y, Conv::new(c_out, 3).pad(1).bias(true)));
+    b.output(&y, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let target = Target::x1();
+    let c = compile(&onnx, &target, &[]);
+    let r = Session::load(&c.blob).expect("loads").run_timing_only().expect("runs").0;
+    let model = (h * w * 9 * (c_in * c_mid + c_mid * c_out)) as u64;
+    assert_eq!(r.macs, model, "the model's MACs");
+    assert!(r.executed_macs > model, "the chain recomputes halo rows: {} executed", r.executed_macs);
+    let peak_per_ms = (target.tiles as u64 * target.tile.fp32_macs_per_cycle as u64) as f64 * target.clock_ghz * 1e6;
+    let want = model as f64 / peak_per_ms;
+    assert!((r.roofline_compute_ms - want).abs() <= 1e-9 * want, "{} ms against {want} ms", r.roofline_compute_ms);
+    let util = model as f64 / peak_per_ms / r.latency_ms;
+    assert!((r.mac_utilization - util).abs() <= 1e-9, "{} against {util}", r.mac_utilization);
+}

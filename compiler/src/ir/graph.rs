@@ -84,16 +84,13 @@ impl Graph {
         self.value(id).constant.as_ref()
     }
 
-    /// The model's multiply-accumulates per evaluation: what its operators need, without the halo rows a fused
-    /// schedule recomputes or the padding of its tiles (the numerator of an honest roofline).
-    pub fn macs(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|n| {
-                let types: Vec<TensorType> = n.inputs.iter().map(|&v| self.ty(v).clone()).collect();
-                n.op.macs(&types, self.ty(n.output))
-            })
-            .sum()
+    /// The multiply-accumulates of one evaluation of node `i`: what its operator needs, without the halo rows a
+    /// fused schedule recomputes or the tiles' padding (reports measure utilization against it).
+    pub fn node_macs(&self, i: usize) -> u64 {
+        self.nodes.get(i).map_or(0, |n| {
+            let types: Vec<TensorType> = n.inputs.iter().map(|&v| self.ty(v).clone()).collect();
+            n.op.macs(&types, self.ty(n.output))
+        })
     }
 
     /// Adds a graph input.

@@ -201,6 +201,8 @@ fn lower_stages(
     }
     let host = host::plan_host(g, &plans, &addr);
     let mut layers = Vec::new();
+    // Per layer, its operators' MACs (`DebugInfo::layer_macs`; 0 for host layers).
+    let mut layer_macs: Vec<u64> = Vec::new();
     // The first node of each emitted layer.
     let mut layer_nodes: Vec<usize> = Vec::new();
     let mut chain_tiles: Vec<ChainTile> = Vec::new();
@@ -258,6 +260,7 @@ fn lower_stages(
             let width = members.last().map_or(0, |l| l.shape.ow);
             chain_tiles.push(ChainTile { layer: name.clone(), rows: c.rows, cols: c.cols, width });
             layers.push(name);
+            layer_macs.push(c.nodes.iter().map(|&j| g.node_macs(j)).sum());
             continue;
         }
         if in_chain[i] {
@@ -266,6 +269,7 @@ fn lower_stages(
         if let Some(h) = host.starting_at(i) {
             em.set_layer(layers.len() as u32);
             layers.push(h.name.clone());
+            layer_macs.push(0);
             em.host_layer(h.kernel.clone());
             continue;
         }
@@ -288,6 +292,7 @@ fn lower_stages(
         }
         em.set_layer(layers.len() as u32);
         layers.push(name.to_string());
+        layer_macs.push(g.node_macs(i));
         let out_ty = g.ty(node.output);
         match p {
             NodePlan::Alias { .. } | NodePlan::ConcatInPlace { .. } => {}
@@ -381,7 +386,7 @@ fn lower_stages(
         semaphores,
         stages: if pipelined { stages } else { Vec::new() },
     };
-    let debug = DebugInfo { layers, command_layer, dram_buffers: lay.regions.clone() };
+    let debug = DebugInfo { layers, command_layer, dram_buffers: lay.regions.clone(), layer_macs };
     let program = Program { meta, queues, constants: lay.constants.clone(), kernels, debug };
     Ok(Lowered {
         program,

@@ -12,7 +12,7 @@ pub use codec::MAX_SECTION_BYTES;
 pub use error::BlobError;
 
 use crate::command::{decode_queues, encode_queues};
-use crate::program::{DebugInfo, HostKernel, Meta, Program};
+use crate::program::{DebugInfo, DebugInfoV51, HostKernel, Meta, Program};
 
 pub const MAGIC: [u8; 8] = *b"ACCELBLB";
 /// 2: host kernels carry kernel IR (`HostBody`), no longer only an operator.
@@ -31,7 +31,11 @@ pub const FORMAT_MAJOR: u16 = 5;
 /// table after its quant header (`numerics::table`).
 /// 1: `dma.multicast` (opcode 0x0B): one DRAM read into the SRAM of several tiles. 5.0 readers refuse 5.1 blobs
 /// by their version, before meeting the opcode.
-pub const FORMAT_MINOR: u16 = 1;
+/// 2: the debug map ends with each layer's model MACs (`DebugInfo::layer_macs`); 5.0 and 5.1 blobs still load,
+/// with none.
+pub const FORMAT_MINOR: u16 = 2;
+/// The first minor version whose debug map carries `layer_macs`.
+const MINOR_LAYER_MACS: u16 = 2;
 /// The program calls host kernels (kernel IR, or operator form for operators without a lowering).
 pub const FEATURE_HOST_OPS: u64 = 1 << 0;
 /// Feature bits this build understands; a blob requiring others is refused before its body is parsed.
@@ -80,11 +84,12 @@ impl Default for BlobLimits {
 /// Serializes a program. Deterministic: the same program gives the same bytes.
 pub fn encode(program: &Program) -> Result<Vec<u8>, BlobError> {
     let meta = codec::encode(&program.meta).map_err(|why| BlobError::Encode { section: "meta", why })?;
-    encode_with_meta(program, meta, FORMAT_MINOR)
+    let debug = codec::encode(&program.debug).map_err(|why| BlobError::Encode { section: "debug", why })?;
+    encode_with_meta(program, meta, debug, FORMAT_MINOR)
 }
 
-/// `encode` with the metadata section's bytes and the minor version given.
-fn encode_with_meta(program: &Program, meta: Vec<u8>, minor: u16) -> Result<Vec<u8>, BlobError> {
+/// `encode` with the metadata and debug sections' bytes and the minor version given.
+fn encode_with_meta(program: &Program, meta: Vec<u8>, debug: Vec<u8>, minor: u16) -> Result<Vec<u8>, BlobError> {
     let enc = |kind: SectionKind, r: Result<Vec<u8>, String>| {
         r.map_err(|why| BlobError::Encode { section: kind.name(), why })
     };
@@ -93,7 +98,7 @@ fn encode_with_meta(program: &Program, meta: Vec<u8>, minor: u16) -> Result<Vec<
         (SectionKind::Commands, encode_queues(&program.queues)),
         (SectionKind::Constants, program.constants.clone()),
         (SectionKind::Kernels, enc(SectionKind::Kernels, codec::encode(&program.kernels))?),
-        (SectionKind::Debug, enc(SectionKind::Debug, codec::encode(&program.debug))?),
+        (SectionKind::Debug, debug),
     ];
     let features = if program.kernels.is_empty() { 0 } else { FEATURE_HOST_OPS };
     let mut out = vec![0u8; HEADER_LEN + ENTRY_LEN * sections.len()];
@@ -284,7 +289,11 @@ pub fn decode(bytes: &[u8], limits: &BlobLimits) -> Result<Program, BlobError> {
     let queues = decode_queues(body(SectionKind::Commands)).map_err(|e| dec(SectionKind::Commands, e.to_string()))?;
     let kernels: Vec<HostKernel> =
         codec::decode(body(SectionKind::Kernels)).map_err(|w| dec(SectionKind::Kernels, w))?;
-    let debug: DebugInfo = codec::decode(body(SectionKind::Debug)).map_err(|w| dec(SectionKind::Debug, w))?;
+    let debug: DebugInfo = if header.minor >= MINOR_LAYER_MACS {
+        codec::decode(body(SectionKind::Debug)).map_err(|w| dec(SectionKind::Debug, w))?
+    } else {
+        codec::decode::<DebugInfoV51>(body(SectionKind::Debug)).map_err(|w| dec(SectionKind::Debug, w))?.into()
+    };
     let constants = body(SectionKind::Constants).to_vec();
     Ok(Program { meta, queues, constants, kernels, debug })
 }

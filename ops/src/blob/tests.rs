@@ -34,8 +34,30 @@ fn sample() -> Program {
             layers: vec!["/conv/Conv".into()],
             command_layer: vec![vec![0; examples().len()]],
             dram_buffers: vec![],
+            layer_macs: vec![12_345],
         },
     }
+}
+
+/// A 5.1 blob (its debug map without `layer_macs`) still loads, with no layer MACs; everything else as written.
+#[test]
+fn format_5_1_blobs_load_without_layer_macs() {
+    let p = sample();
+    let meta = super::codec::encode(&p.meta).unwrap();
+    let old = crate::program::DebugInfoV51 {
+        layers: p.debug.layers.clone(),
+        command_layer: p.debug.command_layer.clone(),
+        dram_buffers: p.debug.dram_buffers.clone(),
+    };
+    let bytes = super::encode_with_meta(&p, meta, super::codec::encode(&old).unwrap(), 1).unwrap();
+    let back = decode(&bytes, &BlobLimits::default()).unwrap();
+    assert!(back.debug.layer_macs.is_empty());
+    assert_eq!(DebugInfo { layer_macs: p.debug.layer_macs.clone(), ..back.debug.clone() }, p.debug);
+    assert_eq!((back.meta, back.queues, back.constants, back.kernels), (p.meta, p.queues, p.constants, p.kernels));
+    // The same bytes labelled 5.2 are refused: the debug map ends too early.
+    let meta = super::codec::encode(&sample().meta).unwrap();
+    let mislabelled = super::encode_with_meta(&sample(), meta, super::codec::encode(&old).unwrap(), 2).unwrap();
+    assert!(decode(&mislabelled, &BlobLimits::default()).is_err());
 }
 
 #[test]

@@ -66,14 +66,17 @@ pub struct LayerRow {
     /// Unit kinds used (`dma-in`, `mac`, `vector`, `dma-out`, `host`).
     pub units: Vec<String>,
     pub commands: u64,
+    /// The model's MACs of the layer (`DebugInfo::layer_macs`; the commands' when the blob does not say).
     pub macs: u64,
+    /// The MACs the layer's commands compute: `macs` plus recomputed halo rows and the tiles' padding.
+    pub executed_macs: u64,
     pub start_cycle: u64,
     pub end_cycle: u64,
     /// The layer's share of the latency: the cycles from the end of the layer before to its own end.
     pub cycles: u64,
     /// MACs over what `cycles` allow at peak on all tiles (0..1).
     pub mac_utilization: f64,
-    /// Cycles the layer's MACs take at the peak rate of their dtype on one tile (summed over tiles).
+    /// Cycles the layer's model MACs take at the peak rate of their dtype on one tile (summed over tiles).
     pub ideal_mac_cycles: f64,
     /// The most SRAM bytes the layer's commands touch on one tile (union of their footprints).
     pub sram_peak_bytes: u64,
@@ -117,7 +120,10 @@ pub struct Report {
     pub roofline_compute_ms: f64,
     /// The unavoidable DRAM bytes (constants, inputs, outputs) at the DRAM bandwidth.
     pub roofline_dram_ms: f64,
+    /// The model's MACs (the commands' for blobs that do not carry them, before format 5.2).
     pub macs: u64,
+    /// The MACs the tiles compute, recomputed halo rows and padding included.
+    pub executed_macs: u64,
     /// `sum(macs / rate(dtype)) / (latency_cycles * tiles)`: the fraction of the MAC arrays' peak in use.
     pub mac_utilization: f64,
     /// `2 * macs / latency`, in tera-operations per second.
@@ -175,7 +181,7 @@ pub fn static_rows(p: &Program) -> Vec<LayerRow> {
             let (Some(row), Some(u)) = (rows.get_mut(l), units.get_mut(l)) else { continue };
             let c = costs.of(q.id.tile, cmd);
             row.commands += 1;
-            row.macs += c.macs;
+            row.executed_macs += c.macs;
             row.dram_read_bytes += c.dram_read;
             row.dram_written_bytes += c.dram_written;
             row.noc_bytes += c.noc_bytes;
@@ -216,7 +222,17 @@ pub fn static_rows(p: &Program) -> Vec<LayerRow> {
             }
         }
     }
+    let model_macs = (p.debug.layer_macs.len() == n).then_some(&p.debug.layer_macs);
     for (l, row) in rows.iter_mut().enumerate() {
+        // The ideal cycles count the model's work: the commands' at their dtypes' rates, scaled down by what
+        // the schedule computes beyond it (exact for a layer of one dtype).
+        row.macs = row.executed_macs;
+        if let Some(&m) = model_macs.and_then(|v| v.get(l)) {
+            if row.executed_macs > 0 {
+                row.ideal_mac_cycles *= m as f64 / row.executed_macs as f64;
+                row.macs = m;
+            }
+        }
         let used = units.get(l).copied().unwrap_or_default();
         row.units = Unit::ALL.iter().zip(used).filter(|(_, on)| *on).map(|(u, _)| u.name().to_string()).collect();
         let host = used[4];
@@ -248,6 +264,7 @@ fn empty_row(name: &str) -> LayerRow {
         units: Vec::new(),
         commands: 0,
         macs: 0,
+        executed_macs: 0,
         start_cycle: 0,
         end_cycle: 0,
         cycles: 0,
@@ -345,6 +362,7 @@ impl Report {
             roofline_compute_ms,
             roofline_dram_ms,
             macs,
+            executed_macs: sum(|r| r.executed_macs),
             mac_utilization: ratio(ideal, latency_cycles as f64 * tiles),
             achieved_tops: ratio(2.0 * macs as f64 * clock_hz, latency_cycles as f64) * 1e-12,
             peak_tops: if compute_cycles > 0.0 {

@@ -61,9 +61,14 @@ impl Report {
                 four_digits(self.latency_ms)
             );
         }
+        let executed = if self.executed_macs > self.macs {
+            format!(", {} executed", si(self.executed_macs as f64))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "MACs        {} ({:.1}% utilization of {} tiles): {:.3} TOPS achieved of {:.3} peak",
+            "MACs        {}{executed} ({:.1}% utilization of {} tiles): {:.3} TOPS achieved of {:.3} peak",
             si(self.macs as f64),
             100.0 * self.mac_utilization,
             self.tiles,

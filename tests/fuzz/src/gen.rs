@@ -333,6 +333,7 @@ pub fn program(u: &mut Unstructured<'_>) -> Result<Program> {
             layers: vec!["fuzz".into()],
             command_layer: queues.iter().map(|q| vec![0; q.commands.len()]).collect(),
             dram_buffers: vec![],
+            layer_macs: vec![u.arbitrary()?],
         }
     } else {
         DebugInfo::default()

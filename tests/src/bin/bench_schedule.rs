@@ -10,16 +10,13 @@
 //! its timing depend on the formats and shapes, not on the scales), which runs the reference interpreter once
 //! per compile: minutes at 1440x1440.
 //!
-//! The roofline's compute term counts the model's own MACs (`Graph::macs`), not the compiled commands': those
-//! include the halo rows a fused chain recomputes and the tiles' padding, which would lower the bar the schedule
-//! is measured against. `util` is likewise the model's MACs over what the tiles could do in the latency.
+//! The roofline's compute term and `util` count the model's MACs (the blob's `DebugInfo::layer_macs`), not the
+//! commands': those include the halo rows a fused chain recomputes and the tiles' padding, which would lower
+//! the bar the schedule is measured against.
 use accel_compiler::driver::{compile_bytes, CompileOptions, Objective, Precision};
-use accel_compiler::import::{import_bytes, ImportOptions};
 use accel_compiler::precision::{Calibration, CalibrationMethod};
 use accel_compiler::predict::predict;
-use accel_ops::cost::mac_rate;
 use accel_ops::target::Target;
-use accel_ops::DType;
 use accel_runtime::random::random_inputs;
 use accel_runtime::Session;
 use anyhow::{Context, Result};
@@ -45,15 +42,6 @@ fn precision(args: &[String]) -> Result<Precision> {
         Some([p]) if p == "int8" => Precision::Int8,
         Some(other) => anyhow::bail!("--precision takes fp32, bf16 or int8, not {other:?}"),
     })
-}
-
-/// The tiles' format of every MAC layer under `p` (the bench forces one).
-fn precision_dtype(p: Precision) -> DType {
-    match p {
-        Precision::Int8 => DType::I8,
-        Precision::Bf16 => DType::BF16,
-        Precision::Fp32 | Precision::Auto => DType::F32,
-    }
 }
 
 /// The value of `--flag a,b` as a list, if given.
@@ -95,8 +83,6 @@ fn main() -> Result<()> {
             continue;
         }
         let onnx = accel_modelgen::to_bytes(&build()?);
-        let model_macs =
-            import_bytes(&onnx, None, &ImportOptions::default()).with_context(|| format!("importing {name}"))?.macs();
         let calibration = (precision == Precision::Int8).then(|| Calibration {
             samples: vec![vec![accel_tests::harness::random_tensor(&[1, 3, *side, *side], 1)]],
             method: CalibrationMethod::MinMax,
@@ -129,11 +115,6 @@ fn main() -> Result<()> {
                     Some(period) => 1e9 * target.clock_ghz / period as f64,
                     None => r.frames_per_s,
                 };
-                let peak_macs_per_ms = (target.tiles as u64 * mac_rate(&target, precision_dtype(precision))) as f64
-                    * target.clock_ghz
-                    * 1e6;
-                let compute_ms = model_macs as f64 / peak_macs_per_ms.max(1.0);
-                let roofline_ms = compute_ms.max(r.roofline_dram_ms);
                 println!(
                     "{:<16} {:<4} {:<4} {:<6} {:>10.3} {:>10.3} {:>7.2} {:>5.1}% {:>10.1} {:>11.1} {:>7.2} {:>11.3} {:>7.2}",
                     name,
@@ -143,12 +124,12 @@ fn main() -> Result<()> {
                     r.latency_ms,
                     predicted.latency_ms,
                     fps,
-                    compute_ms / r.latency_ms * 100.0,
+                    r.mac_utilization * 100.0,
                     r.dram_bytes as f64 / 1e6,
                     r.unavoidable_dram_bytes as f64 / 1e6,
                     r.dram_bytes as f64 / r.unavoidable_dram_bytes.max(1) as f64,
-                    roofline_ms,
-                    r.latency_ms / roofline_ms
+                    r.roofline_ms,
+                    r.latency_ms / r.roofline_ms
                 );
             }
         }
