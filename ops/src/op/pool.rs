@@ -61,12 +61,17 @@ impl Pool {
         if self.pads[0] >= self.kernel[0] || self.pads[1] >= self.kernel[1] {
             return Err(OpError::attr("pads", format!("{:?} larger than the kernel {:?}", self.pads, self.kernel)));
         }
-        let oh = Conv::out_dim(h, self.pads[0], self.pads[2], self.kernel[0], self.strides[0], 1);
-        let ow = Conv::out_dim(w, self.pads[1], self.pads[3], self.kernel[1], self.strides[1], 1);
-        match (oh, ow) {
-            (Some(oh), Some(ow)) => Ok(TensorType::new(inputs[0].dtype, vec![n, c, oh, ow])),
-            _ => Err(OpError::shape(0, format!("window {:?} does not fit {}", self.kernel, inputs[0].shape))),
+        match self.out_hw(h, w) {
+            Some((oh, ow)) => Ok(TensorType::new(inputs[0].dtype, vec![n, c, oh, ow])),
+            None => Err(OpError::shape(0, format!("window {:?} does not fit {}", self.kernel, inputs[0].shape))),
         }
+    }
+
+    /// The output plane's height and width for an `h` x `w` input, or `None` if the window does not fit.
+    pub fn out_hw(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let oh = Conv::out_dim(h, self.pads[0], self.pads[2], self.kernel[0], self.strides[0], 1)?;
+        let ow = Conv::out_dim(w, self.pads[1], self.pads[3], self.kernel[1], self.strides[1], 1)?;
+        Some((oh, ow))
     }
 
     pub fn eval(&self, inputs: &[&Tensor], out: &TensorType) -> Result<Tensor, OpError> {

@@ -31,12 +31,7 @@ fn f32_pool_kernel_matches_the_definition_on_random_windows() {
         let (strides, pads) = ([1 + n(4), 1 + n(4)], [n(4), n(4), n(4), n(4)]);
         let kind = kinds[n(3)];
         let pool = Pool { kind, kernel, strides, pads };
-        let out = |i: usize, lo: usize, hi: usize, k: usize, s: usize| (i + lo + hi).checked_sub(k).map(|v| v / s + 1);
-        let (Some(oh), Some(ow)) =
-            (out(h, pads[0], pads[2], kernel[0], strides[0]), out(w, pads[1], pads[3], kernel[1], strides[1]))
-        else {
-            continue;
-        };
+        let Some((oh, ow)) = pool.out_hw(h, w) else { continue };
         // Beyond 8 planes, window-by-window pools take 8 planes at a time, and the rest one by one.
         let (c, negative) = (if n(3) == 0 { 8 + n(12) } else { 1 + n(3) }, n(4) == 0);
         let mut x = values(&mut rng, c * h * w);

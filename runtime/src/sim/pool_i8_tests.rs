@@ -28,12 +28,7 @@ fn int8_pool_kernel_matches_numerics_on_random_windows() {
         let (strides, pads) = ([1 + n(3), 1 + n(3)], [n(4), n(4), n(4), n(4)]);
         let kind = kinds[case % 3];
         let pool = Pool { kind, kernel, strides, pads };
-        let out = |i: usize, lo: usize, hi: usize, k: usize, s: usize| (i + lo + hi).checked_sub(k).map(|v| v / s + 1);
-        let (Some(oh), Some(ow)) =
-            (out(h, pads[0], pads[2], kernel[0], strides[0]), out(w, pads[1], pads[3], kernel[1], strides[1]))
-        else {
-            continue;
-        };
+        let Some((oh, ow)) = pool.out_hw(h, w) else { continue };
         let c = 1 + n(3);
         let x: Vec<i8> = (0..c * h * w).map(|_| rng.next_u64() as i8).collect();
         let q = if case % 4 == 0 {
