@@ -238,6 +238,22 @@ fn class08_absent_or_duplicate_names() {
     p.debug.layers = vec!["only".into()];
     p.debug.command_layer = vec![vec![0; 2]];
     assert!(matches!(verify_err(p), VerifyError::Debug(_)));
+    let mut p = base();
+    p.debug.layers = vec!["only".into()];
+    p.debug.layer_macs = vec![1, 2];
+    assert!(matches!(verify_err(p), VerifyError::Debug(why) if why.contains("layer_macs")));
+}
+
+/// Layer MACs at the u64 limit (format 5.2's debug map) saturate the report's sums instead of overflowing.
+#[test]
+fn class08_extreme_layer_macs_saturate_the_report() {
+    let onnx = accel_modelgen::to_bytes(&accel_modelgen::zoo::tiny_cnn(16, 16, 3).expect("model"));
+    let mut p = accel_tests::harness::compile(&onnx, &Target::x1(), &[]).program().clone();
+    p.debug.layer_macs = vec![u64::MAX; p.debug.layers.len()];
+    let mut s = Session::load(&blob(&p)).expect("loads");
+    let report = s.run_timing_only().expect("runs").0;
+    assert_eq!(report.macs, u64::MAX, "the sum saturates");
+    assert!(report.executed_macs > 0 && report.executed_macs < u64::MAX);
 }
 
 #[test]

@@ -320,7 +320,7 @@ impl Report {
         for r in &mut layers {
             r.mac_utilization = ratio(r.ideal_mac_cycles, r.cycles as f64 * tiles);
         }
-        let sum = |f: fn(&LayerRow) -> u64| layers.iter().map(f).sum::<u64>();
+        let sum = |f: fn(&LayerRow) -> u64| layers.iter().map(f).fold(0u64, u64::saturating_add);
         let ideal: f64 = layers.iter().map(|r| r.ideal_mac_cycles).sum();
         let mut energy = Energy::default();
         let mut stalls = Stalls::default();

@@ -236,6 +236,13 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
 
 fn check_debug(p: &Program) -> Result<(), VerifyError> {
     let d = &p.debug;
+    if !d.layer_macs.is_empty() && d.layer_macs.len() != d.layers.len() {
+        return Err(VerifyError::Debug(format!(
+            "layer_macs has {} entries for {} layers",
+            d.layer_macs.len(),
+            d.layers.len()
+        )));
+    }
     if d.command_layer.is_empty() {
         return Ok(());
     }
