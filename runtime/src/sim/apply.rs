@@ -44,35 +44,20 @@ impl Outbox {
         self.entries.clear();
     }
 
-    /// Writes every parked store to DRAM and empties the outbox (capacity kept); an error names the tag of
-    /// the store that failed.
-    pub(crate) fn drain_into(&mut self, dram: &mut [u8]) -> Result<(), (usize, String)> {
-        let mut r = Ok(());
-        for e in &self.entries {
-            match Runs::new(
-                &e.copy,
-                Side::packed(&e.copy, e.at as u64),
-                self.data.len(),
-                Side::dram(&e.copy, e.dram),
-                dram.len(),
-            ) {
-                Ok(runs) => runs.copy(&self.data, dram),
-                Err(why) => {
-                    r = Err((e.tag, why));
-                    break;
-                }
-            }
-        }
-        self.data.clear();
-        self.entries.clear();
-        r
+    /// Writes parked store `i` to DRAM; an error names its tag.
+    fn write_entry(&self, i: usize, dram: &mut [u8]) -> Result<(), (usize, String)> {
+        let Some(e) = self.entries.get(i) else { return Ok(()) };
+        let to = Side::dram(&e.copy, e.dram);
+        let runs = Runs::new(&e.copy, Side::packed(&e.copy, e.at as u64), self.data.len(), to, dram.len());
+        runs.map(|r| r.copy(&self.data, dram)).map_err(|why| (e.tag, why))
     }
 }
 
 /// Writes every outbox's parked stores to DRAM and empties them; an error names the tag of a store that failed.
-/// Queued stores never overlap (`functional` drains before an overlapping one), so their DRAM ranges are cut
-/// into disjoint slices and written in parallel; if the ranges were ever found to overlap or leave DRAM, the
-/// outboxes are written one after another in submission order instead, which also reports the error.
+/// Stores whose DRAM hulls are disjoint are cut into disjoint slices and written in parallel. Otherwise (tiles
+/// storing interleaved column or channel blocks of one tensor have overlapping hulls, and two stores may even
+/// write the same bytes) they are written one at a time in submission order, so the last one submitted wins
+/// as in sequential order; a store that would leave DRAM stops the writing there and is reported.
 pub(crate) fn drain_outboxes(outboxes: &mut [Outbox], dram: &mut [u8]) -> Result<(), (usize, String)> {
     use rayon::prelude::*;
     // (first byte, end, outbox, entry) of every parked store's DRAM hull.
@@ -94,14 +79,12 @@ pub(crate) fn drain_outboxes(outboxes: &mut [Outbox], dram: &mut [u8]) -> Result
     let disjoint = spans.windows(2).all(|w| w[0].1 <= w[1].0);
     let inside = spans.last().is_none_or(|s| s.1 <= dram.len() as u64);
     if !(disjoint && inside) || rayon::current_num_threads() == 1 {
-        let mut first = Ok(());
-        for o in outboxes.iter_mut() {
-            let r = o.drain_into(dram);
-            if first.is_ok() {
-                first = r;
-            }
-        }
-        return first;
+        let mut order: Vec<(usize, usize, usize)> =
+            spans.iter().map(|&(_, _, b, i)| (outboxes[b].entries[i].tag, b, i)).collect();
+        order.sort_unstable();
+        let written = order.iter().try_for_each(|&(_, b, i)| outboxes[b].write_entry(i, dram));
+        outboxes.iter_mut().for_each(Outbox::clear);
+        return written;
     }
     // Cut DRAM into one slice per span, in address order.
     let mut slices = Vec::with_capacity(spans.len());
@@ -575,44 +558,67 @@ mod tests {
     use accel_ops::command::Copy3;
 
     /// An outbox holding `stores` (DRAM address, copy), each with its own recognizable bytes.
-    fn outbox(stores: &[(u64, Copy3)], seed: u8, tag0: usize) -> Outbox {
+    /// An outbox holding `stores` (DRAM address, copy, tag), their bytes derived from `seed`.
+    fn outbox(stores: &[(u64, Copy3, usize)], seed: u8) -> Outbox {
         let mut o = Outbox::default();
-        for (k, &(dram, copy)) in stores.iter().enumerate() {
+        for (k, &(dram, copy, tag)) in stores.iter().enumerate() {
             let at = o.data.len();
             let n = copy.bytes().unwrap_or(0) as usize;
             o.data.extend((0..n).map(|i| seed.wrapping_add((i * 13 + k * 101) as u8)));
-            o.entries.push(Parked { dram, copy, at, tag: tag0 + k });
+            o.entries.push(Parked { dram, copy, at, tag });
         }
         o
+    }
+
+    /// The sequential model: every store of every outbox written alone, in tag (submission) order.
+    fn in_tag_order(boxes: &[Outbox], dram: &mut [u8]) {
+        let mut order: Vec<(usize, usize, usize)> = boxes
+            .iter()
+            .enumerate()
+            .flat_map(|(b, o)| o.entries.iter().enumerate().map(move |(i, e)| (e.tag, b, i)))
+            .collect();
+        order.sort_unstable();
+        for (_, b, i) in order {
+            boxes[b].write_entry(i, dram).expect("in DRAM");
+        }
     }
 
     fn strided(len: u32, n1: u32, s1: u64) -> Copy3 {
         Copy3 { len, n1, dram_stride1: s1, sram_stride1: len, n2: 1, dram_stride2: 0, sram_stride2: 0 }
     }
 
-    /// Parallel drains write exactly what the serial one writes: disjoint strided and contiguous stores of two
-    /// tiles, interleaved in DRAM; and when two stores overlap, the submission order still decides.
+    /// Drains write exactly what the stores written one by one in submission order write: disjoint strided and
+    /// contiguous stores of two tiles interleaved in DRAM (written in parallel); stores whose hulls overlap
+    /// but whose bytes do not (tiles storing interleaved column blocks); and stores of two tiles writing the
+    /// same bytes, submitted alternately, where the last one submitted must win.
     #[test]
-    fn parallel_outbox_drain_equals_the_serial_one() {
+    fn outbox_drains_equal_the_submission_order() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
-        type Stores = Vec<(u64, Copy3)>;
-        let cases: [(Stores, Stores); 2] = [
+        type Stores = Vec<(u64, Copy3, usize)>;
+        let cases: [(Stores, Stores); 4] = [
             (
-                vec![(0, strided(4, 3, 16)), (200, Copy3::contiguous(37))],
-                vec![(64, Copy3::contiguous(20)), (90, strided(5, 4, 9)), (300, Copy3::contiguous(1))],
+                vec![(0, strided(4, 3, 16), 0), (200, Copy3::contiguous(37), 1)],
+                vec![(64, Copy3::contiguous(20), 10), (90, strided(5, 4, 9), 11), (300, Copy3::contiguous(1), 12)],
             ),
-            (vec![(10, Copy3::contiguous(40))], vec![(30, Copy3::contiguous(40))]),
+            (vec![(10, Copy3::contiguous(40), 0)], vec![(30, Copy3::contiguous(40), 10)]),
+            (vec![(0, strided(8, 10, 32), 0), (8, strided(8, 10, 32), 2)], vec![(16, strided(8, 10, 32), 1)]),
+            (
+                vec![(10, Copy3::contiguous(40), 0), (20, Copy3::contiguous(40), 2)],
+                vec![(0, Copy3::contiguous(40), 1), (50, strided(4, 5, 7), 3)],
+            ),
         ];
         for (a, b) in cases {
-            let mut serial = vec![0u8; 400];
-            for mut o in [outbox(&a, 1, 0), outbox(&b, 77, 10)] {
-                o.drain_into(&mut serial).expect("serial drain");
+            let mut want = vec![0u8; 400];
+            in_tag_order(&[outbox(&a, 1), outbox(&b, 77)], &mut want);
+            for threads in [1, 2] {
+                let pool1 = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+                let pool = if threads == 1 { &pool1 } else { &pool };
+                let mut got = vec![0u8; 400];
+                let mut boxes = [outbox(&a, 1), outbox(&b, 77)];
+                pool.install(|| drain_outboxes(&mut boxes, &mut got)).expect("drain");
+                assert_eq!(got, want, "{threads} threads: {a:?} / {b:?}");
+                assert!(boxes.iter().all(|o| o.bytes() == 0));
             }
-            let mut parallel = vec![0u8; 400];
-            let mut boxes = [outbox(&a, 1, 0), outbox(&b, 77, 10)];
-            pool.install(|| drain_outboxes(&mut boxes, &mut parallel)).expect("parallel drain");
-            assert_eq!(serial, parallel);
-            assert!(boxes.iter().all(|o| o.bytes() == 0));
         }
     }
 
@@ -620,7 +626,7 @@ mod tests {
     #[test]
     fn an_outbox_store_outside_dram_is_an_error() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
-        let mut boxes = [outbox(&[(0, Copy3::contiguous(8))], 1, 0), outbox(&[(390, Copy3::contiguous(20))], 2, 5)];
+        let mut boxes = [outbox(&[(0, Copy3::contiguous(8), 0)], 1), outbox(&[(390, Copy3::contiguous(20), 5)], 2)];
         let mut dram = vec![0u8; 400];
         let r = pool.install(|| drain_outboxes(&mut boxes, &mut dram));
         assert_eq!(r.map_err(|(tag, _)| tag), Err(5));

@@ -5,10 +5,12 @@
 //! parallel, one thread per tile queue, when something needs their effect. Each tile's commands keep their
 //! order (a multicast is queued on each destination tile, as that tile's load); commands of different tiles
 //! touch different SRAMs, and meet only in DRAM: loads read a DRAM that no one writes while tiles run, stores
-//! park their bytes in the tile's outbox and reach DRAM afterwards. So the
-//! memories end exactly as in sequential order, provided that no queued store overlaps a later load or store:
-//! such a command (and every host call, and the end of the run) first drains the queue. In practice a whole
-//! layer's loads, MACs and stores run in one parallel batch.
+//! park their bytes in the tile's outbox and reach DRAM afterwards, in submission order where they may
+//! overlap (`apply::drain_outboxes`). So the memories end exactly as in sequential order, provided that no
+//! queued store overlaps a later load: such a load (and every host call, and the end of the run) first drains
+//! the queue. Overlap is judged on DRAM hulls, which is conservative for strided transfers; stores never drain
+//! for other stores (tiles store interleaved column and channel blocks of one tensor, whose hulls overlap). In
+//! practice a whole layer's loads, MACs and stores run in one parallel batch.
 use super::apply::{apply_tracked, drain_outboxes, Dram, Held, Outbox};
 use super::lazy::Immutable;
 use super::memory::Machine;
@@ -72,7 +74,7 @@ pub(crate) struct Functional<'p> {
     queued: Vec<(QueueId, usize, &'p Command)>,
     /// Tags per tile.
     per_tile: Vec<Vec<usize>>,
-    /// DRAM byte ranges of queued stores, `start -> end` (disjoint: an overlap drains first).
+    /// The union of the queued stores' DRAM hulls, as disjoint ranges `start -> end`.
     stores: BTreeMap<u64, u64>,
     /// What this run may treat as immutable (per tile).
     fixed: Immutable,
@@ -94,9 +96,22 @@ impl<'p> Functional<'p> {
         }
     }
 
-    /// Whether the queued stores write any byte of `start..end`.
+    /// Whether the queued stores' hulls cover any byte of `start..end`.
     fn overlaps_store(&self, start: u64, end: u64) -> bool {
         self.stores.range(..end).next_back().is_some_and(|(_, &e)| e > start)
+    }
+
+    /// Adds `start..end` to the stores' hulls, merging the ranges it overlaps or touches.
+    fn add_store(&mut self, mut start: u64, mut end: u64) {
+        while let Some((&s, &e)) = self.stores.range(..=end).next_back() {
+            if e < start {
+                break;
+            }
+            self.stores.remove(&s);
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.stores.insert(start, end);
     }
 
     /// Applies a tile command now, or queues it (see the module doc).
@@ -140,11 +155,12 @@ impl<'p> Functional<'p> {
                 return Err(fail("dma without a DRAM range".into()));
             };
             let parked: usize = m.work.outboxes.iter().map(Outbox::bytes).sum();
-            if self.overlaps_store(d.start, d.end()) || parked >= MAX_PARKED_BYTES {
+            let is_store = matches!(cmd, Command::Store { .. });
+            if (!is_store && self.overlaps_store(d.start, d.end())) || parked >= MAX_PARKED_BYTES {
                 self.drain(m)?;
             }
-            if matches!(cmd, Command::Store { .. }) && d.len > 0 {
-                self.stores.insert(d.start, d.end());
+            if is_store && d.len > 0 {
+                self.add_store(d.start, d.end());
             }
         }
         if self.queued.len() >= MAX_QUEUED {
