@@ -332,11 +332,12 @@ fn half_tile_avx512(ops: &Panels<'_>, t: &mut Tile<'_>) -> bool {
 
 /// Output channels of the channel-lane f32 kernel's tile: two AVX-512 vectors.
 pub const L_MR: usize = 32;
-/// Most output positions of the channel-lane kernel's tile (each a broadcast B value).
-pub const L_NP: usize = 8;
+/// Most output positions of the channel-lane kernel's tile (each a broadcast B value): 28 accumulators, with
+/// the two A vectors and a broadcast, all 32 registers. A row of a 14x14 plane, or two of a 7x7 one, is a tile.
+pub const L_NP: usize = 14;
 
-/// B of the channel-lane tiles over one k block, checked once: step `p` of position offset `q` reads
-/// `b[offs[p] + q]`, and every `offs[p] <= reach`.
+/// B of the channel-lane tiles over one k block, checked once: step `p` of B column `q` reads `b[offs[p] + q]`,
+/// and every `offs[p] <= reach`.
 #[derive(Clone, Copy)]
 pub struct LaneB<'a> {
     b: &'a [f32],
@@ -350,25 +351,54 @@ impl<'a> LaneB<'a> {
     }
 }
 
-/// A transposed output tile of the channel-lane kernel: position `j` at `c[j * ldt..][..L_MR]`.
+/// The B columns of a channel-lane tile's `np` positions: a run of `first` from `start`, then (when `first <
+/// np`) the other `np - first` from `start + pitch` on, the next row of the plane. Runs, not a list, so each
+/// broadcast reads at a constant distance from the step's row: no offset table, no address arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LanePos {
+    pub start: usize,
+    pub first: usize,
+    pub np: usize,
+    pub pitch: usize,
+}
+
+impl LanePos {
+    /// The furthest B column the tile reads, whatever the pitch (`None`: none, or it overflows).
+    fn last(&self) -> Option<usize> {
+        let first_run = self.start.checked_add(self.first.min(self.np).checked_sub(1)?)?;
+        if self.first >= self.np {
+            return Some(first_run);
+        }
+        let second_run = self.start.checked_add(self.pitch)?.checked_add(self.np - self.first - 1)?;
+        Some(first_run.max(second_run))
+    }
+}
+
+/// A transposed output tile of the channel-lane kernel: position `j` at `c[j * ldt..][..L_MR]` (`..L_MR / 2`
+/// when `half`).
 pub struct LaneTile<'a> {
     pub c: &'a mut [f32],
     pub ldt: usize,
     /// Add to what `c` holds (`false`: overwrite it).
     pub accumulate: bool,
+    /// Only the first `L_MR / 2` channels (a last panel of at most 16): one vector per position, half the
+    /// multiply-adds, the same sums for the channels it keeps.
+    pub half: bool,
 }
 
-/// `tile[j][r] (+)= sum_p a[p * L_MR + r] * b[offs[p] + pos[j]]` (A packed: step `p`'s `L_MR` channel weights
-/// together) with the AVX-512 FMA kernel. `None`: no AVX-512 (the caller must take another path);
-/// `Some(false)`: an operand or the tile does not fit its slice, or there are no or more than `L_NP` positions
-/// (nothing written); `Some(true)`: done.
-pub fn f32_lane_tile(a: &[f32], b: &LaneB<'_>, pos: &[usize], t: &mut LaneTile<'_>) -> Option<bool> {
+/// `tile[j][r] (+)= sum_p a[p * L_MR + r] * b[offs[p] + col(j)]` (A packed: step `p`'s `L_MR` channel weights
+/// together; `col(j)` the B column of position `j`, see `LanePos`) with the AVX-512 FMA kernel. `None`: no
+/// AVX-512 (the caller must take another path); `Some(false)`: an operand or the tile does not fit its slice, or
+/// the positions are not one run of 1 to `L_NP` or two runs of the same length (nothing written); `Some(true)`:
+/// done.
+pub fn f32_lane_tile(a: &[f32], b: &LaneB<'_>, pos: LanePos, t: &mut LaneTile<'_>) -> Option<bool> {
     if isa() != Isa::Avx512 {
         return None;
     }
-    let (kc, np) = (b.offs.len(), pos.len());
-    let reach = pos.iter().max().and_then(|q| q.checked_add(b.reach));
+    let (kc, np) = (b.offs.len(), pos.np);
+    let reach = pos.last().and_then(|q| q.checked_add(b.reach));
     let fits = (1..=L_NP).contains(&np)
+        && (pos.first == np || pos.first * 2 == np)
         && kc.checked_mul(L_MR).is_some_and(|e| e <= a.len())
         && (kc == 0 || reach.is_some_and(|r| r < b.b.len()))
         && (np - 1).checked_mul(t.ldt).and_then(|e| e.checked_add(L_MR)).is_some_and(|e| e <= t.c.len());
@@ -377,51 +407,89 @@ pub fn f32_lane_tile(a: &[f32], b: &LaneB<'_>, pos: &[usize], t: &mut LaneTile<'
     }
     #[cfg(all(target_arch = "x86_64", accel_avx512))]
     // SAFETY: `isa` saw the CPU report avx512f and fma, all that `lane_tile` enables; `fits` proved every B index
-    // `offs[p] + pos[j] <= reach + max(pos)` is below `b.len()`, as `lane_tile` requires.
+    // `offs[p] + col(j) <= reach + last column` is below `b.len()`, as `lane_tile` requires, and that `(np,
+    // first)` is one of the pairs below.
     return Some(unsafe {
-        match np {
-            1 => lane_tile::<1>(a, b, pos, t),
-            2 => lane_tile::<2>(a, b, pos, t),
-            3 => lane_tile::<3>(a, b, pos, t),
-            4 => lane_tile::<4>(a, b, pos, t),
-            5 => lane_tile::<5>(a, b, pos, t),
-            6 => lane_tile::<6>(a, b, pos, t),
-            7 => lane_tile::<7>(a, b, pos, t),
-            _ => lane_tile::<8>(a, b, pos, t),
+        macro_rules! pick {
+            ($(($np:literal, $first:literal)),*) => {
+                match (np, pos.first, t.half) {
+                    $(($np, $first, false) => lane_tile::<$np, $first, false>(a, b, pos, t),)*
+                    $(($np, $first, true) => lane_tile::<$np, $first, true>(a, b, pos, t),)*
+                    _ => false,
+                }
+            };
         }
+        pick!(
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (4, 4),
+            (5, 5),
+            (6, 6),
+            (7, 7),
+            (8, 8),
+            (9, 9),
+            (10, 10),
+            (11, 11),
+            (12, 12),
+            (13, 13),
+            (14, 14),
+            (2, 1),
+            (4, 2),
+            (6, 3),
+            (8, 4),
+            (10, 5),
+            (12, 6),
+            (14, 7)
+        )
     });
     #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
     None
 }
 
-/// The channel-lane tile for exactly `NP` positions (`pos.len() == NP`). Callers must have checked that
-/// `offs[p] + pos[j] < b.len()` for every step and position: B is read unchecked in the inner loop.
+/// The channel-lane tile for exactly `NP` positions, the first `S` of them from `pos.start`, the others from
+/// `pos.start + pos.pitch`; with `HALF`, only the first 16 channels. Callers must have checked that `offs[p] +
+/// col(j) < b.len()` for every step and position: B is read unchecked in the inner loop.
 #[cfg(all(target_arch = "x86_64", accel_avx512))]
 #[allow(clippy::incompatible_msrv)]
 #[target_feature(enable = "avx512f,fma")]
-fn lane_tile<const NP: usize>(a: &[f32], lb: &LaneB<'_>, pos: &[usize], t: &mut LaneTile<'_>) -> bool {
+fn lane_tile<const NP: usize, const S: usize, const HALF: bool>(
+    a: &[f32],
+    lb: &LaneB<'_>,
+    pos: LanePos,
+    t: &mut LaneTile<'_>,
+) -> bool {
     use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps};
     use std::arch::x86_64::{_mm512_setzero_ps, _mm512_storeu_ps};
     let kc = lb.offs.len();
     let Some(a) = a.get(..kc * L_MR) else { return false };
-    let Ok(pos) = <[usize; NP]>::try_from(pos) else { return false };
     let b = lb.b;
-    // Sixteen named accumulators (an array would live on the stack); those of positions past `NP` are unused.
+    let (start0, start1) = (pos.start, pos.start.wrapping_add(pos.pitch));
+    // Twenty-eight named accumulators (an array would live on the stack); those of positions past `NP` are
+    // unused.
     let z = _mm512_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
     let (mut c40, mut c41, mut c50, mut c51, mut c60, mut c61, mut c70, mut c71) = (z, z, z, z, z, z, z, z);
+    let (mut c80, mut c81, mut c90, mut c91, mut ca0, mut ca1, mut cb0, mut cb1) = (z, z, z, z, z, z, z, z);
+    let (mut cc0, mut cc1, mut cd0, mut cd1) = (z, z, z, z);
     for (&off, ap) in lb.offs.iter().zip(a.chunks_exact(L_MR)) {
         let (lo, hi) = ap.split_at(16);
         // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element chunk split in half), what an unaligned
         // 512-bit load reads.
         let (a0, a1) = unsafe { (_mm512_loadu_ps(lo.as_ptr()), _mm512_loadu_ps(hi.as_ptr())) };
+        let (r0, r1) = (off.wrapping_add(start0), off.wrapping_add(start1));
         macro_rules! col {
             ($j:literal, $x:ident, $y:ident) => {
                 if NP > $j {
-                    // SAFETY: the caller checked `off + pos[j] < b.len()` for every step and position.
-                    let bv = _mm512_set1_ps(unsafe { *b.get_unchecked(off + pos[$j % NP]) });
+                    // `S` and `$j` are constants: one of the two indices is compiled, at a fixed distance from
+                    // its row.
+                    let i = if $j < S { r0.wrapping_add($j) } else { r1.wrapping_add(($j as usize).wrapping_sub(S)) };
+                    // SAFETY: the caller checked `off + col(j) < b.len()` for every step and position.
+                    let bv = _mm512_set1_ps(unsafe { *b.get_unchecked(i) });
                     $x = _mm512_fmadd_ps(a0, bv, $x);
-                    $y = _mm512_fmadd_ps(a1, bv, $y);
+                    if !HALF {
+                        $y = _mm512_fmadd_ps(a1, bv, $y);
+                    }
                 }
             };
         }
@@ -433,22 +501,39 @@ fn lane_tile<const NP: usize>(a: &[f32], lb: &LaneB<'_>, pos: &[usize], t: &mut 
         col!(5, c50, c51);
         col!(6, c60, c61);
         col!(7, c70, c71);
+        col!(8, c80, c81);
+        col!(9, c90, c91);
+        col!(10, ca0, ca1);
+        col!(11, cb0, cb1);
+        col!(12, cc0, cc1);
+        col!(13, cd0, cd1);
     }
-    let c: [[__m512; 2]; L_NP] =
-        [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51], [c60, c61], [c70, c71]];
+    let c: [[__m512; 2]; L_NP] = [
+        [c00, c01],
+        [c10, c11],
+        [c20, c21],
+        [c30, c31],
+        [c40, c41],
+        [c50, c51],
+        [c60, c61],
+        [c70, c71],
+        [c80, c81],
+        [c90, c91],
+        [ca0, ca1],
+        [cb0, cb1],
+        [cc0, cc1],
+        [cd0, cd1],
+    ];
     for (j, cj) in c.iter().enumerate().take(NP) {
-        let Some(row) = t.c.get_mut(j * t.ldt..j * t.ldt + L_MR) else { return false };
-        let (lo, hi) = row.split_at_mut(16);
-        // SAFETY: `lo` and `hi` are exactly 16 f32 each (a 32-element slice split in half), what an unaligned
-        // 512-bit load or store touches.
-        unsafe {
-            let (mut v0, mut v1) = (cj[0], cj[1]);
-            if t.accumulate {
-                v0 = _mm512_add_ps(_mm512_loadu_ps(lo.as_ptr()), v0);
-                v1 = _mm512_add_ps(_mm512_loadu_ps(hi.as_ptr()), v1);
+        let Some(row) = t.c.get_mut(j * t.ldt..j * t.ldt + if HALF { L_MR / 2 } else { L_MR }) else { return false };
+        // Two halves of 16 channels, or the first alone with `HALF`.
+        for (half, v) in row.chunks_exact_mut(16).zip([cj[0], cj[1]]) {
+            let Ok(half) = <&mut [f32; 16]>::try_from(half) else { return false };
+            // SAFETY: `half` is exactly 16 f32, what an unaligned 512-bit load or store touches.
+            unsafe {
+                let v = if t.accumulate { _mm512_add_ps(_mm512_loadu_ps(half.as_ptr()), v) } else { v };
+                _mm512_storeu_ps(half.as_mut_ptr(), v);
             }
-            _mm512_storeu_ps(lo.as_mut_ptr(), v0);
-            _mm512_storeu_ps(hi.as_mut_ptr(), v1);
         }
     }
     true

@@ -14,20 +14,24 @@ use std::cell::RefCell;
 /// (ky, kx) of output (oy, ox) reads its plane at `(oy + ky*dh/sh, ox + kx*dw/sw)`. Only what the outputs
 /// read is kept: `hq = out_h + (kh-1)*dh/sh` rows of `wq = out_w + (kw-1)*dw/sw`.
 pub(super) struct PhaseLayout {
-    pub(super) hq: usize,
     pub(super) wq: usize,
-    /// Per row phase `0..sh`: its slot among a channel's planes (`None`: no tap reads it).
-    ys: Vec<Option<usize>>,
-    /// Per column phase `0..sw`, as `ys`.
-    xs: Vec<Option<usize>>,
-    /// Column-phase slots in use.
-    nx: usize,
     /// Floats per channel: all its planes.
     pub(super) cplane: usize,
     /// Per tap `ky * kw + kx`: where its run starts in a channel's planes.
     pub(super) taps: Vec<usize>,
     /// Floats past the last plane that the discarded wide columns of the last rows read.
     pub(super) slack: usize,
+    /// What `fill` copies of each channel: the valid input of each plane row, worked out once per geometry, not
+    /// per channel (the rows are short: 7 to 58 floats).
+    runs: Vec<Run>,
+}
+
+/// One plane row's valid input: `len` floats from `src` (one input row, every `stride[1]`-th float) to `dst`
+/// (one plane row), both from the start of the channel.
+struct Run {
+    dst: usize,
+    src: usize,
+    len: usize,
 }
 
 /// The phase slots of one axis: which of the `s` phases the `k` taps (dilation `d`) read, numbered in order of
@@ -69,7 +73,39 @@ impl PhaseLayout {
             }
         }
         let slack = ty.checked_mul(wq)?.checked_add(tx)?.checked_add(F_NR)?;
-        Some(PhaseLayout { hq, wq, ys, xs, nx, cplane, taps, slack })
+        let runs = Self::runs(g, (hq, wq), (&ys, &xs, nx));
+        Some(PhaseLayout { wq, cplane, taps, slack, runs })
+    }
+
+    /// The valid input rows of every plane of one channel (see `Run`): plane (qy, qx) row `r` holds input row
+    /// `r * sh + qy - pt` from column `t0 * sw + qx - pl` on, for the rows and columns inside the input. `ys`,
+    /// `xs`: per row (column) phase, its slot among a channel's planes (`None`: no tap reads it); `nx` column
+    /// slots in use.
+    fn runs(
+        g: &ConvGeom,
+        (hq, wq): (usize, usize),
+        (ys, xs, nx): (&[Option<usize>], &[Option<usize>], usize),
+    ) -> Vec<Run> {
+        let ([sh, sw], [pt, pl], (ih, iw)) = (g.stride, g.pad, (g.in_h, g.in_w));
+        let mut runs = Vec::new();
+        for (qy, sy) in ys.iter().enumerate() {
+            let Some(sy) = *sy else { continue };
+            let (r0, r1) = valid_range(0, hq, sh, qy, pt, ih);
+            for (qx, sx) in xs.iter().enumerate() {
+                let Some(sx) = *sx else { continue };
+                let (t0, t1) = valid_range(0, wq, sw, qx, pl, iw);
+                if t0 >= t1 {
+                    continue;
+                }
+                let (ix0, plane) = (t0 * sw + qx - pl, (sy * nx + sx) * hq * wq);
+                runs.extend((r0..r1).map(|r| Run {
+                    dst: plane + r * wq + t0,
+                    src: (r * sh + qy - pt) * iw + ix0,
+                    len: t1 - t0,
+                }));
+            }
+        }
+        runs
     }
 
     /// Whether this path beats im2col for `m` output channels of `g`, and its scratch (planes and wide output, in
@@ -99,8 +135,8 @@ impl PhaseLayout {
 }
 
 /// `PhaseLayout::fill`'s body, compiled per instruction set: a block's planes are refilled for every command,
-/// and its rows are short (7 to 58 floats), so the moves are inlined loops, and a stride-2 phase row is taken
-/// from pairs (which vectorizes; `step_by` does not).
+/// and its rows are short (7 to 58 floats), so the runs are laid out once (`PhaseLayout::runs`), and a stride-2
+/// phase row is taken from pairs (which vectorizes; `step_by` does not).
 struct Fill<'a> {
     lay: &'a PhaseLayout,
     g: &'a ConvGeom,
@@ -113,48 +149,60 @@ impl Simd for Fill<'_> {
     #[inline(always)]
     fn run(self) {
         let Fill { lay, g, xg, planes } = self;
-        let ([sh, sw], [pt, pl], (ih, iw)) = (g.stride, g.pad, (g.in_h, g.in_w));
-        let plane = lay.hq * lay.wq;
-        for (xp, cp) in xg.chunks_exact(ih * iw).zip(planes.chunks_exact_mut(lay.cplane)) {
-            for (qy, sy) in lay.ys.iter().enumerate() {
-                let Some(sy) = *sy else { continue };
-                let (r0, r1) = valid_range(0, lay.hq, sh, qy, pt, ih);
-                for (qx, sx) in lay.xs.iter().enumerate() {
-                    let Some(sx) = *sx else { continue };
-                    let (t0, t1) = valid_range(0, lay.wq, sw, qx, pl, iw);
-                    if t0 >= t1 {
-                        continue;
+        let (sw, plane) = (g.stride[1], g.in_h * g.in_w);
+        let channels = xg.chunks_exact(plane).zip(planes.chunks_exact_mut(lay.cplane));
+        match sw {
+            1 => {
+                for (xp, cp) in channels {
+                    for run in &lay.runs {
+                        copy_short(&mut cp[run.dst..][..run.len], &xp[run.src..][..run.len]);
                     }
-                    let ix0 = t0 * sw + qx - pl;
-                    let dst = &mut cp[(sy * lay.nx + sx) * plane..][..plane];
-                    for r in r0..r1 {
-                        let xrow = &xp[(r * sh + qy - pt) * iw..][..iw];
-                        let drow = &mut dst[r * lay.wq + t0..r * lay.wq + t1];
-                        match sw {
-                            1 => {
-                                for (d, &v) in drow.iter_mut().zip(&xrow[ix0..]) {
-                                    *d = v;
-                                }
-                            }
-                            2 => {
-                                // All but the last from whole pairs (the last one's pair may end past the row).
-                                let n = drow.len();
-                                let (body, last) = drow.split_at_mut(n - 1);
-                                for (d, pair) in body.iter_mut().zip(xrow[ix0..].chunks_exact(2)) {
-                                    *d = pair[0];
-                                }
-                                last[0] = xrow[ix0 + 2 * (n - 1)];
-                            }
-                            _ => {
-                                for (d, &v) in drow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
-                                    *d = v;
-                                }
-                            }
+                }
+            }
+            2 => {
+                for (xp, cp) in channels {
+                    for run in &lay.runs {
+                        // All but the last from whole pairs (the last one's pair may end past the row).
+                        let (body, last) = cp[run.dst..][..run.len].split_at_mut(run.len - 1);
+                        for (d, pair) in body.iter_mut().zip(xp[run.src..].chunks_exact(2)) {
+                            *d = pair[0];
+                        }
+                        last[0] = xp[run.src + 2 * (run.len - 1)];
+                    }
+                }
+            }
+            _ => {
+                for (xp, cp) in channels {
+                    for run in &lay.runs {
+                        for (d, &v) in cp[run.dst..][..run.len].iter_mut().zip(xp[run.src..].iter().step_by(sw)) {
+                            *d = v;
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// `d.copy_from_slice(s)` for the short rows of `Fill`, inlined: whole 8-float moves, the last one moved back
+/// to end at the row's end (copying a few floats twice), fewer than 8 one by one; a call to `memcpy` per row
+/// costs more than the row.
+#[inline(always)]
+fn copy_short(d: &mut [f32], s: &[f32]) {
+    let n = d.len().min(s.len());
+    if n < 8 {
+        for (d, &v) in d.iter_mut().zip(s) {
+            *d = v;
+        }
+        return;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        d[i..i + 8].copy_from_slice(&s[i..i + 8]);
+        i += 8;
+    }
+    if i < n {
+        d[n - 8..n].copy_from_slice(&s[n - 8..n]);
     }
 }
 
@@ -246,6 +294,69 @@ impl FillB for WideB<'_> {
             for (step, &o) in panel.iter_mut().zip(&offs) {
                 if let Some(run) = self.data.get(o + j0..o + j0 + cols) {
                     step[..cols].copy_from_slice(run);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConvGeom, PhaseLayout};
+
+    /// What the GEMM reads of the filled planes is the padded input: tap (ky, kx) of output (oy, ox) at
+    /// `taps[tap] + oy * wq + ox` holds input `(oy*sh + ky*dh - pt, ox*sw + kx*dw - pl)`, zero outside, for
+    /// strides 1 to 3, dilations, one-sided and large pads and planes from 1x1 up, on zeroed planes, as the
+    /// callers give them.
+    #[test]
+    fn filled_planes_hold_the_padded_input_at_every_tap() {
+        let geoms = [
+            // (in_h, in_w, kernel, stride, dilation, pad)
+            (14, 14, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (7, 7, [3, 3], [2, 2], [1, 1], [1, 1]),
+            (9, 11, [3, 5], [2, 3], [1, 2], [0, 2]),
+            (1, 1, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (5, 6, [2, 3], [3, 1], [2, 1], [3, 0]),
+            (8, 4, [1, 1], [2, 2], [1, 1], [0, 0]),
+        ];
+        for (ih, iw, kernel, stride, dilation, pad) in geoms {
+            let out = |i: usize, k: usize, s: usize, d: usize, p: usize| (i + 2 * p - (k - 1) * d - 1) / s + 1;
+            let (out_h, out_w) = (
+                out(ih, kernel[0], stride[0], dilation[0], pad[0]),
+                out(iw, kernel[1], stride[1], dilation[1], pad[1]),
+            );
+            let g = ConvGeom {
+                in_c: 2,
+                in_h: ih,
+                in_w: iw,
+                out_c: 1,
+                out_h,
+                out_w,
+                kernel,
+                stride,
+                dilation,
+                pad,
+                groups: 1,
+            };
+            let lay = PhaseLayout::new(&g).expect("layout");
+            let x: Vec<f32> = (0..2 * ih * iw).map(|i| i as f32 + 1.0).collect();
+            let mut planes = vec![0.0; 2 * lay.cplane + lay.slack];
+            lay.fill(&g, &x, &mut planes);
+            for c in 0..2 {
+                for (t, &start) in lay.taps.iter().enumerate() {
+                    let (ky, kx) = (t / kernel[1], t % kernel[1]);
+                    for oy in 0..out_h {
+                        for ox in 0..out_w {
+                            let iy = (oy * stride[0] + ky * dilation[0]).checked_sub(pad[0]).filter(|&v| v < ih);
+                            let ix = (ox * stride[1] + kx * dilation[1]).checked_sub(pad[1]).filter(|&v| v < iw);
+                            let want = match (iy, ix) {
+                                (Some(iy), Some(ix)) => x[(c * ih + iy) * iw + ix],
+                                _ => 0.0,
+                            };
+                            let got = planes[c * lay.cplane + start + oy * lay.wq + ox];
+                            assert_eq!(got, want, "{g:?}: channel {c} tap {t} output ({oy}, {ox})");
+                        }
+                    }
                 }
             }
         }

@@ -119,6 +119,13 @@ fn check_f32_on(c: &Case, lanes: bool) -> Result<(), TestCaseError> {
             .map_err(TestCaseError::fail)?;
         let on = super::conv::Lanes::Always(&packed);
         super::conv::conv_f32_lanes(g, xs, ws, on, bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
+        if super::lanes::available() {
+            // The same fused multiply-adds in the same k blocks as the position-lane GEMM: bit for bit its result.
+            let mut y_pos = vec![f32::NAN; n];
+            conv_f32(g, xs, ws, bias, r, c.act, &mut y_pos).map_err(TestCaseError::fail)?;
+            let same = y.iter().zip(&y_pos).all(|(a, b)| a.to_bits() == b.to_bits());
+            prop_assert!(same, "{:?}: the channel-lane and position-lane GEMMs differ", g);
+        }
     } else {
         conv_f32(g, xs, ws, bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
     }
@@ -516,6 +523,40 @@ proptest! {
     #[test]
     fn conv_f32_on_the_channel_lane_gemm_matches_the_reference(c in lane_case()) {
         check_f32_on(&c, true)?;
+    }
+}
+
+/// Every tile shape of the channel-lane GEMM (`lanes::position_tiles`): rows of 1 to 7 positions two at a time
+/// (and an odd row left alone), rows of 8 to 14 whole, longer rows cut into runs (28, 29, 30, 57), one position;
+/// last panels of 1, 2, 16 (the half tile) and 17, 31, 32 channels (the full one); more than one k block; 1x1
+/// on the input planes and 3x3 (stride 1 and 2) on phase planes: within f32 rounding of the reference and bit
+/// for bit the position-lane GEMM (`check_f32_on`).
+#[test]
+fn channel_lane_tiles_of_every_shape_match_the_position_lane_gemm() {
+    let mut seed = 0u64;
+    let widths = (1..=16).chain([20, 28, 29, 30, 57]);
+    for (i, w) in widths.enumerate() {
+        for (k, s, cin, cout, h) in [(1, 1, 300, 33, 3), (3, 1, 31, 48, 2), (3, 2, 30, 63, 5), (1, 1, 270, 1, 1)] {
+            let pad = k / 2;
+            let out_h = Conv::out_dim(h, pad, pad, k, s, 1).expect("fits");
+            let out_w = Conv::out_dim(w, pad, pad, k, s, 1).expect("fits");
+            let g = ConvGeom {
+                in_c: cin,
+                in_h: h,
+                in_w: w,
+                out_c: cout + i % 2,
+                out_h,
+                out_w,
+                kernel: [k, k],
+                stride: [s, s],
+                dilation: [1, 1],
+                pad: [pad, pad],
+                groups: 1,
+            };
+            seed += 1;
+            let c = Case { g, pads: [pad; 4], bias: true, residual: seed % 2 == 0, act: None, seed };
+            check_f32_on(&c, true).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! the input planes or the phase planes (`FillB::direct`); C^T goes to per-thread scratch and is transposed
 //! into the output. AVX-512 only: the caller takes `packed` on other CPUs. Must not change what is computed:
 //! each output is `packed`'s sum, fused multiply-adds in the same order over the same k blocks.
-use super::gemm::{f32_lane_tile, isa, transpose16, Isa, LaneB, LaneTile, L_MR, L_NP};
+use super::gemm::{f32_lane_tile, isa, transpose16, Isa, LaneB, LanePos, LaneTile, L_MR, L_NP};
 use super::packed::FillB;
 use std::cell::RefCell;
 
@@ -83,9 +83,12 @@ pub(super) fn wins(n: usize, n_wide: usize, k: usize) -> bool {
     padded * k as u128 > n as u128 * (k as u128 + 24)
 }
 
+/// The transposed output, the position tiles (first position, B columns) and the B row offsets.
+type Scratch = (Vec<f32>, Vec<(usize, LanePos)>, Vec<usize>);
+
 thread_local! {
-    /// The transposed output, the position offsets and the B row offsets, reused on this thread.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<usize>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    /// This thread's `Scratch`, reused across commands (taken while in use).
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// Output channels `m0..m0 + mb` of group `grp` (`m0` a multiple of `L_MR`) at the `n` output positions, into
@@ -116,53 +119,81 @@ pub(super) fn gemm_lanes(
     // A row of C^T per position, 16 floats longer than its channels: rows a power of two apart would put a
     // tile's 8 rows in one L1 set, and each load 4 KiB after the previous store would wait for it.
     let (panels, ldt) = (mb.div_ceil(L_MR), mb.next_multiple_of(L_MR) + 16);
-    let (mut ct, mut pos, mut offs) = SCRATCH.with(|s| s.take());
-    // Every element is written by the first k block: no need to zero it.
+    let (mut ct, mut tiles, mut offs) = SCRATCH.with(|s| s.take());
+    // Every element the transposition reads is written by the first k block: no need to zero it.
     if ct.len() < n * ldt {
         ct.resize(n * ldt, 0.0);
     }
-    pos.clear();
-    pos.extend((0..n).map(|j| j / ow * pitch + j % ow));
-    let r = tiles(packed, (grp, m0, panels), ldt, fill, &pos, &mut offs, &mut ct);
+    position_tiles(n, ow, pitch, &mut tiles);
+    let r = gemm_tiles(packed, (grp, m0, panels, mb), ldt, fill, &tiles, &mut offs, &mut ct);
     if r.is_ok() {
         transpose(&ct, ldt, y, mb, n);
     }
-    SCRATCH.with(|s| s.replace((ct, pos, offs)));
+    SCRATCH.with(|s| s.replace((ct, tiles, offs)));
     r
 }
 
-/// The GEMM into `ct` (`n` rows `ldt` apart) for `panels` panels of channels from `m0`: per k block, per block of channels, per tile of positions (balanced, at
-/// most `L_NP`: 49 as 7 x 7, not 6 x 8 + 1), per panel of `L_MR` channels.
+/// The tiles of `n` output positions in rows of `ow` (B row pitch `pitch`), as (first position, B columns):
+/// rows of at most `L_NP / 2` positions two at a time (a 7x7 plane as 3 x 14 + 7), longer rows cut into
+/// balanced runs of at most `L_NP` (14 as one, 28 as 14 + 14, 29 as 10 + 10 + 9). A tile never spans more than
+/// two rows, so its B columns are at most two runs (`LanePos`).
+pub(super) fn position_tiles(n: usize, ow: usize, pitch: usize, tiles: &mut Vec<(usize, LanePos)>) {
+    tiles.clear();
+    if ow == 0 {
+        return;
+    }
+    let row = |r: usize| (r * ow, ow.min(n - r * ow));
+    let rows = n.div_ceil(ow);
+    let mut r = 0;
+    while r < rows {
+        let (j0, len) = row(r);
+        if 2 * ow <= L_NP && r + 1 < rows && row(r + 1).1 == ow {
+            tiles.push((j0, LanePos { start: r * pitch, first: ow, np: 2 * ow, pitch }));
+            r += 2;
+            continue;
+        }
+        let pieces = len.div_ceil(L_NP);
+        let (base, extra) = (len / pieces, len % pieces);
+        let mut c0 = 0;
+        for i in 0..pieces {
+            let np = base + usize::from(i < extra);
+            tiles.push((j0 + c0, LanePos { start: r * pitch + c0, first: np, np, pitch }));
+            c0 += np;
+        }
+        r += 1;
+    }
+}
+
+/// The GEMM into `ct` (`n` rows `ldt` apart) for `panels` panels of channels from `m0`, of which the first
+/// `mb` are kept: per k block, per block of channels, per tile of positions (`position_tiles`), per panel of
+/// `L_MR` channels.
 #[allow(clippy::too_many_arguments)]
-fn tiles(
+fn gemm_tiles(
     packed: &LanePacked,
-    (grp, m0, panels): (usize, usize, usize),
+    (grp, m0, panels, mb): (usize, usize, usize, usize),
     ldt: usize,
     fill: &impl FillB,
-    pos: &[usize],
+    tiles: &[(usize, LanePos)],
     offs: &mut Vec<usize>,
     ct: &mut [f32],
 ) -> Result<(), String> {
-    let (k, n) = (packed.k, pos.len());
-    let t = n.div_ceil(L_NP);
-    let (base, extra) = (n / t, n % t);
+    let k = packed.k;
     for k0 in (0..k).step_by(KC) {
         let k1 = (k0 + KC).min(k);
         let b = fill.direct(k0, k1, offs).ok_or("lane gemm: B is not in memory")?;
         let lb = LaneB::new(b, offs);
         for ip0 in (0..panels).step_by(MC_PANELS) {
-            let mut j0 = 0;
-            for ti in 0..t {
-                let np = base + usize::from(ti < extra);
+            for &(j0, pos) in tiles {
                 for ip in ip0..(ip0 + MC_PANELS).min(panels) {
                     let panel = packed.panel(grp, m0 / L_MR + ip).ok_or("lane gemm: no such weight panel")?;
                     let c = ct.get_mut(j0 * ldt + ip * L_MR..).ok_or("lane gemm: tile outside its scratch")?;
-                    let mut tile = LaneTile { c, ldt, accumulate: k0 > 0 };
-                    if f32_lane_tile(&panel[k0 * L_MR..k1 * L_MR], &lb, &pos[j0..j0 + np], &mut tile) != Some(true) {
+                    // A last panel of at most 16 channels takes the half tile (`mb` 103 as 96 + 16, not 128).
+                    let half = ((ip + 1) * L_MR).saturating_sub(mb) >= L_MR / 2;
+                    let mut tile = LaneTile { c, ldt, accumulate: k0 > 0, half };
+                    if f32_lane_tile(&panel[k0 * L_MR..k1 * L_MR], &lb, pos, &mut tile) != Some(true) {
                         return Err("lane gemm: a tile does not fit its operands".into());
                     }
                 }
-                j0 += np;
             }
         }
     }
@@ -194,6 +225,39 @@ fn transpose(ct: &[f32], ldt: usize, y: &mut [f32], mb: usize, n: usize) {
 
 #[cfg(test)]
 mod tests {
+    use super::{position_tiles, L_NP};
+
+    /// The tiles cover every position once, in order, each reading the B column `j / ow * pitch + j % ow` of its
+    /// position `j`, as at most `L_NP` positions in one run or two runs of one row each.
+    #[test]
+    fn position_tiles_cover_every_position_at_its_column() {
+        let mut tiles = Vec::new();
+        for ow in 1..=40 {
+            for rows in [1usize, 2, 3, 7] {
+                for (n, pitch) in [(ow * rows, ow), (ow * rows, ow + 2), (ow * rows - ow / 2, ow + 1)] {
+                    position_tiles(n, ow, pitch, &mut tiles);
+                    let mut next = 0;
+                    for &(j0, p) in &tiles {
+                        assert_eq!(j0, next, "n {n} ow {ow}: tiles out of order");
+                        assert!((1..=L_NP).contains(&p.np) && (p.first == p.np || 2 * p.first == p.np), "{p:?}");
+                        for j in 0..p.np {
+                            let col = if j < p.first { p.start + j } else { p.start + p.pitch + j - p.first };
+                            let want = (j0 + j) / ow * pitch + (j0 + j) % ow;
+                            assert_eq!(col, want, "n {n} ow {ow} pitch {pitch}: position {}", j0 + j);
+                        }
+                        next += p.np;
+                    }
+                    assert_eq!(next, n, "n {n} ow {ow}: positions left out");
+                }
+            }
+        }
+        // Balanced runs that fit the planes: a 7x7 plane as 14 x 3 + 7, a row of 29 as 10 + 10 + 9.
+        position_tiles(49, 7, 9, &mut tiles);
+        assert_eq!(tiles.iter().map(|t| t.1.np).collect::<Vec<_>>(), [14, 14, 14, 7]);
+        position_tiles(29, 29, 31, &mut tiles);
+        assert_eq!(tiles.iter().map(|t| t.1.np).collect::<Vec<_>>(), [10, 10, 9]);
+    }
+
     /// The blocked transposition (16 x 16 blocks in registers, the edges one by one) puts every value where
     /// the definition does, for shapes with and without whole blocks and row pitches with slack.
     #[test]
