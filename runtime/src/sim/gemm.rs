@@ -668,6 +668,74 @@ fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_M
     }
 }
 
+/// A whole INT8 tile from its init terms straight into the output: `c[r * ldc + j] = row_init[r] + col_init[j]
+/// + sum over q, t of a[q][r][t] (as u8) * b[q][4j + t] (as i8)`, wrapping i32, for all `I8_MR` rows and `I8_NR`
+/// columns. The same numbers as `dot_u8i8` on an accumulator tile holding the init terms, without the tile's
+/// round trip through memory, which costs as much as the products when k is short (grouped 1x1 convolutions).
+/// `false` (nothing written): no AVX-512 VNNI, `a` and `b` of different lengths, or `c` too short.
+pub fn dot_u8i8_into(
+    a: &[[[u8; 4]; I8_MR]],
+    b: &[I8Panel],
+    row_init: &[i32; I8_MR],
+    col_init: &[i32; I8_NR],
+    c: &mut [i32],
+    ldc: usize,
+) -> bool {
+    let fits = (I8_MR - 1).checked_mul(ldc).and_then(|e| e.checked_add(I8_NR)).is_some_and(|e| e <= c.len());
+    if a.len() != b.len() || !fits || !has_vnni() {
+        return false;
+    }
+    #[cfg(all(target_arch = "x86_64", accel_avx512))]
+    // SAFETY: `has_vnni` saw the CPU report avx512f, avx512bw and avx512vnni, all that `vnni_into` enables.
+    unsafe {
+        vnni_into(a, b, row_init, col_init, c, ldc)
+    };
+    has_vnni()
+}
+
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn vnni_into(
+    a: &[[[u8; 4]; I8_MR]],
+    b: &[I8Panel],
+    row_init: &[i32; I8_MR],
+    col_init: &[i32; I8_NR],
+    c: &mut [i32],
+    ldc: usize,
+) {
+    use std::arch::x86_64::{__m512i, _mm512_add_epi32, _mm512_dpbusd_epi32, _mm512_loadu_si512};
+    use std::arch::x86_64::{_mm512_set1_epi32, _mm512_storeu_si512};
+    let (lo, hi) = col_init.split_at(16);
+    // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit load reads.
+    let (k0, k1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
+    let mut acc: [[__m512i; 2]; I8_MR] = std::array::from_fn(|r| {
+        let ri = _mm512_set1_epi32(row_init[r]);
+        [_mm512_add_epi32(ri, k0), _mm512_add_epi32(ri, k1)]
+    });
+    for (aq, bq) in a.iter().zip(b) {
+        let (lo, hi) = bq.split_at(64);
+        // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
+        // 512-bit load reads exactly 64 bytes from its pointer.
+        let (b0, b1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
+        for (cr, ar) in acc.iter_mut().zip(aq) {
+            let av = _mm512_set1_epi32(i32::from_le_bytes(*ar));
+            cr[0] = _mm512_dpbusd_epi32(cr[0], av, b0);
+            cr[1] = _mm512_dpbusd_epi32(cr[1], av, b1);
+        }
+    }
+    for (r, cr) in acc.iter().enumerate() {
+        // `dot_u8i8_into` checked that every row's `I8_NR` outputs lie inside `c`.
+        let Some(row) = c.get_mut(r * ldc..r * ldc + I8_NR) else { return };
+        let (lo, hi) = row.split_at_mut(16);
+        // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit store writes.
+        unsafe {
+            _mm512_storeu_si512(lo.as_mut_ptr().cast(), cr[0]);
+            _mm512_storeu_si512(hi.as_mut_ptr().cast(), cr[1]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

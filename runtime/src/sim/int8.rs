@@ -16,7 +16,7 @@
 //! cached by `scratch`) and buffers reused across commands (`Int8Scratch`); the public kernels pack per call.
 use super::conv::{im2col, ConvGeom};
 use super::depthwise_i8::depthwise_i8;
-use super::gemm::{dispatch, dot_u8i8, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
+use super::gemm::{dispatch, dot_u8i8, dot_u8i8_into, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
 use super::phase_i8::PhaseI8;
 use rayon::prelude::*;
 
@@ -343,6 +343,14 @@ fn core(pa: &[APanel], pb: &[I8Panel], (m, n): (usize, usize), init: Init<'_>, c
                 for ipl in 0..rows.div_ceil(MR) {
                     let ip = r0 / MR + ipl;
                     let live = MR.min(rows - ipl * MR);
+                    // A whole tile in one k block: from its init terms straight into the output.
+                    if q0 == 0 && q1 == kq && live == MR && cols == NR {
+                        let ri: [i32; MR] = std::array::from_fn(|r| row_init[r0 + ipl * MR + r]);
+                        let dst = &mut cb[ipl * MR * ldc + j0..];
+                        if dot_u8i8_into(&pa[ip * kq..ip * kq + kq], bpan, &ri, &colv, dst, ldc) {
+                            continue;
+                        }
+                    }
                     // The tile starts from the init terms (first k block) or what earlier blocks summed, and the
                     // microkernel adds to it; rows and columns past the output are computed, never stored.
                     // Plain loops over fixed-size rows (not `array::from_fn`, which stays a call per element).
