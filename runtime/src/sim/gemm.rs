@@ -634,12 +634,30 @@ pub fn dot_u8i8(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; 
     has_vnni()
 }
 
+/// The k loop both VNNI tiles share: per step, the two B vectors and one `vpdpbusd` per row and half.
+#[cfg(all(target_arch = "x86_64", accel_avx512))]
+macro_rules! vnni_steps {
+    ($a:expr, $b:expr, $acc:ident) => {
+        for (aq, bq) in $a.iter().zip($b) {
+            use std::arch::x86_64::{_mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32};
+            let (lo, hi) = bq.split_at(64);
+            // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
+            // 512-bit load reads exactly 64 bytes from its pointer.
+            let (b0, b1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
+            for (cr, ar) in $acc.iter_mut().zip(aq) {
+                let av = _mm512_set1_epi32(i32::from_le_bytes(*ar));
+                cr[0] = _mm512_dpbusd_epi32(cr[0], av, b0);
+                cr[1] = _mm512_dpbusd_epi32(cr[1], av, b1);
+            }
+        }
+    };
+}
+
 #[cfg(all(target_arch = "x86_64", accel_avx512))]
 #[allow(clippy::incompatible_msrv)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_MR]) {
-    use std::arch::x86_64::_mm512_storeu_si512;
-    use std::arch::x86_64::{__m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32};
+    use std::arch::x86_64::{__m512i, _mm512_loadu_si512, _mm512_storeu_si512};
     // The accumulators start from `acc` (the sums wrap, so adding at the start or at the end is the same).
     let mut c: [[__m512i; 2]; I8_MR] = std::array::from_fn(|r| {
         let (lo, hi) = acc[r].split_at(16);
@@ -647,17 +665,7 @@ fn dot_vnni(a: &[[[u8; 4]; I8_MR]], b: &[I8Panel], acc: &mut [[i32; I8_NR]; I8_M
         // unaligned 512-bit load reads.
         unsafe { [_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())] }
     });
-    for (aq, bq) in a.iter().zip(b) {
-        let (lo, hi) = bq.split_at(64);
-        // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
-        // 512-bit load reads exactly 64 bytes from its pointer.
-        let (b0, b1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
-        for (cr, ar) in c.iter_mut().zip(aq) {
-            let av = _mm512_set1_epi32(i32::from_le_bytes(*ar));
-            cr[0] = _mm512_dpbusd_epi32(cr[0], av, b0);
-            cr[1] = _mm512_dpbusd_epi32(cr[1], av, b1);
-        }
-    }
+    vnni_steps!(a, b, c);
     for (cr, accr) in c.iter().zip(acc.iter_mut()) {
         let (lo, hi) = accr.split_at_mut(16);
         // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit store writes.
@@ -704,8 +712,7 @@ fn vnni_into(
     c: &mut [i32],
     ldc: usize,
 ) {
-    use std::arch::x86_64::{__m512i, _mm512_add_epi32, _mm512_dpbusd_epi32, _mm512_loadu_si512};
-    use std::arch::x86_64::{_mm512_set1_epi32, _mm512_storeu_si512};
+    use std::arch::x86_64::{__m512i, _mm512_add_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_storeu_si512};
     let (lo, hi) = col_init.split_at(16);
     // SAFETY: `lo` and `hi` are exactly 16 i32 = 64 bytes each, what an unaligned 512-bit load reads.
     let (k0, k1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
@@ -713,17 +720,7 @@ fn vnni_into(
         let ri = _mm512_set1_epi32(row_init[r]);
         [_mm512_add_epi32(ri, k0), _mm512_add_epi32(ri, k1)]
     });
-    for (aq, bq) in a.iter().zip(b) {
-        let (lo, hi) = bq.split_at(64);
-        // SAFETY: `lo` and `hi` are exactly 64 bytes each (a 128-byte array split in half), and an unaligned
-        // 512-bit load reads exactly 64 bytes from its pointer.
-        let (b0, b1) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
-        for (cr, ar) in acc.iter_mut().zip(aq) {
-            let av = _mm512_set1_epi32(i32::from_le_bytes(*ar));
-            cr[0] = _mm512_dpbusd_epi32(cr[0], av, b0);
-            cr[1] = _mm512_dpbusd_epi32(cr[1], av, b1);
-        }
-    }
+    vnni_steps!(a, b, acc);
     for (r, cr) in acc.iter().enumerate() {
         // `dot_u8i8_into` checked that every row's `I8_NR` outputs lie inside `c`.
         let Some(row) = c.get_mut(r * ldc..r * ldc + I8_NR) else { return };
