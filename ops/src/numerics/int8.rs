@@ -9,12 +9,14 @@
 //! - `Conv`: X i8 `[N,C,H,W]`, W i8, B i32 `[K]`, Q, optional residual R i8 of the output's shape -> i8.
 //! - `Gemm`: A i8 `[M,K]`, B i8 (`trans_b` allowed), C i32 `[N]`, Q; `alpha = beta = 1`, no `trans_a` -> i8.
 //! - `MatMul`: A i8 `[..., M, K]`, B i8 `[K, N]`, C i32 `[N]`, Q -> i8.
+use super::conv_rows::{Padding, PlaneConv};
 use super::requant::{QuantParams, HEADER_WORDS, TABLE_WORDS};
 use super::{want, ConvGeom};
 use crate::error::OpError;
 use crate::op::{Conv, Gemm};
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
+use rayon::prelude::*;
 
 /// One `mac.conv` block in int8: `acc = bias + sum (x - x_zero) * w` (wrapping i32; padding contributes 0),
 /// then `QuantParams::output` with the channel's multiplier, the optional residual element and the table.
@@ -32,29 +34,28 @@ pub fn conv(
     if residual.is_some_and(|r| r.len() != y.len()) {
         return Err(OpError::shape(4, format!("residual must have the output's {} elements", y.len())));
     }
-    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
-    let [kh, kw] = g.kernel;
-    let xz = q.header.x_zero;
-    for oc in 0..g.out_c {
-        let grp = oc / kg;
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let mut acc = bias[oc];
-                for ic in 0..cg {
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            if let Some(i) = g.input_index(grp * cg + ic, oy, ox, ky, kx) {
-                                let wv = w[((oc * cg + ic) * kh + ky) * kw + kx] as i32;
-                                acc = acc.wrapping_add((x[i] as i32).wrapping_sub(xz).wrapping_mul(wv));
-                            }
-                        }
-                    }
-                }
-                let at = (oc * g.out_h + oy) * g.out_w + ox;
-                y[at] = q.output(acc, oc, residual.map(|r| r[at]));
-            }
-        }
+    // Wrapping i32 sums do not depend on the order, so the row-structured loops give the definition's values
+    // (`conv_per_element` in the tests writes it out): `bias + sum over taps inside the input of
+    // (x - x_zero) * w`, then `output`.
+    let plane = g.out_h * g.out_w;
+    if plane == 0 {
+        return Ok(());
     }
+    let xz = q.header.x_zero;
+    let xi: Vec<i32> = x.iter().map(|&v| (v as i32).wrapping_sub(xz)).collect();
+    let wi: Vec<i32> = w.iter().map(|&v| v as i32).collect();
+    let rows = PlaneConv::new(g, Padding::Skip);
+    let xi = rows.prepare(&xi);
+    let block = rows.block();
+    y.par_chunks_mut(plane * block).enumerate().for_each(|(i, y_planes)| {
+        let oc0 = i * block;
+        let mut acc: Vec<i32> = (0..y_planes.len()).map(|j| bias[oc0 + j / plane]).collect();
+        rows.accumulate(&xi, &wi, oc0, &mut acc);
+        let at = oc0 * plane;
+        for (j, (o, a)) in y_planes.iter_mut().zip(acc).enumerate() {
+            *o = q.output(a, oc0 + j / plane, residual.map(|r| r[at + j]));
+        }
+    });
     Ok(())
 }
 

@@ -37,6 +37,7 @@
 //! `Op::infer` / `Op::eval` hand `Conv`, `Gemm` and `MatMul` nodes whose first input is BF16 or I8 to
 //! `infer` / `eval` here; their input conventions are in `bf16` and `int8`.
 pub mod bf16;
+pub(crate) mod conv_rows;
 pub mod convert;
 pub mod int8;
 pub mod pool;
@@ -44,7 +45,7 @@ pub mod requant;
 pub mod table;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::error::OpError;
 use crate::op::Op;

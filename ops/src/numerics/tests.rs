@@ -316,3 +316,167 @@ fn leaky_relu_requantization() {
     let plain = QuantHeader { y_zero: 3, ..Default::default() };
     assert_eq!(output(-50, unit, &plain, None), -47);
 }
+
+/// `bf16::conv`'s definition written out one element at a time: bias, then every tap in (ic, ky, kx) order
+/// reading zero in the padding, then residual, activation and one rounding.
+fn bf16_conv_per_element(
+    g: &ConvGeom,
+    x: &[bf16],
+    w: &[bf16],
+    bias: &[f32],
+    residual: Option<&[bf16]>,
+    act: Option<UnaryOp>,
+) -> Vec<bf16> {
+    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+    let [kh, kw] = g.kernel;
+    let mut y = Vec::new();
+    for oc in 0..g.out_c {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let mut acc = bias[oc];
+                for ic in 0..cg {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let xv = g.input_index(oc / kg * cg + ic, oy, ox, ky, kx).map_or(0.0, |i| x[i].to_f32());
+                            acc += xv * w[((oc * cg + ic) * kh + ky) * kw + kx].to_f32();
+                        }
+                    }
+                }
+                if let Some(r) = residual {
+                    acc += r[y.len()].to_f32();
+                }
+                y.push(round(act.map_or(acc, |a| a.apply(acc))));
+            }
+        }
+    }
+    y
+}
+
+/// The row-structured bf16 kernel gives exactly the per-element definition's bits over strides, dilations,
+/// padding, groups, pointwise shapes and blocks whose rows run past the input; signed zeros (a `-0` bias plus
+/// a padded tap's `+0` product is `+0`) and an infinite weight (`0 * inf` in the padding is NaN) included.
+#[test]
+fn bf16_conv_rows_match_the_per_element_definition_bit_for_bit() {
+    let mut next = xorshift(0x2545f4914f6cdd1d);
+    for case in 0..400 {
+        let (g, cg) = random_block(&mut next);
+        let mut vals = |len: usize, zeros: bool| {
+            (0..len)
+                .map(|_| match next(if zeros { 8 } else { 1000 }) {
+                    0 if zeros => bf16::ZERO,
+                    1 if zeros => bf16::NEG_ZERO,
+                    v => bf16::from_f32(v as f32 / 97.0 - 5.0),
+                })
+                .collect::<Vec<bf16>>()
+        };
+        let x = vals(g.in_c * g.in_h * g.in_w, true);
+        let mut w = vals(g.out_c * cg * g.kernel[0] * g.kernel[1], true);
+        if case % 50 == 7 {
+            w[0] = bf16::INFINITY;
+        }
+        let bias: Vec<f32> = (0..g.out_c).map(|i| if i % 2 == 0 { -0.0 } else { i as f32 / 3.0 }).collect();
+        let residual = (case % 3 == 0).then(|| vals(g.out_c * g.out_h * g.out_w, false));
+        let act = [None, Some(UnaryOp::Relu)][case % 2];
+        let mut got = vec![bf16::ZERO; g.out_c * g.out_h * g.out_w];
+        super::bf16::conv(&g, &x, &w, Some(&bias), residual.as_deref(), act, &mut got).unwrap();
+        let want = bf16_conv_per_element(&g, &x, &w, &bias, residual.as_deref(), act);
+        let bits = |v: &[bf16]| v.iter().map(|b| b.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{g:?}");
+    }
+}
+
+/// `int8::conv`'s definition one element at a time: bias plus `(x - x_zero) * w` over the taps inside the
+/// input (the padding reads the zero point), wrapping in i32, then `output`.
+fn int8_conv_per_element(
+    g: &ConvGeom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    q: &QuantParams,
+    residual: Option<&[i8]>,
+) -> Vec<i8> {
+    let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
+    let [kh, kw] = g.kernel;
+    let mut y = Vec::new();
+    for oc in 0..g.out_c {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let mut acc = bias[oc];
+                for ic in 0..cg {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            if let Some(i) = g.input_index(oc / kg * cg + ic, oy, ox, ky, kx) {
+                                let wv = w[((oc * cg + ic) * kh + ky) * kw + kx] as i32;
+                                acc = acc.wrapping_add((x[i] as i32).wrapping_sub(q.header.x_zero).wrapping_mul(wv));
+                            }
+                        }
+                    }
+                }
+                let r = residual.map(|r| r[y.len()]);
+                y.push(q.output(acc, oc, r));
+            }
+        }
+    }
+    y
+}
+
+/// The row-structured int8 kernel gives the per-element definition's values over strides, dilations,
+/// padding, groups, pointwise shapes, zero points, per-channel multipliers and residuals.
+#[test]
+fn int8_conv_rows_match_the_per_element_definition() {
+    let mut next = xorshift(0x9e3779b97f4a7c15);
+    for case in 0..400 {
+        let (g, cg) = random_block(&mut next);
+        let mut bytes = |len: usize| (0..len).map(|_| (next(256) as i32 - 128) as i8).collect::<Vec<i8>>();
+        let (x, w) = (bytes(g.in_c * g.in_h * g.in_w), bytes(g.out_c * cg * g.kernel[0] * g.kernel[1]));
+        let residual = (case % 3 == 0).then(|| bytes(g.out_c * g.out_h * g.out_w));
+        let bias: Vec<i32> = (0..g.out_c).map(|_| next(20001) as i32 - 10000).collect();
+        let header = QuantHeader {
+            x_zero: next(11) as i32 - 5,
+            y_zero: next(21) as i32 - 10,
+            r_zero: next(5) as i32 - 2,
+            r_mult: if residual.is_some() { (1 << 30) + next(1 << 29) as i32 } else { 0 },
+            r_shift: next(4) as i32 - 1,
+            ..Default::default()
+        };
+        let channels = (0..g.out_c).map(|_| ((1 << 30) + next(1 << 30) as i32, next(12) as i32 - 10)).collect();
+        let q = QuantParams { header, table: None, channels };
+        let mut got = vec![0i8; g.out_c * g.out_h * g.out_w];
+        super::int8::conv(&g, &x, &w, &bias, &q, residual.as_deref(), &mut got).unwrap();
+        assert_eq!(got, int8_conv_per_element(&g, &x, &w, &bias, &q, residual.as_deref()), "{g:?}");
+    }
+}
+
+/// A small deterministic random source: `next(m)` is in `0..m`.
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |m: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % m as u64) as usize
+    }
+}
+
+/// A random convolution block (and its input channels per group) of the shapes the row-structured kernels
+/// treat apart: strides, dilations, padding, groups, output rows past the input, and a quarter pointwise.
+fn random_block(next: &mut impl FnMut(usize) -> usize) -> (ConvGeom, usize) {
+    let groups = 1 + next(3);
+    let (cg, kg) = (1 + next(9), 1 + next(9));
+    let mut g = ConvGeom {
+        in_c: cg * groups,
+        in_h: 1 + next(8),
+        in_w: 1 + next(8),
+        out_c: kg * groups,
+        out_h: 1 + next(8),
+        out_w: 1 + next(8),
+        kernel: [1 + next(4), 1 + next(4)],
+        stride: [1 + next(3), 1 + next(3)],
+        dilation: [1 + next(2), 1 + next(2)],
+        pad: [next(3), next(3)],
+        groups,
+    };
+    if next(4) == 0 {
+        (g.kernel, g.stride, g.pad, g.out_h, g.out_w) = ([1, 1], [1, 1], [0, 0], g.in_h, g.in_w);
+    }
+    (g, cg)
+}

@@ -2,6 +2,8 @@
 use super::unary::UnaryOp;
 use super::util::{arity, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
+use crate::numerics::conv_rows::{Padding, PlaneConv};
+use crate::numerics::ConvGeom;
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
 use rayon::prelude::*;
@@ -95,10 +97,12 @@ impl Conv {
         let residual = if inputs.len() > 3 { Some(f32_input(inputs, 3)?) } else { None };
         let [n, c, h, wd] = inputs[0].dims()[..] else { return Err(OpError::shape(0, "rank")) };
         let [_, k, oh, ow] = out.shape.dims()[..] else { return Err(OpError::shape(0, "rank")) };
-        let (cg, kg) = (c / self.group, k / self.group);
+        let cg = c / self.group;
         let [kh, kw] = self.kernel;
         let plane = oh * ow;
-        let consistent = x.len() == n * c * h * wd
+        let consistent = c % self.group == 0
+            && k % self.group == 0
+            && x.len() == n * c * h * wd
             && w.len() >= k * cg * kh * kw
             && bias.is_none_or(|b| b.len() >= k)
             && residual.is_none_or(|r| r.len() == n * k * plane)
@@ -111,45 +115,22 @@ impl Conv {
             return f32_output(out, y);
         }
         // Each output element is `bias + sum over (ic, ky, kx) of x * w`, added in that order (taps outside the
-        // input skipped), then the residual, then the activation. The loops run over whole output rows (or the
-        // whole plane of a 1x1 stride-1 unpadded convolution) so the innermost one vectorizes, and over output
-        // planes in parallel (calibration evaluates whole models with this), but every element sees the same
-        // operations in the same order.
-        let geom = Taps::new(self, [h, wd], [oh, ow]);
-        let whole_plane = self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4];
-        y.par_chunks_mut(plane).enumerate().for_each(|(bk, y_plane)| {
-            let (b, oc) = (bk / k, bk % k);
-            let g = oc / kg;
-            y_plane.fill(bias.map_or(0.0, |b| b[oc]));
-            let mut phases = geom.phase_scratch(wd);
-            let x_plane = |ic: usize| &x[(b * c + g * cg + ic) * h * wd..][..h * wd];
-            if whole_plane {
-                // Four input channels per pass: each element still adds their products one after another.
-                let w_oc = &w[oc * cg..][..cg];
-                let mut ic = 0;
-                while ic + 4 <= cg {
-                    let xs = [x_plane(ic), x_plane(ic + 1), x_plane(ic + 2), x_plane(ic + 3)];
-                    axpy4(y_plane, xs, [w_oc[ic], w_oc[ic + 1], w_oc[ic + 2], w_oc[ic + 3]]);
-                    ic += 4;
-                }
-                for (ic, &wv) in w_oc.iter().enumerate().skip(ic) {
-                    axpy(y_plane, x_plane(ic), wv);
-                }
+        // input skipped), then the residual, then the activation; `PlaneConv` computes a plane at a time, and the
+        // planes run in parallel (calibration evaluates whole models with this).
+        let geom = ConvGeom::of_conv(self, inputs[0].dims(), out.shape.dims())?;
+        let rows = PlaneConv::new(&geom, Padding::Skip);
+        let images: Vec<_> = (0..n).map(|b| rows.prepare(&x[b * c * h * wd..][..c * h * wd])).collect();
+        let block = rows.block();
+        y.par_chunks_mut(plane * block).enumerate().for_each(|(i, y_planes)| {
+            let (b, oc0) = (i * block / k, i * block % k);
+            for (o, y_plane) in y_planes.chunks_mut(plane).enumerate() {
+                y_plane.fill(bias.map_or(0.0, |b| b[oc0 + o]));
             }
-            for ic in (0..cg).filter(|_| !whole_plane) {
-                let x_plane = x_plane(ic);
-                let w_ic = &w[(oc * cg + ic) * kh * kw..][..kh * kw];
-                for ky in 0..kh {
-                    for (oy, row) in y_plane.chunks_mut(ow).enumerate() {
-                        let Some(iy) = geom.input_row(oy, ky) else { continue };
-                        let x_row = &x_plane[iy * wd..][..wd];
-                        geom.row(row, x_row, &w_ic[ky * kw..][..kw], &mut phases);
-                    }
-                }
-            }
-            for (j, o) in y_plane.iter_mut().enumerate() {
+            rows.accumulate(&images[b], w, oc0, y_planes);
+            let at = i * block * plane;
+            for (j, o) in y_planes.iter_mut().enumerate() {
                 if let Some(r) = residual {
-                    *o += r[bk * plane + j];
+                    *o += r[at + j];
                 }
                 if let Some(a) = &self.act {
                     *o = a.apply(*o);
@@ -157,138 +138,6 @@ impl Conv {
             }
         });
         f32_output(out, y)
-    }
-}
-
-/// `y[i] += x[i] * w` over `y`'s length (`x` at least as long).
-#[inline(always)]
-fn axpy(y: &mut [f32], x: &[f32], w: f32) {
-    for (o, &xv) in y.iter_mut().zip(x) {
-        *o += xv * w;
-    }
-}
-
-/// `axpy` of four inputs in turn, one pass over `y`: `y[i] = y[i] + x0[i] w0 + x1[i] w1 + ...`, left to right.
-#[inline(always)]
-fn axpy4(y: &mut [f32], x: [&[f32]; 4], w: [f32; 4]) {
-    let n = y.len();
-    let [x0, x1, x2, x3] = x.map(|x| &x[..n]);
-    for i in 0..n {
-        let mut v = y[i];
-        v += x0[i] * w[0];
-        v += x1[i] * w[1];
-        v += x2[i] * w[2];
-        v += x3[i] * w[3];
-        y[i] = v;
-    }
-}
-
-/// `axpy` of three inputs in turn, one pass over `y`, left to right.
-#[inline(always)]
-fn axpy3(y: &mut [f32], x: [&[f32]; 3], w: [f32; 3]) {
-    let n = y.len();
-    let [x0, x1, x2] = x.map(|x| &x[..n]);
-    for i in 0..n {
-        let mut v = y[i];
-        v += x0[i] * w[0];
-        v += x1[i] * w[1];
-        v += x2[i] * w[2];
-        y[i] = v;
-    }
-}
-
-/// Where each kernel tap reads, computed once per evaluation instead of once per row and tap.
-struct Taps {
-    /// Per `kx`: the output columns `lo..hi` whose tap lies inside the input row, and the input column of `lo`.
-    columns: Vec<(usize, usize, usize)>,
-    /// For a 3-wide kernel at stride 1: the output columns `l..r` where all three taps lie inside the input.
-    interior: Option<(usize, usize)>,
-    sx: usize,
-    sy: usize,
-    dy: usize,
-    pad_top: usize,
-    h: usize,
-}
-
-impl Taps {
-    fn new(c: &Conv, [h, wd]: [usize; 2], [_, ow]: [usize; 2]) -> Taps {
-        let [sy, sx] = c.strides;
-        let columns: Vec<(usize, usize, usize)> = (0..c.kernel[1])
-            .map(|kx| {
-                let off = (kx * c.dilations[1]) as isize - c.pads[1] as isize;
-                let lo = if off >= 0 { 0 } else { (-off) as usize }.div_ceil(sx);
-                let hi = if (wd as isize) <= off { 0 } else { (wd as isize - off - 1) as usize / sx + 1 }.min(ow);
-                if lo >= hi {
-                    (0, 0, 0)
-                } else {
-                    (lo, hi, ((lo * sx) as isize + off) as usize)
-                }
-            })
-            .collect();
-        let interior = (c.kernel[1] == 3 && sx == 1)
-            .then(|| {
-                let l = columns.iter().map(|c| c.0).max().unwrap_or(0);
-                let r = columns.iter().map(|c| c.1).min().unwrap_or(0);
-                (l, r)
-            })
-            .filter(|(l, r)| l < r);
-        Taps { columns, interior, sx, sy, dy: c.dilations[0], pad_top: c.pads[0], h }
-    }
-
-    /// Adds one kernel row's taps `w` (in `kx` order) reading input row `x_row` to output row `row`. With three
-    /// taps at stride 1, the columns where all three lie inside the input take them in one pass (each element
-    /// still adds them left to right); the edge columns, and other kernels, take one tap per pass. A strided
-    /// row is first split into its phases so that every tap reads contiguous memory and vectorizes.
-    fn row(&self, row: &mut [f32], x_row: &[f32], w: &[f32], phases: &mut [f32]) {
-        if let (Some((l, r)), &[w0, w1, w2]) = (self.interior, w) {
-            for (&wv, &(lo, hi, first)) in w.iter().zip(&self.columns) {
-                if lo < hi.min(l) {
-                    axpy(&mut row[lo..hi.min(l)], &x_row[first..], wv);
-                }
-            }
-            let [x0, x1, x2] = [0, 1, 2].map(|kx| {
-                let (lo, _, first) = self.columns[kx];
-                &x_row[first + (l - lo)..]
-            });
-            axpy3(&mut row[l..r], [x0, x1, x2], [w0, w1, w2]);
-            for (&wv, &(lo, hi, first)) in w.iter().zip(&self.columns) {
-                let start = lo.max(r);
-                if start < hi {
-                    axpy(&mut row[start..hi], &x_row[first + (start - lo)..], wv);
-                }
-            }
-            return;
-        }
-        if self.sx == 1 {
-            for (&wv, &(lo, hi, first)) in w.iter().zip(&self.columns) {
-                axpy(&mut row[lo..hi], &x_row[first..], wv);
-            }
-            return;
-        }
-        // Strided: the input row split into its `sx` phases (columns `p, p + sx, ...` in a row each), so
-        // every tap reads contiguous memory.
-        let per_phase = x_row.len().div_ceil(self.sx);
-        for p in 0..self.sx {
-            for (d, &v) in phases[p * per_phase..].iter_mut().zip(x_row.iter().skip(p).step_by(self.sx)) {
-                *d = v;
-            }
-        }
-        for (&wv, &(lo, hi, first)) in w.iter().zip(&self.columns) {
-            if lo < hi {
-                let start = first % self.sx * per_phase + first / self.sx;
-                axpy(&mut row[lo..hi], &phases[start..], wv);
-            }
-        }
-    }
-
-    /// Scratch for `row`'s phases of one input row.
-    fn phase_scratch(&self, wd: usize) -> Vec<f32> {
-        vec![0f32; if self.sx > 1 { wd.div_ceil(self.sx) * self.sx } else { 0 }]
-    }
-
-    /// The input row that output row `oy`'s tap `ky` reads, if inside the input.
-    fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
-        (oy * self.sy + ky * self.dy).checked_sub(self.pad_top).filter(|&iy| iy < self.h)
     }
 }
 
@@ -381,16 +230,10 @@ mod tests {
     /// asymmetric padding, groups and kernels wider than the input.
     #[test]
     fn row_loops_match_the_per_element_order_bit_for_bit() {
-        let mut state = 0x9e3779b97f4a7c15u64;
-        let mut next = move |m: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % m as u64) as usize
-        };
+        let mut next = crate::numerics::tests::xorshift(0x9e3779b97f4a7c15);
         for _ in 0..300 {
             let group = 1 + next(3);
-            let (cg, kg) = (1 + next(9), 1 + next(3));
+            let (cg, kg) = (1 + next(9), 1 + next(9));
             let (kh, kw) = (1 + next(4), 1 + next(4));
             let (h, wd) = (1 + next(9), 1 + next(9));
             let mut conv = Conv {
