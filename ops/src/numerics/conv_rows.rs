@@ -241,7 +241,7 @@ fn add<T: Mac>(y: &mut [T], v: T) {
 
 /// `y[i] += x[i] * w` over `y`'s length (`x` at least as long).
 #[inline(always)]
-fn axpy<T: Mac>(y: &mut [T], x: &[T], w: T) {
+pub(crate) fn axpy<T: Mac>(y: &mut [T], x: &[T], w: T) {
     for (o, &xv) in y.iter_mut().zip(x) {
         *o = o.add(xv.mul(w));
     }

@@ -2,8 +2,10 @@
 use super::unary::UnaryOp;
 use super::util::{arity, broadcast_index, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
+use crate::numerics::conv_rows::axpy;
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Attributes of Gemm. Inputs: A `[M,K]` (or `[K,M]` transposed), B `[K,N]` (or `[N,K]`), optional C
@@ -60,21 +62,27 @@ impl Gemm {
         let (a, b) = (f32_input(inputs, 0)?, f32_input(inputs, 1)?);
         let c = if inputs.len() > 2 { Some((f32_input(inputs, 2)?, inputs[2].dims())) } else { None };
         let mut y = vec![0f32; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = 0f32;
-                for p in 0..k {
-                    let av = if self.trans_a { a[p * m + i] } else { a[i * k + p] };
-                    let bv = if self.trans_b { b[j * k + p] } else { b[p * n + j] };
-                    acc += av * bv;
-                }
-                let mut v = self.alpha * acc;
+        if n == 0 {
+            return f32_output(out, y);
+        }
+        // Each `acc[i, j]` adds `a[i, p] * b[p, j]` for `p` in order from 0.0, then `alpha`, `beta * c` and the
+        // activation: a row at a time over B in `[k, n]` layout (transposed once when `trans_b`), so every pass
+        // adds one `p` to a whole row and vectorizes; rows in parallel.
+        let b_kn: Vec<f32> =
+            if self.trans_b { (0..k * n).map(|at| b[(at % n) * k + at / n]).collect() } else { b[..k * n].to_vec() };
+        y.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for p in 0..k {
+                let av = if self.trans_a { a[p * m + i] } else { a[i * k + p] };
+                axpy(row, &b_kn[p * n..][..n], av);
+            }
+            for (j, o) in row.iter_mut().enumerate() {
+                let mut v = self.alpha * *o;
                 if let Some((c, cd)) = c {
                     v += self.beta * c[broadcast_index(&[m, n], cd, i * n + j)];
                 }
-                y[i * n + j] = self.act.map_or(v, |a| a.apply(v));
+                *o = self.act.map_or(v, |a| a.apply(v));
             }
-        }
+        });
         f32_output(out, y)
     }
 }
@@ -83,6 +91,47 @@ impl Gemm {
 mod tests {
     use super::*;
     use crate::op::Op;
+
+    /// Row-at-a-time evaluation gives the per-element definition's bits: `acc` from 0.0 adding `a[i, p] *
+    /// b[p, j]` for `p` in order, then `alpha`, `beta * c` (broadcast) and the activation; both transposes.
+    #[test]
+    fn rows_match_the_per_element_definition_bit_for_bit() {
+        let mut next = crate::numerics::tests::xorshift(0x853c49e6748fea9b);
+        for case in 0..200 {
+            let (m, k, n) = (1 + next(7), next(9), 1 + next(17));
+            let g = Gemm {
+                alpha: [1.0, 0.5][case % 2],
+                beta: [1.0, -2.0][next(2)],
+                trans_a: next(2) == 0,
+                trans_b: next(2) == 0,
+                act: [None, Some(UnaryOp::Relu)][next(2)],
+            };
+            let mut vals = |len: usize| (0..len).map(|_| next(2001) as f32 / 997.0 - 1.0).collect::<Vec<f32>>();
+            let (a, b, c) = (vals(m * k), vals(k * n), vals(n));
+            let (ad, bd) =
+                (if g.trans_a { vec![k, m] } else { vec![m, k] }, if g.trans_b { vec![n, k] } else { vec![k, n] });
+            let ts = [
+                Tensor::from_f32(ad, a.clone()).unwrap(),
+                Tensor::from_f32(bd, b.clone()).unwrap(),
+                Tensor::from_f32(vec![n], c.clone()).unwrap(),
+            ];
+            let got = g.eval(&ts.iter().collect::<Vec<_>>(), &TensorType::f32(vec![m, n])).unwrap();
+            let mut want = Vec::new();
+            for i in 0..m {
+                for j in 0..n {
+                    let mut acc = 0f32;
+                    for p in 0..k {
+                        let av = if g.trans_a { a[p * m + i] } else { a[i * k + p] };
+                        acc += av * if g.trans_b { b[j * k + p] } else { b[p * n + j] };
+                    }
+                    let v = g.alpha * acc + g.beta * c[j];
+                    want.push(g.act.map_or(v, |f| f.apply(v)).to_bits());
+                }
+            }
+            let bits: Vec<u32> = got.as_f32().unwrap().iter().map(|v| v.to_bits()).collect();
+            assert_eq!(bits, want, "{g:?} {m}x{k}x{n}");
+        }
+    }
 
     #[test]
     fn linear_layer_with_trans_b() {

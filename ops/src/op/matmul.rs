@@ -1,9 +1,11 @@
 //! Numpy-style batched matrix multiply (ONNX MatMul).
 use super::util::{arity, broadcast_index, f32_input, f32_output, want_dtype};
 use crate::error::OpError;
+use crate::numerics::conv_rows::axpy;
 use crate::shape::{broadcast, Shape};
 use crate::tensor::{Tensor, TensorType};
 use crate::DType;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// MatMul has no attributes; 1-D operands are promoted as numpy does.
@@ -65,19 +67,20 @@ impl MatMul {
         let (a, b) = (f32_input(inputs, 0)?, f32_input(inputs, 1)?);
         let nb: usize = d.batch.iter().product();
         let mut y = vec![0f32; out.shape.numel()];
-        for bi in 0..nb {
+        if d.n == 0 || y.len() != nb * d.m * d.n {
+            return f32_output(out, y);
+        }
+        // `y[i, j] = sum over p of a[i, p] * b[p, j]`, `p` in order from 0.0: a row of `y` at a time (every
+        // element of it adds `a[i, p] * b[p, :]` for one `p` per pass, so the pass vectorizes), rows in parallel.
+        y.par_chunks_mut(d.n).enumerate().for_each(|(r, row)| {
+            let (bi, i) = (r / d.m, r % d.m);
             let ab = broadcast_index(&d.batch, &d.a_batch, bi);
             let bb = broadcast_index(&d.batch, &d.b_batch, bi);
-            for i in 0..d.m {
-                for j in 0..d.n {
-                    let mut acc = 0f32;
-                    for p in 0..d.k {
-                        acc += a[(ab * d.m + i) * d.k + p] * b[(bb * d.k + p) * d.n + j];
-                    }
-                    y[(bi * d.m + i) * d.n + j] = acc;
-                }
+            let a_row = &a[(ab * d.m + i) * d.k..][..d.k];
+            for (p, &av) in a_row.iter().enumerate() {
+                axpy(row, &b[(bb * d.k + p) * d.n..][..d.n], av);
             }
-        }
+        });
         f32_output(out, y)
     }
 }
