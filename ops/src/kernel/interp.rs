@@ -44,8 +44,8 @@ pub fn reduce_step(op: ReduceFn, acc: f32, x: f32) -> f32 {
     match op {
         ReduceFn::Sum => acc + x,
         ReduceFn::Prod => acc * x,
-        ReduceFn::Max => math::max(&mut ScalarMath, acc, x),
-        ReduceFn::Min => math::min(&mut ScalarMath, acc, x),
+        ReduceFn::Max => math::reduce_max(&mut ScalarMath, acc, x),
+        ReduceFn::Min => math::reduce_min(&mut ScalarMath, acc, x),
     }
 }
 

@@ -71,6 +71,21 @@ pub fn min<M: FloatOps>(m: &mut M, a: M::F, b: M::F) -> M::F {
     m.fselect(nan, a, t)
 }
 
+/// One step of a max reduction: `acc < x ? x : acc`, one `maxps` (`maxps x, acc` returns its second operand
+/// when either is NaN or they are equal), so the accumulator's dependency chain is one instruction per step. A
+/// NaN element is ignored, as `max` ignores a NaN operand (an accumulator starts at -inf and is never NaN); of
+/// equal elements the accumulator keeps the one it has, so of +0 and -0 the earlier in its partial wins.
+pub fn reduce_max<M: FloatOps>(m: &mut M, acc: M::F, x: M::F) -> M::F {
+    let lt = m.fcmp(CmpFn::Lt, acc, x);
+    m.fselect(lt, x, acc)
+}
+
+/// One step of a min reduction: `x < acc ? x : acc` (one `minps`; see `reduce_max`).
+pub fn reduce_min<M: FloatOps>(m: &mut M, acc: M::F, x: M::F) -> M::F {
+    let lt = m.fcmp(CmpFn::Lt, x, acc);
+    m.fselect(lt, x, acc)
+}
+
 /// `e^x`: n = round(x log2 e), r = x - n ln 2 (ln 2 in two parts, fused), e^r by a degree-6 polynomial in
 /// Horner form with fused multiply-adds (coefficients fitted for relative error on [-ln2/2, ln2/2]: 0.86 ulp
 /// in f32), times 2^n assembled in the exponent bits. 14 vector instructions on x86 with FMA.

@@ -156,7 +156,8 @@ pub enum CmpFn {
     Ge,
 }
 
-/// The combining function of a reduction over f32.
+/// The combining function of a reduction over f32. `Max`/`Min` ignore NaN elements and, of equal elements
+/// (+0 and -0), keep the earlier one in each partial (`math::reduce_max`: one `maxps` per step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ReduceFn {
     Sum,
@@ -183,7 +184,8 @@ pub enum Inst {
         extent: u64,
     },
     /// A reduction over `0..extent` of the f32 value named by the matching `End`; yields the reduction
-    /// variable (`I64`) inside the body. The body is pure (no stores, copies or loops). The order is fixed:
+    /// variable (`I64`) inside the body. The body has no loops or copies (nested reductions are allowed); it may
+    /// store, so that one pass can write elements and sum them (softmax's exponentials). The order is fixed:
     /// element `j` goes into partial `j % PARTIALS` (each starting at the identity of `op`), and the result is
     /// `combine`d from the partials. This is what three 4-lane SIMD accumulators compute, so native code agrees
     /// bit for bit.

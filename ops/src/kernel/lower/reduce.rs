@@ -1,5 +1,6 @@
 //! Reduction lowerings: ReduceMean/Sum/Max/Min/Prod over any set of axes (kept axes as loops, reduced axes as
-//! nested `Reduce`s, adjacent axes merged) and Softmax/LogSoftmax (max, exponentials, their sum, normalize).
+//! nested `Reduce`s, adjacent axes merged) and Softmax/LogSoftmax (max; exponentials stored and summed in one
+//! pass; normalize).
 use super::{close, declare, loop_or_zero, row_major};
 use crate::kernel::build::Builder;
 use crate::kernel::{BinaryFn, Kernel, KernelError, ReduceFn, UnaryFn, ValueId};
@@ -40,19 +41,16 @@ pub(super) fn softmax(s: &Softmax, inputs: &[TensorType], output: &TensorType) -
         b.store(out, ix, y);
         b.end();
     } else {
-        // The exponentials go to the output first, then are summed and divided in place: `exp` once per
-        // element (a row is usually small enough to stay in cache between the passes). Reduction bodies are
-        // pure, so the sum cannot store them itself.
-        let j = b.loop_(len);
+        // The exponentials go to the output and are summed in the same pass (a reduction body may store);
+        // then divided in place: `exp` once per element (a row is usually small enough to stay in cache
+        // between the passes). Element j still goes into partial j % PARTIALS, as a separate sum over the
+        // stored values would add them.
+        let j = b.reduce(ReduceFn::Sum, len);
         let ix = at(&mut b, j);
         let x = b.load(ins[0], ix);
         let e = b.sub(x, max);
         let e = b.un(UnaryFn::Exp, e);
         b.store(out, ix, e);
-        b.end();
-        let j = b.reduce(ReduceFn::Sum, len);
-        let ix = at(&mut b, j);
-        let e = b.load(out, ix);
         let sum = b.end_reduce(e);
         // One division per row, then a multiply per element (a vector division costs several multiplies;
         // the reciprocal adds at most one rounding, well inside the reference tolerance).

@@ -146,3 +146,25 @@ fn min_max_ignore_a_nan_operand() {
     assert_eq!(math::max(m, 2.0, 3.0), 3.0);
     assert_eq!(math::min(m, 2.0, 3.0), 2.0);
 }
+
+/// The reduction steps are `max`/`min` for every accumulator a reduction can hold (never NaN): a NaN element is
+/// ignored, and of two equal values (+0 and -0) the accumulator keeps its own.
+#[test]
+fn reduction_steps_are_min_max_keeping_the_accumulator_on_ties() {
+    let m = &mut ScalarMath;
+    let mut rng = Rng::new(41);
+    let mut special = vec![0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE, 1e-45];
+    special.extend((0..64).map(|_| rng.f32(-4.0, 4.0)));
+    let nans = [f32::NAN, -f32::NAN, f32::from_bits(0x7f80_0001)];
+    for &acc in &special {
+        for &x in special.iter().chain(&nans) {
+            let tie = acc == x;
+            let want = if tie { acc } else { math::max(m, acc, x) };
+            assert_eq!(math::reduce_max(m, acc, x).to_bits(), want.to_bits(), "max({acc:?}, {x:?})");
+            let want = if tie { acc } else { math::min(m, acc, x) };
+            assert_eq!(math::reduce_min(m, acc, x).to_bits(), want.to_bits(), "min({acc:?}, {x:?})");
+        }
+    }
+    assert_eq!(math::reduce_max(m, 0.0, -0.0).to_bits(), 0.0f32.to_bits());
+    assert_eq!(math::reduce_max(m, -0.0, 0.0).to_bits(), (-0.0f32).to_bits());
+}

@@ -139,15 +139,31 @@ fn effects_where_they_may_not_be() {
     b.store(x, i, v);
     rejects(b.finish(), "not an output");
 
-    let mut b = Builder::new("store-in-reduce");
-    let y = b.output(DType::F32, 1);
+    let mut b = Builder::new("copy-in-reduce");
+    let x = b.input(DType::F32, 2);
+    let y = b.output(DType::F32, 2);
     let j = b.reduce(crate::kernel::ReduceFn::Sum, 2);
+    b.copy(y, j, x, j);
     let v = b.f32(0.0);
-    let z = b.i64(0);
-    b.store(y, z, v);
-    let _ = j;
     b.end_reduce(v);
-    rejects(b.finish(), "store inside a reduction");
+    rejects(b.finish(), "copy inside a reduction");
+
+    // A reduction may store (softmax writes its exponentials while summing them), to outputs only.
+    let mut b = Builder::new("store-in-reduce");
+    let x = b.input(DType::F32, 2);
+    let y = b.output(DType::F32, 2);
+    let j = b.reduce(crate::kernel::ReduceFn::Sum, 2);
+    let v = b.load(x, j);
+    b.store(y, j, v);
+    b.end_reduce(v);
+    accepts(b.finish());
+    let mut b = Builder::new("store-input-in-reduce");
+    let x = b.input(DType::F32, 2);
+    let j = b.reduce(crate::kernel::ReduceFn::Sum, 2);
+    let v = b.load(x, j);
+    b.store(x, j, v);
+    b.end_reduce(v);
+    rejects(b.finish(), "not an output");
 
     let mut b = Builder::new("loop-in-reduce");
     b.reduce(crate::kernel::ReduceFn::Sum, 2);

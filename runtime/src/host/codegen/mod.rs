@@ -226,8 +226,8 @@ impl Translator<'_, '_> {
         match op {
             ReduceFn::Sum => m.b.ins().fadd(acc, x),
             ReduceFn::Prod => m.b.ins().fmul(acc, x),
-            ReduceFn::Max => accel_ops::kernel::math::max(&mut m, acc, x),
-            ReduceFn::Min => accel_ops::kernel::math::min(&mut m, acc, x),
+            ReduceFn::Max => accel_ops::kernel::math::reduce_max(&mut m, acc, x),
+            ReduceFn::Min => accel_ops::kernel::math::reduce_min(&mut m, acc, x),
         }
     }
 

@@ -2,19 +2,20 @@
 //! iterations when `vector::plan` allows, then a scalar loop over the rest. A reduction keeps its `PARTIALS`
 //! partials in the lanes of `VACCS` vector accumulators (vector iteration v steps accumulator v % VACCS, so
 //! lane l of accumulator k holds partial 4k + l), spills them to a stack slot and carries them into the scalar
-//! loop as rotating accumulators: this is exactly the order `Inst::Reduce` defines, so native code and the
-//! interpreter agree bit for bit.
-use super::math::{ClifMath, Wide, WideMath, MAX_WIDE};
+//! loop as rotating accumulators, or combines them in the lanes when no scalar iteration is left: this is
+//! exactly the order `Inst::Reduce` defines, so native code and the interpreter agree bit for bit.
+use super::math::{cast_flags, ClifMath, Wide, WideMath, MAX_WIDE};
 use super::{rotate, vector, Translator};
 use crate::host::HostError;
 use accel_ops::kernel::math as kmath;
 use accel_ops::kernel::{Inst, ReduceFn, UnaryFn, PARTIALS};
-use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, ConstantData, InstBuilder, StackSlotData, StackSlotKind, Value};
 
 /// Vector iterations per trip of the unrolled vector loop (Cranelift does not unroll). 6 measured best for the
 /// unfused `exp` on Zen 4 (4: too little overlap; 8 and more: spills, x86-64 has 16 xmm registers); the fused
 /// `exp` runs as fast with 4 as with 6. A multiple of `VACCS`.
 const UNROLL: i64 = MAX_WIDE as i64;
+// A reduction over a math chain unrolls by `VACCS` instead (`Translator::unroll`).
 
 /// The vector accumulators of a reduction: independent dependency chains (a max or an add per vector each).
 const VACCS: usize = PARTIALS / 4;
@@ -43,19 +44,26 @@ impl Translator<'_, '_> {
                 Some(op) => vec![self.identity(op, true); VACCS],
                 None => Vec::new(),
             };
-            // The unrolled loop, then the remaining vectors (fewer than `UNROLL`, known at compile time) as one
+            // The unrolled loop, then the remaining vectors (fewer than `unroll`, known at compile time) as one
             // straight-line trip: both cover multiples of 4 elements, so lanes stay partials.
-            let big = if m >= 4 * UNROLL { m - m % (4 * UNROLL) } else { 0 };
+            let unroll = self.unroll(opener, end, reduce.is_some());
+            let big = if m >= 4 * unroll { m - m % (4 * unroll) } else { 0 };
             if big > 0 {
-                let l = self.open_loop(0, big, 4 * UNROLL, &vaccs, types::F32X4);
+                let l = self.open_loop(0, big, 4 * unroll, &vaccs, types::F32X4);
                 let lane0s: Vec<Value> =
-                    (0..UNROLL).map(|u| if u == 0 { l.j } else { self.b.ins().iadd_imm_s(l.j, 4 * u) }).collect();
+                    (0..unroll).map(|u| if u == 0 { l.j } else { self.b.ins().iadd_imm_s(l.j, 4 * u) }).collect();
                 let next = self.vector_body(plan, opener, end, &lane0s, &l.accs, reduce)?;
-                vaccs = self.close_loop(&l, 4 * UNROLL, &next);
+                vaccs = self.close_loop(&l, 4 * unroll, &next);
             }
             if big < m {
                 let lane0s: Vec<Value> = (big..m).step_by(4).map(|j| self.b.ins().iconst(types::I64, j)).collect();
                 vaccs = self.vector_body(plan, opener, end, &lane0s, &vaccs, reduce)?;
+            }
+            if let (Some(op), true) = (reduce, m == n) {
+                // No scalar remainder: combine the partials where they are, in the lanes.
+                let r = self.combine_lanes(op, &vaccs);
+                self.vals[end] = Some(r);
+                return Ok(());
             }
             if reduce.is_some() {
                 // The scalar loop starts at element m: position k holds partial (m + k) % PARTIALS.
@@ -86,6 +94,45 @@ impl Translator<'_, '_> {
             self.vals[end] = Some(r);
         }
         Ok(())
+    }
+
+    /// Vector iterations per trip of the region's unrolled loop: `UNROLL`, but `VACCS` for a reduction over a
+    /// math chain (softmax's exponentials and their sum): its accumulators stay live across the trip, and six
+    /// interleaved `exp`s beside them spill (x86-64 has 16 xmm registers); three do not (`jit_bench` softmax:
+    /// 2.62 instead of 2.76 ms, medians of four alternated runs).
+    fn unroll(&self, opener: usize, end: usize, reduce: bool) -> i64 {
+        let insts = &self.vk.kernel().insts[opener + 1..end];
+        let chain = insts.iter().any(|i| matches!(i, Inst::Unary { op, .. } if is_chain(*op)));
+        if reduce && chain {
+            VACCS as i64
+        } else {
+            UNROLL
+        }
+    }
+
+    /// `accel_ops::kernel::combine` of the partials in `VACCS` vector accumulators (partial 4k + l in lane l of
+    /// accumulator k), without taking them apart: lane-wise q_l = (p_l op p_{4+l}) op p_{8+l}, then
+    /// (q_0 op q_1) op (q_2 op q_3) by two lane swaps, the same steps on the same operands in the same order,
+    /// instead of a stack round trip and eleven dependent scalar steps between softmax's passes.
+    fn combine_lanes(&mut self, op: ReduceFn, vaccs: &[Value]) -> Value {
+        let mut q = vaccs[0];
+        for &v in &vaccs[1..] {
+            q = self.step(op, q, v, true);
+        }
+        let swapped = self.swap_lanes(q, [1, 0, 3, 2]);
+        let pairs = self.step(op, q, swapped, true);
+        let swapped = self.swap_lanes(pairs, [2, 3, 0, 1]);
+        let r = self.step(op, pairs, swapped, true);
+        self.b.ins().extractlane(r, 0)
+    }
+
+    /// The f32x4 `v` with lane i taken from lane `from[i]`.
+    fn swap_lanes(&mut self, v: Value, from: [u8; 4]) -> Value {
+        let bytes: Vec<u8> = from.iter().flat_map(|&l| (0..4).map(move |b| 4 * l + b)).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(bytes));
+        let x = self.b.ins().bitcast(types::I8X16, cast_flags(), v);
+        let y = self.b.ins().shuffle(x, x, mask);
+        self.b.ins().bitcast(types::F32X4, cast_flags(), y)
     }
 
     /// The lanes of `VACCS` f32x4 accumulators as scalars, accumulator by accumulator (through a stack slot).

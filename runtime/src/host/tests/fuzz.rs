@@ -111,6 +111,11 @@ fn random_kernel(rng: &mut Rng) -> Kernel {
     }
     let (f, i) = (*p.f.last().unwrap(), *p.i.last().unwrap());
     if reduce {
+        if rng.below(2) == 0 {
+            // A reduction that also stores (as softmax's exponential pass does).
+            b.store(yf, at, f);
+            b.store(yi, at, i);
+        }
         let r = b.end_reduce(f);
         b.store(yr, o, r);
     } else {
