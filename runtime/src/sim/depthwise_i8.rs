@@ -10,8 +10,14 @@
 //! multiply-add over the whole plane, which vectorizes whatever the stride, padding or width (7-wide planes
 //! included).
 use super::conv::ConvGeom;
-use super::gemm::{dispatch, Simd};
+use super::gemm::{dispatch, has_vbmi_vnni, Simd};
 use rayon::prelude::*;
+
+#[path = "depthwise_bytes.rs"]
+mod bytes;
+#[cfg(test)]
+#[path = "depthwise_i8_tests.rs"]
+mod tests;
 
 /// Below this many tap products a depthwise convolution runs on the calling thread.
 const PAR_WORK: usize = 1 << 20;
@@ -121,6 +127,11 @@ impl Buffers {
 /// `y[c] = bias[c] + sum over taps of (x[c] - x_zero) * w[c]` per output channel `c` (`in_c == out_c ==
 /// groups`); shapes checked by the caller.
 pub(super) fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: Option<&[i32]>, y: &mut [i32]) {
+    depthwise_i8_on(g, x, x_zero, w, bias, y, has_vbmi_vnni());
+}
+
+/// `depthwise_i8` on byte planes (`bytes::depthwise`) when `bytes`, else on 32-bit planes.
+fn depthwise_i8_on(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: Option<&[i32]>, y: &mut [i32], bytes: bool) {
     let n = g.out_h * g.out_w;
     if n == 0 {
         return;
@@ -132,6 +143,10 @@ pub(super) fn depthwise_i8(g: &ConvGeom, x: &[i8], x_zero: i8, w: &[i8], bias: O
     let runs = runs(g, &plan);
     let k = Channels { g, plan: &plan, runs: &runs, x, xz: x_zero as i32, w, bias };
     let work = y.len().saturating_mul(plan.taps.len());
+    if bytes {
+        bytes::depthwise(&k, work < PAR_WORK, y);
+        return;
+    }
     if work < PAR_WORK || rayon::current_num_threads() == 1 {
         // One instruction-set dispatch for all channels: a 7x7 channel is only a few hundred products.
         dispatch(Block { k: &k, c0: 0, bufs: &mut Buffers::new(&plan, g), y });

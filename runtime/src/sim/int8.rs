@@ -343,11 +343,12 @@ fn core(pa: &[APanel], pb: &[I8Panel], (m, n): (usize, usize), init: Init<'_>, c
                 for ipl in 0..rows.div_ceil(MR) {
                     let ip = r0 / MR + ipl;
                     let live = MR.min(rows - ipl * MR);
-                    // A whole tile in one k block: from its init terms straight into the output.
-                    if q0 == 0 && q1 == kq && live == MR && cols == NR {
-                        let ri: [i32; MR] = std::array::from_fn(|r| row_init[r0 + ipl * MR + r]);
+                    // A tile in one k block: from its init terms straight into the output (its live rows and
+                    // columns).
+                    if q0 == 0 && q1 == kq {
+                        let ri: [i32; MR] = std::array::from_fn(|r| row_init[r0 + ipl * MR + r.min(live - 1)]);
                         let dst = &mut cb[ipl * MR * ldc + j0..];
-                        if dot_u8i8_into(&pa[ip * kq..ip * kq + kq], bpan, &ri, &colv, dst, ldc) {
+                        if dot_u8i8_into(&pa[ip * kq..ip * kq + kq], bpan, (&ri, &colv), dst, ldc, (live, cols)) {
                             continue;
                         }
                     }

@@ -83,3 +83,25 @@ pub(crate) fn bytes_mut(mem: &mut [u8], addr: u64, n: u64) -> Result<&mut [u8], 
     let r = range(mem.len(), addr, n)?;
     mem.get_mut(r).ok_or_else(|| "out of bounds".into())
 }
+
+/// The `n_src` bytes at `src` to read and the `n_dst` bytes at `dst` to write in one memory (both checked):
+/// read where they are when the ranges are apart, else copied into `copied` first (the command's input may not
+/// change while its output is written).
+pub(crate) fn src_dst<'a>(
+    mem: &'a mut [u8],
+    (src, n_src): (u64, u64),
+    (dst, n_dst): (u64, u64),
+    copied: &'a mut Vec<u8>,
+) -> Result<(&'a [u8], &'a mut [u8]), String> {
+    let (s, d) = (range(mem.len(), src, n_src)?, range(mem.len(), dst, n_dst)?);
+    Ok(if s.end <= d.start {
+        let (lo, hi) = mem.split_at_mut(d.start);
+        (&lo[s], &mut hi[..d.end - d.start])
+    } else if d.end <= s.start {
+        let (lo, hi) = mem.split_at_mut(s.start);
+        (&hi[..s.end - s.start], &mut lo[d])
+    } else {
+        *copied = mem[s].to_vec();
+        (copied.as_slice(), &mut mem[d])
+    })
+}

@@ -10,7 +10,7 @@ use super::conv::{im2col, ConvGeom};
 use super::gemm::{dispatch, Simd};
 use super::int8::{conv_i8_packed, gemm_i8_packed, GemmI8};
 use super::lazy::Operands;
-use super::memory::{bytes, bytes_mut};
+use super::memory::{bytes, bytes_mut, src_dst};
 use super::planes::PlaneWindow;
 use super::requant::requant_all;
 use super::scratch::MacScratch;
@@ -473,22 +473,8 @@ pub(crate) fn convert_cmd(sram: &mut [u8], cmd: &Command) -> Result<(), String> 
     };
     let src_len = len.checked_mul(from.size() as u64).ok_or("size overflow")?;
     let dst_len = len.checked_mul(to.size() as u64).ok_or("size overflow")?;
-    // Both ranges are checked first; when they are apart, the source is read where it is, not copied.
-    bytes(sram, src.0 as u64, src_len)?;
-    bytes_mut(sram, dst.0 as u64, dst_len)?;
-    let (s0, d0) = (src.0 as usize, dst.0 as usize);
-    let (s1, d1) = (s0 + src_len as usize, d0 + dst_len as usize);
-    let copied;
-    let (s, d): (&[u8], &mut [u8]) = if s1 <= d0 {
-        let (lo, hi) = sram.split_at_mut(d0);
-        (&lo[s0..s1], &mut hi[..d1 - d0])
-    } else if d1 <= s0 {
-        let (lo, hi) = sram.split_at_mut(s0);
-        (&hi[..s1 - s0], &mut lo[d0..d1])
-    } else {
-        copied = sram[s0..s1].to_vec();
-        (&copied, &mut sram[d0..d1])
-    };
+    let mut copied = Vec::new();
+    let (s, d) = src_dst(sram, (src.0 as u64, src_len), (dst.0 as u64, dst_len), &mut copied)?;
     match (*from, *to, p) {
         // `convert`'s f32 -> i8 (`numerics::requant::quantize` per element; `s` is 4 bytes per byte of `d`),
         // compiled per instruction set so that its rounding is an instruction, not a libm call.

@@ -55,9 +55,12 @@ impl Simd for Planes<'_> {
     fn run(self) {
         let q = self.q;
         let c = q.channels.len().max(1);
+        // The channel of each plane by a counter, not a division per plane (a 7x7 plane is only 49 elements).
+        let mut ch = self.first / self.plane % c;
         for (i, (out, acc)) in self.out.chunks_mut(self.plane).zip(self.acc.chunks(self.plane)).enumerate() {
             let at = self.first + i * self.plane;
-            let param = q.channels.get(at / self.plane % c).copied().unwrap_or((0, 0));
+            let param = q.channels.get(ch).copied().unwrap_or((0, 0));
+            ch = if ch + 1 == c { 0 } else { ch + 1 };
             let residual = self.residual.and_then(|r| r.get(at..at + acc.len()));
             RequantPlane { acc, out: &mut *out, param, header: &q.header, residual }.run();
             if q.table.is_some() {
@@ -234,3 +237,7 @@ impl Simd for RequantPlane<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "requant_tests.rs"]
+mod tests;
