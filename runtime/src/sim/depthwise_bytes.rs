@@ -8,7 +8,8 @@
 //! contributes `(x + 128) w` for `(x - x_zero) w`: the difference, `(128 + x_zero) sum w` over all taps, is taken
 //! from the initial value once per channel.
 use super::{Channels, Plan};
-use crate::sim::gemm::{depthwise_quads, dispatch, flip_row, Simd, QUAD_READ};
+use crate::sim::gemm::{dispatch, Simd};
+use crate::sim::gemm_i8::{depthwise_quads, flip_row, QUAD_READ};
 use rayon::prelude::*;
 
 /// Up to four taps whose phase-plane offsets are `off .. off + 4`: the weight index of each slot, if any.

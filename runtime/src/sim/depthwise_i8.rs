@@ -10,7 +10,8 @@
 //! multiply-add over the whole plane, which vectorizes whatever the stride, padding or width (7-wide planes
 //! included).
 use super::conv::ConvGeom;
-use super::gemm::{dispatch, has_vbmi_vnni, Simd};
+use super::gemm::{dispatch, Simd};
+use super::gemm_i8::has_vbmi_vnni;
 use rayon::prelude::*;
 
 #[path = "depthwise_bytes.rs"]

@@ -3,7 +3,7 @@
 use super::bytes::{quads, taps_portable};
 use super::*;
 use crate::random::SplitMix64;
-use crate::sim::gemm::{depthwise_quads, has_vbmi_vnni};
+use crate::sim::gemm_i8::{depthwise_quads, has_vbmi_vnni};
 use crate::sim::int8::conv_i8_reference;
 use accel_ops::op::Conv;
 use proptest::prelude::*;
@@ -176,7 +176,7 @@ fn row_flips_match_the_byte_loop() {
             for extra in [0usize, 1, 70] {
                 let s = &src[..need + extra];
                 let mut got = vec![0x5au8; n + 9];
-                if !crate::sim::gemm::flip_row(&mut got[..n], s, stride) {
+                if !crate::sim::gemm_i8::flip_row(&mut got[..n], s, stride) {
                     return;
                 }
                 let mut want = vec![0x5au8; n + 9];
@@ -187,7 +187,7 @@ fn row_flips_match_the_byte_loop() {
             }
             // A source one byte short is refused.
             if need > 0 {
-                assert!(!crate::sim::gemm::flip_row(&mut [0u8; 140][..n], &src[..need - 1], stride));
+                assert!(!crate::sim::gemm_i8::flip_row(&mut [0u8; 140][..n], &src[..need - 1], stride));
             }
         }
     }

@@ -10,13 +10,14 @@
 //!   outside the block contribute nothing, which is the same as reading `x_zero` there).
 //!
 //! Fast path: A is packed as u8 (`a ^ 0x80 = a + 128`), B in panels of 4 k x 32 columns, and the AVX-512 VNNI
-//! `vpdpbusd` microkernel (`gemm::dot_u8i8`) or its portable twin computes `sum (a + 128) * b`; the `128 *
+//! `vpdpbusd` microkernel (`gemm_i8::dot_u8i8`) or its portable twin computes `sum (a + 128) * b`; the `128 *
 //! sum_p b[p][j]` surplus and the zero-point term `x_zero * sum_p w[oc][p]` are subtracted exactly.
 //! The simulator calls `conv_i8_packed` / `gemm_i8_packed` with weights packed once (`PackedConv`, `PackedB`,
 //! cached by `scratch`) and buffers reused across commands (`Int8Scratch`); the public kernels pack per call.
 use super::conv::{im2col, ConvGeom};
 use super::depthwise_i8::depthwise_i8;
-use super::gemm::{dispatch, dot_u8i8, dot_u8i8_into, I8Panel, Simd, I8_MR as MR, I8_NR as NR};
+use super::gemm::{dispatch, Simd};
+use super::gemm_i8::{dot_u8i8, dot_u8i8_into, I8Panel, I8_MR as MR, I8_NR as NR};
 use super::phase_i8::PhaseI8;
 use rayon::prelude::*;
 
@@ -284,7 +285,7 @@ impl Simd for PackB<'_> {
     }
 }
 
-/// The portable microkernel: the same sums as `gemm::dot_u8i8`, for CPUs without AVX-512 VNNI.
+/// The portable microkernel: the same sums as `gemm_i8::dot_u8i8`, for CPUs without AVX-512 VNNI.
 struct Portable<'a> {
     a: &'a [APanel],
     b: &'a [I8Panel],

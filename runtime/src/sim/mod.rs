@@ -19,6 +19,7 @@ mod dma;
 mod exec;
 mod functional;
 mod gemm;
+mod gemm_i8;
 mod host_call;
 mod implicit;
 pub mod int8;

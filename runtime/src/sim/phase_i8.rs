@@ -21,7 +21,7 @@ impl PhaseI8 {
     pub(super) fn new(g: &ConvGeom) -> Option<PhaseI8> {
         let plan = Plan::new(g)?;
         let n = g.out_h * g.out_w;
-        if g.out_h * plan.wq > n + n / 2 + super::gemm::I8_NR {
+        if g.out_h * plan.wq > n + n / 2 + super::gemm_i8::I8_NR {
             return None;
         }
         let chan = plan.phases.len() * plan.hq * plan.wq;
