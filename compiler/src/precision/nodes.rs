@@ -171,13 +171,13 @@ pub fn int8_node(
         },
         None => None,
     };
-    let (wq, w_scales) = quantize_weights(&w, channels, runs);
     let mut bias = bias;
     if let Some(fix) = correction.filter(|f| f.len() == bias.len()) {
         for (b, f) in bias.iter_mut().zip(fix) {
             *b += f;
         }
     }
+    let (wq, w_scales) = quantize_weights(&w, channels, runs, &bias, x.0);
     let bq = quantize_bias(&bias, x.0, &w_scales);
     let lq = LayerQuant { x, y: hy, clamp, residual: r.map(|(_, p)| p), neg_mult: neg_mult_of(act) };
     let Ok(mut q) = quant_params(&lq, &w_scales) else { return Ok(false) };
