@@ -32,8 +32,9 @@ fn show_blocked(blocked: &[(QueueId, usize)]) -> String {
 /// Any failure of the runtime's library API.
 #[derive(Debug, Error)]
 pub enum RuntimeError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: printed as a chain it would appear twice.
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("invalid blob: {0}")]
     Blob(#[from] BlobError),
     #[error("program rejected by the verifier: {0}")]

@@ -50,7 +50,7 @@ impl Session {
     /// Reads a blob file and loads it.
     pub fn load_path(path: impl AsRef<Path>) -> Result<Session, RuntimeError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|error| RuntimeError::Read { path: path.to_path_buf(), error })?;
         Self::load(&bytes)
     }
 

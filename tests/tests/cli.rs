@@ -37,6 +37,11 @@ fn assert_clean_failure(out: &Output, must_mention: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(must_mention), "stderr does not mention `{must_mention}`: {err}");
     assert!(!err.contains("panicked"), "panic on stderr: {err}");
+    // Each cause once: errors quote their source in their own message, so a plain chain printed it twice.
+    let causes: Vec<&str> = err.trim().split(": ").collect();
+    for (i, c) in causes.iter().enumerate().filter(|(_, c)| c.len() > 12) {
+        assert!(!causes[i + 1..].contains(c), "`{c}` repeated on stderr: {err}");
+    }
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn verify_err(p: Program) -> VerifyError {
 
 fn bad_command(p: Program, why: &str) {
     match verify_err(p) {
-        VerifyError::BadCommand { source, .. } => assert!(source.why.contains(why), "{source} lacks {why:?}"),
+        VerifyError::BadCommand { error, .. } => assert!(error.why.contains(why), "{error} lacks {why:?}"),
         e => panic!("expected a bad command, got {e}"),
     }
 }

@@ -333,7 +333,7 @@ fn run() -> Result<()> {
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("accelc: error: {e:#}");
+        eprintln!("accelc: error: {}", accel_ops::error::describe(e.as_ref()));
         std::process::exit(1);
     }
 }

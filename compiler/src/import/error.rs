@@ -6,8 +6,9 @@ use thiserror::Error;
 /// Why an ONNX model could not be imported.
 #[derive(Debug, Error)]
 pub enum ImportError {
-    #[error("cannot read `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: printed as a chain it would appear twice.
+    #[error("cannot read `{path}`: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("invalid ONNX protobuf: {0}")]
     Decode(String),
     #[error("{what} exceeds a limit: {why}")]

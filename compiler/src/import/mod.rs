@@ -67,7 +67,7 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=28;
 
 /// Imports the ONNX model at `path`; external data is looked up beside it.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
-    let io = |source| ImportError::Io { path: path.display().to_string(), source };
+    let io = |error| ImportError::Io { path: path.display().to_string(), error };
     let len = std::fs::metadata(path).map_err(io)?.len();
     let max = opts.limits.max_model_bytes;
     if len > max {

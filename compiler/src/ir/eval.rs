@@ -46,7 +46,7 @@ pub fn evaluate_observed(
                     .ok_or_else(|| IrError::Invalid { node: n.name.clone(), why: "input not computed".into() })
             })
             .collect::<Result<_, _>>()?;
-        let out = n.op.eval(&args).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
+        let out = n.op.eval(&args).map_err(|error| IrError::Op { node: n.name.clone(), op: n.op.kind(), error })?;
         observe(n.output, &out);
         vals[n.output.0 as usize] = Some(out);
         for v in &n.inputs {

@@ -16,8 +16,9 @@ pub struct NodeId(pub u32);
 /// A graph-level error, naming the node.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum IrError {
-    #[error("node `{node}` ({op}): {source}")]
-    Op { node: String, op: &'static str, source: OpError },
+    // The operator's error is part of the message, not a `source`: printed as a chain it would appear twice.
+    #[error("node `{node}` ({op}): {error}")]
+    Op { node: String, op: &'static str, error: OpError },
     #[error("node `{node}`: {why}")]
     Invalid { node: String, why: String },
 }
@@ -118,7 +119,7 @@ impl Graph {
             return Err(IrError::Invalid { node: name, why: format!("input value {} does not exist", bad.0) });
         }
         let types: Vec<TensorType> = inputs.iter().map(|&v| self.ty(v).clone()).collect();
-        let ty = op.infer(&types).map_err(|source| IrError::Op { node: name.clone(), op: op.kind(), source })?;
+        let ty = op.infer(&types).map_err(|error| IrError::Op { node: name.clone(), op: op.kind(), error })?;
         let node_id = NodeId(self.nodes.len() as u32);
         let output = self.push_value(Value { name: output_name.into(), ty, producer: Some(node_id), constant: None });
         self.nodes.push(Node { name, op, inputs, output, placement: Placement::Auto });
@@ -164,7 +165,7 @@ impl Graph {
             }
             let types: Vec<TensorType> = n.inputs.iter().map(|&v| self.ty(v).clone()).collect();
             let ty =
-                n.op.infer(&types).map_err(|source| IrError::Op { node: n.name.clone(), op: n.op.kind(), source })?;
+                n.op.infer(&types).map_err(|error| IrError::Op { node: n.name.clone(), op: n.op.kind(), error })?;
             if &ty != self.ty(n.output) {
                 return Err(IrError::Invalid {
                     node: n.name.clone(),

@@ -89,7 +89,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("accelrt: error: {e:#}");
+            eprintln!("accelrt: error: {}", accel_ops::error::describe(e.as_ref()));
             ExitCode::FAILURE
         }
     }

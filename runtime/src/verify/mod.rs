@@ -30,8 +30,9 @@ pub enum VerifyError {
     Queue { position: usize, queue: QueueId, why: String },
     #[error("{queue} #{index}: {mnemonic} runs on a {needs} unit, not on this {unit} queue")]
     WrongUnit { queue: QueueId, index: usize, mnemonic: &'static str, needs: &'static str, unit: &'static str },
-    #[error("{queue} #{index}: {source}")]
-    BadCommand { queue: QueueId, index: usize, source: CheckError },
+    // The check's error is part of the message, not a `source`: printed as a chain it would appear twice.
+    #[error("{queue} #{index}: {error}")]
+    BadCommand { queue: QueueId, index: usize, error: CheckError },
     #[error("{queue} #{index}: {mnemonic} touches SRAM bytes {start}..{end}, outside the tile's {size} bytes")]
     SramOutOfBounds { queue: QueueId, index: usize, mnemonic: &'static str, start: u64, end: u64, size: u64 },
     #[error("{queue} #{index}: {mnemonic} touches DRAM bytes {start}..{end}, outside the program's {size} bytes")]
@@ -167,8 +168,8 @@ fn check_command(p: &Program, queue: QueueId, index: usize, cmd: &Command) -> Re
             });
         }
     }
-    let bad = |why: String| VerifyError::BadCommand { queue, index, source: CheckError { mnemonic, why } };
-    let footprint = cmd.footprint().map_err(|source| VerifyError::BadCommand { queue, index, source })?;
+    let bad = |why: String| VerifyError::BadCommand { queue, index, error: CheckError { mnemonic, why } };
+    let footprint = cmd.footprint().map_err(|error| VerifyError::BadCommand { queue, index, error })?;
     match cmd {
         // Policy: a DMA never moves more bytes than its destination holds, so one command's work is bounded.
         Command::Load { copy, .. } => {

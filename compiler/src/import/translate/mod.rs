@@ -273,7 +273,7 @@ impl<'o> Builder<'o> {
             }
         }
         self.graph.add_node(n.label.clone(), op, inputs.to_vec(), name).map_err(|e| match e {
-            IrError::Op { source, .. } => n.err(source.to_string()),
+            IrError::Op { error, .. } => n.err(error.to_string()),
             IrError::Invalid { why, .. } => n.err(why),
         })
     }
