@@ -6,7 +6,7 @@
 use accel_modelgen::{Conv, Dim, GraphBuilder};
 use accel_ops::op::Op;
 use accel_ops::DType;
-use accel_tests::harness::{check_exact_and_close, compile_int8};
+use accel_tests::harness::{check_exact_and_close, compile_int8, random_tensor, run_blob, tract_run};
 use accel_tests::yolo_blocks::{conv_leaky, onnx_bytes, route};
 
 /// Two Darknet shortcuts (the second reads the first's sum, as Darknet's stages do) on `[1, 8, 24, 20]`.
@@ -82,4 +82,32 @@ fn darknet_shortcut_adds_run_bf16_and_exactly() {
     let conversions = g.nodes.iter().filter(|n| matches!(n.op, Op::Quant(_) | Op::Cast(_))).count();
     assert_eq!(conversions, 2, "no conversion between the bf16 layers:\n{g}");
     check_exact_and_close(&c, &onnx, &dims, &[1, 2, 3], 40.0);
+}
+
+/// A detector's output: box coordinates (hundreds) joined with class scores (below one). Sharing the
+/// concatenation's scale put the scores on the boxes' grid, where every one of them rounded to zero (YOLOv8's
+/// exported head: class scores at 0 dB); such a concatenation now runs in float, each operand dequantized from
+/// its own parameters, and the scores keep their precision.
+#[test]
+fn a_concatenation_of_very_different_ranges_keeps_the_small_operand() {
+    let dims = [1, 8, 10, 12];
+    let mut b = GraphBuilder::new(17);
+    let x = b.input("input", &[Dim::Fixed(1), 8.into(), 10.into(), 12.into()]);
+    let boxes = b.scoped("box", |b| b.conv_with(&x, Conv::new(4, 3).pad(1).bias(true)));
+    let boxes = b.mul_scalar(&boxes, 300.0);
+    let scores = b.scoped("cls", |b| b.conv_with(&x, Conv::new(6, 1).bias(true)));
+    let scores = b.sigmoid(&scores);
+    let y = b.concat(&[boxes, scores], 1);
+    b.output(&y, "output");
+    let onnx = accel_modelgen::to_bytes(&b.finish().expect("the model builds"));
+    let c = compile_int8(&onnx, &dims, 4, 90);
+    for seed in [1, 2] {
+        let x = random_tensor(&dims, seed);
+        let got = run_blob(&c.blob, &[("input".to_string(), x.clone())]).swap_remove(0).1.to_f32_vec();
+        let want = tract_run(&onnx, &[x]).swap_remove(0);
+        // Channels 4..10 of [1, 10, 10, 12]: the scores.
+        let plane = 10 * 12;
+        let db = accel_ops::numerics::sqnr_db(&got[4 * plane..], &want[4 * plane..]);
+        assert!(db >= 30.0, "class scores at {db:.1} dB against tract");
+    }
 }
