@@ -4,7 +4,7 @@
 //! GEMM (`packed`) with B read in place: the input planes themselves for 1x1 stride 1, else (at any stride)
 //! zero-padded phase planes of the input (`implicit`), or, where those would waste more than im2col costs, an
 //! im2col straight into the GEMM's panels block by block (per-thread scratch); written straight into the output.
-//! On small planes, with weights packed once per session, the same B goes to the channel-lane GEMM (`lanes`)
+//! With weights packed once per session (on AVX-512 CPUs), the same B goes to the channel-lane GEMM (`lanes`)
 //! instead, which computes no padded positions and gives the same bits. Large
 //! ones split their output channels over rayon. Semantics are exactly `accel_ops::op::Conv` on one block: padding top/left shifts the window,
 //! positions outside the block read zero, the first `out_h x out_w` outputs are produced; bias, then the
@@ -119,11 +119,8 @@ pub fn conv_f32(
 pub(super) enum Lanes<'a> {
     /// Only the position-lane GEMM (`packed`).
     None,
-    /// The channel-lane GEMM where it wastes fewer multiply-adds (`lanes::wins`).
+    /// The channel-lane GEMM wherever B is in memory (see `lanes` for why it wins there).
     Auto(&'a LanePacked),
-    /// The channel-lane GEMM wherever B is in memory (tests).
-    #[cfg(test)]
-    Always(&'a LanePacked),
 }
 
 /// `conv_f32` with packed weights for the channel-lane GEMM.
@@ -353,7 +350,7 @@ fn direct(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32
 }
 
 /// Whether an f32 convolution would take the channel-lane GEMM given its packed weights (`scratch` packs
-/// only those): on an AVX-512 CPU, B in memory, and `lanes::wins`.
+/// only those): on an AVX-512 CPU, with B in memory (the input planes or the phase planes).
 pub(super) fn wants_lanes(g: &ConvGeom) -> bool {
     let groups = g.groups.max(1);
     let (cg, kg) = (g.in_c / groups, g.out_c / groups);
@@ -367,10 +364,7 @@ pub(super) fn wants_lanes(g: &ConvGeom) -> bool {
     if !lanes::available() || !valid || cg <= 1 || kg == 0 || n == 0 {
         return false;
     }
-    let k = cg * g.kernel[0] * g.kernel[1];
-    let pointwise = g.reads_input_planes();
-    let pitch = if pointwise { Some(g.out_w) } else { PhaseLayout::new(g).filter(|l| l.suits(g, kg)).map(|l| l.wq) };
-    pitch.is_some_and(|wq| lanes::wins(n, g.out_h * wq, k))
+    g.reads_input_planes() || PhaseLayout::new(g).is_some_and(|l| l.suits(g, kg))
 }
 
 thread_local! {
@@ -389,14 +383,11 @@ fn gemm_path(g: &ConvGeom, x: &[f32], w: &[f32], lanes: Lanes<'_>, y: &mut [f32]
     let parallel = threads > 1 && g.macs() >= PAR_MACS;
     let pointwise = g.reads_input_planes();
     let layout = if pointwise { None } else { PhaseLayout::new(g) };
-    // The channel-lane GEMM reads B where `packed` reads it in place: the input planes (row pitch `out_w`) or
-    // the phase planes (pitch `wq`, of which `packed` computes every column).
-    let pitch = if pointwise { Some(g.out_w) } else { layout.as_ref().filter(|l| l.suits(g, kg)).map(|l| l.wq) };
+    // The channel-lane GEMM reads B where `packed` reads it in place: the input planes or the phase planes.
+    let in_memory = pointwise || layout.as_ref().is_some_and(|l| l.suits(g, kg));
     let lane = match lanes {
         Lanes::None => None,
-        Lanes::Auto(p) => pitch.filter(|&wq| lanes::wins(n, g.out_h * wq, k)).map(|_| p),
-        #[cfg(test)]
-        Lanes::Always(p) => pitch.map(|_| p),
+        Lanes::Auto(p) => in_memory.then_some(p),
     };
     let lane = lane.filter(|p| lanes::available() && p.matches(g.groups, kg, k));
     // Output-channel blocks: contiguous rows of `y`, so tasks write disjoint slices. Each block redoes the

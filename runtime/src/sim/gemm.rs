@@ -539,20 +539,27 @@ fn lane_tile<const NP: usize, const S: usize, const HALF: bool>(
     true
 }
 
-/// `dst[c * ld_dst + j] = src[j * ld_src + c]` for a 16 x 16 block (`j`, `c` below 16): the channel-lane GEMM's
-/// transposed output back into rows, sixteen values a move instead of one. `false` (nothing written) without
-/// AVX-512 or when a block row does not fit its slice: the caller then moves the values one by one.
-pub fn transpose16(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) -> bool {
-    let fits =
-        |len: usize, ld: usize| 15usize.checked_mul(ld).and_then(|e| e.checked_add(16)).is_some_and(|e| e <= len);
-    if isa() != Isa::Avx512 || !fits(src.len(), ld_src) || !fits(dst.len(), ld_dst) {
+/// `dst[c * ld_dst + j] = src[j * ld_src + c]` for `j < cols` and `c < rows` (both at most 16): the
+/// channel-lane GEMM's transposed output back into rows, sixteen values a move instead of one, edge blocks
+/// included (their `cols` positions stored under a mask; every source row is read 16 floats wide). `false`
+/// (nothing written) without AVX-512, when a count is above 16, or when a row read or written does not fit its
+/// slice: the caller then moves the values one by one.
+pub fn transpose16(src: &[f32], ld_src: usize, cols: usize, dst: &mut [f32], ld_dst: usize, rows: usize) -> bool {
+    let fits = |len: usize, n: usize, ld: usize, w: usize| {
+        n == 0 || (n - 1).checked_mul(ld).and_then(|e| e.checked_add(w)).is_some_and(|e| e <= len)
+    };
+    if isa() != Isa::Avx512 || cols > 16 || rows > 16 || !fits(src.len(), cols, ld_src, 16) {
+        return false;
+    }
+    if !fits(dst.len(), rows, ld_dst, cols) {
         return false;
     }
     #[cfg(all(target_arch = "x86_64", accel_avx512))]
-    // SAFETY: `isa` saw the CPU report avx512f, all that `transpose_block` enables; `fits` proved that the 16
-    // rows of 16 floats it reads (`ld_src` apart) and writes (`ld_dst` apart) lie inside `src` and `dst`.
+    // SAFETY: `isa` saw the CPU report avx512f, all that `transpose_block` enables; `fits` proved that the
+    // `cols` rows of 16 floats it reads (`ld_src` apart) and the `rows` rows of `cols` floats it writes
+    // (`ld_dst` apart) lie inside `src` and `dst`.
     return unsafe {
-        transpose_block(src, ld_src, dst, ld_dst);
+        transpose_block(src, ld_src, cols, dst, ld_dst, rows);
         true
     };
     #[cfg(not(all(target_arch = "x86_64", accel_avx512)))]
@@ -560,16 +567,24 @@ pub fn transpose16(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) -
 }
 
 /// The 16 x 16 transpose: pairs of rows interleaved by 32 bits, then 64 bits, then 128-bit lanes twice; output
-/// row `i` is input column `i`. The caller checked both slices (see `transpose16`).
+/// row `i` is input column `i`. Source rows from `cols` on are not read (zero in registers); output rows from
+/// `rows` on are not written, and the others only in their first `cols` floats. The caller checked both
+/// slices (see `transpose16`).
 #[cfg(all(target_arch = "x86_64", accel_avx512))]
 #[allow(clippy::incompatible_msrv)]
 #[target_feature(enable = "avx512f")]
-fn transpose_block(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) {
-    use std::arch::x86_64::_mm512_unpacklo_ps;
+fn transpose_block(src: &[f32], ld_src: usize, cols: usize, dst: &mut [f32], ld_dst: usize, rows: usize) {
     use std::arch::x86_64::{__m512, _mm512_castpd_ps, _mm512_castps_pd, _mm512_loadu_ps, _mm512_shuffle_f32x4};
+    use std::arch::x86_64::{_mm512_mask_storeu_ps, _mm512_setzero_ps, _mm512_unpacklo_ps};
     use std::arch::x86_64::{_mm512_storeu_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd};
-    // SAFETY (loads and stores): row `j < 16` spans `j * ld .. j * ld + 16`, inside the slice (checked).
-    let r: [__m512; 16] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(src.as_ptr().add(j * ld_src)) });
+    // SAFETY (loads): row `j < cols` spans `j * ld_src .. j * ld_src + 16`, inside `src` (checked).
+    let r: [__m512; 16] = std::array::from_fn(|j| {
+        if j < cols {
+            unsafe { _mm512_loadu_ps(src.as_ptr().add(j * ld_src)) }
+        } else {
+            _mm512_setzero_ps()
+        }
+    });
     let t: [__m512; 16] = std::array::from_fn(|i| {
         let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
         if i % 2 == 0 {
@@ -592,11 +607,20 @@ fn transpose_block(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) {
             _mm512_shuffle_f32x4::<0xdd>(a, b)
         }
     });
-    for i in 0..16 {
+    // The first `cols` lanes (`cols <= 16`).
+    let mask = ((1u32 << cols) - 1) as u16;
+    for i in 0..rows {
         let (a, b) = (v[i % 8], v[8 + i % 8]);
         let o = if i < 8 { _mm512_shuffle_f32x4::<0x88>(a, b) } else { _mm512_shuffle_f32x4::<0xdd>(a, b) };
-        // SAFETY: see above.
-        unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(i * ld_dst), o) };
+        // SAFETY (stores): row `i < rows` spans `i * ld_dst .. i * ld_dst + cols`, inside `dst` (checked); a
+        // whole row when `cols == 16`, else the first `cols` floats under the mask.
+        unsafe {
+            if cols == 16 {
+                _mm512_storeu_ps(dst.as_mut_ptr().add(i * ld_dst), o);
+            } else {
+                _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i * ld_dst), mask, o);
+            }
+        }
     }
 }
 

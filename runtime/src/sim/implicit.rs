@@ -128,7 +128,8 @@ impl PhaseLayout {
         fits && wide * m as u128 <= dense * (m as u128 + 16)
     }
 
-    /// Copies one group's input `xg` (`[cg, ih, iw]`) into `planes` (zeroed, `cg * cplane` long at least).
+    /// Copies one group's input `xg` (`[cg, ih, iw]`) into `planes` (`cg * cplane` long at least): only the runs,
+    /// the same floats for every input of this geometry; the others must be zero already.
     pub(super) fn fill(&self, g: &ConvGeom, xg: &[f32], planes: &mut [f32]) {
         dispatch(Fill { lay: self, g, xg, planes });
     }
@@ -206,9 +207,32 @@ fn copy_short(d: &mut [f32], s: &[f32]) {
     }
 }
 
+/// This thread's phase planes, the geometry they were laid out for, and the wide output of `implicit`.
+type Scratch = (Vec<f32>, Option<ConvGeom>, Vec<f32>);
+
 thread_local! {
-    /// The phase planes and the wide output of `implicit`, reused on this thread (taken while in use).
-    static PLANES: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// `Scratch`, reused on this thread (taken while in use).
+    static PLANES: RefCell<Scratch> = const { RefCell::new((Vec::new(), None, Vec::new())) };
+}
+
+/// The phase planes of `xg` in `planes` (`cg * cplane + slack` floats, returned). Zeroed only when the geometry
+/// changes: the runs of one geometry write the same floats every time and leave the others zero, so refilling
+/// planes laid out for `g` gives what zeroed planes would (a stripe's blocks repeat one geometry; the planes of
+/// a wide block are megabytes, and zeroing them cost as much as filling them).
+fn planes_of<'p>(
+    g: &ConvGeom,
+    lay: &PhaseLayout,
+    xg: &[f32],
+    (planes, laid): (&'p mut Vec<f32>, &mut Option<ConvGeom>),
+) -> &'p [f32] {
+    let need = (g.in_c / g.groups) * lay.cplane + lay.slack;
+    if *laid != Some(*g) || planes.len() != need {
+        planes.clear();
+        planes.resize(need, 0.0);
+        *laid = Some(*g);
+    }
+    lay.fill(g, xg, planes);
+    planes
 }
 
 /// `y = A * B` for one group's block of output channels, B read in place from the phase planes of `xg`.
@@ -220,13 +244,11 @@ pub(super) fn implicit(
     y: &mut [f32],
     panels: &mut Vec<[f32; F_NR]>,
 ) -> Result<(), String> {
-    let (cg, oh, ow, wq) = (g.in_c / g.groups, g.out_h, g.out_w, lay.wq);
+    let (oh, ow, wq) = (g.out_h, g.out_w, lay.wq);
     let wide_n = oh * wq;
-    let (mut planes, mut wide) = PLANES.with(|p| p.take());
-    planes.clear();
-    planes.resize(cg * lay.cplane + lay.slack, 0.0);
-    lay.fill(g, xg, &mut planes);
-    let src = WideB { data: &planes, cplane: lay.cplane, taps: &lay.taps };
+    let (mut planes, mut laid, mut wide) = PLANES.with(|p| p.take());
+    let data = planes_of(g, lay, xg, (&mut planes, &mut laid));
+    let src = WideB { data, cplane: lay.cplane, taps: &lay.taps };
     let r = if wq == ow {
         gemm_packed(a, &src, wide_n, y, wide_n, panels)
     } else {
@@ -244,7 +266,7 @@ pub(super) fn implicit(
         }
         r
     };
-    PLANES.with(|p| p.replace((planes, wide)));
+    PLANES.with(|p| p.replace((planes, laid, wide)));
     r
 }
 
@@ -258,14 +280,12 @@ pub(super) fn implicit_lanes(
     xg: &[f32],
     y: &mut [f32],
 ) -> Result<(), String> {
-    let (cg, n) = (g.in_c / g.groups, g.out_h * g.out_w);
-    let (mut planes, wide) = PLANES.with(|p| p.take());
-    planes.clear();
-    planes.resize(cg * lay.cplane + lay.slack, 0.0);
-    lay.fill(g, xg, &mut planes);
-    let src = WideB { data: &planes, cplane: lay.cplane, taps: &lay.taps };
+    let n = g.out_h * g.out_w;
+    let (mut planes, mut laid, wide) = PLANES.with(|p| p.take());
+    let data = planes_of(g, lay, xg, (&mut planes, &mut laid));
+    let src = WideB { data, cplane: lay.cplane, taps: &lay.taps };
     let r = gemm_lanes(packed, grp, m0, y.len() / n.max(1), &src, (g.out_w, lay.wq), n, y);
-    PLANES.with(|p| p.replace((planes, wide)));
+    PLANES.with(|p| p.replace((planes, laid, wide)));
     r
 }
 
@@ -280,7 +300,16 @@ impl FillB for WideB<'_> {
     fn direct(&self, k0: usize, k1: usize, offs: &mut Vec<usize>) -> Option<&[f32]> {
         let t = self.taps.len().max(1);
         offs.clear();
-        offs.extend((k0..k1).map(|p| p / t * self.cplane + self.taps.get(p % t).copied().unwrap_or(0)));
+        // Channel and tap counted along, not divided out per row: a k block of a 32-channel output has only
+        // a few multiply-adds per row, and a division per row cost a fifth of them.
+        let (mut base, mut tap) = (k0 / t * self.cplane, k0 % t);
+        for _ in k0..k1 {
+            offs.push(base + self.taps.get(tap).copied().unwrap_or(0));
+            tap += 1;
+            if tap == t {
+                (base, tap) = (base + self.cplane, 0);
+            }
+        }
         Some(self.data)
     }
 
@@ -302,7 +331,39 @@ impl FillB for WideB<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ConvGeom, PhaseLayout};
+    use super::{planes_of, ConvGeom, PhaseLayout};
+
+    /// Planes refilled in place (`planes_of`) hold exactly what zeroed planes filled once hold: after another
+    /// input of the same geometry, and after a geometry of the same size (a 6x6 block padded by 1, an 8x8 one
+    /// unpadded: the same planes) whose runs cover the padding of the first.
+    #[test]
+    fn refilled_planes_equal_zeroed_ones() {
+        let geom = |hw: usize, pad: usize| ConvGeom {
+            in_c: 2,
+            in_h: hw,
+            in_w: hw,
+            out_c: 3,
+            out_h: 6,
+            out_w: 6,
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [pad, pad],
+            groups: 1,
+        };
+        let (padded, unpadded) = (geom(6, 1), geom(8, 0));
+        let size = |g: &ConvGeom| PhaseLayout::new(g).map(|l| 2 * l.cplane + l.slack);
+        assert_eq!(size(&padded), size(&unpadded), "the case needs planes of one size");
+        let (mut planes, mut laid) = (Vec::new(), None);
+        for (g, seed) in [(&padded, 1.0), (&padded, 100.0), (&unpadded, 7.0), (&padded, 3.0), (&unpadded, 5.0)] {
+            let lay = PhaseLayout::new(g).expect("layout");
+            let x: Vec<f32> = (0..2 * g.in_h * g.in_w).map(|i| i as f32 + seed).collect();
+            let mut want = vec![0.0; 2 * lay.cplane + lay.slack];
+            lay.fill(g, &x, &mut want);
+            let got = planes_of(g, &lay, &x, (&mut planes, &mut laid));
+            assert_eq!(got, &want[..], "{g:?} with input from {seed}");
+        }
+    }
 
     /// What the GEMM reads of the filled planes is the padded input: tap (ky, kx) of output (oy, ox) at
     /// `taps[tap] + oy * wq + ox` holds input `(oy*sh + ky*dh - pt, ox*sw + kx*dw - pl)`, zero outside, for

@@ -117,7 +117,7 @@ fn check_f32_on(c: &Case, lanes: bool) -> Result<(), TestCaseError> {
         let (cg, kg) = (g.in_c / g.groups, g.out_c / g.groups);
         let packed = super::lanes::LanePacked::pack(g.groups, kg, cg * g.kernel[0] * g.kernel[1], ws)
             .map_err(TestCaseError::fail)?;
-        let on = super::conv::Lanes::Always(&packed);
+        let on = super::conv::Lanes::Auto(&packed);
         super::conv::conv_f32_lanes(g, xs, ws, on, bias, r, c.act, &mut y).map_err(TestCaseError::fail)?;
         if super::lanes::available() {
             // The same fused multiply-adds in the same k blocks as the position-lane GEMM: bit for bit its result.
@@ -524,6 +524,31 @@ proptest! {
     fn conv_f32_on_the_channel_lane_gemm_matches_the_reference(c in lane_case()) {
         check_f32_on(&c, true)?;
     }
+}
+
+/// On AVX-512 CPUs the channel-lane GEMM takes every convolution whose B is in memory, those whose positions
+/// fill whole 16-lane halves included (its tile is the faster one even there): a 1x1 over 4 rows of 28, the 7x7
+/// stride-2 stem; not a depthwise one (the direct kernel's).
+#[test]
+fn channel_lanes_take_every_convolution_with_b_in_memory() {
+    let geom =
+        |(in_c, in_h, in_w): (usize, usize, usize), (out_c, out_h, out_w), k: usize, s: usize, pad, groups| ConvGeom {
+            in_c,
+            in_h,
+            in_w,
+            out_c,
+            out_h,
+            out_w,
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            pad: [pad, pad],
+            groups,
+        };
+    let on = super::lanes::available();
+    assert_eq!(super::conv::wants_lanes(&geom((64, 4, 28), (256, 4, 28), 1, 1, 0, 1)), on);
+    assert_eq!(super::conv::wants_lanes(&geom((3, 33, 61), (64, 14, 28), 7, 2, 3, 1)), on);
+    assert!(!super::conv::wants_lanes(&geom((64, 6, 28), (64, 4, 28), 3, 1, 1, 64)));
 }
 
 /// Every tile shape of the channel-lane GEMM (`lanes::position_tiles`): rows of 1 to 7 positions two at a time
