@@ -36,6 +36,9 @@ pub struct CompileOptions {
     pub equalize: bool,
     /// int8/auto: one scale for each fused residual add's operand and sum (`--share-residual-scales`).
     pub share_residual_scales: bool,
+    /// int8/auto: skip the check of the outputs against fp32 on the first calibration sample (`precision::check`,
+    /// `--no-output-check`: it evaluates the model twice more).
+    pub no_output_check: bool,
     /// Batch-1 latency (default) or frames/s by pipelining frames over tile groups (`--objective`).
     pub objective: Objective,
 }
@@ -54,6 +57,7 @@ impl Default for CompileOptions {
             bias_correction: false,
             equalize: false,
             share_residual_scales: false,
+            no_output_check: false,
             objective: Objective::Latency,
         }
     }
@@ -133,6 +137,7 @@ pub fn compile_graph(
         bias_correction: opts.bias_correction,
         equalize: opts.equalize,
         share_residual_scales: opts.share_residual_scales,
+        output_check: !opts.no_output_check,
     };
     let applied = precision::apply(&optimized, &opts.target, &popts)?;
     let (optimized, report) = (applied.graph, applied.report);

@@ -150,6 +150,12 @@ impl GraphBuilder {
         self.mul(x, &k)
     }
 
+    /// `Mul` of an NCHW tensor by a per-channel `Constant` `[1, C, 1, 1]` (a folded normalization's scale).
+    pub fn mul_channels(&mut self, x: &str, scales: &[f32]) -> String {
+        let k = self.guard(|b| Ok(b.const_f32(&[1, scales.len(), 1, 1], scales)));
+        self.mul(x, &k)
+    }
+
     /// `Div` by a scalar `Constant`.
     pub fn div_scalar(&mut self, x: &str, c: f32) -> String {
         let k = self.guard(|b| Ok(b.scalar(c)));

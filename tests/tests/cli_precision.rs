@@ -126,3 +126,47 @@ fn default_precision_is_bf16_without_data_and_auto_with_it() {
         }
     }
 }
+
+/// A convolution whose output channels differ 10^5-fold in range: per-tensor int8 activations keep the large
+/// channels and round the small ones to zero. `accelc` says so on stderr (the whole output still measures
+/// well above 20 dB: the large channels' energy hides the loss), naming the output and the axis; bf16, a
+/// model int8 keeps and `--no-output-check` say nothing, and `auto` chooses what keeps every channel.
+#[test]
+fn int8_that_loses_output_channels_warns() {
+    use accel_modelgen::{Conv, Dim, GraphBuilder};
+    let dir = std::env::temp_dir().join(format!("accel-cli-precision-{}-lost", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut b = GraphBuilder::new(5);
+    let x = b.input("input", &[Dim::Fixed(1), 3.into(), 16.into(), 16.into()]);
+    let y = b.scoped("head", |b| b.conv_with(&x, Conv::new(4, 3).pad(1).bias(true)));
+    let y = b.mul_channels(&y, &[300.0, 300.0, 0.003, 0.003]);
+    b.output(&y, "scores");
+    let lossy = dir.join("lossy.onnx");
+    std::fs::write(&lossy, accel_modelgen::to_bytes(&b.finish().unwrap())).unwrap();
+    let (_, fine, _) = setup("lost-fine");
+    for s in 0..2 {
+        accel_runtime::npy::write_npy_file(&dir.join(format!("cal{s}.npy")), &random_tensor(&[1, 3, 16, 16], 40 + s))
+            .unwrap();
+    }
+    let cal = dir.join("cal*.npy");
+    let fine_cal = fine.parent().unwrap().join("cal");
+    let cases = [
+        (&lossy, vec!["--precision", "int8", "--calibrate", cal.to_str().unwrap()], true),
+        (&lossy, vec!["--precision", "int8", "--calibrate", cal.to_str().unwrap(), "--no-output-check"], false),
+        (&lossy, vec!["--precision", "bf16"], false),
+        // auto keeps every slice of an output above the check's threshold, not only the whole output.
+        (&lossy, vec!["--precision", "auto", "--calibrate", cal.to_str().unwrap()], false),
+        (&fine, vec!["--precision", "int8", "--calibrate", fine_cal.to_str().unwrap()], false),
+    ];
+    for (model, extra, warns) in cases {
+        let mut args = vec![model.to_str().unwrap(), "-o", "/dev/null"];
+        args.extend(extra.iter().copied());
+        let out = run("accelc", &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        let warned =
+            err.contains("warning: int8 keeps 0.0 dB SQNR of output `scores` slice") && err.contains("of axis 1");
+        assert_eq!(warned, warns, "{args:?}: {err}");
+        assert_eq!(err.contains("warning:"), warns, "{args:?}: {err}");
+    }
+}

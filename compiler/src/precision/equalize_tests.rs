@@ -155,6 +155,7 @@ fn int8_sqnr(equalize: bool) -> f64 {
         bias_correction: false,
         equalize,
         share_residual_scales: false,
+        output_check: false,
     };
     let g = unbalanced_net();
     let a = apply(&g, &accel_ops::target::Target::x1(), &o).unwrap();

@@ -19,6 +19,7 @@ mod adds;
 mod auto;
 mod bias;
 mod calibrate;
+mod check;
 mod concat;
 mod equalize;
 mod layers;
@@ -100,6 +101,9 @@ pub struct PrecisionOptions {
     pub equalize: bool,
     /// One int8 scale for each fused residual and its sum (`residual`), so the residual adds exactly.
     pub share_residual_scales: bool,
+    /// int8/auto: warn about outputs (or slices of one) int8 lost against fp32 on the first calibration sample
+    /// (`check`; it evaluates the model twice more).
+    pub output_check: bool,
 }
 
 /// The rewritten graph, the format of each of its values, and the report.
@@ -139,7 +143,9 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
         layers: vec![],
         outputs: vec![],
         worst_outputs: vec![],
+        worst_slices: vec![],
         measured_on: String::new(),
+        warnings: vec![],
     };
     if mode == Precision::Fp32 {
         return Ok(Applied { graph: g.clone(), formats: vec![Fmt::F32; g.values.len()], report });
@@ -249,7 +255,9 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
             report.layers.clear();
             let (gr, f) = build(g, chosen, &mac, &ranges, &fixes, &mut report)?;
             output_sqnr(g, &gr, &samples, &reference, &mut report)?;
-            let ok = report.worst_outputs.iter().all(|(_, d)| *d >= budget + AUTO_MARGIN_DB);
+            // The budget on every whole output, and no slice of one lost (what `check` would warn about).
+            let ok = report.worst_outputs.iter().all(|(_, d)| *d >= budget + AUTO_MARGIN_DB)
+                && report.worst_slices.iter().all(|(_, d)| *d >= check::LOST_DB);
             Ok(((gr, f, report), ok))
         })?;
         if opts.measure {
@@ -268,12 +276,24 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
             None => "one seeded random input in [-1, 1)".into(),
         };
         report.mode = format!("auto (budget {budget} dB output SQNR)");
+        report.warnings = lost_outputs(g, &graph, cal.filter(|_| opts.output_check))?;
         return Ok(Applied { graph, formats, report });
     }
     if opts.measure || mode == Precision::Auto {
         measure(g, &graph, &formats, &samples, &mut report)?;
     }
+    if needs_data && opts.output_check {
+        report.warnings = lost_outputs(g, &graph, cal)?;
+    }
     Ok(Applied { graph, formats, report })
+}
+
+/// `check::lost_outputs` on the first calibration sample (none without one: a QDQ model's own scales).
+fn lost_outputs(g: &Graph, graph: &Graph, cal: Option<&Calibration>) -> Result<Vec<String>, IrError> {
+    match cal.and_then(|c| c.samples.first()) {
+        Some(sample) => check::lost_outputs(g, graph, sample),
+        None => Ok(vec![]),
+    }
 }
 
 /// The int8 scale and zero point of every value of the source graph and, per node, of the pre-activation

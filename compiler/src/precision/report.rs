@@ -30,25 +30,31 @@ pub struct PrecisionReport {
     pub outputs: Vec<(String, f64)>,
     /// The least SQNR of each model output on any one sample (name, dB): what `auto`'s budget bounds.
     pub worst_outputs: Vec<(String, f64)>,
+    /// The least SQNR of any slice of each model output (`check::least_slice_db`) on any one sample (name,
+    /// dB): what `auto` keeps at or above `check::LOST_DB`.
+    pub worst_slices: Vec<(String, f64)>,
     /// What the errors were measured on.
     pub measured_on: String,
+    /// Outputs (or slices of one) that a calibrated compile lost against fp32 (`check`): printed by `accelc`.
+    pub warnings: Vec<String>,
 }
 
 /// Accumulated signal and noise energy of one value.
 #[derive(Default, Clone, Copy)]
-struct Energy {
+pub(super) struct Energy {
     signal: f64,
     noise: f64,
 }
 
 impl Energy {
-    fn add(&mut self, got: &[f32], want: &[f32]) {
+    pub(super) fn add(&mut self, got: &[f32], want: &[f32]) {
         for (&g, &w) in got.iter().zip(want) {
             self.signal += (w as f64).powi(2);
             self.noise += (g as f64 - w as f64).powi(2);
         }
     }
-    fn db(&self) -> f64 {
+    /// dB: infinite when exact, NaN where a value is NaN.
+    pub(super) fn db(&self) -> f64 {
         if self.noise == 0.0 {
             f64::INFINITY
         } else if self.signal == 0.0 {
@@ -120,12 +126,15 @@ pub fn output_sqnr(
 ) -> Result<(), IrError> {
     let mut outputs = vec![Energy::default(); src.outputs.len()];
     let mut worst = vec![f64::INFINITY; src.outputs.len()];
+    let mut slices = vec![f64::INFINITY; src.outputs.len()];
     for (s, want) in samples.iter().zip(reference) {
         let got = crate::ir::evaluate(dst, s)?;
-        for (((e, least), g), w) in outputs.iter_mut().zip(&mut worst).zip(&got).zip(want) {
+        for ((((e, least), slice), g), w) in outputs.iter_mut().zip(&mut worst).zip(&mut slices).zip(&got).zip(want) {
+            let (gv, wv) = (g.to_f32_vec(), w.to_f32_vec());
             let mut one = Energy::default();
-            one.add(&g.to_f32_vec(), &w.to_f32_vec());
+            one.add(&gv, &wv);
             *least = least.min(one.db());
+            *slice = slice.min(super::check::least_slice_db(w.dims(), &gv, &wv));
             e.signal += one.signal;
             e.noise += one.noise;
         }
@@ -133,6 +142,7 @@ pub fn output_sqnr(
     let name = |o: &ValueId| src.value(*o).name.clone();
     report.outputs = src.outputs.iter().zip(&outputs).map(|(o, e)| (name(o), e.db())).collect();
     report.worst_outputs = src.outputs.iter().zip(&worst).map(|(o, &w)| (name(o), w)).collect();
+    report.worst_slices = src.outputs.iter().zip(&slices).map(|(o, &w)| (name(o), w)).collect();
     Ok(())
 }
 
@@ -159,6 +169,9 @@ impl fmt::Display for PrecisionReport {
         }
         for ((name, v), (_, w)) in self.outputs.iter().zip(&self.worst_outputs) {
             writeln!(f, "output {name}: SQNR {} dB (worst sample {} dB)", db(Some(*v)), db(Some(*w)))?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: int8 keeps {w}")?;
         }
         let count = |p: &str| self.layers.iter().filter(|l| l.precision == p).count();
         writeln!(f, "layers: {} int8, {} bf16, {} fp32", count("int8"), count("bf16"), count("fp32"))

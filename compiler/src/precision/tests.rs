@@ -57,6 +57,7 @@ fn opts(precision: Precision, samples: usize) -> PrecisionOptions {
         bias_correction: true,
         equalize: false,
         share_residual_scales: false,
+        output_check: false,
     }
 }
 
@@ -141,7 +142,9 @@ fn bias_correction_shrinks_the_per_channel_mean_error() {
         layers: vec![],
         outputs: vec![],
         worst_outputs: vec![],
+        worst_slices: vec![],
         measured_on: String::new(),
+        warnings: vec![],
     };
     let mac: Vec<bool> = choices.iter().map(|&c| c == Choice::Int8).collect();
     let (g0, f0) = build(&g, &choices, &mac, &params, &BTreeMap::new(), &mut report).unwrap();
@@ -191,6 +194,7 @@ fn auto(db: f64) -> (Vec<String>, f64) {
         bias_correction: false,
         equalize: false,
         share_residual_scales: false,
+        output_check: false,
     };
     let a = apply(&wide_net(), &Target::x1(), &o).unwrap();
     let worst = a.report.worst_outputs.iter().map(|(_, d)| *d).fold(f64::INFINITY, f64::min);
