@@ -130,22 +130,28 @@ fn default_precision_is_bf16_without_data_and_auto_with_it() {
 /// A convolution whose output channels differ 10^5-fold in range: per-tensor int8 activations keep the large
 /// channels and round the small ones to zero. `accelc` says so on stderr (the whole output still measures
 /// well above 20 dB: the large channels' energy hides the loss), naming the output and the axis; bf16, a
-/// model int8 keeps and `--no-output-check` say nothing, and `auto` chooses what keeps every channel.
+/// model int8 keeps and `--no-output-check` say nothing, and `auto` moves the head to bf16 (it writes the lost
+/// channels) and keeps the body int8.
 #[test]
 fn int8_that_loses_output_channels_warns() {
     use accel_modelgen::{Conv, Dim, GraphBuilder};
     let dir = std::env::temp_dir().join(format!("accel-cli-precision-{}-lost", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut b = GraphBuilder::new(5);
-    let x = b.input("input", &[Dim::Fixed(1), 3.into(), 16.into(), 16.into()]);
-    let y = b.scoped("head", |b| b.conv_with(&x, Conv::new(4, 3).pad(1).bias(true)));
-    let y = b.mul_channels(&y, &[300.0, 300.0, 0.003, 0.003]);
+    let x = b.input("input", &[Dim::Fixed(1), 8.into(), 64.into(), 64.into()]);
+    let h = b.scoped("body0", |b| b.conv_with(&x, Conv::new(32, 3).pad(1).bias(true)));
+    let h = b.relu(&h);
+    let h = b.scoped("body1", |b| b.conv_with(&h, Conv::new(32, 3).pad(1).bias(true)));
+    let body = b.relu(&h);
+    let y = b.scoped("head", |b| b.conv_with(&body, Conv::new(16, 1).bias(true)));
+    let scales: Vec<f32> = (0..16).map(|c| if c < 8 { 300.0 } else { 0.003 }).collect();
+    let y = b.mul_channels(&y, &scales);
     b.output(&y, "scores");
     let lossy = dir.join("lossy.onnx");
     std::fs::write(&lossy, accel_modelgen::to_bytes(&b.finish().unwrap())).unwrap();
     let (_, fine, _) = setup("lost-fine");
     for s in 0..2 {
-        accel_runtime::npy::write_npy_file(&dir.join(format!("cal{s}.npy")), &random_tensor(&[1, 3, 16, 16], 40 + s))
+        accel_runtime::npy::write_npy_file(&dir.join(format!("cal{s}.npy")), &random_tensor(&[1, 8, 64, 64], 40 + s))
             .unwrap();
     }
     let cal = dir.join("cal*.npy");

@@ -5,7 +5,7 @@
 //! boxes' energy hiding the scores' loss (YOLOv8's exported head, found on real exports). A bias that saturates
 //! int32 or a scale shared by very different ranges silently writes zeros; this says so at compile time.
 use super::report::Energy;
-use crate::ir::{evaluate, Graph, IrError};
+use crate::ir::{evaluate, Graph, IrError, ValueId};
 use accel_ops::Tensor;
 
 /// An output, or a slice of one, below this SQNR against fp32 is reported: int8 kept little of it (a working
@@ -46,6 +46,34 @@ pub fn lost_outputs(src: &Graph, dst: &Graph, sample: &[Tensor]) -> Result<Vec<S
         }
     }
     Ok(warnings)
+}
+
+/// The MAC layers (indices into `g.nodes`, `mac` true) whose outputs reach a model output through other
+/// layers only (reshapes, transposes, activations, conversions, concatenations): a detector's head
+/// convolutions, a classifier's last layer.
+pub(super) fn output_layers(g: &Graph, mac: &[bool]) -> Vec<usize> {
+    let mut producer = vec![None; g.values.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        if let Some(slot) = producer.get_mut(n.output.0 as usize) {
+            *slot = Some(i);
+        }
+    }
+    let mut seen = vec![false; g.nodes.len()];
+    let mut found = vec![];
+    let mut stack: Vec<ValueId> = g.outputs.clone();
+    while let Some(v) = stack.pop() {
+        let Some(i) = producer.get(v.0 as usize).copied().flatten() else { continue };
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        if mac.get(i).copied().unwrap_or(false) {
+            found.push(i);
+        } else {
+            stack.extend(g.nodes[i].inputs.iter().filter(|&&v| g.constant(v).is_none()));
+        }
+    }
+    found.sort_unstable();
+    found
 }
 
 /// The least SQNR of any slice of at least `MIN_SLICE_VALUES` values along any axis (infinite when none is
