@@ -175,6 +175,15 @@ mod tests {
         assert!(worst_slice(&[1, 1000], &got, &want).is_none());
     }
 
+    /// Empty outputs and dims that do not account for the values judge nothing (and never index out of range).
+    #[test]
+    fn empty_or_mismatched_outputs_judge_nothing() {
+        assert!(worst_slice(&[0, 64], &[], &[]).is_none());
+        assert!(worst_slice(&[2, 0, 100], &[], &[]).is_none());
+        assert_eq!(super::least_slice_db(&[4, 64], &[1.0; 10], &[0.0; 10]), f64::INFINITY);
+        assert!(worst_slice(&[4, 64], &[0.0; 256], &[1.0; 255]).is_none());
+    }
+
     /// NaN where fp32 has a number is lost, never passed over.
     #[test]
     fn nan_counts_as_lost() {
