@@ -54,6 +54,31 @@ pub(super) fn valid_range(lo: usize, hi: usize, stride: usize, off: usize, pad: 
 }
 
 impl ConvGeom {
+    /// A square-kernel, square-stride, undilated geometry padded `pad` at top and left (tests).
+    #[cfg(test)]
+    pub(super) fn square(
+        (in_c, in_h, in_w): (usize, usize, usize),
+        (out_c, out_h, out_w): (usize, usize, usize),
+        k: usize,
+        s: usize,
+        pad: usize,
+        groups: usize,
+    ) -> ConvGeom {
+        ConvGeom {
+            in_c,
+            in_h,
+            in_w,
+            out_c,
+            out_h,
+            out_w,
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            pad: [pad, pad],
+            groups,
+        }
+    }
+
     /// Checks the element counts of input, weights, bias and output against the geometry, and that the window
     /// arithmetic cannot overflow; every kernel calls this before indexing.
     pub(super) fn check(&self, x: usize, w: usize, bias: Option<usize>, y: usize) -> Result<(), String> {

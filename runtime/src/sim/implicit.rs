@@ -338,19 +338,7 @@ mod tests {
     /// unpadded: the same planes) whose runs cover the padding of the first.
     #[test]
     fn refilled_planes_equal_zeroed_ones() {
-        let geom = |hw: usize, pad: usize| ConvGeom {
-            in_c: 2,
-            in_h: hw,
-            in_w: hw,
-            out_c: 3,
-            out_h: 6,
-            out_w: 6,
-            kernel: [3, 3],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pad: [pad, pad],
-            groups: 1,
-        };
+        let geom = |hw: usize, pad: usize| ConvGeom::square((2, hw, hw), (3, 6, 6), 3, 1, pad, 1);
         let (padded, unpadded) = (geom(6, 1), geom(8, 0));
         let size = |g: &ConvGeom| PhaseLayout::new(g).map(|l| 2 * l.cplane + l.slack);
         assert_eq!(size(&padded), size(&unpadded), "the case needs planes of one size");

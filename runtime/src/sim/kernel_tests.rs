@@ -531,20 +531,7 @@ proptest! {
 /// stride-2 stem; not a depthwise one (the direct kernel's).
 #[test]
 fn channel_lanes_take_every_convolution_with_b_in_memory() {
-    let geom =
-        |(in_c, in_h, in_w): (usize, usize, usize), (out_c, out_h, out_w), k: usize, s: usize, pad, groups| ConvGeom {
-            in_c,
-            in_h,
-            in_w,
-            out_c,
-            out_h,
-            out_w,
-            kernel: [k, k],
-            stride: [s, s],
-            dilation: [1, 1],
-            pad: [pad, pad],
-            groups,
-        };
+    let geom = ConvGeom::square;
     let on = super::lanes::available();
     assert_eq!(super::conv::wants_lanes(&geom((64, 4, 28), (256, 4, 28), 1, 1, 0, 1)), on);
     assert_eq!(super::conv::wants_lanes(&geom((3, 33, 61), (64, 14, 28), 7, 2, 3, 1)), on);
