@@ -16,12 +16,25 @@ pub const LOST_DB: f64 = 20.0;
 /// an SQNR to mean anything, its whole output is judged instead.
 const MIN_SLICE_VALUES: usize = 64;
 
-/// Warnings for the outputs of `dst` that lost their signal against `src` (the f32 graph) on `sample`.
-pub fn lost_outputs(src: &Graph, dst: &Graph, sample: &[Tensor]) -> Result<Vec<String>, IrError> {
-    let want = evaluate(src, sample)?;
+/// Warnings for the outputs of `dst` that lost their signal against `src` (the f32 graph) on `sample`; `want`,
+/// when given, is `src`'s outputs on it (computed already: not evaluated again).
+pub fn lost_outputs(
+    src: &Graph,
+    dst: &Graph,
+    sample: &[Tensor],
+    want: Option<&[Tensor]>,
+) -> Result<Vec<String>, IrError> {
+    let owned;
+    let want = match want {
+        Some(w) => w,
+        None => {
+            owned = evaluate(src, sample)?;
+            &owned[..]
+        }
+    };
     let got = evaluate(dst, sample)?;
     let mut warnings = vec![];
-    for ((o, g), w) in src.outputs.iter().zip(&got).zip(&want) {
+    for ((o, g), w) in src.outputs.iter().zip(&got).zip(want) {
         let name = &src.value(*o).name;
         let dims = w.dims().to_vec();
         let (g, w) = (g.to_f32_vec(), w.to_f32_vec());
@@ -77,7 +90,7 @@ pub(super) fn output_layers(g: &Graph, mac: &[bool]) -> Vec<usize> {
 }
 
 /// The least SQNR of any slice of at least `MIN_SLICE_VALUES` values along any axis (infinite when none is
-/// judged): what `auto` keeps at or above `LOST_DB`, so that it never chooses what this check warns about.
+/// judged): where it is below `LOST_DB`, `auto` tries its output layers out of int8.
 pub(super) fn least_slice_db(dims: &[usize], got: &[f32], want: &[f32]) -> f64 {
     let mut least = f64::INFINITY;
     for_each_axis(dims, got, want, |_, slices| {

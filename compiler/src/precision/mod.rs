@@ -293,22 +293,28 @@ pub fn apply(g: &Graph, target: &Target, opts: &PrecisionOptions) -> Result<Appl
             None => "one seeded random input in [-1, 1)".into(),
         };
         report.mode = format!("auto (budget {budget} dB output SQNR)");
-        report.warnings = lost_outputs(g, &graph, cal.filter(|_| opts.output_check))?;
+        report.warnings = lost_outputs(g, &graph, cal.filter(|_| opts.output_check), reference.first())?;
         return Ok(Applied { graph, formats, report });
     }
     if opts.measure || mode == Precision::Auto {
         measure(g, &graph, &formats, &samples, &mut report)?;
     }
     if needs_data && opts.output_check {
-        report.warnings = lost_outputs(g, &graph, cal)?;
+        report.warnings = lost_outputs(g, &graph, cal, None)?;
     }
     Ok(Applied { graph, formats, report })
 }
 
-/// `check::lost_outputs` on the first calibration sample (none without one: a QDQ model's own scales).
-fn lost_outputs(g: &Graph, graph: &Graph, cal: Option<&Calibration>) -> Result<Vec<String>, IrError> {
+/// `check::lost_outputs` on the first calibration sample (none without one: a QDQ model's own scales);
+/// `reference`: the f32 outputs on that sample, if computed already.
+fn lost_outputs(
+    g: &Graph,
+    graph: &Graph,
+    cal: Option<&Calibration>,
+    reference: Option<&Vec<Tensor>>,
+) -> Result<Vec<String>, IrError> {
     match cal.and_then(|c| c.samples.first()) {
-        Some(sample) => check::lost_outputs(g, graph, sample),
+        Some(sample) => check::lost_outputs(g, graph, sample, reference.map(Vec::as_slice)),
         None => Ok(vec![]),
     }
 }

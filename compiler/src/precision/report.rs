@@ -31,7 +31,7 @@ pub struct PrecisionReport {
     /// The least SQNR of each model output on any one sample (name, dB): what `auto`'s budget bounds.
     pub worst_outputs: Vec<(String, f64)>,
     /// The least SQNR of any slice of each model output (`check::least_slice_db`) on any one sample (name,
-    /// dB): what `auto` keeps at or above `check::LOST_DB`.
+    /// dB): below `check::LOST_DB`, `auto` tries its output layers out of int8.
     pub worst_slices: Vec<(String, f64)>,
     /// What the errors were measured on.
     pub measured_on: String,
